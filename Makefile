@@ -1,0 +1,70 @@
+# One place for every command a newcomer, a student or an instructor runs.
+# `make demo` and `make test` create .venv and install what they need themselves.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+export MPLBACKEND := Agg
+
+# Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
+SYSTEM_PACKAGES ?= graphviz bubblewrap
+
+.PHONY: help venv sysdeps demo test test-fast lint check bench lab clean
+
+help:
+	@echo "make demo   build the course, grade sample students, print the gradebook"
+	@echo "make test   lint, unit tests with coverage, and the course checks"
+	@echo "make lab    JupyterLab on the student release"
+	@echo "make bench  run every benchmark in benchmarks/"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Install Debian packages when a command is missing and apt-get can be used; otherwise say how.
+sysdeps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: apt-get could not install$$missing; carrying on without it"; \
+	  else \
+	    echo "note: missing$$missing. Install with: sudo apt-get install$$missing (Debian/Ubuntu)," \
+	         "brew install graphviz (macOS) or conda install python-graphviz. Carrying on."; \
+	  fi; \
+	fi
+
+demo: venv sysdeps
+	$(PY) -m autograder demo
+
+lint: venv
+	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks
+
+test: venv sysdeps lint
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95 tests
+	$(PY) -m autograder check
+
+check: venv sysdeps
+	$(PY) -m autograder check
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lab: venv sysdeps
+	$(PY) -m autograder build
+	$(PY) -m autograder release
+	$(PY) -m autograder lab
+
+clean:
+	rm -rf course/source course/release course/submitted course/autograded course/feedback \
+	       course/gradebook.db demo-output .pytest_cache .coverage

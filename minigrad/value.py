@@ -1,0 +1,6 @@
+"""Placeholder: being written."""
+
+
+class Value:
+    def backward(self):
+        raise NotImplementedError
