@@ -1,1 +1,88 @@
-"""Placeholder: being written."""
+"""Losses and normalisations built from the primitive ops (no hand-written backward here).
+
+softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), with m = max_j x_j, so no exp overflows;
+log_softmax(x)_i = x_i - m - log sum_j exp(x_j - m), finite for logits of +-1e5;
+cross_entropy(z, y) = mean over the batch of -log_softmax(z)[n, y_n];
+mse_loss(p, t) = mean of (p - t)**2.
+The shift m is detached: softmax does not depend on it, so its gradient is zero anyway.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+__all__ = ["cross_entropy", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "tanh"]
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    """Probabilities along ``axis``: exp(x - max) / sum(exp(x - max))."""
+    x = _tensor(x)
+    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """log(softmax(x)) computed as x - max - log(sum(exp(x - max)))."""
+    x = _tensor(x)
+    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def cross_entropy(logits, targets) -> Tensor:
+    """Mean negative log-likelihood of integer class ``targets`` under softmax(``logits``).
+
+    ``logits`` has shape (N, C) (or (C,) for one example); ``targets`` holds N
+    integers in [0, C).
+    """
+    logits = _tensor(logits)
+    labels = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if logits.ndim == 1:
+        logits = logits.reshape(1, -1)
+        labels = labels.reshape(1)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, C) (got {logits.shape})")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"cross_entropy: targets must be integer class indices (got dtype {labels.dtype}); "
+            "use labels, not one-hot rows"
+        )
+    n, c = logits.shape
+    if labels.shape != (n,):
+        raise ValueError(f"cross_entropy: targets must have shape ({n},) (got {labels.shape})")
+    if n and (labels.min() < 0 or labels.max() >= c):
+        raise ValueError(
+            f"cross_entropy: targets must lie in [0, {c}) (got {labels.min()}..{labels.max()})"
+        )
+    picked = log_softmax(logits, axis=1)[np.arange(n), labels]
+    return -picked.mean()
+
+
+def mse_loss(pred, target) -> Tensor:
+    """Mean squared error: mean((pred - target)**2); shapes must match exactly."""
+    pred = _tensor(pred)
+    target_shape = target.shape if hasattr(target, "shape") else np.shape(target)
+    if tuple(target_shape) != pred.shape:
+        raise ValueError(
+            f"mse_loss: pred and target must have the same shape (got {pred.shape} and "
+            f"{tuple(target_shape)}); a (N,) vs (N, 1) mix-up would broadcast to (N, N)"
+        )
+    diff = pred - target
+    return (diff * diff).mean()
+
+
+def relu(x) -> Tensor:
+    return _tensor(x).relu()
+
+
+def sigmoid(x) -> Tensor:
+    return _tensor(x).sigmoid()
+
+
+def tanh(x) -> Tensor:
+    return _tensor(x).tanh()
