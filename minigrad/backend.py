@@ -61,7 +61,13 @@ def as_array(data, dtype=None):
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data, dtype=dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"Tensor: data must be a number or a rectangular array of numbers "
+            f"(got {type(data).__name__}: {exc})"
+        ) from None
     if dtype is None and arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     if arr.dtype == object:

@@ -29,6 +29,7 @@ import contextlib
 __all__ = ["Context", "Function", "is_grad_enabled", "no_grad", "unbroadcast"]
 
 _grad_enabled = True
+_Tensor = None  # minigrad.tensor.Tensor, bound when that module loads
 
 
 def is_grad_enabled() -> bool:
@@ -58,6 +59,8 @@ class Context:
     ``needs_input_grad`` one bool per input. Ops may store extra attributes.
     """
 
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "__dict__")
+
     def __init__(self, fn=None, inputs=(), needs_input_grad=()):
         self.fn = fn
         self.inputs = inputs
@@ -76,9 +79,7 @@ class Context:
     @property
     def parents(self) -> tuple:
         """The Tensor inputs of this op, in order."""
-        from minigrad.tensor import Tensor
-
-        return tuple(a for a in self.inputs if isinstance(a, Tensor))
+        return tuple(a for a in self.inputs if isinstance(a, _Tensor))
 
 
 class Function:
@@ -97,19 +98,26 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays behind ``args`` and record the op in the graph."""
-        from minigrad.tensor import Tensor
-
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _grad_enabled and True in needs
-        ctx = Context(cls, args, needs) if record else Context(cls, (), needs)
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, _Tensor):
+                raw.append(a.data)
+                needs.append(a.requires_grad)
+                record = record or a.requires_grad
+            else:
+                raw.append(a)
+                needs.append(False)
+        record = record and _grad_enabled
+        ctx = Context(cls, args if record else (), tuple(needs))
         out = cls.forward(ctx, *raw, **kwargs)
-        if isinstance(out, Tensor):
+        if isinstance(out, _Tensor):
             raise TypeError(
                 f"{cls.__name__}.forward must return an array, not a Tensor "
                 "(forward works on raw arrays: use .data)"
             )
-        return Tensor._make(out, ctx if record else None)
+        return _Tensor._make(out, ctx if record else None)
 
 
 def unbroadcast(grad, shape: tuple, where: str = "backward"):

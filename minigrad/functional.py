@@ -1,16 +1,17 @@
 """Losses and normalisations built from the primitive ops (no hand-written backward here).
 
-softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), with m = max_j x_j, so no exp overflows;
-log_softmax(x)_i = x_i - m - log sum_j exp(x_j - m), finite for logits of +-1e5;
-cross_entropy(z, y) = mean over the batch of -log_softmax(z)[n, y_n];
+log_softmax(x)_i = x_i - m - log sum_j exp(x_j - m), with m = max_j x_j, is the primitive
+``LogSoftmax`` of ops.py: finite and exact for logits of +-1e5;
+softmax(x) = exp(log_softmax(x)), so no exp overflows;
+cross_entropy(z, y) = mean over the batch of -log_softmax(z)[n, y_n], the fused op ``CrossEntropy``;
 mse_loss(p, t) = mean of (p - t)**2.
-The shift m is detached: softmax does not depend on it, so its gradient is zero anyway.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from minigrad.ops import CrossEntropy
 from minigrad.tensor import Tensor
 
 __all__ = ["cross_entropy", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "tanh"]
@@ -21,17 +22,13 @@ def _tensor(x) -> Tensor:
 
 
 def softmax(x, axis: int = -1) -> Tensor:
-    """Probabilities along ``axis``: exp(x - max) / sum(exp(x - max))."""
-    x = _tensor(x)
-    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    """Probabilities along ``axis``: exp(x_i) / sum_j exp(x_j), computed as exp(log_softmax)."""
+    return _tensor(x).log_softmax(axis=axis).exp()
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed as x - max - log(sum(exp(x - max)))."""
-    x = _tensor(x)
-    shifted = x - x.max(axis=axis, keepdims=True).detach()
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+    return _tensor(x).log_softmax(axis=axis)
 
 
 def cross_entropy(logits, targets) -> Tensor:
@@ -55,12 +52,12 @@ def cross_entropy(logits, targets) -> Tensor:
     n, c = logits.shape
     if labels.shape != (n,):
         raise ValueError(f"cross_entropy: targets must have shape ({n},) (got {labels.shape})")
-    if n and (labels.min() < 0 or labels.max() >= c):
-        raise ValueError(
-            f"cross_entropy: targets must lie in [0, {c}) (got {labels.min()}..{labels.max()})"
-        )
-    picked = log_softmax(logits, axis=1)[np.arange(n), labels]
-    return -picked.mean()
+    if n == 0:
+        raise ValueError("cross_entropy: the batch is empty (got 0 rows)")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= c:
+        raise ValueError(f"cross_entropy: targets must lie in [0, {c}) (got {lo}..{hi})")
+    return CrossEntropy.apply(logits, labels)
 
 
 def mse_loss(pred, target) -> Tensor:

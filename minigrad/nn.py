@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.ops import Affine
 from minigrad.tensor import Tensor
 
 __all__ = ["MLP", "Linear", "Module", "ReLU", "Residual", "Sequential", "Sigmoid", "Tanh"]
@@ -73,8 +74,11 @@ class Linear(Module):
         )
 
     def forward(self, x):
-        out = x @ self.W
-        return out + self.b if self.b is not None else out
+        if self.b is None:
+            return x @ self.W
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        return Affine.apply(x, self.W, self.b)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={self.b is not None})"

@@ -187,25 +187,61 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        xp = array_module(g)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
+        return _matmul_grads(a, b, g, *ctx.needs_input_grad)
+
+
+def _matmul_grads(a, b, g, need_a: bool, need_b: bool):
+    """dL/da = g @ b^T and dL/db = a^T @ g, with 1-D operands promoted and squeezed back."""
+    if a.ndim == 1 and b.ndim == 1:  # dot product: g is a number
+        return (g * b if need_a else None), (g * a if need_b else None)
+    xp = array_module(g)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = xp.expand_dims(g2, -2)
+    if b.ndim == 1:
+        g2 = xp.expand_dims(g2, -1)
+    ga = gb = None
+    if need_a:
+        ga = g2 @ xp.swapaxes(b2, -1, -2)
         if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
+            ga = ga[..., 0, :]
+    if need_b:
+        gb = xp.swapaxes(a2, -1, -2) @ g2
         if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
-        ga = gb = None
-        if need_a:
-            ga = g2 @ xp.swapaxes(b2, -1, -2)
-            if a.ndim == 1:
-                ga = ga[..., 0, :]
-        if need_b:
-            gb = xp.swapaxes(a2, -1, -2) @ g2
-            if b.ndim == 1:
-                gb = gb[..., 0]
-        return ga, gb
+            gb = gb[..., 0]
+    return ga, gb
+
+
+class Affine(Function):
+    """out = x @ W + b (a batch of rows times a weight matrix, plus a bias row).
+
+    dx = g @ W^T, dW = x^T @ g, db = g summed over the batch. The composition
+    ``x @ W + b`` gives the same numbers; this fused op (PyTorch's addmm) is what
+    ``nn.Linear`` uses, one graph node per layer instead of two.
+    """
+
+    name = "affine"
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        out = MatMul.forward(ctx, x, W)
+        try:
+            out += b
+        except ValueError:
+            raise ValueError(
+                f"affine: the bias of shape {np.shape(b)} does not broadcast to the output "
+                f"of shape {out.shape}"
+            ) from None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        need_x, need_W, need_b = ctx.needs_input_grad
+        gx, gW = _matmul_grads(x, W, g, need_x, need_W)
+        return gx, gW, (g if need_b else None)
 
 
 class Exp(Function):
@@ -310,7 +346,9 @@ class Sum(Function):
     def backward(ctx, g):
         if not ctx.keepdims:
             g = g.reshape(tuple(1 if i in ctx.axes else s for i, s in enumerate(ctx.shape)))
-        return (array_module(g).broadcast_to(g, ctx.shape),)
+        out = array_module(g).empty(ctx.shape, dtype=g.dtype)
+        out[...] = g
+        return (out,)
 
 
 class Max(Function):
@@ -338,6 +376,60 @@ class Max(Function):
         mask = a == out
         count = mask.sum(axis=ctx.axes, keepdims=True)
         return (mask * (g.reshape(out.shape) / count),)
+
+
+class LogSoftmax(Function):
+    """out = a - m - log(sum(exp(a - m))) along ``axis``, m = max(a);  da = g - softmax(a) * sum(g).
+
+    A primitive rather than a composition: the fused backward is one line and
+    it keeps the loss of a training step from costing a dozen small ops.
+    """
+
+    name = "log_softmax"
+
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        xp = array_module(a)
+        if a.ndim == 0:
+            raise ValueError("log_softmax: the input must have at least 1 dimension (got a scalar)")
+        shifted = a - a.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        xp = array_module(out)
+        return (g - xp.exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
+
+
+class CrossEntropy(Function):
+    """out = mean over the batch of -log softmax(z)[n, y_n] for logits z (N, C), labels y (N,).
+
+    dz = (softmax(z) - onehot(y)) / N, times the upstream scalar g. Fused so that a
+    training step's loss is one node; ``functional.cross_entropy`` checks the inputs.
+    """
+
+    name = "cross_entropy"
+
+    @staticmethod
+    def forward(ctx, z, labels):
+        xp = array_module(z)
+        n = z.shape[0]
+        logp = LogSoftmax.forward(ctx, z, axis=1)
+        rows = xp.arange(n)
+        ctx.labels, ctx.rows = labels, rows
+        return -logp[rows, labels].sum() / n
+
+    @staticmethod
+    def backward(ctx, g):
+        (logp,) = ctx.saved_tensors
+        grad = array_module(logp).exp(logp)
+        grad[ctx.rows, ctx.labels] -= 1
+        grad *= g / logp.shape[0]
+        return grad, None
 
 
 class Reshape(Function):
@@ -407,7 +499,8 @@ class GetItem(Function):
         return (grad,)
 
 
-# name -> (Function class, Tensor method that applies it)
+# name -> (Function class, Tensor method that applies it, or None for a fused op that
+# minigrad.functional or minigrad.nn applies)
 OPS = {
     "add": (Add, "__add__"),
     "sub": (Sub, "__sub__"),
@@ -423,6 +516,9 @@ OPS = {
     "relu": (ReLU, "relu"),
     "sum": (Sum, "sum"),
     "max": (Max, "max"),
+    "log_softmax": (LogSoftmax, "log_softmax"),
+    "cross_entropy": (CrossEntropy, None),
+    "affine": (Affine, None),
     "reshape": (Reshape, "reshape"),
     "transpose": (Transpose, "transpose"),
     "getitem": (GetItem, "__getitem__"),

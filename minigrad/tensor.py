@@ -284,6 +284,9 @@ class Tensor:
     def sigmoid(self):
         return _ops.Sigmoid.apply(self)
 
+    def log_softmax(self, axis: int = -1):
+        return _ops.LogSoftmax.apply(self, axis=axis)
+
     # ----------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims: bool = False):
         return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
@@ -315,4 +318,7 @@ class Tensor:
         return self.transpose()
 
 
+from minigrad import function as _function  # noqa: E402
 from minigrad import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+
+_function._Tensor = Tensor

@@ -1,0 +1,22 @@
+"""Shared pytest set-up: the gpu marker skips cleanly where no CUDA device and cupy exist."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _gpu_available() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # ImportError, or cupy present without a driver or device
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if any("gpu" in item.keywords for item in items) and not _gpu_available():
+        skip = pytest.mark.skip(reason="no CUDA device with cupy on this machine")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
