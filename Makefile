@@ -45,6 +45,7 @@ sysdeps:
 	fi
 
 demo: venv sysdeps
+	$(PY) -m autograder.showcase
 	$(PY) -m autograder demo
 
 lint: venv
