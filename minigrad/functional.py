@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.backend import array_module
 from minigrad.ops import CrossEntropy
 from minigrad.tensor import Tensor
 
@@ -38,7 +39,8 @@ def cross_entropy(logits, targets) -> Tensor:
     integers in [0, C).
     """
     logits = _tensor(logits)
-    labels = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    labels = targets.data if isinstance(targets, Tensor) else targets
+    labels = array_module(logits.data).asarray(labels)  # labels live where the logits do
     if logits.ndim == 1:
         logits = logits.reshape(1, -1)
         labels = labels.reshape(1)
