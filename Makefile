@@ -7,7 +7,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
-export MPLBACKEND := Agg
 
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap

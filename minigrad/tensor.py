@@ -157,11 +157,12 @@ class Tensor:
             node.grad = g
             in_grads = ctx.fn.backward(ctx, g)
             if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
+                in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
             if len(in_grads) != len(ctx.inputs):
                 raise ValueError(
-                    f"{ctx.op}.backward must return one gradient per input of forward: "
-                    f"{len(ctx.inputs)} expected, got {len(in_grads)}"
+                    f"{ctx.op}.backward must return a tuple with one gradient per input of "
+                    f"forward (None for an input without one): {len(ctx.inputs)} expected, "
+                    f"got {len(in_grads)}"
                 )
             for parent, needed, pg in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
                 if not needed or pg is None:

@@ -1,0 +1,1370 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Assignment 2: vectorized backprop
+#
+# In assignment 1 every node of a graph held one number.
+# Here a node holds a whole vector,
+# and one backward rule moves the error signal through a whole layer at once.
+#
+# We go through the topics in this order:
+#
+# 1. Jacobians, written in numerator layout.
+# 2. Transfer functions: what each primitive does to an error signal on the way back.
+# 3. Forward mode (JVPs) against reverse mode (VJPs): which one builds a Jacobian cheaper, measured.
+# 4. Layers in code: affine, ReLU, sigmoid and tanh backward.
+# 5. Reductions over an axis, and un-broadcasting a gradient to an operand's shape.
+# 6. The univariate logistic least-squares model in error-signal notation, with L2 regularisation.
+# 7. The two-layer network of assignment 1, now in vector form.
+# 8. Spot the bug: `np.max` against `np.maximum`.
+# 9. Registering a hand-written backward with minigrad as an `mg.Function`.
+#
+# **How grading works.**
+# You edit the answer cells only: replace each `raise NotImplementedError()` with your code
+# and keep the function signatures.
+# The test cell after each answer gives immediate feedback;
+# more tests, which you do not see, run when the notebook is graded.
+# Exercises 1 to 7 ask for gradients by hand.
+# They are graded with minigrad's autograd switched off
+# (`Tensor.backward` raises inside the hidden tests),
+# so compute every gradient with numpy.
+# Exercise 8 is the one place where we plug a backward into the engine.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import ast
+import inspect
+import textwrap
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import minigrad as mg
+from minigrad.gradcheck import check_gradients
+
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## 1. Jacobians in numerator layout
+#
+# Take a function $f:\mathbb{R}^n \to \mathbb{R}^m$.
+# Its Jacobian at $x$ is the $m \times n$ matrix
+#
+# $$J_f(x)_{ij} = \frac{\partial f_i}{\partial x_j}.$$
+#
+# Row $i$ is the gradient of the output $f_i$;
+# column $j$ says how every output moves when we nudge the input $x_j$.
+# This is the *numerator layout*: rows follow the numerator (the outputs),
+# so the shape reads like the function, outputs by inputs.
+# Some texts use the transpose (denominator layout);
+# we never do in this course.
+#
+# With this layout the chain rule keeps the order of composition.
+# For $h = f \circ g$ with $g:\mathbb{R}^n \to \mathbb{R}^k$ and $f:\mathbb{R}^k \to \mathbb{R}^m$,
+#
+# $$J_h(x) = J_f(g(x))\, J_g(x), \qquad (m \times n) = (m \times k)(k \times n).$$
+#
+# Finite differences give us a Jacobian to compare against:
+# perturb one input at a time and record the change of all outputs as one column.
+
+# %%
+def numerical_jacobian(f, x, eps=1e-6):
+    """Jacobian of f at x in numerator layout, by central differences: shape (outputs, inputs)."""
+    x = np.asarray(x, dtype=np.float64)
+    columns = []
+    for j in range(x.size):
+        step = np.zeros_like(x)
+        step.flat[j] = eps
+        change = np.ravel(f(x + step)) - np.ravel(f(x - step))
+        columns.append(change / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+A_demo = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+x_demo = np.array([0.5, -1.0, 2.0])
+J_demo = numerical_jacobian(lambda x: A_demo @ x, x_demo)
+print("Jacobian of x -> A x, shape", J_demo.shape)
+print(J_demo)
+
+# %% [markdown]
+# For the linear map $x \mapsto Ax$ the Jacobian is $A$ itself, shape $(2, 3)$:
+# two outputs, three inputs.
+#
+# The picture below shows the Jacobians of the four kinds of node a network is made of:
+# a linear map (dense), an elementwise map such as $\tanh$ (diagonal),
+# a sum (a row of ones) and a max (a row with a single one at the winner).
+# Blank cells are zeros.
+
+# %%
+rng = np.random.default_rng(0)
+x6 = rng.normal(size=6)
+A46 = rng.normal(size=(4, 6))
+examples = [
+    ("linear  x -> A x", lambda x: A46 @ x),
+    ("map  x -> tanh(x)", np.tanh),
+    ("reduce  x -> sum(x)", np.sum),
+    ("reduce  x -> max(x)", np.max),
+]
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
+for ax, (title, fn) in zip(axes, examples):
+    J = numerical_jacobian(fn, x6)
+    shown = np.where(np.abs(J) < 1e-9, np.nan, J)
+    ax.imshow(shown, cmap="coolwarm", vmin=-2.5, vmax=2.5)
+    ax.set_title(f"{title}\nJacobian {J.shape[0]} x {J.shape[1]}", fontsize=10)
+    ax.set_xlabel("input index j")
+    ax.set_xticks(range(J.shape[1]))
+    ax.set_yticks(range(J.shape[0]))
+axes[0].set_ylabel("output index i")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 2. Transfer functions
+#
+# A loss $\mathcal{L}$ is a scalar.
+# For every node $y$ we write its *error signal* $\bar{y} = \partial \mathcal{L} / \partial y$,
+# an array with the same shape as $y$.
+# If $y = f(x)$, the chain rule in numerator layout reads
+# $\partial \mathcal{L}/\partial x = (\partial \mathcal{L}/\partial y)\, J_f$ as a row,
+# or as a column, the shape we store:
+#
+# $$\bar{x} = J_f^\top \bar{y}.$$
+#
+# This product of a vector with the Jacobian is a *vector-Jacobian product* (VJP).
+# The map $\bar{y} \mapsto \bar{x}$ is the node's *transfer function*:
+# every node needs only this rule and its own inputs to take part in backprop.
+# For the four kinds of node above:
+#
+# * **Linear**, $y = Ax$ with $A$ of shape $(m, n)$: $J = A$, so $\bar{x} = A^\top \bar{y}$.
+# * **Weights of a linear node.**
+#   $y_i = \sum_j A_{ij} x_j$, so $\partial \mathcal{L}/\partial A_{ij} = \bar{y}_i x_j$,
+#   and $\bar{A} = \bar{y}\, x^\top$: an outer product, with the shape of $A$.
+# * **Map**, $y_i = g(x_i)$: each output depends on one input,
+#   so $J = \operatorname{diag}(g'(x))$ and $\bar{x} = g'(x) \circ \bar{y}$,
+#   an elementwise product; the $n \times n$ matrix is never built.
+# * **Reduce-sum**, $s = \sum_i x_i$: $J = \mathbf{1}^\top$, a $1 \times n$ row of ones,
+#   so $\bar{x} = \bar{s}\,\mathbf{1}$: the error is copied to every input.
+# * **Reduce-max**, $s = \max_i x_i$ with the maximum at index $k$:
+#   $J = e_k^\top$, an indicator row, so only the winner receives the error.
+#   At a tie the derivative does not exist.
+#   Any split of $\bar{s}$ among the tied entries that adds up to $\bar{s}$ is a valid choice
+#   (a subgradient); we share it equally, which treats the tied entries alike.
+#
+# Compare the exact rules with the numerical Jacobians of section 1 as you go.
+
+# %% [markdown]
+# ### Exercise 1 (3 points): Jacobians and VJPs of the primitives
+#
+# Write the Jacobians of the map, sum and max nodes as full matrices in numerator layout,
+# and the two VJPs of a linear node.
+# Inputs are 1-D float arrays.
+# The tests compare your matrices with finite differences,
+# so a transposed matrix or a $(n,)$ array where $(1, n)$ is asked fails.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-transfer-jacobians", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def jacobian_map(g_prime, x):
+    """Jacobian (n, n) of x -> g(x) applied elementwise; g_prime(x) gives g' at every entry."""
+    ### BEGIN SOLUTION
+    return np.diag(g_prime(np.asarray(x)))
+    ### END SOLUTION
+
+
+def jacobian_sum(x):
+    """Jacobian (1, n) of x -> x.sum()."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=float)
+    return np.ones((1, x.size), dtype=x.dtype)
+    ### END SOLUTION
+
+
+def jacobian_max(x):
+    """Jacobian (1, n) of x -> x.max(); tied maxima share the derivative equally."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=float)
+    winners = (x == x.max()).astype(x.dtype)
+    return (winners / winners.sum())[None, :]
+    ### END SOLUTION
+
+
+def vjp_linear(A, v):
+    """x-bar for y = A @ x, given v = y-bar of shape (m,); A has shape (m, n). Returns (n,)."""
+    ### BEGIN SOLUTION
+    return A.T @ v
+    ### END SOLUTION
+
+
+def grad_weight_linear(x, v):
+    """A-bar for y = A @ x, given the input x of shape (n,) and v = y-bar of shape (m,)."""
+    ### BEGIN SOLUTION
+    return np.outer(v, x)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-transfer-jacobians-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: map/sum/max Jacobians match finite differences in numerator layout; linear VJPs pass.
+_rng = np.random.default_rng(1)
+_x = _rng.normal(size=5)
+for _name, _J, _g in [
+    ("jacobian_map (tanh)", jacobian_map(lambda u: 1 - np.tanh(u) ** 2, _x), np.tanh),
+    ("jacobian_sum", jacobian_sum(_x), np.sum),
+    ("jacobian_max", jacobian_max(_x), np.max),
+]:
+    _want = numerical_jacobian(_g, _x)
+    assert np.shape(_J) == _want.shape, f"{_name}: shape must be {_want.shape}, got {np.shape(_J)}"
+    assert np.allclose(_J, _want, atol=1e-6), f"{_name}: got\n{_J}\nexpected\n{_want}"
+_tie = jacobian_max(np.array([1.0, 3.0, 3.0]))
+assert np.allclose(_tie, [[0.0, 0.5, 0.5]]), f"jacobian_max at a tie: want [[0, .5, .5]] not {_tie}"
+_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
+check_gradients(
+    lambda A, x: A @ x,
+    {"A": _A, "x": _xa},
+    lambda dout: {"A": grad_weight_linear(_xa, dout), "x": vjp_linear(_A, dout)},
+).assert_ok()
+print("Exercise 1: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _xs = _np.array([0.5, -1.0, 2.0, 2.0])
+    _J = _np.asarray(jacobian_max(_xs))
+    assert _J.shape == (1, 4) and _np.allclose(_J, [[0.0, 0.0, 0.5, 0.5]])
+    _J = _np.asarray(jacobian_max(_np.array([-3.0, -1.0, -2.0])))
+    assert _J.shape == (1, 3) and _np.allclose(_J, [[0.0, 1.0, 0.0]])
+    _J = _np.asarray(jacobian_sum(_xs))
+    assert _J.shape == (1, 4) and _np.allclose(_J, 1.0)
+    _J = _np.asarray(jacobian_map(lambda u: 1 - _np.tanh(u) ** 2, _xs))
+    assert _J.shape == (4, 4)
+    assert _np.allclose(_J, _np.diag([0.78644773, 0.41997434, 0.07065082, 0.07065082]))
+    _A = _np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+    assert _np.allclose(vjp_linear(_A, _np.array([1.0, -2.0])), [1.0, 4.0, -6.0])
+    _Ab = _np.asarray(grad_weight_linear(_np.array([1.0, 2.0, 3.0]), _np.array([1.0, -2.0])))
+    assert _Ab.shape == (2, 3) and _np.allclose(_Ab, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]])
+    _rng = _np.random.default_rng(1234)
+    _A, _x = _rng.normal(size=(5, 7)), _rng.normal(size=7)
+
+    def _f_ref(A, x):
+        return A @ x
+
+    _gc.check_gradients(
+        _f_ref, {"A": _A, "x": _x},
+        lambda dout: {"A": grad_weight_linear(_x, dout), "x": vjp_linear(_A, dout)},
+    ).assert_ok()
+    _v = _rng.normal(size=7)
+    for _g, _gp in [(_np.sin, _np.cos), (_np.exp, _np.exp)]:
+        _J = _np.asarray(jacobian_map(_gp, _v))
+        _cols = [(_g(_v + _e * 1e-6) - _g(_v - _e * 1e-6)) / 2e-6 for _e in _np.eye(7)]
+        assert _J.shape == (7, 7) and _np.allclose(_J, _np.stack(_cols, axis=1), atol=1e-6)
+    _J = _np.asarray(jacobian_max(_v))
+    assert _J.shape == (1, 7) and _J[0, _np.argmax(_v)] == 1.0 and _np.isclose(_J.sum(), 1.0)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Forward mode or reverse mode: which builds the Jacobian cheaper?
+#
+# Take a chain of layers $x_{k+1} = f_k(x_k)$, $k = 1, \dots, K$,
+# from an input $x \in \mathbb{R}^n$ to an output $o \in \mathbb{R}^m$,
+# with widths $n = n_0, n_1, \dots, n_K = m$.
+# The chain rule writes the whole Jacobian as a product,
+#
+# $$J = J_K J_{K-1} \cdots J_1, \qquad J_k \text{ of shape } n_k \times n_{k-1}.$$
+#
+# There are two ways to evaluate it one vector at a time.
+#
+# * **Forward mode, Jacobian-vector products (JVPs).**
+#   Start from a direction $u \in \mathbb{R}^n$ at the input and push it through,
+#   $u \leftarrow J_1 u$, then $u \leftarrow J_2 u$, and so on.
+#   The result is $J u$; with $u = e_j$ it is column $j$ of $J$.
+#   The full Jacobian takes $n$ passes.
+# * **Reverse mode, vector-Jacobian products (VJPs).**
+#   Start from an error signal $v \in \mathbb{R}^m$ at the output and pull it back,
+#   $v \leftarrow J_K^\top v$, then $v \leftarrow J_{K-1}^\top v$, and so on.
+#   The result is $J^\top v$; with $v = e_i$ it is row $i$ of $J$.
+#   The full Jacobian takes $m$ passes.
+#
+# One pass of either kind costs about $C = \sum_k n_k n_{k-1}$ multiply-adds,
+# the same as one forward evaluation.
+# So forward mode costs $nC$ and reverse mode $mC$.
+# ($C$ itself grows with $n$ and $m$ through the first and last layers,
+# so the cost of the expensive mode grows faster than linearly in the plot below.)
+# A training loss is a scalar, $m = 1$, with millions of inputs (the parameters):
+# reverse mode gives the whole gradient in one pass, forward mode needs one pass per parameter.
+# The price of reverse mode is memory:
+# the backward pass runs in the opposite order to the forward pass,
+# so every layer's forward values must be kept until the error signal reaches it.
+#
+# Below, each layer is $x_{k+1} = \tanh(A_k x_k)$,
+# whose Jacobian is $\operatorname{diag}(1 - x_{k+1}^2)\, A_k$.
+# Neither JVP nor VJP ever forms that matrix.
+
+# %%
+def make_chain(sizes, seed=0):
+    """Random weight matrices A_k of shape (n_k, n_{k-1}) for a chain with the given widths."""
+    chain_rng = np.random.default_rng(seed)
+    return [chain_rng.normal(size=(n_out, n_in)) / np.sqrt(n_in)
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+
+def chain_forward(mats, x):
+    """Run x through the layers tanh(A x); keep each layer's slope 1 - tanh^2 for later."""
+    slopes = []
+    for A in mats:
+        x = np.tanh(A @ x)
+        slopes.append(1.0 - x**2)
+    return x, slopes
+
+
+def jvp(mats, slopes, u):
+    """J u: push a direction at the input forward through every layer."""
+    for A, slope in zip(mats, slopes):
+        u = slope * (A @ u)
+    return u
+
+
+def vjp(mats, slopes, v):
+    """J^T v: pull an error signal at the output back through every layer."""
+    for A, slope in zip(reversed(mats), reversed(slopes)):
+        v = A.T @ (slope * v)
+    return v
+
+
+def jacobian_by_jvps(mats, slopes, n):
+    """The full Jacobian, one column per JVP: n passes."""
+    return np.stack([jvp(mats, slopes, e) for e in np.eye(n)], axis=1)
+
+
+def jacobian_by_vjps(mats, slopes, m):
+    """The full Jacobian, one row per VJP: m passes."""
+    return np.stack([vjp(mats, slopes, e) for e in np.eye(m)], axis=0)
+
+
+sizes = [5, 8, 8, 3]
+mats = make_chain(sizes)
+x_in = np.random.default_rng(1).normal(size=sizes[0])
+out, slopes = chain_forward(mats, x_in)
+J_fwd = jacobian_by_jvps(mats, slopes, sizes[0])
+J_rev = jacobian_by_vjps(mats, slopes, sizes[-1])
+J_num = numerical_jacobian(lambda x: chain_forward(mats, x)[0], x_in)
+print("shapes:", J_fwd.shape, J_rev.shape, J_num.shape)
+print("JVPs == VJPs:", np.allclose(J_fwd, J_rev), "  == finite differences:",
+      np.allclose(J_fwd, J_num, atol=1e-6))
+
+# %% [markdown]
+# Both modes give the same matrix.
+# Now we time them on a chain with three hidden layers of width 64,
+# first with many inputs and one output ($n \gg m$, the shape of a training loss),
+# then with one input and many outputs ($m \gg n$).
+
+# %%
+def best_time(fn, *args, repeats=3):
+    """Shortest wall time of a few calls fn(*args), in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+big = [1, 4, 16, 64, 256, 1024]
+timings = {"n >> m": {"JVPs": [], "VJPs": []}, "m >> n": {"JVPs": [], "VJPs": []}}
+for wide in big:
+    for case, (n, m) in [("n >> m", (wide, 1)), ("m >> n", (1, wide))]:
+        mats = make_chain([n, 64, 64, 64, m])
+        _, slopes = chain_forward(mats, np.ones(n))
+        timings[case]["JVPs"].append(best_time(jacobian_by_jvps, mats, slopes, n))
+        timings[case]["VJPs"].append(best_time(jacobian_by_vjps, mats, slopes, m))
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, case, label in [(axes[0], "n >> m", "inputs n (outputs m = 1)"),
+                        (axes[1], "m >> n", "outputs m (inputs n = 1)")]:
+    for mode, style in [("JVPs", "o-"), ("VJPs", "s-")]:
+        name = {"JVPs": "forward mode (JVPs)", "VJPs": "reverse mode (VJPs)"}[mode]
+        ax.loglog(big, timings[case][mode], style, label=name)
+    ax.set_xlabel(label)
+    ax.set_title(f"full Jacobian, {case}")
+    ax.grid(True, which="both", alpha=0.3)
+axes[0].set_ylabel("seconds")
+axes[0].legend()
+fig.tight_layout()
+for case in timings:
+    t_fwd, t_rev = timings[case]["JVPs"][-1], timings[case]["VJPs"][-1]
+    print(f"{case}, size 1024: forward mode {t_fwd * 1e3:6.2f} ms, reverse {t_rev * 1e3:6.2f} ms")
+
+# %% [markdown]
+# The cost of each mode grows with the number of passes it needs:
+# forward mode with the number of inputs, reverse mode with the number of outputs.
+# For a scalar loss the right-hand picture never happens, and reverse mode,
+# which is backprop, wins by a factor of about the number of inputs.
+#
+# ## 4. Layers in code: affine and activations
+#
+# In code we store a single example as a 1-D array and write a layer as
+#
+# $$z = x W + b, \qquad x \in \mathbb{R}^{n_\text{in}},\;
+# W \in \mathbb{R}^{n_\text{in} \times n_\text{out}},$$
+#
+# that is `z = x @ W + b`.
+# This is the linear map of section 2 with $A = W^\top$.
+# So the transfer rules become
+#
+# $$\bar{x} = A^\top \bar{z} = W \bar{z}, \qquad
+# \bar{W} = \bar{A}^\top = (\bar{z}\, x^\top)^\top = x\, \bar{z}^\top, \qquad
+# \bar{b} = \bar{z}.$$
+#
+# In numpy: `dx = W @ dz` (the same numbers as `dz @ W.T`), `dW = np.outer(x, dz)`, `db = dz`.
+# Why store $W$ as inputs by outputs?
+# In assignment 3 the single row $x$ becomes a batch of rows $X$,
+# and `X @ W + b` works without a change.
+#
+# We write `dz` in code for $\bar{z}$, the error signal of `z`.
+# A quick check that catches most slips: every gradient has the shape of its variable.
+
+# %% [markdown]
+# ### Exercise 2 (3 points): affine forward and backward
+#
+# `affine_forward(x, W, b)` returns `x @ W + b`.
+# `affine_backward(dz, x, W)` returns the tuple `(dx, dW, db)`,
+# given the error signal `dz` of the output.
+# Keep the dtype of the inputs (float32 in gives float32 out).
+
+# %% nbgrader={"grade": false, "grade_id": "a2-affine-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def affine_forward(x, W, b):
+    """z = x @ W + b for x of shape (n_in,), W of shape (n_in, n_out), b of shape (n_out,)."""
+    ### BEGIN SOLUTION
+    return x @ W + b
+    ### END SOLUTION
+
+
+def affine_backward(dz, x, W):
+    """Return (dx, dW, db) for z = x @ W + b, given dz = dL/dz of shape (n_out,)."""
+    ### BEGIN SOLUTION
+    dx = W @ dz
+    dW = np.outer(x, dz)
+    db = dz.copy()
+    return dx, dW, db
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-affine-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: affine_forward computes x @ W + b; the dx, dW, db of affine_backward pass gradcheck.
+_rng = np.random.default_rng(2)
+_x, _W, _b = _rng.normal(size=4), _rng.normal(size=(4, 3)), _rng.normal(size=3)
+_z = affine_forward(_x, _W, _b)
+assert np.shape(_z) == (3,), f"affine_forward: output shape must be (3,), got {np.shape(_z)}"
+assert np.allclose(_z, _x @ _W + _b), "affine_forward: values differ from x @ W + b"
+_dx, _dW, _db = affine_backward(np.ones(3), _x, _W)
+for _name, _g, _v in [("dx", _dx, _x), ("dW", _dW, _W), ("db", _db, _b)]:
+    assert np.shape(_g) == _v.shape, f"{_name} must have shape {_v.shape}, got {np.shape(_g)}"
+check_gradients(
+    lambda x, W, b: x @ W + b,
+    {"x": _x, "W": _W, "b": _b},
+    lambda dz: affine_backward(dz, _x, _W),
+).assert_ok()
+print("Exercise 2: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _x = _np.array([1.0, -2.0])
+    _W = _np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
+    _b = _np.array([0.5, 0.0, -1.0])
+    assert _np.allclose(affine_forward(_x, _W, _b), [3.5, -6.0, 0.0])
+    _dx, _dW, _db = affine_backward(_np.array([1.0, 2.0, -1.0]), _x, _W)
+    assert _np.shape(_dx) == (2,) and _np.allclose(_dx, [-1.0, 4.5])
+    assert _np.shape(_dW) == (2, 3) and _np.allclose(_dW, [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]])
+    assert _np.shape(_db) == (3,) and _np.allclose(_db, [1.0, 2.0, -1.0])
+    _rng = _np.random.default_rng(1234)
+    _x, _W, _b = _rng.normal(size=5), _rng.normal(size=(5, 4)), _rng.normal(size=4)
+
+    def _f_ref(x, W, b):
+        return x @ W + b
+
+    _gc.check_gradients(_f_ref, {"x": _x, "W": _W, "b": _b},
+                        lambda dz: affine_backward(dz, _x, _W)).assert_ok()
+    _x32, _W32 = _x.astype(_np.float32), _W.astype(_np.float32)
+    _dz32 = _rng.normal(size=4).astype(_np.float32)
+    assert affine_forward(_x32, _W32, _b.astype(_np.float32)).dtype == _np.float32
+    for _g, _shape in zip(affine_backward(_dz32, _x32, _W32), [(5,), (5, 4), (4,)]):
+        assert _g.dtype == _np.float32 and _g.shape == _shape
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Activations are maps, so their transfer function is an elementwise product with $g'$.
+# What the backward needs decides what the forward pass keeps:
+#
+# | activation | forward | $g'$ written with what we keep |
+# |---|---|---|
+# | ReLU | $h = \max(z, 0)$ | $\mathbb{1}[z > 0]$, from the input $z$ |
+# | sigmoid | $s = 1 / (1 + e^{-z})$ | $s(1 - s)$, from the output $s$ |
+# | tanh | $t = \tanh z$ | $1 - t^2$, from the output $t$ |
+#
+# For sigmoid and tanh the output is all we need, so there is no exponential to recompute.
+# ReLU has a kink at $z = 0$; we take the slope there to be 0, as most libraries do.
+#
+# ### Exercise 3 (3 points): activation backward
+#
+# Each function receives the upstream error signal `dout` and the array named in its signature.
+# Note that `sigmoid_backward` and `tanh_backward` receive the forward *outputs*.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-activation-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def relu_backward(dout, z):
+    """dL/dz for h = relu(z), given dout = dL/dh and the input z."""
+    ### BEGIN SOLUTION
+    return dout * (z > 0)
+    ### END SOLUTION
+
+
+def sigmoid_backward(dout, s):
+    """dL/dz for s = sigmoid(z), given dout = dL/ds and the output s."""
+    ### BEGIN SOLUTION
+    return dout * s * (1 - s)
+    ### END SOLUTION
+
+
+def tanh_backward(dout, t):
+    """dL/dz for t = tanh(z), given dout = dL/dt and the output t."""
+    ### BEGIN SOLUTION
+    return dout * (1 - t**2)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-activation-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: ReLU, sigmoid and tanh backward pass gradcheck against their forward functions.
+_rng = np.random.default_rng(3)
+_z = _rng.normal(size=6)
+for _name, _fwd, _bwd, _kept in [
+    ("relu_backward", lambda z: np.maximum(z, 0), relu_backward, lambda z: z),
+    ("sigmoid_backward", lambda z: 1 / (1 + np.exp(-z)), sigmoid_backward,
+     lambda z: 1 / (1 + np.exp(-z))),
+    ("tanh_backward", np.tanh, tanh_backward, np.tanh),
+]:
+    _g = _bwd(np.ones(6), _kept(_z))
+    assert np.shape(_g) == (6,), f"{_name}: shape must be (6,), got {np.shape(_g)}"
+    _saved = _kept(_z)
+    check_gradients(_fwd, {"z": _z},
+                    lambda dout, bwd=_bwd, saved=_saved: (bwd(dout, saved),)).assert_ok()
+print("Exercise 3: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _z = _np.array([-1.5, 0.3, 2.0])
+    _d = _np.array([2.0, -1.0, 0.5])
+    assert _np.allclose(relu_backward(_d, _z), [0.0, -1.0, 0.5])
+    _s = _np.array([0.2, 0.5, 0.9])
+    assert _np.allclose(sigmoid_backward(_d, _s), [0.32, -0.25, 0.045])
+    _t = _np.array([-0.5, 0.0, 0.8])
+    assert _np.allclose(tanh_backward(_d, _t), [1.5, -1.0, 0.18])
+    _rng = _np.random.default_rng(1234)
+    _z = _rng.normal(size=(3, 4))
+
+    def _relu_ref(z):
+        return _np.where(z > 0, z, 0.0)
+
+    def _sigmoid_ref(z):
+        return 1.0 / (1.0 + _np.exp(-z))
+
+    _gc.check_gradients(_relu_ref, {"z": _z}, lambda d: (relu_backward(d, _z),)).assert_ok()
+    _gc.check_gradients(_sigmoid_ref, {"z": _z},
+                        lambda d: (sigmoid_backward(d, _sigmoid_ref(_z)),)).assert_ok()
+    _gc.check_gradients(_np.tanh, {"z": _z},
+                        lambda d: (tanh_backward(d, _np.tanh(_z)),)).assert_ok()
+    _z32 = _z.astype(_np.float32)
+    _d32 = _np.ones_like(_z32)
+    for _out in [relu_backward(_d32, _z32), sigmoid_backward(_d32, _sigmoid_ref(_z32)),
+                 tanh_backward(_d32, _np.tanh(_z32))]:
+        assert _out.dtype == _np.float32 and _out.shape == (3, 4)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Reductions over an axis, and un-broadcasting
+#
+# Arrays of more than one axis reduce along one axis at a time,
+# and the transfer rules of section 2 apply along that axis.
+#
+# * `y = x.sum(axis=a)`: every entry of `x` on a line along axis `a` feeds one entry of `y`
+#   with slope 1, so `dx` is `dy` copied back along that axis.
+#   When the axis was dropped (`keepdims=False`) we first put it back with size 1
+#   (`np.expand_dims`), then broadcast to the shape of `x`.
+# * `y = x.max(axis=a)`: along each line only the maximum receives the error;
+#   tied maxima share it equally.
+#
+# Broadcasting is a hidden fan-out.
+# In `z = x + b` with `x` of shape `(4, 3)` and `b` of shape `(3,)`,
+# numpy uses each `b[j]` in four places, once per row.
+# Fan-out adds error signals, so `db[j]` is the sum of `dz[:, j]`.
+# The finite-difference gradient below shows it:
+# each entry of $\bar{b}$ is 4 when $\bar{z}$ is all ones.
+
+# %%
+x43 = np.arange(12.0).reshape(4, 3)
+b3 = np.array([0.1, 0.2, 0.3])
+print("d sum(x + b) / db =", numerical_jacobian(lambda b: np.sum(x43 + b), b3).ravel())
+
+# %% [markdown]
+# The general rule for an operand of shape `shape` whose gradient arrived with a broadcast shape:
+#
+# 1. sum over the leading axes that broadcasting added
+#    (the gradient has more axes than the operand);
+# 2. sum, keeping the axis, over every axis where the operand has size 1
+#    and the gradient does not.
+#
+# After both steps the gradient has exactly the operand's shape.
+# minigrad does this in one place for every op;
+# here we write it ourselves.
+#
+# ### Exercise 4 (3 points): sum and max backward, and un-broadcasting
+#
+# `axis` is an int (possibly negative) or `None` (reduce over everything).
+# Return arrays with the shape of `x` (or `shape`) and the dtype of the incoming gradient.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-reduce-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sum_backward(dout, x_shape, axis=None, keepdims=False):
+    """dL/dx of shape x_shape for y = x.sum(axis=axis, keepdims=keepdims), given dout = dL/dy."""
+    ### BEGIN SOLUTION
+    dout = np.asarray(dout)
+    if axis is not None and not keepdims:
+        dout = np.expand_dims(dout, axis)
+    return np.broadcast_to(dout, x_shape).copy()
+    ### END SOLUTION
+
+
+def max_backward(dout, x, axis=None, keepdims=False):
+    """dL/dx for y = x.max(axis=axis, keepdims=keepdims); tied maxima share the error equally."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x)
+    dout = np.asarray(dout)
+    winners = (x == x.max(axis=axis, keepdims=True)).astype(dout.dtype)
+    winners /= winners.sum(axis=axis, keepdims=True)
+    if axis is not None and not keepdims:
+        dout = np.expand_dims(dout, axis)
+    return winners * dout
+    ### END SOLUTION
+
+
+def unbroadcast(grad, shape):
+    """Sum grad (the gradient of a broadcast result) down to an operand of the given shape."""
+    ### BEGIN SOLUTION
+    grad = np.asarray(grad)
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = grad.sum(axis=ones, keepdims=True)
+    return grad
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-reduce-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: sum/max backward over an axis and unbroadcast pass gradcheck and keep the shapes.
+_rng = np.random.default_rng(4)
+_x = _rng.normal(size=(4, 3))
+for _axis in [0, 1, -1, None]:
+    for _keep in [False, True]:
+        _y = _x.sum(axis=_axis, keepdims=_keep)
+        _g = sum_backward(np.ones_like(_y), _x.shape, _axis, _keep)
+        assert np.shape(_g) == _x.shape, (f"sum_backward(axis={_axis}, keepdims={_keep}): "
+                                          f"shape must be {_x.shape}, got {np.shape(_g)}")
+        check_gradients(lambda x, a=_axis, k=_keep: x.sum(axis=a, keepdims=k), {"x": _x},
+                        lambda d, a=_axis, k=_keep: (sum_backward(d, _x.shape, a, k),)).assert_ok()
+        check_gradients(lambda x, a=_axis, k=_keep: x.max(axis=a, keepdims=k), {"x": _x},
+                        lambda d, a=_axis, k=_keep: (max_backward(d, _x, a, k),)).assert_ok()
+_tie = max_backward(np.array([1.0, 2.0]), np.array([[1.0, 4.0, 4.0], [0.0, 2.0, -1.0]]), axis=1)
+assert np.allclose(_tie, [[0, 0.5, 0.5], [0, 2, 0]]), f"max_backward at a tie: got\n{_tie}"
+_b = _rng.normal(size=(3,))
+check_gradients(lambda x, b: x * b, {"x": _x, "b": _b},
+                lambda d: (d * _b, unbroadcast(d * _x, _b.shape))).assert_ok()
+_c = _rng.normal(size=(4, 1))
+check_gradients(lambda x, c: x + c, {"x": _x, "c": _c},
+                lambda d: (unbroadcast(d, _x.shape), unbroadcast(d, _c.shape))).assert_ok()
+print("Exercise 4: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _x = _np.array([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]])
+    assert _np.allclose(max_backward(_np.array([1.0, 3.0]), _x, axis=1),
+                        [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
+    assert _np.allclose(max_backward(_np.array([[1.0, 2.0, 4.0]]), _x, axis=0, keepdims=True),
+                        [[0.0, 2.0, 4.0], [1.0, 0.0, 0.0]])
+    assert _np.allclose(max_backward(2.0, _x), [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    assert _np.allclose(max_backward(_np.array([1.0, 3.0]), _x, axis=-1),
+                        [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
+    _g = sum_backward(_np.array([1.0, 2.0]), (2, 3), axis=1)
+    assert _np.shape(_g) == (2, 3) and _np.allclose(_g, [[1, 1, 1], [2, 2, 2]])
+    _g = sum_backward(_np.array([[1.0, 2.0, 3.0]]), (2, 3), axis=-2, keepdims=True)
+    assert _np.shape(_g) == (2, 3) and _np.allclose(_g, [[1, 2, 3], [1, 2, 3]])
+    _g = sum_backward(_np.float64(1.5), (2, 2))
+    assert _np.shape(_g) == (2, 2) and _np.allclose(_g, 1.5)
+    _G = _np.arange(24.0).reshape(2, 4, 3)
+    for _shape, _want in [
+        ((4, 1), [[42.0], [60.0], [78.0], [96.0]]),
+        ((3,), [84.0, 92.0, 100.0]),
+        ((1, 3), [[84.0, 92.0, 100.0]]),
+        ((2, 1, 3), [[[18.0, 22.0, 26.0]], [[66.0, 70.0, 74.0]]]),
+        ((), 276.0),
+        ((2, 4, 3), _G),
+    ]:
+        _u = unbroadcast(_G, _shape)
+        assert _np.shape(_u) == _shape and _np.allclose(_u, _want), _shape
+    assert unbroadcast(_G.astype(_np.float32), (4, 1)).dtype == _np.float32
+    _g = max_backward(_np.ones(2, _np.float32), _x.astype(_np.float32), axis=1)
+    assert _g.dtype == _np.float32
+    _rng = _np.random.default_rng(1234)
+    _x, _b, _c = _rng.normal(size=(5, 4)), _rng.normal(size=(4,)), _rng.normal(size=(5, 1))
+
+    def _f_ref(x, b, c):
+        return (x * b - c) ** 2
+
+    def _analytic(d):
+        _e = 2 * (_x * _b - _c) * d
+        return (_e * _b, unbroadcast(_e * _x, (4,)), -unbroadcast(_e, (5, 1)))
+
+    _gc.check_gradients(_f_ref, {"x": _x, "b": _b, "c": _c}, _analytic).assert_ok()
+
+    def _f_max(x):
+        return _np.max(x, axis=0)
+
+    _gc.check_gradients(_f_max, {"x": _x}, lambda d: (max_backward(d, _x, axis=0),)).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Univariate logistic least squares, in error-signal notation
+#
+# A one-input, one-output model:
+#
+# $$z = wx + b, \qquad y = \sigma(z), \qquad \mathcal{L} = \tfrac{1}{2}(y - t)^2.$$
+#
+# Expanding $\partial \mathcal{L} / \partial w$ by hand repeats $\sigma(wx + b)$ in every term.
+# Instead we compute one error signal per node, from the loss backwards,
+# each from the one after it:
+#
+# $$\bar{\mathcal{L}} = 1, \quad
+# \bar{y} = \bar{\mathcal{L}}\,(y - t), \quad
+# \bar{z} = \bar{y}\, \sigma'(z) = \bar{y}\, y(1 - y), \quad
+# \bar{w} = \bar{z}\, x, \quad
+# \bar{b} = \bar{z}.$$
+#
+# Each line is a value the program stores, not a formula to simplify.
+#
+# **L2 regularisation** adds a penalty on the weight:
+#
+# $$\mathcal{R} = \tfrac{1}{2} w^2, \qquad
+# \mathcal{L}_\text{reg} = \mathcal{L} + \lambda \mathcal{R}.$$
+#
+# Now $w$ feeds two nodes, $z$ and $\mathcal{R}$, and the error signals of the two paths add:
+#
+# $$\bar{\mathcal{L}}_\text{reg} = 1, \quad
+# \bar{\mathcal{R}} = \lambda \bar{\mathcal{L}}_\text{reg}, \quad
+# \bar{\mathcal{L}} = \bar{\mathcal{L}}_\text{reg}, \quad
+# \bar{w} = \bar{z}\, x + \bar{\mathcal{R}}\, w.$$
+#
+# The bias is usually left out of the penalty, and we do the same.
+#
+# ### Exercise 5 (3 points): logistic least squares with L2
+#
+# Return the regularised loss as a Python float,
+# and a dict of the error signals with keys `"y"`, `"z"`, `"w"`, `"b"`, also floats.
+# With `lam=0` you get the plain model.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-logistic-ls", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def logistic_least_squares(w, b, x, t, lam=0.0):
+    """Loss 0.5 * (sigmoid(w x + b) - t)**2 + lam * 0.5 * w**2 and the error signals y, z, w, b."""
+    ### BEGIN SOLUTION
+    z = w * x + b
+    y = 1.0 / (1.0 + np.exp(-z))
+    loss = 0.5 * (y - t) ** 2
+    reg = 0.5 * w**2
+    loss_reg = loss + lam * reg
+    loss_reg_bar = 1.0
+    reg_bar = lam * loss_reg_bar
+    loss_bar = loss_reg_bar
+    y_bar = loss_bar * (y - t)
+    z_bar = y_bar * y * (1.0 - y)
+    w_bar = z_bar * x + reg_bar * w
+    b_bar = z_bar
+    bars = {"y": float(y_bar), "z": float(z_bar), "w": float(w_bar), "b": float(b_bar)}
+    return float(loss_reg), bars
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-logistic-ls-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: logistic least-squares loss and error signals, with and without L2, pass gradcheck.
+def _logistic_ref(w, b, x, t, lam):
+    y = 1 / (1 + np.exp(-(w * x + b)))
+    return 0.5 * (y - t) ** 2 + lam * 0.5 * w**2
+
+
+for _w, _b, _x, _t, _lam in [(0.5, -0.2, 1.5, 1.0, 0.0), (-1.0, 0.3, 2.0, 0.0, 0.1)]:
+    _loss, _bars = logistic_least_squares(_w, _b, _x, _t, _lam)
+    assert isinstance(_loss, float), f"the loss must be a Python float, got {type(_loss).__name__}"
+    assert set(_bars) == {"y", "z", "w", "b"}, f"keys must be y, z, w, b; got {sorted(_bars)}"
+    assert np.isclose(_loss, _logistic_ref(_w, _b, _x, _t, _lam)), f"loss: got {_loss}"
+    _z = _w * _x + _b
+    _y = 1 / (1 + np.exp(-_z))
+    assert np.isclose(_bars["y"], _y - _t), f"y-bar should be y - t = {_y - _t}, got {_bars['y']}"
+    check_gradients(
+        lambda w, b, x=_x, t=_t, lam=_lam: _logistic_ref(w[0], b[0], x, t, lam),
+        {"w": np.array([_w]), "b": np.array([_b])},
+        {"w": np.array([_bars["w"]]), "b": np.array([_bars["b"]])},
+    ).assert_ok()
+print("Exercise 5: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _loss, _bars = logistic_least_squares(0.5, -0.2, 1.5, 1.0)
+    assert _np.isclose(_loss, 0.0669284, atol=1e-6)
+    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
+                        [-0.3658644, -0.0848833, -0.1273250, -0.0848833], atol=1e-6)
+    _loss, _bars = logistic_least_squares(0.5, -0.2, 1.5, 1.0, lam=0.2)
+    assert _np.isclose(_loss, 0.0919284, atol=1e-6)
+    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
+                        [-0.3658644, -0.0848833, -0.0273250, -0.0848833], atol=1e-6)
+    _loss, _bars = logistic_least_squares(-1.0, 0.3, 2.0, 0.0, lam=0.1)
+    assert _np.isclose(_loss, 0.0619298, atol=1e-6)
+    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
+                        [0.1544653, 0.0201741, -0.0596519, 0.0201741], atol=1e-6)
+    assert all(isinstance(_v, float) for _v in _bars.values())
+    _rng = _np.random.default_rng(1234)
+    for _ in range(3):
+        _w, _b, _x, _t = _rng.normal(size=4)
+        _lam = float(_rng.uniform(0.0, 1.0))
+
+        def _f_ref(w, b, x=_x, t=_t, lam=_lam):
+            _y = 1 / (1 + _np.exp(-(w[0] * x + b[0])))
+            return 0.5 * (_y - t) ** 2 + 0.5 * lam * w[0] ** 2
+
+        _loss, _bars = logistic_least_squares(float(_w), float(_b), float(_x), float(_t), _lam)
+        assert _np.isclose(_loss, _f_ref(_np.array([_w]), _np.array([_b])))
+        _gc.check_gradients(
+            _f_ref, {"w": _np.array([_w]), "b": _np.array([_b])},
+            {"w": _np.array([_bars["w"]]), "b": _np.array([_bars["b"]])},
+        ).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With one training pair $(x, t) = (2, 1)$ the plain model can always lower its loss
+# by making $w$ larger, since $\sigma(wx + b)$ only approaches 1.
+# The penalty $\lambda \mathcal{R}$ stops that growth.
+# Below we keep $b = 0$ and run gradient descent on $w$ with your $\bar{w}$,
+# for three values of $\lambda$; the dots mark where each run ends.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+w_grid = np.linspace(-2, 6, 120)
+for lam, colour in [(0.0, "C0"), (0.01, "C1"), (0.05, "C2")]:
+    w = 0.0
+    path = []
+    for _step in range(300):
+        loss, bars = logistic_least_squares(w, 0.0, 2.0, 1.0, lam)
+        path.append(w)
+        w -= 2.0 * bars["w"]
+    axes[0].plot(path, color=colour, label=f"lambda = {lam}")
+    curve = [logistic_least_squares(wg, 0.0, 2.0, 1.0, lam)[0] for wg in w_grid]
+    axes[1].plot(w_grid, curve, color=colour, label=f"lambda = {lam}")
+    axes[1].plot([w], [logistic_least_squares(w, 0.0, 2.0, 1.0, lam)[0]], "o", color=colour)
+axes[0].set_xlabel("gradient descent step")
+axes[0].set_ylabel("w")
+axes[0].set_title("the weight during training")
+axes[1].set_xlabel("w (with b = 0)")
+axes[1].set_ylabel("regularised loss")
+axes[1].set_title("the loss the weight descends")
+axes[1].set_ylim(0, 0.2)
+for ax in axes:
+    ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ## 7. The two-layer network, now in vector form
+#
+# In assignment 1 we differentiated
+# $\mathcal{L} = [\max(\max(w_1 x + b_1, 0)\, w_2 + b_2, 0) - y]^2$ with one number per weight,
+# and at $(x, y, w_1, b_1, w_2, b_2) = (2, 10, -1, 4, 3, 1)$ found
+# $\mathcal{L} = 9$ and $\partial \mathcal{L}/\partial(w_1, b_1, w_2, b_2) = (-36, -18, -12, -6)$.
+# Now every weight becomes a matrix, every unit a vector:
+#
+# $$z_1 = x W_1 + b_1, \quad h = \operatorname{relu}(z_1), \quad
+# \hat{y} = h W_2 + b_2, \quad \mathcal{L} = \lVert \hat{y} - y \rVert^2,$$
+#
+# with $x \in \mathbb{R}^{d}$, $W_1 \in \mathbb{R}^{d \times k}$, $W_2 \in \mathbb{R}^{k \times c}$.
+# We drop the outer ReLU of the lecture's version:
+# a regression output should be able to go negative,
+# and at the lecture's point its input is $7 > 0$,
+# so it changes neither the loss nor the gradients there.
+#
+# First the way assignment 1 would write it:
+# one Python expression per scalar, loops over the units.
+
+# %%
+def mlp_loops(x, y, W1, b1, W2, b2):
+    """Loss and gradients of the two-layer network, one scalar at a time."""
+    n_in, n_hid = W1.shape
+    n_out = W2.shape[1]
+    z1 = [0.0] * n_hid
+    h = [0.0] * n_hid
+    for j in range(n_hid):
+        z1[j] = b1[j]
+        for i in range(n_in):
+            z1[j] += x[i] * W1[i, j]
+        h[j] = z1[j] if z1[j] > 0 else 0.0
+    y_hat = [0.0] * n_out
+    loss = 0.0
+    for k in range(n_out):
+        y_hat[k] = b2[k]
+        for j in range(n_hid):
+            y_hat[k] += h[j] * W2[j, k]
+        loss += (y_hat[k] - y[k]) ** 2
+    dW1, db1 = np.zeros_like(W1), np.zeros_like(b1)
+    dW2, db2 = np.zeros_like(W2), np.zeros_like(b2)
+    dh = [0.0] * n_hid
+    for k in range(n_out):
+        dy_hat = 2 * (y_hat[k] - y[k])
+        db2[k] = dy_hat
+        for j in range(n_hid):
+            dW2[j, k] = h[j] * dy_hat
+            dh[j] += W2[j, k] * dy_hat
+    for j in range(n_hid):
+        dz1 = dh[j] if z1[j] > 0 else 0.0
+        db1[j] = dz1
+        for i in range(n_in):
+            dW1[i, j] = x[i] * dz1
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+point = [np.array([2.0]), np.array([10.0]), np.array([[-1.0]]), np.array([4.0]),
+         np.array([[3.0]]), np.array([1.0])]
+loss, grads = mlp_loops(*point)
+print("loss", loss, " grads", {name: g.ravel() for name, g in grads.items()})
+
+# %% [markdown]
+# It reproduces assignment 1, and it works for any widths,
+# but every loop is a place to put an index wrong, and Python loops are slow.
+# In vector form each loop becomes one line, and each line is a transfer rule from sections 2 and 4:
+#
+# $$\bar{\hat{y}} = 2(\hat{y} - y), \quad
+# \bar{W}_2 = h\, \bar{\hat{y}}^\top, \quad \bar{b}_2 = \bar{\hat{y}}, \quad
+# \bar{h} = W_2 \bar{\hat{y}}, \quad
+# \bar{z}_1 = \bar{h} \circ \mathbb{1}[z_1 > 0], \quad
+# \bar{W}_1 = x\, \bar{z}_1^\top, \quad \bar{b}_1 = \bar{z}_1.$$
+#
+# ### Exercise 6 (4 points): the two-layer network in vector form
+#
+# Write the loss and all four parameter gradients with array operations only (no Python loops).
+# Return the loss as a Python float and the gradients in a dict with keys
+# `"W1"`, `"b1"`, `"W2"`, `"b2"`, each with its parameter's shape and dtype.
+# You may call your functions from exercises 2 and 3, or write the lines out.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-mlp-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
+    """Loss ||relu(x @ W1 + b1) @ W2 + b2 - y||^2 and its gradients W1, b1, W2, b2."""
+    ### BEGIN SOLUTION
+    z1 = x @ W1 + b1
+    h = np.maximum(z1, 0)
+    y_hat = h @ W2 + b2
+    loss = float(np.sum((y_hat - y) ** 2))
+    dy_hat = 2 * (y_hat - y)
+    dW2 = np.outer(h, dy_hat)
+    db2 = dy_hat
+    dh = W2 @ dy_hat
+    dz1 = dh * (z1 > 0)
+    dW1 = np.outer(x, dz1)
+    db1 = dz1
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-mlp-backward-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# Checks: the vector two-layer network reproduces assignment 1 and its gradients pass gradcheck.
+_loss, _grads = mlp_loss_and_grads(*point)
+assert isinstance(_loss, float), f"the loss must be a Python float, got {type(_loss).__name__}"
+assert np.isclose(_loss, 9.0), f"at the lecture's point the loss is 9, got {_loss}"
+_got = [float(np.ravel(_grads[_k])[0]) for _k in ("W1", "b1", "W2", "b2")]
+assert np.allclose(_got, [-36, -18, -12, -6]), f"expected (-36, -18, -12, -6), got {_got}"
+_rng = np.random.default_rng(6)
+_params = {"W1": _rng.normal(size=(3, 5)), "b1": _rng.normal(size=5),
+           "W2": _rng.normal(size=(5, 2)), "b2": _rng.normal(size=2)}
+_x, _y = _rng.normal(size=3), _rng.normal(size=2)
+_loss, _grads = mlp_loss_and_grads(_x, _y, *_params.values())
+for _k, _v in _params.items():
+    assert np.shape(_grads[_k]) == _v.shape, (
+        f"{_k}: shape must be {_v.shape}, got {np.shape(_grads[_k])}")
+
+
+def _mlp_ref(W1, b1, W2, b2):
+    return np.sum((np.maximum(_x @ W1 + b1, 0) @ W2 + b2 - _y) ** 2)
+
+
+check_gradients(_mlp_ref, _params, _grads).assert_ok()
+print("Exercise 6: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _loss, _g = mlp_loss_and_grads(_np.array([2.0]), _np.array([10.0]), _np.array([[-1.0]]),
+                                   _np.array([4.0]), _np.array([[3.0]]), _np.array([1.0]))
+    assert _np.isclose(_loss, 9.0)
+    _got = [_np.ravel(_g[_k])[0] for _k in ("W1", "b1", "W2", "b2")]
+    assert _np.allclose(_got, [-36, -18, -12, -6])
+    _x = _np.array([1.0, -1.0])
+    _y = _np.array([0.5, -0.5])
+    _W1 = _np.array([[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]])
+    _b1 = _np.array([0.0, 0.5, 0.25])
+    _W2 = _np.array([[1.0, 0.0], [2.0, -1.0], [-1.0, 1.0]])
+    _b2 = _np.array([0.1, -0.2])
+    _loss, _g = mlp_loss_and_grads(_x, _y, _W1, _b1, _W2, _b2)
+    assert _np.isclose(_loss, 6.925)
+    assert _np.allclose(_g["b2"], [-3.3, 4.1])
+    assert _np.allclose(_g["W2"], [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]])
+    assert _np.allclose(_g["b1"], [-3.3, 0.0, 7.4])
+    assert _np.allclose(_g["W1"], [[-3.3, 0.0, 7.4], [3.3, 0.0, -7.4]])
+    _rng = _np.random.default_rng(1234)
+    _p = {"W1": _rng.normal(size=(4, 6)), "b1": _rng.normal(size=6),
+          "W2": _rng.normal(size=(6, 3)), "b2": _rng.normal(size=3)}
+    _x, _y = _rng.normal(size=4), _rng.normal(size=3)
+
+    def _f_ref(W1, b1, W2, b2):
+        _h = _np.where(_x @ W1 + b1 > 0, _x @ W1 + b1, 0.0)
+        return _np.sum((_h @ W2 + b2 - _y) ** 2)
+
+    _loss, _g = mlp_loss_and_grads(_x, _y, *_p.values())
+    assert _np.isclose(_loss, _f_ref(*_p.values()))
+    _gc.check_gradients(_f_ref, _p, {_k: _g[_k] for _k in _p}).assert_ok()
+    _p32 = [_v.astype(_np.float32) for _v in _p.values()]
+    _loss, _g = mlp_loss_and_grads(_x.astype(_np.float32), _y.astype(_np.float32), *_p32)
+    for _k, _v in zip(("W1", "b1", "W2", "b2"), _p32):
+        assert _g[_k].dtype == _np.float32 and _g[_k].shape == _v.shape, _k
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The two versions agree, and the vector one is much shorter and faster.
+# We count statements (not comments or docstrings) and time both at width 64.
+
+# %%
+def statements(fn):
+    """Number of statements in a function's body, leaving out its docstring."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    body = tree.body[0].body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return sum(1 for node in ast.walk(ast.Module(body=body, type_ignores=[]))
+               if isinstance(node, ast.stmt))
+
+
+wide_rng = np.random.default_rng(7)
+wide = [wide_rng.normal(size=8), wide_rng.normal(size=3), wide_rng.normal(size=(8, 64)),
+        wide_rng.normal(size=64), wide_rng.normal(size=(64, 3)), wide_rng.normal(size=3)]
+loss_loops, grads_loops = mlp_loops(*wide)
+loss_vec, grads_vec = mlp_loss_and_grads(*wide)
+print("same loss:", np.isclose(loss_loops, loss_vec),
+      " same gradients:", all(np.allclose(grads_loops[k], grads_vec[k]) for k in grads_loops))
+t_loops = best_time(mlp_loops, *wide)
+t_vec = best_time(mlp_loss_and_grads, *wide)
+print(f"scalar loops: {statements(mlp_loops):3d} statements, {t_loops * 1e3:7.3f} ms")
+print(f"vector form:  {statements(mlp_loss_and_grads):3d} statements, {t_vec * 1e3:7.3f} ms")
+
+# %% [markdown]
+# To see the network learn, we fit $y = \sin(x)$ on 32 points with 16 hidden units,
+# one example at a time with plain gradient descent steps.
+# In assignment 3 one call handles the whole batch.
+
+# %%
+def mlp_predict(x, W1, b1, W2, b2):
+    """The network's output; x may also hold one example per row, as in assignment 3."""
+    return np.maximum(x @ W1 + b1, 0) @ W2 + b2
+
+
+data_rng = np.random.default_rng(8)
+xs = np.linspace(-3, 3, 32)
+ts = np.sin(xs) + 0.1 * data_rng.normal(size=32)
+net = {"W1": data_rng.normal(size=(1, 16)), "b1": data_rng.normal(size=16),
+       "W2": data_rng.normal(size=(16, 1)) / 4, "b2": np.zeros(1)}
+epoch_losses = []
+for _epoch in range(150):
+    total = 0.0
+    for i in data_rng.permutation(32):
+        loss, grads = mlp_loss_and_grads(xs[i : i + 1], ts[i : i + 1], *net.values())
+        total += loss
+        for name in net:
+            net[name] -= 0.01 * grads[name]
+    epoch_losses.append(total / 32)
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+axes[0].plot(epoch_losses)
+axes[0].set_yscale("log")
+axes[0].set_xlabel("epoch")
+axes[0].set_ylabel("mean squared error")
+axes[0].set_title("training loss")
+grid = np.linspace(-3.5, 3.5, 200)
+fit = mlp_predict(grid[:, None], *net.values())[:, 0]
+axes[1].plot(xs, ts, "o", label="data")
+axes[1].plot(grid, fit, label="network")
+axes[1].plot(grid, np.sin(grid), "--", label="sin(x)")
+axes[1].set_title("the fitted function")
+axes[1].legend()
+fig.tight_layout()
+print(f"mean squared error after {len(epoch_losses)} epochs: {epoch_losses[-1]:.4f}")
+
+# %% [markdown]
+# ## 8. Spot the bug: `np.max` against `np.maximum`
+#
+# Here is one layer of the network with a loss, written the way a lecture slide writes it:
+#
+# $$p = x W, \quad q = \operatorname{relu}(p), \quad r = q - y, \quad s = r^2, \quad
+# t = s + z, \quad \mathcal{L} = \textstyle\sum_i t_i,$$
+#
+# followed by its backward pass, one error signal per line.
+# It runs without an error, the shapes of all gradients are right,
+# and on a one-unit example with positive $p$ it gives the right numbers.
+# It is still wrong.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-buggy-layer", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def layer_loss_and_grads_buggy(x, W, y, z):
+    """L = sum((relu(x @ W) - y)**2 + z) and the gradients for x, W, y, z. Contains one bug."""
+    p = x @ W
+    q = np.max(p, 0)
+    r = q - y
+    s = r**2
+    t = s + z
+    loss = float(t.sum())
+    dt = np.ones_like(t)
+    ds, dz = dt, dt
+    dr = 2 * r * ds
+    dq, dy = dr, -dr
+    dp = (p > 0) * dq
+    dx, dW = W @ dp, np.outer(x, dp)
+    return loss, {"x": dx, "W": dW, "y": dy, "z": dz}
+
+
+# %% [markdown]
+# A gradient check compares the backward pass with finite differences of the *forward* code,
+# so it notices when the two disagree.
+
+# %%
+bug_rng = np.random.default_rng(11)
+bx, bW, by, bz = (bug_rng.normal(size=3), bug_rng.normal(size=(3, 4)),
+                  bug_rng.normal(size=4), bug_rng.normal(size=4))
+_, bug_grads = layer_loss_and_grads_buggy(bx, bW, by, bz)
+report = check_gradients(lambda x, W, y, z: layer_loss_and_grads_buggy(x, W, y, z)[0],
+                         {"x": bx, "W": bW, "y": by, "z": bz}, bug_grads)
+print("gradient check passed:", bool(report))
+report
+
+# %% [markdown]
+# Read the report: the inputs whose gradients fail tell us where to look.
+# Then print `p` and `q` for these inputs and compare the shapes.
+# Two questions to answer for yourself:
+# what does `np.max(p, 0)` compute, and why does the example with one unit and $p > 0$ hide the bug?
+#
+# ### Exercise 7 (2 points): fix the layer
+#
+# Write `layer_loss_and_grads`, the corrected version of the function above,
+# with the same signature and the same return values.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-spot-the-bug", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def layer_loss_and_grads(x, W, y, z):
+    """L = sum((relu(x @ W) - y)**2 + z) and the gradients for x, W, y, z (as a dict)."""
+    ### BEGIN SOLUTION
+    p = x @ W
+    q = np.maximum(p, 0)
+    r = q - y
+    s = r**2
+    t = s + z
+    loss = float(t.sum())
+    dt = np.ones_like(t)
+    ds, dz = dt, dt
+    dr = 2 * r * ds
+    dq, dy = dr, -dr
+    dp = (p > 0) * dq
+    dx, dW = W @ dp, np.outer(x, dp)
+    return loss, {"x": dx, "W": dW, "y": dy, "z": dz}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-spot-the-bug-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: the fixed layer applies relu elementwise and its gradients pass gradcheck.
+_loss, _g = layer_loss_and_grads(np.array([1.0]), np.array([[-2.0]]),
+                                 np.array([0.5]), np.array([0.25]))
+assert np.isclose(_loss, 0.5), f"x=1, W=-2, y=0.5, z=0.25: relu gives 0, the loss 0.5; got {_loss}"
+
+
+def _layer_ref(x, W, y, z):
+    return np.sum((np.maximum(x @ W, 0) - y) ** 2 + z)
+
+
+_loss, _g = layer_loss_and_grads(bx, bW, by, bz)
+_want = _layer_ref(bx, bW, by, bz)
+assert np.isclose(_loss, _want), f"loss: expected {_want}, got {_loss}"
+check_gradients(_layer_ref, {"x": bx, "W": bW, "y": by, "z": bz}, _g).assert_ok()
+print("Exercise 7: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _x = _np.array([1.0, 2.0])
+    _W = _np.array([[1.0, -1.0, 0.5], [-2.0, 0.25, 1.0]])
+    _y = _np.array([0.5, -1.0, 1.0])
+    _z = _np.array([0.1, 0.2, 0.3])
+    _loss, _g = layer_loss_and_grads(_x, _W, _y, _z)
+    assert _np.isclose(_loss, 4.1)
+    assert _np.allclose(_g["x"], [1.5, 3.0]) and _np.allclose(_g["W"], [[0, 0, 3.0], [0, 0, 6.0]])
+    assert _np.allclose(_g["y"], [1.0, -2.0, -3.0]) and _np.allclose(_g["z"], [1.0, 1.0, 1.0])
+    _rng = _np.random.default_rng(1234)
+    _p = {"x": _rng.normal(size=4), "W": _rng.normal(size=(4, 5)),
+          "y": _rng.normal(size=5), "z": _rng.normal(size=5)}
+
+    def _f_ref(x, W, y, z):
+        _pre = x @ W
+        return _np.sum((_np.where(_pre > 0, _pre, 0.0) - y) ** 2 + z)
+
+    _loss, _g = layer_loss_and_grads(*_p.values())
+    assert _np.isclose(_loss, _f_ref(*_p.values()))
+    _gc.check_gradients(_f_ref, _p, {_k: _g[_k] for _k in _p}).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# `np.max(p, 0)` reads as "the maximum of `p` along axis 0": one number, the largest entry.
+# `np.maximum(p, 0)` compares `p` with 0 entry by entry: the ReLU.
+# Broadcasting then spreads the single number over `y` without a complaint,
+# and the backward pass, written for a ReLU, no longer matches the forward pass.
+# With one unit and $p > 0$ the two functions return the same number, so small tests miss it.
+# The lessons: test with more than one unit and with negative pre-activations,
+# and let a gradient check compare the backward pass with the forward code.
+#
+# ## 9. Registering a backward with the engine: `mg.Function`
+#
+# minigrad's `Tensor` records every op in a graph and runs the transfer rules for us.
+# We can add our own op by subclassing `mg.Function`:
+#
+# * `forward(ctx, *arrays)` receives plain numpy arrays and returns the output array;
+#   it stores what the backward needs with `ctx.save_for_backward(...)`.
+# * `backward(ctx, grad_output)` receives the error signal of the output
+#   and returns one gradient per input, in order, as a tuple;
+#   the saved arrays are in `ctx.saved_tensors`.
+# * `MyOp.apply(t1, t2, ...)` calls it on Tensors and records it in the graph.
+#
+# `mg.gradcheck.gradcheck(fn, *tensors)` then compares the engine's gradients
+# of a function of Tensors (or of a `Function` subclass) with finite differences;
+# like `check_gradients` it returns a report, and `.assert_ok()` raises when it failed.
+#
+# ### Exercise 8 (3 points): an affine op for minigrad
+#
+# Make `Affine` compute `x @ W + b` for one example, with your backward from exercise 2.
+# Here the engine is on: the hidden tests run your op inside minigrad's graph.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-affine-function", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Affine(mg.Function):
+    """z = x @ W + b for x of shape (n_in,), W of shape (n_in, n_out), b of shape (n_out,)."""
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        ### BEGIN SOLUTION
+        ctx.save_for_backward(x, W)
+        return affine_forward(x, W, b)
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        ### BEGIN SOLUTION
+        x, W = ctx.saved_tensors
+        return affine_backward(grad_output, x, W)
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-affine-function-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: Affine.apply computes x @ W + b as a minigrad Tensor and its gradients pass gradcheck.
+_rng = np.random.default_rng(10)
+_x = mg.Tensor(_rng.normal(size=4), requires_grad=True)
+_W = mg.Tensor(_rng.normal(size=(4, 3)), requires_grad=True)
+_b = mg.Tensor(_rng.normal(size=3), requires_grad=True)
+_z = Affine.apply(_x, _W, _b)
+assert isinstance(_z, mg.Tensor), f"Affine.apply must return a Tensor, got {type(_z).__name__}"
+assert np.allclose(_z.data, _x.data @ _W.data + _b.data), "forward: values differ from x @ W + b"
+mg.gradcheck.gradcheck(Affine, _x, _W, _b).assert_ok()
+print("Exercise 8: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+import minigrad as _mg
+from autograder.hidden import fresh_module as _fresh, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet():
+    assert issubclass(Affine, _mg.Function)
+    _z = Affine.apply(_mg.Tensor(_np.array([1.0, -2.0])),
+                      _mg.Tensor(_np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])),
+                      _mg.Tensor(_np.array([0.5, 0.0, -1.0])))
+    assert isinstance(_z, _mg.Tensor) and _np.allclose(_z.data, [3.5, -6.0, 0.0])
+    _rng = _np.random.default_rng(1234)
+    _xa, _Wa, _ba = _rng.normal(size=5), _rng.normal(size=(5, 2)), _rng.normal(size=2)
+
+    def _f_ref(x, W, b):
+        return x @ W + b
+
+    def _through_engine(dz):
+        _ts = [_mg.Tensor(_a.copy(), requires_grad=True) for _a in (_xa, _Wa, _ba)]
+        _out = Affine.apply(*_ts)
+        assert _out._ctx is not None
+        _out.backward(dz)
+        return tuple(_t.grad for _t in _ts)
+
+    _gc.check_gradients(_f_ref, {"x": _xa, "W": _Wa, "b": _ba}, _through_engine).assert_ok()
+    _leaves = [_mg.Tensor(_a, requires_grad=True) for _a in (_xa, _Wa, _ba)]
+    _gc.gradcheck(Affine, *_leaves).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With the op registered, the two-layer network needs only its forward pass;
+# the engine calls our backward and the ReLU's for us.
+# We check it against exercise 6 on the wide example.
+
+# %%
+def mlp_engine(x, y, W1, b1, W2, b2):
+    """Loss and gradients of the two-layer network through minigrad, using Affine."""
+    params = [mg.Tensor(p.copy(), requires_grad=True) for p in (W1, b1, W2, b2)]
+    h = Affine.apply(mg.Tensor(x), params[0], params[1]).relu()
+    loss = ((Affine.apply(h, params[2], params[3]) - mg.Tensor(y)) ** 2).sum()
+    loss.backward()
+    return float(loss.data), dict(zip(("W1", "b1", "W2", "b2"), (p.grad for p in params)))
+
+
+loss_eng, grads_eng = mlp_engine(*wide)
+print("engine == vector form:", np.isclose(loss_eng, loss_vec),
+      all(np.allclose(grads_eng[k], grads_vec[k]) for k in grads_vec))
+print("statements per example:")
+for label, fn in [("scalar loops (assignment 1 style)", mlp_loops),
+                  ("vector form, by hand", mlp_loss_and_grads),
+                  ("vector form, engine + Affine", mlp_engine)]:
+    print(f"  {label:35s} {statements(fn):3d}")
+
+# %% [markdown]
+# ## Summary
+#
+# * A Jacobian in numerator layout has one row per output and one column per input,
+#   and the chain rule multiplies Jacobians in the order the functions compose.
+# * Backprop never builds a Jacobian.
+#   Each node applies its transfer function $\bar{x} = J^\top \bar{y}$:
+#   $W^\top v$ for a linear map, an outer product for its weights,
+#   an elementwise product for a map, a copy for a sum, an indicator for a max.
+# * A full Jacobian costs $n$ JVPs or $m$ VJPs;
+#   a scalar loss has $m = 1$, which is why we train with reverse mode.
+# * Broadcasting is fan-out, so the gradient of a broadcast operand is summed back to its shape.
+# * The same two-layer network took one statement per scalar weight in assignment 1,
+#   one statement per layer here, and only its forward pass once the op is registered.
+#   Assignment 3 feeds it a whole batch: the forward lines stay as they are,
+#   and the parameter gradients gain a sum over the batch.
