@@ -325,3 +325,20 @@ def test_small_conveniences():
         x.to("tpu")
     assert mg.Tensor(x).data is x.data
     assert x.reshape((3, 2)).shape == (3, 2) and x.transpose((1, 0)).shape == (3, 2)
+
+
+def test_backward_may_return_a_list():
+    """A backward that returns a list instead of a tuple is accepted."""
+
+    class Scale(mg.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return [g * 3.0, None]
+
+    x = mg.Tensor([1.0, 2.0], requires_grad=True)
+    Scale.apply(x, 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
