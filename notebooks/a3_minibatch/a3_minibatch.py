@@ -1,0 +1,1276 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Assignment 3: minibatches
+#
+# In assignment 1 every number in the network was its own node in a graph.
+# In assignment 2 we grouped those numbers into vectors and matrices,
+# but we still pushed one example through the network at a time.
+# Here we push a whole batch of examples through at once.
+#
+# The network does not change:
+# one hidden layer with a ReLU, one linear output, and the squared error.
+# What changes is that every array gains a leading axis that counts examples.
+# The forward pass hardly notices.
+# The backward pass notices in one place that matters:
+# a parameter is shared by all examples of the batch,
+# so its gradient is a sum over the batch.
+#
+# We will
+#
+# 1. write the forward pass and the loss for a batch,
+# 2. see why parameter gradients are sums, and write the batched affine backward,
+# 3. compare mean and sum losses, and find the $-2/N$ of the lecture's training loop,
+# 4. write the backward pass of the whole network for a batch,
+# 5. write the lecture's per-example loop, check it against the batched code, and time both,
+# 6. write a minibatch iterator,
+# 7. train the network with minibatch SGD,
+# 8. measure how the noise of a minibatch gradient falls with the batch size,
+# 9. measure what a backward pass costs compared with a forward pass.
+#
+# **Grading.**
+# Seven exercises, 17 points.
+# Each answer cell holds one or two functions with a fixed signature;
+# replace `raise NotImplementedError()` with your code and keep the signature.
+# The test cell under each exercise runs a few visible checks that tell you what is wrong;
+# the grader runs more checks of the same kind.
+# Exercises 2 to 5 ask for gradients **by hand, with numpy**:
+# the grader runs your functions with minigrad's autograd switched off,
+# so calling `.backward()` earns no points.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %matplotlib inline
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from minigrad.gradcheck import check_gradients
+
+
+def make_regression(n, seed):
+    """Return (X, Y), both of shape (n, 1): noisy samples of a smooth curve on [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=(n, 1))
+    y = np.sin(3.0 * x) + 0.5 * x + 0.1 * rng.standard_normal((n, 1))
+    return x, y
+
+
+def init_params(d_in=1, hidden=32, seed=0, dtype=np.float64):
+    """Return the parameters of the two-layer MLP as a dict of arrays.
+
+    W1 has shape (d_in, hidden), b1 (hidden,), W2 (hidden, 1), b2 (1,).
+    """
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.standard_normal((d_in, hidden)),
+        "b1": rng.uniform(-1.0, 1.0, size=hidden),
+        "W2": rng.standard_normal((hidden, 1)) / np.sqrt(hidden),
+        "b2": np.zeros(1),
+    }
+    return {name: value.astype(dtype) for name, value in params.items()}
+
+
+# %% [markdown]
+# ## 1. The batch dimension
+#
+# We store one example as a row vector $x \in \mathbb{R}^{D}$.
+# The network is
+#
+# $$z = x W_1 + b_1, \qquad h = \mathrm{relu}(z), \qquad \hat y = h W_2 + b_2,$$
+#
+# with $W_1$ of shape $(D, H)$, $b_1$ of shape $(H,)$,
+# $W_2$ of shape $(H, 1)$ and $b_2$ of shape $(1,)$.
+# (If you prefer column vectors, $W_1^\top$ is the matrix that maps $x^\top$ to $z^\top$;
+# rows make the batch version read more naturally.)
+#
+# Now stack $N$ examples as the rows of a matrix $X$ of shape $(N, D)$.
+# The same three lines compute all $N$ outputs at once:
+#
+# $$Z = X W_1 + b_1, \qquad H = \mathrm{relu}(Z), \qquad \hat Y = H W_2 + b_2.$$
+#
+# Row $i$ of $Z$ is $x_i W_1 + b_1$, which is exactly what example $i$ alone would give.
+# The bias $b_1$ is added to every row by broadcasting.
+# Nothing in the forward pass mixes two examples:
+# the batch axis is bookkeeping, and a matrix product does the loop for us.
+#
+# The loss is the only place where the examples meet.
+# With targets $Y$ of shape $(N, 1)$, the mean squared error is
+#
+# $$L = \frac{1}{N} \sum_{i=1}^{N} (\hat y_i - y_i)^2 .$$
+#
+# Our dataset is a noisy curve in one dimension, so $D = 1$.
+# Notice that the targets have shape $(N, 1)$, not $(N,)$.
+
+# %%
+X_train, Y_train = make_regression(512, seed=0)
+params0 = init_params(d_in=1, hidden=32, seed=0)
+print("X_train", X_train.shape, "Y_train", Y_train.shape)
+print({name: value.shape for name, value in params0.items()})
+
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.scatter(X_train[:, 0], Y_train[:, 0], s=6, alpha=0.6)
+ax.set_xlabel("x")
+ax.set_ylabel("y")
+ax.set_title("training set: 512 noisy samples")
+fig.tight_layout()
+
+# %% [markdown]
+# The shape of the targets matters more than it seems.
+# A prediction of shape $(N, 1)$ minus a target of shape $(N,)$ does not fail:
+# numpy broadcasts both to $(N, N)$ and subtracts every target from every prediction.
+# The "loss" is then a number, just the wrong one, and training quietly fits the mean of the data.
+# This is the most common batch bug there is, so our loss function will refuse mismatched shapes.
+
+# %%
+pred = np.arange(4.0).reshape(4, 1) + 0.5  # four predictions, each off by 0.5
+target_col = np.arange(4.0).reshape(4, 1)  # targets stored as a column, shape (4, 1)
+target_flat = np.arange(4.0)  # the same targets stored flat, shape (4,)
+for target in (target_col, target_flat):
+    diff = pred - target
+    print(f"(4, 1) - {target.shape}: difference of shape {diff.shape}, "
+          f"mean square {np.mean(diff ** 2):.3f}")
+
+# %% [markdown]
+# ### Exercise 1 (2 points): forward pass and loss for a batch
+#
+# Write `mlp_forward(X, params)`,
+# which returns $\hat Y$ of shape $(N, 1)$ for $X$ of shape $(N, D)$,
+# and `mse_loss(Yhat, Y, reduction)`, which returns the squared error as a Python float:
+# the mean over the batch when `reduction="mean"`, the sum when `reduction="sum"`.
+#
+# * No loop over examples: three lines of numpy.
+# * Keep the dtype: float32 inputs give a float32 $\hat Y$.
+# * `mse_loss` raises `ValueError` when `Yhat.shape != Y.shape` (say both shapes in the message),
+#   and when `reduction` is neither `"mean"` nor `"sum"`.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-batched-forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mlp_forward(X, params):
+    """Forward pass of the two-layer MLP for a batch.
+
+    X: array of shape (N, D).
+    params: dict with W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    Returns Yhat = relu(X @ W1 + b1) @ W2 + b2, shape (N, 1), same dtype as X.
+    """
+    ### BEGIN SOLUTION
+    Z = X @ params["W1"] + params["b1"]
+    H = np.maximum(Z, 0)
+    return H @ params["W2"] + params["b2"]
+    ### END SOLUTION
+
+
+def mse_loss(Yhat, Y, reduction="mean"):
+    """Squared error between Yhat and Y (same shape), as a Python float.
+
+    reduction="mean": sum of squares divided by N = Yhat.shape[0].
+    reduction="sum": sum of squares.
+    Raises ValueError when the shapes differ or the reduction is unknown.
+    """
+    ### BEGIN SOLUTION
+    if Yhat.shape != Y.shape:
+        raise ValueError(
+            f"mse_loss: prediction and target must have the same shape "
+            f"(got {Yhat.shape} and {Y.shape})"
+        )
+    total = np.sum((Yhat - Y) ** 2)
+    if reduction == "sum":
+        return float(total)
+    if reduction == "mean":
+        return float(total / Yhat.shape[0])
+    raise ValueError(f"mse_loss: reduction must be 'mean' or 'sum' (got {reduction!r})")
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-batched-forward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: mlp_forward gives (N, 1) row by row; mse_loss takes the mean or sum, rejects bad shapes.
+_rng = np.random.default_rng(0)
+_X = _rng.standard_normal((5, 3))
+_p = init_params(d_in=3, hidden=4, seed=1)
+_Yhat = mlp_forward(_X, _p)
+assert isinstance(_Yhat, np.ndarray), f"mlp_forward should return an array, got {type(_Yhat)}"
+assert _Yhat.shape == (5, 1), f"mlp_forward: expected shape (N, 1) = (5, 1), got {_Yhat.shape}"
+for _i in range(5):
+    _row = mlp_forward(_X[_i:_i + 1], _p)
+    assert np.allclose(_row, _Yhat[_i:_i + 1]), (
+        f"row {_i} of the batch output differs from the output for example {_i} alone: "
+        "examples must not mix in the forward pass"
+    )
+_X32 = _X.astype(np.float32)
+_p32 = {_k: _v.astype(np.float32) for _k, _v in _p.items()}
+assert mlp_forward(_X32, _p32).dtype == np.float32, "float32 inputs should give a float32 output"
+_Y = np.ones((5, 1))
+_mean = mse_loss(_Yhat, _Y)
+_sum = mse_loss(_Yhat, _Y, reduction="sum")
+assert isinstance(_mean, float), f"mse_loss should return a Python float, got {type(_mean)}"
+assert np.isclose(_sum, np.sum((_Yhat - 1.0) ** 2)), f"sum reduction: got {_sum}"
+assert np.isclose(_mean * 5, _sum), f"mean should be sum / N: got mean {_mean} and sum {_sum}"
+try:
+    mse_loss(_Yhat, np.ones(5))
+except ValueError:
+    pass
+else:
+    raise AssertionError("mse_loss should raise ValueError for shapes (5, 1) and (5,)")
+try:
+    mse_loss(_Yhat, _Y, reduction="average")
+except ValueError:
+    pass
+else:
+    raise AssertionError("mse_loss should raise ValueError for an unknown reduction")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import engine_off as _engine_off, quiet as _quiet
+with _quiet(), _engine_off():
+    _hX = _np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+    _hY = _np.array([[1.0], [0.0], [2.0]])
+    _hp = {
+        "W1": _np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
+        "b1": _np.array([0.1, -0.2, 0.3]),
+        "W2": _np.array([[1.0], [-2.0], [0.5]]),
+        "b2": _np.array([0.25]),
+    }
+    _hout = mlp_forward(_hX, _hp)
+    assert _hout.shape == (3, 1)
+    assert _np.allclose(_hout, [[1.9], [1.25], [-0.25]], rtol=1e-12, atol=1e-12)
+    assert abs(mse_loss(_hout, _hY) - 2.478333333333333) < 1e-12
+    assert abs(mse_loss(_hout, _hY, reduction="sum") - 7.435) < 1e-12
+    assert abs(mse_loss(_hout, _hY, "mean") - 2.478333333333333) < 1e-12
+    # the single-example network of assignment 1: L(2, 10, -1, 4, 3, 1) = 9
+    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
+           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
+    assert _np.allclose(mlp_forward(_np.array([[2.0]]), _a1), [[7.0]])
+    assert mse_loss(mlp_forward(_np.array([[2.0]]), _a1), _np.array([[10.0]])) == 9.0
+    _h32 = {_k: _v.astype(_np.float32) for _k, _v in _hp.items()}
+    _o32 = mlp_forward(_hX.astype(_np.float32), _h32)
+    assert _o32.dtype == _np.float32 and _o32.shape == (3, 1)
+    assert _np.allclose(_o32, [[1.9], [1.25], [-0.25]], rtol=1e-6, atol=1e-6)
+    _hrng = _np.random.default_rng(1234)
+    _hXb = _hrng.standard_normal((40, 6))
+    _hpb = {"W1": _hrng.standard_normal((6, 7)), "b1": _hrng.standard_normal(7),
+            "W2": _hrng.standard_normal((7, 1)), "b2": _hrng.standard_normal(1)}
+    _ref = _np.maximum(_hXb @ _hpb["W1"] + _hpb["b1"], 0.0) @ _hpb["W2"] + _hpb["b2"]
+    assert _np.allclose(mlp_forward(_hXb, _hpb), _ref, rtol=1e-10, atol=1e-12)
+    for _bad in [_np.zeros(3), _np.zeros((3, 2)), _np.zeros((1, 3))]:
+        try:
+            mse_loss(_hout, _bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("mse_loss must reject mismatched shapes")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Parameter gradients sum over the batch
+#
+# Take one affine layer $P = X W + b$ and suppose the loss has sent back
+# $\bar P = \partial L / \partial P$, of shape $(N, M)$, one row $\bar p_i$ per example.
+# For a single example, assignment 2 gave us
+#
+# $$\bar x_i = \bar p_i W^\top, \qquad
+# \bar W^{(i)} = x_i^\top \bar p_i \;\text{(an outer product)}, \qquad
+# \bar b^{(i)} = \bar p_i .$$
+#
+# In a batch, the input rows $x_i$ are separate nodes, one per example,
+# so each gets its own gradient row: $\bar X = \bar P W^\top$, no sum.
+# But $W$ and $b$ are single nodes used by all $N$ examples.
+# This is fan-out, as in assignment 1 where $x$ fed both $x^2$ and $3x$:
+# when a node feeds several consumers, the gradients from all of them add up.
+# So
+#
+# $$\bar W = \sum_{i=1}^{N} x_i^\top \bar p_i = X^\top \bar P, \qquad
+# \bar b = \sum_{i=1}^{N} \bar p_i = \bar P\text{.sum(axis=0)} .$$
+#
+# The matrix product $X^\top \bar P$ is exactly the sum of the $N$ outer products:
+# entry $(j, k)$ is $\sum_i X_{ij} \bar P_{ik}$.
+# A quick shape check catches most mistakes here:
+# $\bar W$ must have the shape of $W$, and $\bar b$ the shape of $b$, whatever $N$ is.
+#
+# Let us confirm the identity numerically before using it.
+
+# %%
+rng_demo = np.random.default_rng(3)
+X_demo = rng_demo.standard_normal((6, 3))
+dP_demo = rng_demo.standard_normal((6, 2))
+outer_sum = np.zeros((3, 2))
+for i in range(6):
+    outer_sum += np.outer(X_demo[i], dP_demo[i])
+print("sum of outer products == X.T @ dP:", np.allclose(outer_sum, X_demo.T @ dP_demo))
+print("bias gradient shape:", dP_demo.sum(axis=0).shape, "(the shape of b)")
+
+# %% [markdown]
+# ### Exercise 2 (2 points): batched affine backward
+#
+# Write `affine_backward(dout, X, W)` for $P = X W + b$.
+# Given `dout` $= \bar P$ of shape $(N, M)$,
+# the input $X$ of shape $(N, D)$ and $W$ of shape $(D, M)$,
+# return the tuple `(dX, dW, db)` with shapes $(N, D)$, $(D, M)$ and $(M,)$.
+# No loop over examples.
+# Gradients are asked by hand: the grader switches minigrad's autograd off.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-affine-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def affine_backward(dout, X, W):
+    """Backward pass of P = X @ W + b for a batch.
+
+    dout: dL/dP, shape (N, M).  X: shape (N, D).  W: shape (D, M).
+    Returns (dX, dW, db) with shapes (N, D), (D, M), (M,).
+    """
+    ### BEGIN SOLUTION
+    dX = dout @ W.T
+    dW = X.T @ dout
+    db = dout.sum(axis=0)
+    return dX, dW, db
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-affine-backward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: affine_backward gives dX = dout W^T, dW = X^T dout, db = dout summed over the batch.
+_rng = np.random.default_rng(0)
+_X = _rng.standard_normal((8, 3))
+_W = _rng.standard_normal((3, 2))
+_b = _rng.standard_normal(2)
+_dX, _dW, _db = affine_backward(np.ones((8, 2)), _X, _W)
+assert _dX.shape == (8, 3), f"dX should have the shape of X, (8, 3); got {_dX.shape}"
+assert _dW.shape == (3, 2), f"dW should have the shape of W, (3, 2); got {_dW.shape}"
+assert _db.shape == (2,), (
+    f"db should have the shape of b, (2,); got {_db.shape} (did you sum over axis 0?)"
+)
+check_gradients(
+    lambda X, W, b: X @ W + b,
+    {"X": _X, "W": _W, "b": _b},
+    lambda dout: affine_backward(dout, _X, _W),
+).assert_ok()
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _hrng = _np.random.default_rng(1234)
+
+    def _f_ref(_x, _w, _bb):
+        return _np.matmul(_x, _w) + _bb
+
+    _cases = [(1, 4, 3, _np.float64), (17, 5, 4, _np.float64), (64, 6, 3, _np.float32)]
+    for _n, _d, _m, _dt in _cases:
+        _hX = _hrng.standard_normal((_n, _d)).astype(_dt)
+        _hW = _hrng.standard_normal((_d, _m)).astype(_dt)
+        _hb = _hrng.standard_normal(_m).astype(_dt)
+        _gc.check_gradients(
+            _f_ref, {"X": _hX, "W": _hW, "b": _hb},
+            lambda _dout, _hX=_hX, _hW=_hW: affine_backward(_dout, _hX, _hW),
+        ).assert_ok()
+        _out = affine_backward(_np.ones((_n, _m), dtype=_dt), _hX, _hW)
+        assert [_o.shape for _o in _out] == [(_n, _d), (_d, _m), (_m,)]
+        assert all(_o.dtype == _dt for _o in _out)
+    # literal values
+    _lX = _np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
+    _lW = _np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
+    _ld = _np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0], [0.5, 0.5, 0.5]])
+    _a, _bw, _c = affine_backward(_ld, _lX, _lW)
+    assert _np.allclose(_a, [[-1.0, 3.0], [-1.0, -1.0], [0.0, 1.75]])
+    assert _np.allclose(_bw, [[-2.0, 3.0, 2.0], [3.5, -0.5, 4.5]])
+    assert _np.allclose(_c, [0.5, 1.5, 2.5])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Mean or sum, and the $-2/N$ of the lecture's loop
+#
+# The two common batch losses differ only by a constant:
+#
+# $$L_{\text{sum}} = \sum_{i=1}^{N} (\hat y_i - y_i)^2, \qquad
+# L_{\text{mean}} = \frac{1}{N} L_{\text{sum}} .$$
+#
+# Their gradients with respect to one prediction are
+#
+# $$\frac{\partial L_{\text{sum}}}{\partial \hat y_i} = 2(\hat y_i - y_i), \qquad
+# \frac{\partial L_{\text{mean}}}{\partial \hat y_i} = \frac{2}{N}(\hat y_i - y_i) .$$
+#
+# The factor $1/N$ enters once, at the top of the backward pass, and flows down to every parameter.
+# A classic bug is to divide a second time,
+# for example with `db = dout.mean(axis=0)` where a sum belongs:
+# the bias gradient then comes out $N$ times too small.
+#
+# The lecture on parameterized programs writes the same gradient
+# with the residual the other way round.
+# For a model $R(w; x)$ and targets $t_i$,
+#
+# $$\frac{\partial}{\partial w} \frac{1}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big)^2
+# = -\frac{2}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big) \frac{\partial R}{\partial w}(w; x_i) .$$
+#
+# The $2$ comes from the square, the minus sign from differentiating $t_i - R$ with respect to $R$,
+# and the $1/N$ from the mean.
+# Its training loop adds up $(t_i - R_i)\,\partial R / \partial w$ over the examples
+# and multiplies the total by $-2/N$ once, at the end.
+# We will write that loop in section 5.
+#
+# Why do most libraries use the mean?
+# With the sum, the gradient grows in proportion to the batch size,
+# so a learning rate that works for 8 examples overshoots for 512.
+# With the mean, the gradient is an average and its size does not depend on $N$.
+# Take the gradient of the output bias,
+# $\partial L / \partial b_2 = \sum_i \partial L / \partial \hat y_i$,
+# for a model that predicts $1$ everywhere:
+
+# %%
+for n_demo in [8, 64, 512]:
+    db2_sum = np.sum(2 * (1.0 - Y_train[:n_demo]))
+    db2_mean = db2_sum / n_demo
+    print(f"N = {n_demo:4d}   sum loss: dL/db2 = {db2_sum:8.1f}   "
+          f"mean loss: dL/db2 = {db2_mean:5.2f}")
+
+# %% [markdown]
+# ### Exercise 3 (2 points): backward of the squared error
+#
+# Write `mse_backward(Yhat, Y, reduction)`, returning $\partial L / \partial \hat Y$
+# for `reduction="mean"` or `"sum"`, with the shape and dtype of `Yhat`.
+# Raise `ValueError` on mismatched shapes or an unknown reduction, as in exercise 1.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-mse-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mse_backward(Yhat, Y, reduction="mean"):
+    """Gradient of mse_loss(Yhat, Y, reduction) with respect to Yhat.
+
+    Returns an array with the shape and dtype of Yhat.
+    Raises ValueError when the shapes differ or the reduction is unknown.
+    """
+    ### BEGIN SOLUTION
+    if Yhat.shape != Y.shape:
+        raise ValueError(
+            f"mse_backward: prediction and target must have the same shape "
+            f"(got {Yhat.shape} and {Y.shape})"
+        )
+    if reduction == "sum":
+        return 2 * (Yhat - Y)
+    if reduction == "mean":
+        return 2 * (Yhat - Y) / Yhat.shape[0]
+    raise ValueError(f"mse_backward: reduction must be 'mean' or 'sum' (got {reduction!r})")
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-mse-backward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: mse_backward is 2 (Yhat - Y) / N for the mean and 2 (Yhat - Y) for the sum.
+_rng = np.random.default_rng(0)
+_Yhat = _rng.standard_normal((6, 1))
+_Y = _rng.standard_normal((6, 1))
+for _red in ["mean", "sum"]:
+    _g = mse_backward(_Yhat, _Y, reduction=_red)
+    assert _g.shape == _Yhat.shape, (
+        f"{_red}: gradient shape should be {_Yhat.shape}, got {_g.shape}"
+    )
+    check_gradients(
+        lambda Yhat, _red=_red: np.sum((Yhat - _Y) ** 2) / (6 if _red == "mean" else 1),
+        {"Yhat": _Yhat},
+        {"Yhat": _g},
+    ).assert_ok()
+try:
+    mse_backward(_Yhat, _Y[:, 0])
+except ValueError:
+    pass
+else:
+    raise AssertionError("mse_backward should raise ValueError for shapes (6, 1) and (6,)")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _hrng = _np.random.default_rng(1234)
+    for _n, _dt in [(1, _np.float64), (13, _np.float64), (50, _np.float32)]:
+        _hYh = _hrng.standard_normal((_n, 1)).astype(_dt)
+        _hY = _hrng.standard_normal((_n, 1)).astype(_dt)
+        for _red, _scale in [("mean", 1.0 / _n), ("sum", 1.0)]:
+
+            def _f_ref(_yh, _hY=_hY, _scale=_scale):
+                return _scale * _np.sum(_np.square(_yh - _hY))
+
+            _g = mse_backward(_hYh, _hY, _red)
+            assert _g.shape == (_n, 1) and _g.dtype == _dt
+            _gc.check_gradients(_f_ref, {"Yhat": _hYh}, {"Yhat": _g}).assert_ok()
+    _lYh = _np.array([[1.0], [2.0], [-1.0], [0.5]])
+    _lY = _np.array([[0.0], [2.0], [1.0], [1.5]])
+    assert _np.allclose(mse_backward(_lYh, _lY), [[0.5], [0.0], [-1.0], [-0.5]])
+    assert _np.allclose(mse_backward(_lYh, _lY, "sum"), [[2.0], [0.0], [-4.0], [-2.0]])
+    for _args in [(_lYh, _lY[:, 0], "mean"), (_lYh, _lY, "max")]:
+        try:
+            mse_backward(*_args)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("mse_backward must raise ValueError")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. The whole network, for the whole batch
+#
+# Chaining the pieces gives the backward pass of the network.
+# From the loss down, every line handles all $N$ examples at once;
+# the two bias gradients and the two weight gradients are the only places where the batch is summed.
+#
+# * $\bar{\hat Y} = \tfrac{2}{N}(\hat Y - Y)$, shape $(N, 1)$;
+# * $\bar W_2 = H^\top \bar{\hat Y}$, shape $(H, 1)$,
+#   and $\bar b_2 = \sum_i \bar{\hat Y}_{i,:}$, shape $(1,)$;
+# * $\bar H = \bar{\hat Y} W_2^\top$, shape $(N, H)$;
+# * $\bar Z = \bar H \odot [Z > 0]$, shape $(N, H)$;
+# * $\bar W_1 = X^\top \bar Z$, shape $(D, H)$,
+#   and $\bar b_1 = \sum_i \bar Z_{i,:}$, shape $(H,)$.
+#
+# Put it next to the vector version of assignment 2, which handled one example $x$:
+#
+# | one example (assignment 2) | a batch (here) |
+# |---|---|
+# | `dy_hat = 2 * (y_hat - y)` | `dYhat = 2 * (Yhat - Y) / N` (mean loss) |
+# | `dW2 = np.outer(h, dy_hat)` | `dW2 = H.T @ dYhat` |
+# | `db2 = dy_hat` | `db2 = dYhat.sum(axis=0)` |
+# | `dh = W2 @ dy_hat` | `dH = dYhat @ W2.T` |
+# | `dz1 = dh * (z1 > 0)` | `dZ = dH * (Z > 0)` |
+# | `dW1 = np.outer(x, dz1)` | `dW1 = X.T @ dZ` |
+# | `db1 = dz1` | `db1 = dZ.sum(axis=0)` |
+#
+# Assignment 1 needed one statement per scalar,
+# assignment 2 one statement per layer and per example.
+# Here the same number of statements serves a batch of any size:
+# outer products become matrix products, and the bias gradients gain a sum.
+#
+# ### Exercise 4 (3 points): backward pass of the MLP for a batch
+#
+# Write `mlp_loss_and_grads(X, Y, params, reduction="mean")`.
+# It returns `(loss, grads)`: the loss as a Python float and a dict with the keys of `params`,
+# each gradient with the shape and dtype of its parameter.
+# You may call `affine_backward`, `mse_loss` and `mse_backward` from above.
+# No loop over examples; no minigrad autograd (it is switched off when grading).
+
+# %% nbgrader={"grade": false, "grade_id": "a3-mlp-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mlp_loss_and_grads(X, Y, params, reduction="mean"):
+    """Loss of the two-layer MLP on a batch and its gradient with respect to every parameter.
+
+    X: (N, D), Y: (N, 1), params: dict with W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    Returns (loss, grads): the loss as a float,
+    grads a dict with the same keys, shapes and dtypes as params.
+    """
+    ### BEGIN SOLUTION
+    Z = X @ params["W1"] + params["b1"]
+    H = np.maximum(Z, 0)
+    Yhat = H @ params["W2"] + params["b2"]
+    loss = mse_loss(Yhat, Y, reduction)
+    dYhat = mse_backward(Yhat, Y, reduction)
+    dH, dW2, db2 = affine_backward(dYhat, H, params["W2"])
+    dZ = dH * (Z > 0)
+    _, dW1, db1 = affine_backward(dZ, X, params["W1"])
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-mlp-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: mlp_loss_and_grads matches finite differences of the batch loss, for mean and sum.
+_rng = np.random.default_rng(0)
+_X = _rng.standard_normal((10, 2))
+_Y = _rng.standard_normal((10, 1))
+_p = init_params(d_in=2, hidden=5, seed=2)
+
+
+def _batch_loss(W1, b1, W2, b2, scale):
+    _out = np.maximum(_X @ W1 + b1, 0) @ W2 + b2
+    return scale * np.sum((_out - _Y) ** 2)
+
+
+for _red, _scale in [("mean", 0.1), ("sum", 1.0)]:
+    _loss, _grads = mlp_loss_and_grads(_X, _Y, _p, reduction=_red)
+    assert isinstance(_loss, float), f"the loss should be a Python float, got {type(_loss)}"
+    assert np.isclose(_loss, _batch_loss(*_p.values(), _scale)), f"{_red} loss: got {_loss}"
+    assert set(_grads) == set(_p), f"grads should have the keys {sorted(_p)}, got {sorted(_grads)}"
+    for _k in _p:
+        assert np.shape(_grads[_k]) == _p[_k].shape, (
+            f"grads[{_k!r}] should have the shape of params[{_k!r}], {_p[_k].shape}; "
+            f"got {np.shape(_grads[_k])}"
+        )
+    check_gradients(
+        lambda W1, b1, W2, b2, _scale=_scale: _batch_loss(W1, b1, W2, b2, _scale),
+        dict(_p),
+        _grads,
+    ).assert_ok()
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    # the single-example network of assignment 1: L = 9, grads (-36, -18, -12, -6)
+    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
+           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
+    for _red in ["mean", "sum"]:
+        _l, _g = mlp_loss_and_grads(_np.array([[2.0]]), _np.array([[10.0]]), _a1, _red)
+        assert _l == 9.0
+        for _k, _v in [("W1", -36.0), ("b1", -18.0), ("W2", -12.0), ("b2", -6.0)]:
+            assert _np.shape(_g[_k]) == _a1[_k].shape and _np.allclose(_g[_k], _v)
+    # literal values on a fixed batch of three
+    _hX = _np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+    _hY = _np.array([[1.0], [0.0], [2.0]])
+    _hp = {
+        "W1": _np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
+        "b1": _np.array([0.1, -0.2, 0.3]),
+        "W2": _np.array([[1.0], [-2.0], [0.5]]),
+        "b2": _np.array([0.25]),
+    }
+    _l, _g = mlp_loss_and_grads(_hX, _hY, _hp)
+    assert abs(_l - 2.478333333333333) < 1e-12
+    assert _np.allclose(_g["W1"], [[23 / 12, -3.0, 61 / 120], [-4.5, 9.0, -0.6]], rtol=1e-10)
+    assert _np.allclose(_g["b1"], [-2 / 3, 3.0, 43 / 60], rtol=1e-10)
+    assert _np.allclose(_g["W2"], [[-433 / 120], [-2.325], [919 / 300]], rtol=1e-10)
+    assert _np.allclose(_g["b2"], [-1 / 15], rtol=1e-10)
+    _ls, _gs = mlp_loss_and_grads(_hX, _hY, _hp, "sum")
+    assert abs(_ls - 7.435) < 1e-12
+    for _k in _hp:
+        assert _np.allclose(_gs[_k], 3 * _g[_k], rtol=1e-10)
+    # random batches, float64 and float32, against an instructor-owned forward
+    _hrng = _np.random.default_rng(1234)
+    _cases = [(1, 3, 4, _np.float64), (33, 3, 6, _np.float64), (64, 2, 8, _np.float32)]
+    for _n, _d, _h, _dt in _cases:
+        _rX = _hrng.standard_normal((_n, _d)).astype(_dt)
+        _rY = _hrng.standard_normal((_n, 1)).astype(_dt)
+        _rp = {"W1": _hrng.standard_normal((_d, _h)).astype(_dt),
+               "b1": _hrng.standard_normal(_h).astype(_dt),
+               "W2": _hrng.standard_normal((_h, 1)).astype(_dt),
+               "b2": _hrng.standard_normal(1).astype(_dt)}
+
+        def _f_ref(_w1, _b1, _w2, _b2, _rX=_rX, _rY=_rY, _n=_n):
+            _hid = _np.maximum(_np.matmul(_rX, _w1) + _b1, 0.0)
+            return _np.sum(_np.square(_np.matmul(_hid, _w2) + _b2 - _rY)) / _n
+
+        _l, _g = mlp_loss_and_grads(_rX, _rY, _rp)
+        assert abs(_l - float(_f_ref(*_rp.values()))) <= 1e-5 * max(1.0, abs(_l))
+        for _k in _rp:
+            assert _np.shape(_g[_k]) == _rp[_k].shape and _g[_k].dtype == _dt
+        _gc.check_gradients(_f_ref, dict(_rp), _g).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# A check that ties the three assignments together:
+# with one example, one input and one hidden unit,
+# our batched code is the scalar network of assignment 1,
+# $L = [\mathrm{relu}(w_1 x + b_1)\, w_2 + b_2 - y]^2$
+# at $(x, y, w_1, b_1, w_2, b_2) = (2, 10, -1, 4, 3, 1)$.
+# There we found $L = 9$ and gradients $(-36, -18, -12, -6)$ by hand, node by node.
+
+# %%
+params_a1 = {
+    "W1": np.array([[-1.0]]), "b1": np.array([4.0]), "W2": np.array([[3.0]]), "b2": np.array([1.0])
+}
+loss_a1, grads_a1 = mlp_loss_and_grads(np.array([[2.0]]), np.array([[10.0]]), params_a1)
+print("loss", loss_a1)
+print({name: float(g.squeeze()) for name, g in grads_a1.items()})
+
+# %% [markdown]
+# ## 5. One example at a time
+#
+# The lecture's training loop computes the same gradient differently.
+# In our own words:
+#
+# ```
+# total = 0 for every parameter
+# for each example (x_i, t_i):
+#     run the network forward on x_i alone, giving R_i
+#     run it backward from R_i alone, giving dR_i/dw for every parameter w
+#     total += (t_i - R_i) * dR_i/dw
+# gradient = (-2 / N) * total
+# ```
+#
+# The backward pass inside the loop differentiates the **output** $R_i$, not the loss,
+# so it starts from $\partial R_i / \partial R_i = 1$.
+# The loss enters only through the weights $(t_i - R_i)$ and the final factor $-2/N$.
+# For one example $x$ of shape $(D,)$,
+# the gradients of the output $r = \mathrm{relu}(x W_1 + b_1) W_2 + b_2$ are
+#
+# $$\frac{\partial r}{\partial W_2} = h^\top, \quad
+# \frac{\partial r}{\partial b_2} = 1, \quad
+# \bar z = W_2[:, 0] \odot [z > 0], \quad
+# \frac{\partial r}{\partial W_1} = x^\top \bar z \ \text{(outer product)}, \quad
+# \frac{\partial r}{\partial b_1} = \bar z .$$
+#
+# This is the vector code of assignment 2, with no batch axis anywhere.
+#
+# ### Exercise 5 (3 points): the lecture's per-example loop
+#
+# Write
+#
+# * `output_grads_one(x, params)`: for one example `x` of shape $(D,)$,
+#   the gradients of the scalar output $r$, as a dict with the keys of `params` and their shapes
+#   ($\partial r / \partial b_2$ has shape $(1,)$);
+# * `lecture_loop_gradient(X, Y, params)`: the gradient of the **mean** squared error,
+#   computed by the loop above with a Python `for` over the examples,
+#   the weights $(t_i - R_i)$, and one multiplication by $-2/N$ at the end.
+#
+# The grader compares your loop with a batched gradient of its own.
+# By hand, numpy only, autograd off.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-per-sample-loop", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def output_grads_one(x, params):
+    """Gradients of the network output r (a scalar) for ONE example x of shape (D,).
+
+    Returns a dict with keys W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    """
+    ### BEGIN SOLUTION
+    z = x @ params["W1"] + params["b1"]
+    h = np.maximum(z, 0)
+    dz = params["W2"][:, 0] * (z > 0)
+    return {
+        "W1": np.outer(x, dz),
+        "b1": dz,
+        "W2": h[:, None],
+        "b2": np.ones_like(params["b2"]),
+    }
+    ### END SOLUTION
+
+
+def lecture_loop_gradient(X, Y, params):
+    """Gradient of the mean squared error, one example at a time, as in the lecture's loop.
+
+    Accumulates (t_i - R_i) * dR_i/dw over the rows of X, then multiplies by -2/N.
+    Returns a dict with the keys, shapes and dtypes of params.
+    """
+    ### BEGIN SOLUTION
+    n = X.shape[0]
+    total = {name: np.zeros_like(value) for name, value in params.items()}
+    for i in range(n):
+        x, t = X[i], Y[i, 0]
+        r = (np.maximum(x @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"])[0]
+        grads_r = output_grads_one(x, params)
+        for name in total:
+            total[name] += (t - r) * grads_r[name]
+    return {name: (-2.0 / n) * value for name, value in total.items()}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-per-sample-loop-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: output_grads_one differentiates one example's output; the loop gives the batch gradient.
+_rng = np.random.default_rng(0)
+_p = init_params(d_in=2, hidden=4, seed=3)
+_x = _rng.standard_normal(2)
+_g1 = output_grads_one(_x, _p)
+assert set(_g1) == set(_p), (
+    f"output_grads_one should return the keys {sorted(_p)}, got {sorted(_g1)}"
+)
+for _k in _p:
+    assert np.shape(_g1[_k]) == _p[_k].shape, (
+        f"output_grads_one: {_k} should have shape {_p[_k].shape} (no batch axis); "
+        f"got {np.shape(_g1[_k])}"
+    )
+check_gradients(
+    lambda W1, b1, W2, b2: (np.maximum(_x @ W1 + b1, 0) @ W2 + b2)[0],
+    dict(_p),
+    _g1,
+).assert_ok()
+_X = _rng.standard_normal((12, 2))
+_Y = _rng.standard_normal((12, 1))
+_gl = lecture_loop_gradient(_X, _Y, _p)
+check_gradients(
+    lambda W1, b1, W2, b2: np.mean((np.maximum(_X @ W1 + b1, 0) @ W2 + b2 - _Y) ** 2),
+    dict(_p),
+    _gl,
+).assert_ok()
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
+           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
+    _o = output_grads_one(_np.array([2.0]), _a1)
+    for _k, _v in [("W1", 6.0), ("b1", 3.0), ("W2", 2.0), ("b2", 1.0)]:
+        assert _np.shape(_o[_k]) == _a1[_k].shape and _np.allclose(_o[_k], _v)
+    _g = lecture_loop_gradient(_np.array([[2.0]]), _np.array([[10.0]]), _a1)
+    for _k, _v in [("W1", -36.0), ("b1", -18.0), ("W2", -12.0), ("b2", -6.0)]:
+        assert _np.shape(_g[_k]) == _a1[_k].shape and _np.allclose(_g[_k], _v)
+
+    def _ref_batch_grads(_rX, _rY, _rp):
+        _z = _rX @ _rp["W1"] + _rp["b1"]
+        _hid = _np.maximum(_z, 0.0)
+        _dy = 2.0 * (_hid @ _rp["W2"] + _rp["b2"] - _rY) / _rX.shape[0]
+        _dz = (_dy @ _rp["W2"].T) * (_z > 0)
+        return {"W1": _rX.T @ _dz, "b1": _dz.sum(0), "W2": _hid.T @ _dy, "b2": _dy.sum(0)}
+
+    _hrng = _np.random.default_rng(1234)
+    for _n, _d, _h in [(1, 3, 4), (23, 3, 5), (40, 1, 16)]:
+        _rX = _hrng.standard_normal((_n, _d))
+        _rY = _hrng.standard_normal((_n, 1))
+        _rp = {"W1": _hrng.standard_normal((_d, _h)), "b1": _hrng.standard_normal(_h),
+               "W2": _hrng.standard_normal((_h, 1)), "b2": _hrng.standard_normal(1)}
+        _loop = lecture_loop_gradient(_rX, _rY, _rp)
+        _batch = _ref_batch_grads(_rX, _rY, _rp)
+        for _k in _rp:
+            assert _np.shape(_loop[_k]) == _rp[_k].shape
+            assert _np.allclose(_loop[_k], _batch[_k], rtol=1e-9, atol=1e-12), _k
+        _x1 = _rX[0]
+
+        def _f_one(_w1, _b1, _w2, _b2, _x1=_x1):
+            return float((_np.maximum(_np.matmul(_x1, _w1) + _b1, 0.0) @ _w2 + _b2)[0])
+
+        _one = output_grads_one(_x1, _rp)
+        for _k in _rp:
+            assert _np.shape(_one[_k]) == _rp[_k].shape
+        _gc.check_gradients(_f_one, dict(_rp), _one).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Both ways give the same numbers; the batched one gives them much sooner.
+# The loop pays Python's overhead and a handful of tiny numpy calls for every example,
+# while the batched code makes a few large calls whose inner loops run in compiled code.
+# We time both on growing batches (the ratio depends on the machine; it is not part of any test).
+
+# %%
+def best_time(fn, repeats=5):
+    """Smallest wall time of `repeats` calls of fn(), in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+sizes = [16, 64, 256, 1024]
+t_loop, t_batch = [], []
+for n in sizes:
+    Xn, Yn = X_train[:n], Y_train[:n]
+    if n > X_train.shape[0]:
+        Xn, Yn = make_regression(n, seed=1)
+    t_loop.append(best_time(lambda Xn=Xn, Yn=Yn: lecture_loop_gradient(Xn, Yn, params0), repeats=3))
+    t_batch.append(best_time(lambda Xn=Xn, Yn=Yn: mlp_loss_and_grads(Xn, Yn, params0)))
+for n, a, b in zip(sizes, t_loop, t_batch):
+    print(f"N = {n:5d}   loop {1e3 * a:8.2f} ms   batched {1e3 * b:6.3f} ms   "
+          f"speed-up {a / b:6.0f}x")
+
+fig, ax = plt.subplots(figsize=(5, 3.2))
+ax.loglog(sizes, t_loop, "o-", label="per-example loop")
+ax.loglog(sizes, t_batch, "s-", label="batched")
+ax.set_xlabel("batch size N")
+ax.set_ylabel("seconds per gradient")
+ax.set_title("one gradient of the mean squared error")
+ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ## 6. Minibatches and epochs
+#
+# The full-batch gradient averages over every training example.
+# For a large dataset one step then costs a pass over all of it.
+# Stochastic gradient descent instead estimates the gradient
+# on a small random subset, a **minibatch**,
+# takes a step, and moves on to the next subset.
+#
+# The usual way to pick the subsets is to shuffle the indices once per **epoch**
+# and cut the shuffled list into consecutive pieces of size $B$.
+# Every example is then used exactly once per epoch,
+# and the last piece is shorter when $B$ does not divide $N$.
+# Shuffling again in every epoch keeps the batches from repeating in the same order.
+#
+# ### Exercise 6 (2 points): a minibatch iterator
+#
+# Write the generator `iterate_minibatches(n, batch_size, rng=None)`.
+# It yields integer index arrays whose concatenation is a permutation of `range(n)`.
+#
+# * If `rng` is `None`, the order is `0, 1, ..., n-1` (no shuffling).
+# * Otherwise call `rng.permutation(n)` **once** per call of the generator
+#   and cut that order into pieces.
+#   (The grader fixes the seed and checks the exact batches, so use the generator exactly this way.)
+# * Every batch has `batch_size` entries except possibly the last, which holds the rest.
+# * Raise `ValueError` if `batch_size < 1`.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-minibatch-iterator", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def iterate_minibatches(n, batch_size, rng=None):
+    """Yield index arrays covering range(n) once, in batches of batch_size (the last may be short).
+
+    rng: None for the order 0..n-1, or a numpy Generator; then the order is rng.permutation(n).
+    Raises ValueError if batch_size < 1.
+    """
+    ### BEGIN SOLUTION
+    if batch_size < 1:
+        raise ValueError(f"iterate_minibatches: batch_size must be at least 1 (got {batch_size})")
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-minibatch-iterator-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: the iterator covers every index exactly once per epoch, in batches of the right sizes.
+_batches = list(iterate_minibatches(10, 4))
+assert [len(_b) for _b in _batches] == [4, 4, 2], (
+    f"n=10, batch_size=4 should give batches of sizes [4, 4, 2], got {[len(_b) for _b in _batches]}"
+)
+assert np.array_equal(np.concatenate(_batches), np.arange(10)), (
+    "without rng the order should be 0..n-1"
+)
+_rng = np.random.default_rng(0)
+_epoch1 = list(iterate_minibatches(10, 3, _rng))
+_epoch2 = list(iterate_minibatches(10, 3, _rng))
+for _ep in (_epoch1, _epoch2):
+    assert np.array_equal(np.sort(np.concatenate(_ep)), np.arange(10)), (
+        "each epoch must use every index exactly once"
+    )
+    assert np.issubdtype(np.concatenate(_ep).dtype, np.integer), "indices should be integers"
+assert not np.array_equal(np.concatenate(_epoch1), np.arange(10)), (
+    "with an rng the order should be shuffled"
+)
+assert not np.array_equal(np.concatenate(_epoch1), np.concatenate(_epoch2)), (
+    "two epochs with the same generator should be shuffled differently"
+)
+try:
+    list(iterate_minibatches(10, 0))
+except ValueError:
+    pass
+else:
+    raise AssertionError("batch_size=0 should raise ValueError")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from autograder.hidden import quiet as _quiet
+with _quiet():
+    _hb = [_b.tolist() for _b in iterate_minibatches(10, 4, _np.random.default_rng(0))]
+    assert _hb == [[4, 6, 2, 7], [3, 5, 9, 0], [8, 1]], _hb
+    _hb = [_b.tolist() for _b in iterate_minibatches(10, 4, _np.random.default_rng(7))]
+    assert _hb == [[8, 0, 7, 1], [3, 6, 2, 4], [5, 9]], _hb
+    assert [len(_b) for _b in iterate_minibatches(5, 8)] == [5]
+    assert [len(_b) for _b in iterate_minibatches(12, 4)] == [4, 4, 4]
+    assert [len(_b) for _b in iterate_minibatches(7, 1)] == [1] * 7
+    for _n, _bs, _seed in [(1000, 64, 3), (37, 5, 4)]:
+        _rng2 = _np.random.default_rng(_seed)
+        _all = _np.concatenate(list(iterate_minibatches(_n, _bs, _rng2)))
+        assert _np.array_equal(_np.sort(_all), _np.arange(_n))
+        assert _np.array_equal(_all, _np.random.default_rng(_seed).permutation(_n))
+    for _bad in [0, -3]:
+        try:
+            list(iterate_minibatches(10, _bad))
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("batch_size < 1 must raise ValueError")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. Minibatch SGD
+#
+# One SGD step on a minibatch $\mathcal{B}$ of size $B$ is
+#
+# $$w \leftarrow w - \eta \, \nabla_w \frac{1}{B} \sum_{i \in \mathcal{B}} (\hat y_i - y_i)^2 ,$$
+#
+# where $\eta$ is the learning rate.
+# Because the loss is a mean, the same $\eta$ works across a wide range of batch sizes.
+#
+# ### Exercise 7 (3 points): the training loop
+#
+# Write `train_sgd(X, Y, params, lr, batch_size, epochs, seed=0, grad_fn=None, progress=True)`.
+#
+# * Work on copies: the caller's `params` must not change.
+# * Make one generator `rng = np.random.default_rng(seed)` and,
+#   in every epoch, walk through `iterate_minibatches(N, batch_size, rng)`.
+# * For each batch call `loss, grads = grad_fn(X[idx], Y[idx], params)`
+#   (`grad_fn` defaults to your `mlp_loss_and_grads`), record `loss`,
+#   and update every parameter: `params[name] = params[name] - lr * grads[name]`.
+# * Show a progress bar over the epochs when `progress` is true
+#   (`tqdm` is imported in the setup cell; `tqdm(range(epochs), disable=not progress)` does it).
+# * Return `(params, losses)`: the trained parameters (a new dict)
+#   and a float array with one minibatch loss per step, recorded before that step's update.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-train-sgd", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_sgd(X, Y, params, lr, batch_size, epochs, seed=0, grad_fn=None, progress=True):
+    """Minibatch SGD on the mean squared error.
+
+    Returns (trained_params, losses):
+    a new dict of arrays, and an array of minibatch losses, one per step.
+    """
+    ### BEGIN SOLUTION
+    if grad_fn is None:
+        grad_fn = mlp_loss_and_grads
+    rng = np.random.default_rng(seed)
+    params = {name: value.copy() for name, value in params.items()}
+    losses = []
+    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+        for idx in iterate_minibatches(X.shape[0], batch_size, rng):
+            loss, grads = grad_fn(X[idx], Y[idx], params)
+            losses.append(loss)
+            for name in params:
+                params[name] = params[name] - lr * grads[name]
+    return params, np.array(losses, dtype=float)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-train-sgd-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: train_sgd steps once per minibatch, records the losses, leaves the caller's params alone.
+import contextlib as _contextlib
+import io as _io
+
+_X, _Y = make_regression(64, seed=5)
+_p = init_params(d_in=1, hidden=8, seed=5)
+_p_before = {_k: _v.copy() for _k, _v in _p.items()}
+with _contextlib.redirect_stderr(_io.StringIO()):
+    _trained, _losses = train_sgd(
+        _X, _Y, _p, lr=0.05, batch_size=16, epochs=2, seed=0, progress=False
+    )
+for _k in _p:
+    assert np.array_equal(_p[_k], _p_before[_k]), f"train_sgd changed the caller's params[{_k!r}]"
+assert len(_losses) == 8, f"64 examples, batch 16, 2 epochs: expected 8 losses, got {len(_losses)}"
+_first = next(iterate_minibatches(64, 16, np.random.default_rng(0)))
+_expected = mlp_loss_and_grads(_X[_first], _Y[_first], _p)[0]
+assert np.isclose(_losses[0], _expected), (
+    f"the first loss should be the loss of the first shuffled batch before any update: "
+    f"expected {_expected:.6f}, got {_losses[0]:.6f}"
+)
+assert not all(np.array_equal(_trained[_k], _p[_k]) for _k in _p), "the parameters did not change"
+### BEGIN HIDDEN TESTS
+import contextlib as _contextlib
+import io as _io
+import numpy as _np
+from autograder.hidden import engine_off as _engine_off, quiet as _quiet
+
+
+def _ref_loss_and_grads(_rX, _rY, _rp):
+    _z = _rX @ _rp["W1"] + _rp["b1"]
+    _hid = _np.maximum(_z, 0.0)
+    _res = _hid @ _rp["W2"] + _rp["b2"] - _rY
+    _dy = 2.0 * _res / _rX.shape[0]
+    _dz = (_dy @ _rp["W2"].T) * (_z > 0)
+    _gr = {"W1": _rX.T @ _dz, "b1": _dz.sum(0), "W2": _hid.T @ _dy, "b2": _dy.sum(0)}
+    return float(_np.mean(_res ** 2)), _gr
+
+
+def _ref_full_loss(_rX, _rY, _rp):
+    return _ref_loss_and_grads(_rX, _rY, _rp)[0]
+
+
+with _quiet(), _engine_off(), _contextlib.redirect_stderr(_io.StringIO()):
+    _drng = _np.random.default_rng(11)
+    _hX = _drng.uniform(-1.0, 1.0, size=(512, 1))
+    _hY = _np.sin(3.0 * _hX) + 0.5 * _hX + 0.1 * _drng.standard_normal((512, 1))
+    _prng = _np.random.default_rng(12)
+    _hp = {"W1": _prng.standard_normal((1, 32)), "b1": _prng.uniform(-1.0, 1.0, 32),
+           "W2": _prng.standard_normal((32, 1)) / _np.sqrt(32), "b2": _np.zeros(1)}
+    _hp_copy = {_k: _v.copy() for _k, _v in _hp.items()}
+    _tp, _tl = train_sgd(_hX, _hY, _hp, 0.05, 32, 100, seed=3,
+                         grad_fn=_ref_loss_and_grads, progress=False)
+    assert all(_np.array_equal(_hp[_k], _hp_copy[_k]) for _k in _hp)
+    _tl = _np.asarray(_tl, dtype=float)
+    assert _tl.shape == (1600,)
+    _first_losses = [0.7228103524279006, 0.2882562862345187, 0.13424018008904515]
+    assert _np.allclose(_tl[:3], _first_losses, rtol=1e-9), _tl[:3]
+    # the stated target: full-data mean squared error below 0.02 (the noise floor is about 0.01)
+    _final = _ref_full_loss(_hX, _hY, _tp)
+    assert _final < 0.02, _final
+    assert abs(_final - 0.012768829035779156) < 1e-8, _final
+    _tp2, _tl2 = train_sgd(_hX, _hY, _hp, 0.05, 32, 100, seed=3,
+                           grad_fn=_ref_loss_and_grads, progress=False)
+    assert _np.array_equal(_np.asarray(_tl2, dtype=float), _tl)
+    # batch size that does not divide N: 512 / 100 -> 6 steps per epoch
+    _tp3, _tl3 = train_sgd(_hX, _hY, _hp, 0.05, 100, 3, seed=0,
+                           grad_fn=_ref_loss_and_grads, progress=False)
+    assert len(_tl3) == 18
+    # float32 parameters stay float32
+    _hp32 = {_k: _v.astype(_np.float32) for _k, _v in _hp.items()}
+    _tp32, _ = train_sgd(_hX.astype(_np.float32), _hY.astype(_np.float32), _hp32, 0.05, 64, 2,
+                         seed=0, grad_fn=_ref_loss_and_grads, progress=False)
+    assert all(_tp32[_k].dtype == _np.float32 and _tp32[_k].shape == _hp[_k].shape for _k in _hp)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now we train on the 512 training points with $\eta = 0.05$, $B = 32$ and 100 epochs,
+# that is $16$ steps per epoch and $1600$ steps in all.
+# The goal: a mean squared error below $0.02$ on the whole training set.
+# The noise we added has variance $0.01$, so no model can go much below that.
+# Training takes well under a second here, so we draw the loss curve once, at the end,
+# rather than updating it live.
+
+# %%
+TARGET = 0.02
+start = time.perf_counter()
+params_trained, losses = train_sgd(
+    X_train, Y_train, params0, lr=0.05, batch_size=32, epochs=100, seed=0
+)
+elapsed = time.perf_counter() - start
+final_loss = mse_loss(mlp_forward(X_train, params_trained), Y_train)
+print(f"{len(losses)} steps in {elapsed:.2f} s")
+initial_loss = mse_loss(mlp_forward(X_train, params0), Y_train)
+print(f"full-data MSE: {initial_loss:.3f} before, {final_loss:.4f} after")
+print("target reached" if final_loss < TARGET else "target NOT reached", f"(target {TARGET})")
+
+steps_per_epoch = int(np.ceil(X_train.shape[0] / 32))
+epoch_means = losses.reshape(-1, steps_per_epoch).mean(axis=1)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+ax1.semilogy(losses, lw=0.6, alpha=0.5, label="minibatch loss (one per step)")
+epoch_ends = np.arange(1, len(epoch_means) + 1) * steps_per_epoch
+ax1.semilogy(epoch_ends, epoch_means, lw=2, label="mean over each epoch")
+ax1.axhline(TARGET, color="k", ls="--", lw=1, label=f"target {TARGET}")
+ax1.set_xlabel("step")
+ax1.set_ylabel("mean squared error")
+ax1.set_title("training loss")
+ax1.legend()
+grid = np.linspace(-1, 1, 200).reshape(-1, 1)
+ax2.scatter(X_train[:, 0], Y_train[:, 0], s=5, alpha=0.4, label="data")
+ax2.plot(grid[:, 0], mlp_forward(grid, params0)[:, 0], label="before training")
+ax2.plot(grid[:, 0], mlp_forward(grid, params_trained)[:, 0], lw=2, label="after training")
+ax2.set_xlabel("x")
+ax2.set_title("the fitted curve")
+ax2.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# The minibatch losses jump around the epoch means:
+# each one is measured on 32 examples only, and each step follows a noisy gradient.
+# The next section measures that noise.
+#
+# ## 8. Gradient noise and the batch size
+#
+# Write $g_i$ for the gradient of example $i$'s loss,
+# and $\bar g = \frac{1}{N} \sum_i g_i$ for the full-batch gradient.
+# A minibatch gradient is the average $g_{\mathcal{B}} = \frac{1}{B} \sum_{i \in \mathcal{B}} g_i$.
+# It is unbiased: its expectation is $\bar g$.
+# If the $B$ examples were drawn independently,
+# the variance of an average of $B$ independent terms would give
+#
+# $$\mathbb{E}\, \lVert g_{\mathcal{B}} - \bar g \rVert^2 = \frac{\sigma^2}{B}, \qquad
+# \sigma^2 = \frac{1}{N} \sum_i \lVert g_i - \bar g \rVert^2 .$$
+#
+# Drawing without replacement from a finite set, as our iterator does,
+# multiplies this by $\frac{N - B}{N - 1}$,
+# which is close to 1 while $B \ll N$.
+# We check the $1/B$ law on a fresh sample of 8192 points:
+# for each batch size we draw 200 random minibatches, at the initial parameters,
+# and average the squared distance of their gradient from the full gradient
+# (all parameters stacked into one vector).
+
+# %%
+def flat(grads):
+    """All gradient arrays of a dict, concatenated into one vector."""
+    return np.concatenate([np.ravel(grads[name]) for name in sorted(grads)])
+
+
+X_big, Y_big = make_regression(8192, seed=2)
+g_full = flat(mlp_loss_and_grads(X_big, Y_big, params0)[1])
+rng_noise = np.random.default_rng(0)
+batch_sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+variances = []
+for bs in batch_sizes:
+    sq = []
+    for _ in range(200):
+        idx = rng_noise.choice(X_big.shape[0], size=bs, replace=False)
+        g_batch = flat(mlp_loss_and_grads(X_big[idx], Y_big[idx], params0)[1])
+        sq.append(np.sum((g_batch - g_full) ** 2))
+    variances.append(np.mean(sq))
+variances = np.array(variances)
+
+slope = np.polyfit(np.log(batch_sizes), np.log(variances), 1)[0]
+print(f"fitted slope of log(variance) against log(B): {slope:.2f}   (1/B predicts -1)")
+for bs, v in zip(batch_sizes, variances):
+    print(f"B = {bs:4d}   variance {v:.4g}   B * variance {bs * v:.3g}")
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+ax.loglog(batch_sizes, variances, "o", label="measured (200 minibatches each)")
+ax.loglog(batch_sizes, variances[0] / np.array(batch_sizes), "k--", lw=1,
+          label="1/B through the B = 1 point")
+ax.set_xlabel("batch size B")
+ax.set_ylabel(r"$E\,\|g_B - \bar g\|^2$")
+ax.set_title("minibatch gradient noise")
+ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# The points fall on a line of slope about $-1$: the variance is about $\sigma^2 / B$.
+# The standard deviation therefore falls only like $1/\sqrt{B}$.
+# Halving the noise costs four times the examples per step,
+# which is why moderate batches and more steps usually beat huge batches
+# for the same amount of compute.
+#
+# ## 9. A backward pass costs about two forward passes
+#
+# The lecture counts multiply-adds.
+# For a layer with weight matrix $W$,
+# the forward pass does one multiply-add per weight and per example ($X W$).
+# The backward pass does two: one for the weight gradient ($X^\top \bar P$)
+# and one to send the gradient on to the layer below ($\bar P W^\top$).
+# So a backward pass should take about twice as long as a forward pass,
+# once the matrix products dominate the cost.
+#
+# We time a deeper, wider MLP (layer widths 512, 512, 512, 512, 16, batch 256)
+# with the `affine_backward` you wrote.
+# The two passes run alternately, so that both see the same load on the machine,
+# and numpy's matrix library uses a single thread, so that we measure work rather than scheduling.
+# The median of the ratios is printed;
+# it is a measurement, not a test, and it wobbles from run to run.
+
+# %%
+rng_cost = np.random.default_rng(0)
+widths = [512, 512, 512, 512, 16]
+Ws = [rng_cost.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
+biases = [np.zeros(b) for b in widths[1:]]
+X_cost = rng_cost.standard_normal((256, widths[0]))
+
+
+def deep_forward(X):
+    """Forward pass of the deep MLP; returns the output and what the backward pass needs."""
+    cache = []
+    h = X
+    for layer, (W, b) in enumerate(zip(Ws, biases)):
+        z = h @ W + b
+        cache.append((h, z))
+        h = np.maximum(z, 0) if layer < len(Ws) - 1 else z
+    return h, cache
+
+
+def deep_backward(dout, cache):
+    """Backward pass of the deep MLP: the gradient of every weight and bias."""
+    grads = []
+    d = dout
+    for layer in reversed(range(len(Ws))):
+        h, z = cache[layer]
+        if layer < len(Ws) - 1:
+            d = d * (z > 0)
+        d, dW, db = affine_backward(d, h, Ws[layer])
+        grads.append((dW, db))
+    return grads
+
+
+out_cost, cache_cost = deep_forward(X_cost)
+dout_cost = rng_cost.standard_normal(out_cost.shape)
+t_forward, t_backward = [], []
+with threadpool_limits(1):
+    for _ in range(10):
+        t0 = time.perf_counter()
+        deep_forward(X_cost)
+        t1 = time.perf_counter()
+        deep_backward(dout_cost, cache_cost)
+        t2 = time.perf_counter()
+        t_forward.append(t1 - t0)
+        t_backward.append(t2 - t1)
+ratio = np.median(np.array(t_backward) / np.array(t_forward))
+macs_forward = X_cost.shape[0] * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+print(f"multiply-adds: forward {macs_forward / 1e6:.0f} M, backward {2 * macs_forward / 1e6:.0f} M")
+print(f"median times: forward {1e3 * np.median(t_forward):.1f} ms, "
+      f"backward {1e3 * np.median(t_backward):.1f} ms")
+print(f"measured backward / forward time: {ratio:.2f}  (counting predicts 2)")
+
+# %% [markdown]
+# Together with a forward pass, one gradient costs about three forward passes,
+# whatever the number of parameters:
+# this is what makes reverse mode the method of choice for training.
+# In practice the ratio lands a bit below or above 2:
+# the element-wise work (bias, ReLU, its mask) is cheap next to the matrix products,
+# and how well each product uses the processor depends on its shapes.
+#
+# ## Summary
+#
+# * A batch is a leading axis; the forward pass never mixes examples.
+# * A parameter is shared by every example, so its gradient sums over the batch:
+#   $\bar W = X^\top \bar P$ and $\bar b = \bar P$ summed over axis 0.
+#   Inputs get one gradient row per example and no sum.
+# * With a mean loss, $1/N$ enters once, at the top of the backward pass;
+#   the lecture's $-2/N$ is that factor times the derivative of $(t - R)^2$.
+# * The per-example loop and the batched code compute the same gradient;
+#   the batched one is about two orders of magnitude faster.
+# * An epoch visits every example once, in shuffled minibatches;
+#   minibatch SGD fits our curve in a fraction of a second.
+# * The variance of a minibatch gradient falls like $1/B$.
+# * A backward pass costs about two forward passes.
