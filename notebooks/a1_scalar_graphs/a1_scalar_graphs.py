@@ -1,0 +1,1621 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Assignment 1: scalar computational graphs
+#
+# Every number a program computes from its inputs can be differentiated by the same recipe:
+# split the program into small steps,
+# know the derivative of each step,
+# and combine those local derivatives along the graph of the program.
+#
+# In this assignment we work with scalars only, so every step is plain arithmetic.
+# We will
+#
+# 1. write functions as graphs and run them forward;
+# 2. push derivatives backward by hand, first path by path, then in one sweep (backpropagation);
+# 3. see why the sum over all paths explodes on graphs with shared nodes
+#    while backpropagation stays linear;
+# 4. see why copying the chain rule into code costs $O(k^2)$ for a chain of $k$ steps;
+# 5. build a small engine, `Node`, in which every operation carries its own local derivative;
+# 6. compute derivatives forward with dual numbers;
+# 7. compare numerical, symbolic and automatic differentiation.
+#
+# **Grading.**
+# There are 7 exercises worth 25 points.
+# Each one is a function (or a class method) with a fixed name and signature:
+# do not rename it and do not change its arguments.
+# Replace `raise NotImplementedError()` with your code.
+# The cell after each exercise runs visible tests that you can run as often as you like;
+# the grader runs more tests that you do not see.
+# Exercises that ask for a derivative *by hand* are graded with minigrad's autograd switched off:
+# calling `.backward()` of `minigrad.Value` or `minigrad.Tensor` there raises an error
+# and earns no points.
+#
+# The helper `check_gradients(f, inputs, analytic)` compares gradients with finite differences
+# and, when they disagree, says which input is wrong and how.
+# Use it on your own functions whenever you are unsure.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import minigrad as mg
+from minigrad.gradcheck import check_gradients
+from minigrad.viz import draw_graph
+
+# %% [markdown]
+# ## 1. Functions are graphs
+#
+# Take the function from the lecture
+#
+# $$f(x, y) = \frac{1}{y + e^{-x}}.$$
+#
+# A computer evaluates it one primitive operation at a time.
+# Giving every intermediate result a name turns the formula into a short program:
+
+# %%
+def recip_steps(x, y):
+    """Forward pass of f(x, y) = 1 / (y + exp(-x)), returning every intermediate value."""
+    a = -x
+    b = math.exp(a)
+    c = y + b
+    d = 1.0 / c
+    return {"x": x, "y": y, "a": a, "b": b, "c": c, "d": d}
+
+
+recip_steps(0.0, 1.0)
+
+# %% [markdown]
+# Each named value is a node of a graph.
+# An edge goes from a value to every value computed from it:
+# $x \to a \to b \to c \to d$ and $y \to c$.
+# Running the program from the inputs to the output is the *forward pass*;
+# at $(x, y) = (0, 1)$ it gives $a = 0$, $b = 1$, $c = 2$ and $d = 0.5$
+# (the drawing below shows $a$ as `-0`, the negative zero of floating point).
+#
+# In code we represent the graph with objects.
+# Each node object holds its value
+# and references to the nodes it was computed from (its incoming edges).
+# `minigrad.Value` is such an object:
+# arithmetic on `Value`s computes the result *and* records where it came from.
+# `draw_graph` shows the recorded graph, with the value and the gradient of every node
+# (gradients stay 0 until we run a backward pass).
+# A `label` is only a name for the drawing.
+
+# %%
+x = mg.Value(0.0, label="x")
+y = mg.Value(1.0, label="y")
+a = -x
+b = a.exp()
+c = y + b
+d = 1 / c
+for node, name in ((a, "a"), (b, "b"), (c, "c"), (d, "d")):
+    node.label = name  # names shown in the drawing; the constant 1 stays unnamed
+print("d =", d.data)
+draw_graph(d)
+
+# %% [markdown]
+# The same three functions come back throughout the assignment.
+# We write them once, using only operations that `mg.Value`, your own `Node` class (section 5)
+# and the dual numbers of section 6 all support,
+# so one definition runs on all three.
+#
+# * $f(x, y) = 1 / (y + e^{-x})$;
+# * $g(x, y, z) = [\max(3x, 0) - y]^2 + z$, where $\max(\cdot, 0)$ is a ReLU;
+# * $L_\text{MLP}(x, y, w_1, b_1, w_2, b_2) = [\max(\max(w_1 x + b_1, 0)\, w_2 + b_2, 0) - y]^2$:
+#   the squared error of a network with one input, one hidden ReLU unit and one ReLU output unit,
+#   on one example $(x, y)$.
+
+# %%
+def recip_program(x, y):
+    """f(x, y) = 1 / (y + exp(-x))."""
+    return 1 / (y + (-x).exp())
+
+
+def relu_square_program(x, y, z):
+    """g(x, y, z) = (max(3x, 0) - y)^2 + z."""
+    return ((3 * x).relu() - y) ** 2 + z
+
+
+def mlp_loss_program(x, y, w1, b1, w2, b2):
+    """Squared error of a 1-1-1 ReLU network with weights w1, w2 and biases b1, b2."""
+    hidden = (w1 * x + b1).relu()
+    output = (w2 * hidden + b2).relu()
+    return (output - y) ** 2
+
+
+print(mlp_loss_program(*[mg.Value(v) for v in (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)]).data)
+
+# %% [markdown]
+# ## 2. Backward by hand
+#
+# ### The path-product rule
+#
+# Every edge $u \to v$ of the graph has a *local derivative* $\partial v / \partial u$,
+# which only needs the values at the two ends of the edge.
+# For a graph that is a single path from an input $i$ to the output $j$,
+# the chain rule says: $\partial j / \partial i$ is the product of the local derivatives
+# along the path.
+#
+# For $\partial d / \partial y$ the path is $y \to c \to d$:
+#
+# $$\frac{\partial d}{\partial y}
+#   = \frac{\partial c}{\partial y} \cdot \frac{\partial d}{\partial c}
+#   = 1 \cdot \left(-\frac{1}{c^2}\right) = -\frac{1}{4}.$$
+#
+# For $\partial d / \partial x$ the path is $x \to a \to b \to c \to d$:
+#
+# $$\frac{\partial d}{\partial x} = (-1) \cdot e^{a} \cdot 1 \cdot \left(-\frac{1}{c^2}\right)
+#   = (-1)(1)(1)\left(-\tfrac{1}{4}\right) = \frac{1}{4}.$$
+#
+# The local derivatives use the values of the forward pass, so we run it first and keep its values.
+
+# %%
+v = recip_steps(0.0, 1.0)
+local = {
+    ("x", "a"): -1.0,  # a = -x
+    ("a", "b"): math.exp(v["a"]),  # b = e^a
+    ("b", "c"): 1.0,  # c = y + b
+    ("y", "c"): 1.0,
+    ("c", "d"): -1.0 / v["c"] ** 2,  # d = 1 / c
+}
+d_dy = local[("y", "c")] * local[("c", "d")]
+d_dx = local[("x", "a")] * local[("a", "b")] * local[("b", "c")] * local[("c", "d")]
+print(f"dd/dy = {d_dy}, dd/dx = {d_dx}")
+
+# %% [markdown]
+# ### Backpropagation
+#
+# Both products above end with the same factor $\partial d / \partial c$.
+# With many inputs, the path-product rule recomputes such shared tails again and again.
+# Backpropagation computes each of them once.
+# For every node $v$ we keep $\bar v = \partial d / \partial v$,
+# the derivative of the *output* with respect to $v$
+# (the lecture notes write $\nabla_v$; some call it the error signal).
+# We start with $\bar d = 1$ and walk the program backward.
+# At a step $j = g(i, \dots)$ we know $\bar j$ already, and we pass
+#
+# $$\bar i \mathrel{+}= \frac{\partial j}{\partial i}\, \bar j$$
+#
+# to each input $i$: local derivative times the gradient that arrived from above.
+# One backward sweep gives the derivative with respect to *every* node,
+# at about the cost of the forward pass.
+
+# %%
+def recip_forward_backward(x, y):
+    """f(x, y) = 1 / (y + exp(-x)) and its partial derivatives (f, df/dx, df/dy), by hand."""
+    # forward pass: keep every intermediate value
+    a = -x
+    b = math.exp(a)
+    c = y + b
+    d = 1.0 / c
+    # backward pass: one line per step of the forward pass, in reverse order
+    d_bar = 1.0
+    c_bar = (-1.0 / c**2) * d_bar  # d = 1 / c
+    y_bar = 1.0 * c_bar  # c = y + b
+    b_bar = 1.0 * c_bar
+    a_bar = b * b_bar  # b = e^a, and d(e^a)/da = e^a = b
+    x_bar = -1.0 * a_bar  # a = -x
+    return d, x_bar, y_bar
+
+
+value, dx, dy = recip_forward_backward(0.0, 1.0)
+print(value, dx, dy)
+check_gradients(lambda x, y: 1.0 / (y + np.exp(-x)), {"x": 0.0, "y": 1.0}, {"x": dx, "y": dy})
+
+# %% [markdown]
+# `check_gradients` took the function, the point, and our gradients,
+# perturbed each input a little, and found the same slopes.
+# Now it is your turn.
+#
+# ### Exercise 1 (3 points): $g(x, y, z) = [\max(3x, 0) - y]^2 + z$ by hand
+#
+# Write the forward pass as a program of primitive steps
+# ($p = 3x$, $q = \max(p, 0)$, $r = q - y$, $s = r^2$, $t = s + z$)
+# and then the backward pass, one line per step, in reverse order.
+# Return the value and the three partial derivatives as `(t, dt_dx, dt_dy, dt_dz)`.
+#
+# * The local derivative of $\max(p, 0)$ is $1$ where $p > 0$ and $0$ where $p < 0$;
+#   use $0$ at $p = 0$.
+# * Inputs and outputs are Python floats.
+# * This exercise asks for the gradient by hand: it is graded with minigrad's autograd switched off.
+#
+# At the lecture's point, $g(1, 0, -2) = 7$.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-relu-square-by-hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def relu_square_forward_backward(x, y, z):
+    """g(x, y, z) = (max(3x, 0) - y)^2 + z and its partials, as (g, dg/dx, dg/dy, dg/dz)."""
+    ### BEGIN SOLUTION
+    p = 3.0 * x
+    q = max(p, 0.0)
+    r = q - y
+    s = r**2
+    t = s + z
+    t_bar = 1.0
+    s_bar = 1.0 * t_bar
+    z_bar = 1.0 * t_bar
+    r_bar = 2.0 * r * s_bar
+    q_bar = 1.0 * r_bar
+    y_bar = -1.0 * r_bar
+    p_bar = (1.0 if p > 0 else 0.0) * q_bar
+    x_bar = 3.0 * p_bar
+    return t, x_bar, y_bar, z_bar
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-relu-square-by-hand-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# relu_square_forward_backward: value and all three partials are right on both sides of the ReLU
+_out = relu_square_forward_backward(1.0, 0.0, -2.0)
+assert len(_out) == 4, f"return (g, dg/dx, dg/dy, dg/dz): 4 numbers, got {len(_out)}"
+assert abs(_out[0] - 7.0) < 1e-12, f"g(1, 0, -2) must be 7, got {_out[0]}"
+for _point in [(1.0, 0.0, -2.0), (-0.5, 1.5, 0.25)]:
+    _t, _dx, _dy, _dz = relu_square_forward_backward(*_point)
+    check_gradients(
+        lambda x, y, z: (np.maximum(3.0 * x, 0.0) - y) ** 2 + z,
+        dict(zip(("x", "y", "z"), _point)),
+        {"x": _dx, "y": _dy, "z": _dz},
+    ).assert_ok()
+print("relu_square_forward_backward: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+import numpy as _np
+
+_gc = _fresh("minigrad.gradcheck")
+
+
+def _g_ref(x, y, z):
+    return (_np.maximum(3.0 * x, 0.0) - y) ** 2 + z
+
+
+with _quiet(), _engine_off():
+    # literal reference values: (x, y, z) -> (g, dg/dx, dg/dy, dg/dz)
+    for _point, _want in [
+        ((1.0, 0.0, -2.0), (7.0, 18.0, -6.0, 1.0)),
+        ((-0.5, 1.5, 0.25), (2.5, 0.0, 3.0, 1.0)),
+        ((0.5, 2.0, 1.0), (1.25, -3.0, 1.0, 1.0)),
+    ]:
+        _got = tuple(float(_v) for _v in relu_square_forward_backward(*_point))
+        assert _np.allclose(_got, _want, rtol=1e-12, atol=1e-12), (
+            f"at {_point}: want {_want}, got {_got}"
+        )
+    _rng = _np.random.default_rng(1234)
+    for _ in range(8):
+        _x, _y, _z = (float(_v) for _v in _rng.uniform(-2.0, 2.0, size=3))
+        if abs(_x) < 0.1:
+            _x += 0.3
+        _t, _dx, _dy, _dz = relu_square_forward_backward(_x, _y, _z)
+        assert abs(_t - _g_ref(_x, _y, _z)) < 1e-10
+        _gc.check_gradients(
+            _g_ref, {"x": _x, "y": _y, "z": _z}, {"x": _dx, "y": _dy, "z": _dz}
+        ).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2 (4 points): the loss of a tiny network, by hand
+#
+# The lecture's goal was the gradient of
+#
+# $$L_\text{MLP}(x, y, w_1, b_1, w_2, b_2)
+#   = \big[\max(\max(w_1 x + b_1, 0)\, w_2 + b_2,\ 0) - y\big]^2$$
+#
+# with respect to the four parameters.
+# It is a network with one hidden ReLU unit and one ReLU output unit,
+# trained with the squared error on a single example $(x, y)$.
+# The forward pass has six steps:
+# $z_1 = w_1 x + b_1$, $h = \max(z_1, 0)$, $z_2 = w_2 h + b_2$, $o = \max(z_2, 0)$,
+# $r = o - y$, $L = r^2$.
+#
+# Write `mlp_loss_forward_backward(x, y, w1, b1, w2, b2)` returning
+# `(L, dL_dw1, dL_db1, dL_dw2, dL_db2)`.
+# The rules of exercise 1 apply:
+# ReLU derivative $0$ at $0$, floats in and out, graded with autograd off.
+# At $(x, y, w_1, b_1, w_2, b_2) = (2, 10, -1, 4, 3, 1)$ the loss is $9$.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-mlp-by-hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mlp_loss_forward_backward(x, y, w1, b1, w2, b2):
+    """L_MLP and its partials in the parameters, as (L, dL/dw1, dL/db1, dL/dw2, dL/db2)."""
+    ### BEGIN SOLUTION
+    z1 = w1 * x + b1
+    h = max(z1, 0.0)
+    z2 = w2 * h + b2
+    o = max(z2, 0.0)
+    r = o - y
+    loss = r**2
+    r_bar = 2.0 * r
+    o_bar = r_bar
+    z2_bar = (1.0 if z2 > 0 else 0.0) * o_bar
+    w2_bar = h * z2_bar
+    b2_bar = z2_bar
+    h_bar = w2 * z2_bar
+    z1_bar = (1.0 if z1 > 0 else 0.0) * h_bar
+    w1_bar = x * z1_bar
+    b1_bar = z1_bar
+    return loss, w1_bar, b1_bar, w2_bar, b2_bar
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-mlp-by-hand-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# mlp_loss_forward_backward: loss and four parameter gradients are right with ReLUs on and off
+_out = mlp_loss_forward_backward(2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
+assert len(_out) == 5, f"return (L, dL/dw1, dL/db1, dL/dw2, dL/db2): 5 numbers, got {len(_out)}"
+assert abs(_out[0] - 9.0) < 1e-12, f"L_MLP(2, 10, -1, 4, 3, 1) must be 9, got {_out[0]}"
+for _x, _y, _params in [(2.0, 10.0, (-1.0, 4.0, 3.0, 1.0)), (1.0, 0.0, (2.0, -3.0, 1.0, 0.5))]:
+    _loss, *_grads = mlp_loss_forward_backward(_x, _y, *_params)
+    check_gradients(
+        lambda w1, b1, w2, b2, x=_x, y=_y: (
+            np.maximum(w2 * np.maximum(w1 * x + b1, 0.0) + b2, 0.0) - y
+        ) ** 2,
+        dict(zip(("w1", "b1", "w2", "b2"), _params)),
+        dict(zip(("w1", "b1", "w2", "b2"), _grads)),
+    ).assert_ok()
+print("mlp_loss_forward_backward: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+import numpy as _np
+
+_gc = _fresh("minigrad.gradcheck")
+
+
+def _mlp_ref(w1, b1, w2, b2, x, y):
+    return (_np.maximum(w2 * _np.maximum(w1 * x + b1, 0.0) + b2, 0.0) - y) ** 2
+
+
+with _quiet(), _engine_off():
+    # literal reference values: (x, y, w1, b1, w2, b2) -> (L, dw1, db1, dw2, db2)
+    for _point, _want in [
+        ((2.0, 10.0, -1.0, 4.0, 3.0, 1.0), (9.0, -36.0, -18.0, -12.0, -6.0)),
+        ((1.0, 0.0, 2.0, -3.0, 1.0, 0.5), (0.25, 0.0, 0.0, 0.0, 1.0)),
+        ((1.0, 2.0, 1.0, 0.0, -1.0, 0.5), (4.0, 0.0, 0.0, 0.0, 0.0)),
+        ((-1.0, 1.0, -2.0, 1.0, 0.5, 2.0), (6.25, -2.5, 2.5, 15.0, 5.0)),
+    ]:
+        _got = tuple(float(_v) for _v in mlp_loss_forward_backward(*_point))
+        assert _np.allclose(_got, _want, rtol=1e-12, atol=1e-12), (
+            f"at {_point}: want {_want}, got {_got}"
+        )
+    _rng = _np.random.default_rng(4321)
+    _checked = 0
+    while _checked < 8:
+        _x, _y, _w1, _b1, _w2, _b2 = (float(_v) for _v in _rng.uniform(-2.0, 2.0, size=6))
+        _z1 = _w1 * _x + _b1
+        if abs(_z1) < 0.1 or abs(_w2 * max(_z1, 0.0) + _b2) < 0.1:
+            continue
+        _checked += 1
+        _loss, *_grads = mlp_loss_forward_backward(_x, _y, _w1, _b1, _w2, _b2)
+        assert abs(_loss - _mlp_ref(_w1, _b1, _w2, _b2, _x, _y)) < 1e-10
+        _gc.check_gradients(
+            lambda w1, b1, w2, b2, x=_x, y=_y: _mlp_ref(w1, b1, w2, b2, x, y),
+            {"w1": _w1, "b1": _b1, "w2": _w2, "b2": _b2},
+            dict(zip(("w1", "b1", "w2", "b2"), _grads)),
+        ).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Fan-out, the sum over paths, and why backpropagation wins
+#
+# ### Fan-out
+#
+# So far every value was used once.
+# In $w = x^2 + 3x$ the input $x$ is used three times:
+# twice in $u = x \cdot x$ and once in $v = 3x$, and then $w = u + v$.
+# There are three paths from $x$ to $w$,
+# and the derivative is the *sum* of their path products:
+#
+# $$\frac{\partial w}{\partial x} = \underbrace{x \cdot 1}_{\text{first factor of } u}
+#   + \underbrace{x \cdot 1}_{\text{second factor of } u}
+#   + \underbrace{3 \cdot 1}_{\text{through } v} = 2x + 3.$$
+#
+# In backpropagation each use of $x$ sends its own contribution back,
+# and the contributions must be *added* into $\bar x$.
+# Overwriting instead of adding (`=` instead of `+=`) is the classic bug of a hand-written engine.
+
+# %%
+x = mg.Value(2.0, label="x")
+w = x * x + 3 * x
+w.label = "w"
+w.backward()
+print(f"w = {w.data}, dw/dx = {x.grad} (2x + 3 = {2 * x.data + 3})")
+draw_graph(w)
+
+# %% [markdown]
+# ### The sum over paths
+#
+# The rule holds for any graph without cycles:
+# $\partial\, \text{target} / \partial\, \text{source}$ is the sum,
+# over all paths from source to target,
+# of the product of the local derivatives along the path.
+# (The derivative is linear, so the contributions of the paths superpose.)
+#
+# To try it on small graphs we store a graph as a dictionary `edges`:
+# `edges[u]` is a list of pairs `(v, dv_du)`, one per edge from `u` to a node `v` computed from it,
+# holding the local derivative at the current point.
+# An input used twice by the same operation gets two edges.
+# Here are the two graphs we have met, at $(x, y) = (0, 1)$ and at $x = 2$:
+
+# %%
+recip_edges = {
+    "x": [("a", -1.0)],
+    "a": [("b", 1.0)],  # e^a at a = 0
+    "b": [("c", 1.0)],
+    "y": [("c", 1.0)],
+    "c": [("d", -0.25)],  # -1 / c^2 at c = 2
+    "d": [],
+}
+fan_out_edges = {
+    "x": [("u", 2.0), ("u", 2.0), ("v", 3.0)],  # u = x * x uses x twice; v = 3x
+    "u": [("w", 1.0)],
+    "v": [("w", 1.0)],
+    "w": [],
+}
+
+# %% [markdown]
+# ### Exercise 3 (3 points): the sum over paths
+#
+# Write `sum_over_paths(edges, source, target)`:
+# enumerate every path from `source` to `target`,
+# multiply the local derivatives along each path,
+# and return the sum of these products as a float.
+#
+# * A path of length zero (`source == target`) has product $1$.
+# * When no path exists the derivative is $0$.
+# * Recursion is fine here: a call for `source` can add up, over the edges leaving `source`,
+#   the local derivative times the sum over paths from the edge's end.
+# * Do not change `edges`.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-sum-over-paths", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sum_over_paths(edges, source, target):
+    """d target / d source: the sum over all source-to-target paths of their products."""
+    ### BEGIN SOLUTION
+    if source == target:
+        return 1.0
+    total = 0.0
+    for child, local_derivative in edges.get(source, ()):
+        total += local_derivative * sum_over_paths(edges, child, target)
+    return total
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-sum-over-paths-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# sum_over_paths: adds the products of all paths, with repeated edges and unreachable targets
+_cases = [
+    (recip_edges, "x", "d", 0.25),
+    (recip_edges, "y", "d", -0.25),
+    (recip_edges, "c", "c", 1.0),
+    (recip_edges, "d", "x", 0.0),
+    (fan_out_edges, "x", "w", 7.0),
+]
+for _edges, _source, _target, _want in _cases:
+    _got = sum_over_paths(_edges, _source, _target)
+    assert abs(_got - _want) < 1e-12, f"d{_target}/d{_source}: want {_want}, got {_got}"
+print("sum_over_paths: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, quiet as _quiet
+import copy as _copy
+import numpy as _np
+
+
+def _backprop_ref(edges, target):
+    _memo = {}
+
+    def _bar(node):
+        if node not in _memo:
+            if node == target:
+                _memo[node] = 1.0
+            else:
+                _memo[node] = float(sum(w * _bar(c) for c, w in edges.get(node, ())))
+        return _memo[node]
+
+    return _bar
+
+
+with _quiet(), _engine_off():
+    # literal: a chain of three diamonds, each contributing a*b + c*d
+    _diamonds = {}
+    _weights = [(2.0, 0.5, -1.0, 3.0), (1.0, 1.0, 1.0, 1.0), (0.5, 4.0, 2.0, -0.25)]
+    for _i, (_a, _b, _c, _d) in enumerate(_weights):
+        _diamonds[f"v{_i}"] = [(f"t{_i}", _a), (f"b{_i}", _c)]
+        _diamonds[f"t{_i}"] = [(f"v{_i + 1}", _b)]
+        _diamonds[f"b{_i}"] = [(f"v{_i + 1}", _d)]
+    _diamonds["v3"] = []
+    _saved = _copy.deepcopy(_diamonds)
+    _got = sum_over_paths(_diamonds, "v0", "v3")
+    assert abs(_got - (-6.0)) < 1e-12, f"three diamonds: want -6.0, got {_got}"
+    assert _diamonds == _saved, "sum_over_paths must not change edges"
+    assert abs(sum_over_paths(_diamonds, "t1", "v3") - 1.5) < 1e-12
+    assert sum_over_paths(_diamonds, "v3", "v0") == 0.0
+    # seeded random DAGs against an instructor's backward sweep
+    _rng = _np.random.default_rng(2024)
+    for _ in range(5):
+        _n = 9
+        _edges = {f"n{_i}": [] for _i in range(_n)}
+        for _i in range(_n):
+            for _j in range(_i + 1, _n):
+                for _ in range(int(_rng.integers(0, 2)) + (1 if _j == _i + 1 else 0)):
+                    _edges[f"n{_i}"].append((f"n{_j}", float(_rng.uniform(-1.5, 1.5))))
+        _bar = _backprop_ref(_edges, f"n{_n - 1}")
+        for _i in range(_n):
+            _want = _bar(f"n{_i}")
+            _got = sum_over_paths(_edges, f"n{_i}", f"n{_n - 1}")
+            assert abs(_got - _want) <= 1e-9 * (1.0 + abs(_want)), (
+                f"random DAG: want {_want}, got {_got}"
+            )
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Sum over paths versus backpropagation on a chain of diamonds
+#
+# The sum over paths treats the graph as if it were a tree:
+# a node reached by several paths is visited once per path.
+# A chain of $n$ diamonds has $2^n$ paths from its first to its last node,
+# so the sum over paths does $O(2^n)$ work.
+#
+# Backpropagation visits each node once.
+# It sweeps the nodes so that every node comes after all the nodes computed from it,
+# and gives each node the sum, over its outgoing edges,
+# of the local derivative times the value already stored at the edge's end:
+#
+# $$\bar u = \sum_{(v,\ \partial v/\partial u) \in \text{edges}[u]}
+#   \frac{\partial v}{\partial u}\, \bar v.$$
+#
+# This is the sum over paths with the shared suffixes factored out,
+# and it costs $O(\text{nodes} + \text{edges})$.
+# Below it is written for our dictionary graphs.
+
+# %%
+def reverse_sweep_order(edges):
+    """All nodes of `edges` such that each node comes after every node computed from it."""
+    order, seen = [], set()
+    for start in edges:
+        stack = [(start, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                children = [child for child, _ in edges.get(node, ()) if child not in seen]
+                stack.extend((child, False) for child in children)
+    return order
+
+
+def backprop_edges(edges, target):
+    """d target / d node for every node of `edges`, in one sweep."""
+    bar = {}
+    for node in reverse_sweep_order(edges):
+        if node == target:
+            bar[node] = 1.0
+        else:
+            bar[node] = sum(local * bar[child] for child, local in edges.get(node, ()))
+    return bar
+
+
+print("recip:", backprop_edges(recip_edges, "d"))
+print("fan-out:", backprop_edges(fan_out_edges, "w"))
+
+
+# %% [markdown]
+# Now we time both on chains of $n$ diamonds with random local derivatives.
+
+# %%
+def diamond_chain(n, seed=0):
+    """A chain of n diamonds v_i -> (top_i, bottom_i) -> v_{i+1} with random local derivatives."""
+    rng = np.random.default_rng(seed)
+    edges = {}
+    for i in range(n):
+        a, b, c, e = rng.uniform(0.2, 0.8, size=4)
+        edges[f"v{i}"] = [(f"top{i}", a), (f"bottom{i}", c)]
+        edges[f"top{i}"] = [(f"v{i + 1}", b)]
+        edges[f"bottom{i}"] = [(f"v{i + 1}", e)]
+    edges[f"v{n}"] = []
+    return edges
+
+
+def best_time(fn, *args, repeats=3):
+    """Shortest wall time of `repeats` calls of fn(*args), in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+sizes = list(range(2, 17, 2))
+paths_seconds, sweep_seconds = [], []
+for n in sizes:
+    chain = diamond_chain(n)
+    by_paths = sum_over_paths(chain, "v0", f"v{n}")
+    by_sweep = backprop_edges(chain, f"v{n}")["v0"]
+    assert abs(by_paths - by_sweep) <= 1e-9 * abs(by_sweep)
+    repeats = 1 if n > 10 else 3
+    paths_seconds.append(best_time(sum_over_paths, chain, "v0", f"v{n}", repeats=repeats))
+    sweep_seconds.append(best_time(backprop_edges, chain, f"v{n}", repeats=5))
+
+fig, ax = plt.subplots(figsize=(6.5, 4))
+ax.semilogy(sizes, paths_seconds, "o-", label="sum over paths")
+ax.semilogy(sizes, sweep_seconds, "s-", label="backpropagation (one sweep)")
+reference = [paths_seconds[-1] * 2.0 ** (n - sizes[-1]) for n in sizes]
+ax.semilogy(sizes, reference, "k:", label=r"$\propto 2^n$")
+ax.set_xlabel("number of diamonds $n$")
+ax.set_ylabel("seconds (log scale)")
+ax.set_title("d(last)/d(first) on a chain of diamonds")
+ax.legend()
+fig.tight_layout()
+print(
+    f"n = {sizes[-1]}: {2 ** sizes[-1]} paths, sum over paths {paths_seconds[-1] * 1e3:.1f} ms, "
+    f"one sweep {sweep_seconds[-1] * 1e3:.3f} ms"
+)
+long_chain = diamond_chain(1000)
+long_seconds = best_time(backprop_edges, long_chain, "v1000")
+print(f"one sweep over 1000 diamonds: {long_seconds * 1e3:.1f} ms")
+
+# %% [markdown]
+# On a log scale the sum over paths is a straight line: the time doubles with every diamond.
+# The sweep grows linearly and stays tiny;
+# it handles a thousand diamonds (about $10^{301}$ paths) in tens of milliseconds.
+#
+# ## 4. Copying the chain rule into code: $O(k^2)$ versus $O(k)$
+#
+# For a chain $f_k(f_{k-1}(\cdots f_1(x)))$ the chain rule reads
+#
+# $$\frac{d}{dx} f_k(\cdots f_1(x))
+#   = f_k'(f_{k-1}(\cdots f_1(x))) \cdot f_{k-1}'(f_{k-2}(\cdots f_1(x))) \cdots f_1'(x).$$
+#
+# Typed into code literally,
+# every factor $f_i'(\cdot)$ evaluates its argument $f_{i-1}(\cdots f_1(x))$ from scratch.
+# Factor $i$ costs $i - 1$ calls, so the whole derivative costs about $k^2/2$ calls,
+# although the forward pass costs only $k$.
+
+# %%
+def chain_derivative_naive(fs, dfs, x):
+    """Value and derivative of fs[-1](...fs[0](x)), each chain-rule factor computed from scratch."""
+    derivative = 1.0
+    for i in range(len(fs)):
+        inner = x
+        for f in fs[:i]:  # recompute f_i(...f_1(x)) for this factor alone
+            inner = f(inner)
+        derivative *= dfs[i](inner)
+    value = x
+    for f in fs:
+        value = f(value)
+    return value, derivative
+
+
+steps = [lambda t: 3.0 * t, lambda t: t * t, lambda t: t + 1.0]
+step_derivatives = [lambda t: 3.0, lambda t: 2.0 * t, lambda t: 1.0]
+chain_derivative_naive(steps, step_derivatives, 2.0)  # 9x^2 + 1 at 2, and its derivative 18x
+
+# %% [markdown]
+# ### Exercise 4 (3 points): the chain rule in $O(k)$
+#
+# Write `chain_derivative(fs, dfs, x)` with the same result as `chain_derivative_naive`:
+# the pair `(value, derivative)` of $f_k(\cdots f_1(x))$ at `x`,
+# where `fs[i]` is $f_{i+1}$ and `dfs[i]` its derivative.
+# Compute each intermediate value once and reuse it:
+# the tests count calls and allow at most $4k$ in total (two per function).
+
+# %% nbgrader={"grade": false, "grade_id": "a1-chain-derivative", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def chain_derivative(fs, dfs, x):
+    """Value and derivative of fs[-1](...fs[0](x)), computing each intermediate value once."""
+    ### BEGIN SOLUTION
+    value, derivative = x, 1.0
+    for f, df in zip(fs, dfs):
+        derivative *= df(value)
+        value = f(value)
+    return value, derivative
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-chain-derivative-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# chain_derivative: right value and derivative, with O(k) calls of the steps and their derivatives
+_value, _deriv = chain_derivative(steps, step_derivatives, 2.0)
+assert abs(_value - 37.0) < 1e-12 and abs(_deriv - 36.0) < 1e-12, (
+    f"9x^2 + 1 at x = 2: want (37, 36), got ({_value}, {_deriv})"
+)
+_calls = [0]
+
+
+def _counted(g):
+    def _wrapper(t):
+        _calls[0] += 1
+        return g(t)
+
+    return _wrapper
+
+
+_k = 60  # alternating steps t + 0.3 sin(t) + 0.5 and 0.98 t + 0.1
+_fs = [
+    _counted(lambda t: t + 0.3 * np.sin(t) + 0.5) if _i % 2 else _counted(lambda t: 0.98 * t + 0.1)
+    for _i in range(_k)
+]
+_dfs = [
+    _counted(lambda t: 1.0 + 0.3 * np.cos(t)) if _i % 2 else _counted(lambda t: 0.98)
+    for _i in range(_k)
+]
+_value, _deriv = chain_derivative(_fs, _dfs, 0.3)
+assert _calls[0] <= 4 * _k, (
+    f"{_k} steps took {_calls[0]} calls; at most {4 * _k} are allowed: reuse intermediate values"
+)
+
+
+def _composed(x):
+    for _i in range(_k):
+        x = x + 0.3 * np.sin(x) + 0.5 if _i % 2 else 0.98 * x + 0.1
+    return x
+
+
+assert abs(_value - _composed(0.3)) < 1e-10, f"value: want {_composed(0.3)}, got {_value}"
+check_gradients(_composed, {"x": 0.3}, {"x": _deriv}).assert_ok()
+print("chain_derivative: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+import numpy as _np
+
+_gc = _fresh("minigrad.gradcheck")
+with _quiet(), _engine_off():
+    # literal reference values
+    _got = chain_derivative(
+        [lambda t: t * t, lambda t: t - 1.0, lambda t: 2.0 * t],
+        [lambda t: 2.0 * t, lambda t: 1.0, lambda t: 2.0],
+        3.0,
+    )
+    assert _np.allclose(_got, (16.0, 12.0), rtol=1e-12, atol=0), (
+        f"2(x^2 - 1) at 3: want (16, 12), got {_got}"
+    )
+    _got = chain_derivative([], [], 1.5)
+    assert _np.allclose(_got, (1.5, 1.0), rtol=0, atol=0), (
+        f"empty chain: want (1.5, 1.0), got {_got}"
+    )
+    _rng = _np.random.default_rng(77)
+    for _k in (1, 5, 300):
+        _kinds = _rng.integers(0, 3, size=_k)
+        _scales = _rng.uniform(0.1, 0.4, size=_k)
+        _n_calls = [0]
+
+        def _make(kind, scale, derivative, counter=_n_calls):
+            def _step(t):
+                counter[0] += 1
+                # three kinds of step, each with a derivative near 1
+                if kind == 0:
+                    return 1.0 + scale * _np.cos(t) if derivative else t + scale * _np.sin(t) + 0.5
+                if kind == 1:
+                    if derivative:
+                        return 1.0 + scale * (1.0 - _np.tanh(t) ** 2)
+                    return t + scale * _np.tanh(t)
+                slope = 0.9 + scale / 2.5
+                return slope if derivative else slope * t + 0.5
+
+            return _step
+
+        _fs = [_make(int(_c), float(_s), False) for _c, _s in zip(_kinds, _scales)]
+        _dfs = [_make(int(_c), float(_s), True) for _c, _s in zip(_kinds, _scales)]
+
+        def _chain_ref(x, kinds=_kinds, scales=_scales):
+            for _c, _s in zip(kinds, scales):
+                if _c == 0:
+                    x = x + _s * _np.sin(x) + 0.5
+                elif _c == 1:
+                    x = x + _s * _np.tanh(x)
+                else:
+                    x = (0.9 + _s / 2.5) * x + 0.5
+            return x
+
+        _x0 = float(_rng.uniform(-1.0, 1.0))
+        _value, _deriv = chain_derivative(_fs, _dfs, _x0)
+        assert _n_calls[0] <= 4 * _k, f"{_k} steps took {_n_calls[0]} calls (at most {4 * _k})"
+        assert abs(_value - _chain_ref(_x0)) <= 1e-10 * (1.0 + abs(_chain_ref(_x0)))
+        _gc.check_gradients(_chain_ref, {"x": _x0}, {"x": _deriv}).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# We count calls and time both versions on chains of $k$ `tanh` steps.
+
+# %%
+def tanh_derivative(t):
+    return 1.0 - math.tanh(t) ** 2
+
+
+def counting(g, counter):
+    """g, wrapped so that every call adds one to counter[0]."""
+
+    def wrapped(t):
+        counter[0] += 1
+        return g(t)
+
+    return wrapped
+
+
+lengths = [8, 16, 32, 64, 128, 256]
+naive_calls, linear_calls, naive_seconds, linear_seconds = [], [], [], []
+for k in lengths:
+    for method, calls in ((chain_derivative_naive, naive_calls), (chain_derivative, linear_calls)):
+        counter = [0]
+        method([counting(math.tanh, counter)] * k, [counting(tanh_derivative, counter)] * k, 0.5)
+        calls.append(counter[0])
+    fs, dfs = [math.tanh] * k, [tanh_derivative] * k
+    naive_seconds.append(best_time(chain_derivative_naive, fs, dfs, 0.5))
+    linear_seconds.append(best_time(chain_derivative, fs, dfs, 0.5))
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+left.loglog(lengths, naive_calls, "o-", label="chain rule copied into code")
+left.loglog(lengths, linear_calls, "s-", label="each value computed once")
+left.set_xlabel("chain length $k$")
+left.set_ylabel("calls of $f_i$ and $f_i'$")
+left.set_title("work counted")
+left.legend()
+right.loglog(lengths, naive_seconds, "o-", label="chain rule copied into code")
+right.loglog(lengths, linear_seconds, "s-", label="each value computed once")
+quadratic = [naive_seconds[-1] * (k / lengths[-1]) ** 2 for k in lengths]
+linear = [linear_seconds[-1] * k / lengths[-1] for k in lengths]
+right.loglog(lengths, quadratic, "k:", label=r"$\propto k^2$")
+right.loglog(lengths, linear, "k--", label=r"$\propto k$")
+right.set_xlabel("chain length $k$")
+right.set_ylabel("seconds")
+right.set_title("time measured")
+right.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# On log-log axes a power law is a straight line whose slope is the exponent:
+# slope 2 for the copied chain rule, slope 1 when every intermediate value is kept.
+# Keeping the values of the forward pass is exactly what a computational graph does for us.
+#
+# ## 5. An engine: nodes that know their local derivatives
+#
+# We now automate section 2.
+# A `Node` holds a float `data`, a float `grad` (the $\bar v$ of the output we will differentiate),
+# the tuple `_prev` of nodes it was computed from, a short label `_op`,
+# and a function `_backward` with no arguments.
+# Each operation creates its output node and gives it a `_backward` *closure*:
+# a small function that remembers the operation's inputs and its output
+# and, when called, adds `local derivative * out.grad` into each input's `grad`.
+#
+# Backpropagation then needs two things:
+# the closures (exercise 5) and an order to call them in (exercise 6).
+#
+# Only five operations have their own closure: `+`, `*`, `** number`, `exp` and `relu`.
+# Negation, subtraction and division are built from them and need no closure of their own.
+#
+# ### Exercise 5 (4 points): the local derivatives
+#
+# Fill in the five `_backward` closures in the class below.
+# Inside a closure, `self`, `other` and `out` are the nodes of that one operation.
+#
+# * Always *add* into `grad` (`+=`): a node used several times collects one contribution per use,
+#   and `x * x` has the same node in both slots.
+# * Multiply by `out.grad`, the gradient arriving from above.
+# * For `relu`, use local derivative $0$ at $0$.
+#
+# The tests call each closure directly, so this exercise does not need exercise 6.
+# `Node.backward` at the end of the class calls your `backpropagate` from exercise 6.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-node-local-derivatives", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Node:
+    """A scalar in a computational graph: value, gradient, and how to pass gradients back."""
+
+    def __init__(self, data, children=(), op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._prev = tuple(children)
+        self._op = op
+        self._backward = lambda: None  # a leaf has nothing to pass back
+
+    def __repr__(self):
+        return f"Node(data={self.data:.6g}, grad={self.grad:.6g})"
+
+    def __add__(self, other):
+        if not isinstance(other, (Node, int, float)):
+            return NotImplemented
+        other = other if isinstance(other, Node) else Node(other)
+        out = Node(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            ### BEGIN SOLUTION
+            self.grad += out.grad
+            other.grad += out.grad
+            ### END SOLUTION
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        if not isinstance(other, (Node, int, float)):
+            return NotImplemented
+        other = other if isinstance(other, Node) else Node(other)
+        out = Node(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            ### BEGIN SOLUTION
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+            ### END SOLUTION
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, (int, float)):
+            raise TypeError(
+                f"Node ** n: the exponent must be a Python number, got {type(exponent).__name__}"
+            )
+        out = Node(self.data**exponent, (self,), f"**{exponent}")
+
+        def _backward():
+            ### BEGIN SOLUTION
+            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+            ### END SOLUTION
+
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        out = Node(math.exp(self.data), (self,), "exp")
+
+        def _backward():
+            ### BEGIN SOLUTION
+            self.grad += out.data * out.grad
+            ### END SOLUTION
+
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Node(max(self.data, 0.0), (self,), "relu")
+
+        def _backward():
+            ### BEGIN SOLUTION
+            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad
+            ### END SOLUTION
+
+        out._backward = _backward
+        return out
+
+    # Compositions of the five operations above: no closures of their own.
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        return self * (other if isinstance(other, Node) else Node(other)) ** -1
+
+    def __rtruediv__(self, other):
+        return self**-1 * other
+
+    def backward(self):
+        """Fill in .grad of every node this one depends on (uses your backpropagate)."""
+        backpropagate(self)
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-local-derivatives-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# Node closures: each op adds upstream gradient times its local derivative into every input
+_cases = [
+    # what, the op on Nodes, the same op on numbers, the point
+    ("a + b", lambda a, b: a + b, lambda a, b: a + b, (1.5, -0.5)),
+    ("a * b", lambda a, b: a * b, lambda a, b: a * b, (1.5, -0.5)),
+    ("a ** 3", lambda a: a**3, lambda a: a**3, (1.2,)),
+    ("a ** -1", lambda a: a**-1, lambda a: a**-1.0, (0.8,)),
+    ("a.exp()", lambda a: a.exp(), np.exp, (0.3,)),
+    ("a.relu() at a > 0", lambda a: a.relu(), lambda a: np.maximum(a, 0.0), (0.7,)),
+    ("a.relu() at a < 0", lambda a: a.relu(), lambda a: np.maximum(a, 0.0), (-0.7,)),
+]
+for _what, _on_nodes, _on_numbers, _point in _cases:
+    _leaves = [Node(_v) for _v in _point]
+    _out = _on_nodes(*_leaves)
+    _out.grad = 2.0  # an upstream gradient other than 1
+    _out._backward()
+    _names = ("a", "b")[: len(_point)]
+    _res = check_gradients(
+        lambda *args, g=_on_numbers: 2.0 * g(*args),
+        dict(zip(_names, _point)),
+        {_name: _leaf.grad for _name, _leaf in zip(_names, _leaves)},
+    )
+    assert _res.passed, f"the closure of {_what} (upstream gradient 2.0) is wrong:\n{_res}"
+_a = Node(3.0)
+_sq = _a * _a
+_sq.grad = 1.0
+_sq._backward()
+assert _a.grad == 6.0, (
+    f"x * x at x = 3: both factors must add into x.grad (use +=), want 6.0, got {_a.grad}"
+)
+print("Node closures: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+import numpy as _np
+
+_gc = _fresh("minigrad.gradcheck")
+
+
+def _run_backward(root):
+    _order, _seen, _stack = [], set(), [(root, False)]
+    while _stack:
+        _node, _done = _stack.pop()
+        if _done:
+            _order.append(_node)
+        elif id(_node) not in _seen:
+            _seen.add(id(_node))
+            _stack.append((_node, True))
+            _stack.extend((_c, False) for _c in _node._prev if id(_c) not in _seen)
+    root.grad = 1.0
+    for _node in reversed(_order):
+        _node._backward()
+
+
+def _mixed_nodes(a, b, c):
+    return ((a * b + c**2).exp() * 0.5 - (a - c).relu() * b) / (1.0 + b**2) + 2.0 / (a + 3.0)
+
+
+def _mixed_ref(a, b, c):
+    _top = _np.exp(a * b + c**2) * 0.5 - _np.maximum(a - c, 0.0) * b
+    return _top / (1.0 + b**2) + 2.0 / (a + 3.0)
+
+
+with _quiet(), _engine_off():
+    # literal reference values of the three lecture functions
+    _x, _y = Node(0.0), Node(1.0)
+    _d = 1 / (_y + (-_x).exp())
+    _run_backward(_d)
+    assert _np.allclose((_d.data, _x.grad, _y.grad), (0.5, 0.25, -0.25), rtol=1e-12, atol=1e-12), (
+        f"f(0, 1): want 0.5 and grads (0.25, -0.25), got {_d.data}, ({_x.grad}, {_y.grad})"
+    )
+    _x, _y, _z = Node(1.0), Node(0.0), Node(-2.0)
+    _t = ((3 * _x).relu() - _y) ** 2 + _z
+    _run_backward(_t)
+    _got = (_t.data, _x.grad, _y.grad, _z.grad)
+    assert _np.allclose(_got, (7.0, 18.0, -6.0, 1.0), rtol=1e-12, atol=1e-12), (
+        f"g(1, 0, -2): want 7 and grads (18, -6, 1), got {_got}"
+    )
+    _in = [Node(_v) for _v in (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)]
+    _loss = (((_in[2] * _in[0] + _in[3]).relu() * _in[4] + _in[5]).relu() - _in[1]) ** 2
+    _run_backward(_loss)
+    _got = (_loss.data, _in[2].grad, _in[3].grad, _in[4].grad, _in[5].grad)
+    assert _np.allclose(_got, (9.0, -36.0, -18.0, -12.0, -6.0), rtol=1e-12, atol=1e-12), (
+        f"L_MLP(2, 10, -1, 4, 3, 1): want 9 and grads (-36, -18, -12, -6), got {_got}"
+    )
+    # fan-out: x * x + 3 * x
+    _x = Node(-1.25)
+    _w = _x * _x + 3 * _x
+    _run_backward(_w)
+    assert abs(_w.data - (-2.1875)) < 1e-12 and abs(_x.grad - 0.5) < 1e-12, (
+        f"x*x + 3x at -1.25: want grad 0.5, got {_x.grad}"
+    )
+    # every op together, against finite differences of an instructor-owned forward
+    _rng = _np.random.default_rng(99)
+    for _ in range(6):
+        _p = [float(_v) for _v in _rng.uniform(-1.0, 1.0, size=3)]
+        if abs(_p[0] - _p[2]) < 0.1:
+            _p[0] += 0.3
+        _leaves = [Node(_v) for _v in _p]
+        _out = _mixed_nodes(*_leaves)
+        assert abs(_out.data - _mixed_ref(*_p)) < 1e-10
+        _run_backward(_out)
+        _gc.check_gradients(
+            _mixed_ref, dict(zip("abc", _p)), {_n: _l.grad for _n, _l in zip("abc", _leaves)}
+        ).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 6 (4 points): the order of the backward pass
+#
+# A closure may only run once its output's `grad` is complete,
+# that is, after the closures of *all* nodes computed from that output have run.
+# A *topological order* lists every node after all the nodes it was computed from;
+# running the closures in the *reverse* of such an order is therefore safe.
+#
+# Write two functions.
+#
+# * `topological_order(root)` returns a list with every node that `root` depends on
+#   (and `root` itself),
+#   each exactly once, every node after all nodes in its `_prev`, so `root` comes last.
+#   It must be **iterative**: no recursion.
+#   Graphs from real programs are deep, and Python stops recursing at about 1000 calls;
+#   the grader runs a 10,000-step chain under Python's default recursion limit.
+#   Use an explicit stack of `(node, children_done)` pairs and a `set` of visited nodes
+#   (a list would make every membership test scan the list).
+# * `backpropagate(root)` sets `root.grad = 1.0` and calls `_backward()` of every node
+#   in reverse topological order.
+#
+# A node reached along several paths must appear once:
+# a duplicate would run its closure twice and double its contribution.
+# Like PyTorch and micrograd, gradients accumulate across calls,
+# so build a fresh graph (or zero the `grad`s) before calling `backward()` again.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-topological-order", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def topological_order(root):
+    """Every node root depends on, once each, each after the nodes in its _prev; root is last."""
+    ### BEGIN SOLUTION
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            for child in node._prev:
+                if id(child) not in visited:
+                    stack.append((child, False))
+    return order
+    ### END SOLUTION
+
+
+def backpropagate(root):
+    """Set root.grad to 1 and run every node's _backward in reverse topological order."""
+    ### BEGIN SOLUTION
+    root.grad = 1.0
+    for node in reversed(topological_order(root)):
+        node._backward()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-topological-order-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# topological_order, backpropagate: each node once, inputs first; fan-out and deep chains work
+_x = Node(2.0)
+_w = _x * _x + 3 * _x  # nodes: x, x*x, the constant 3, 3*x, and the sum
+_order = topological_order(_w)
+_distinct = len({id(_n) for _n in _order})
+assert len(_order) == 5 and _distinct == 5, (
+    f"x*x + 3*x has 5 distinct nodes; got a list of {len(_order)} with {_distinct} distinct"
+)
+assert _order[-1] is _w, "the root must come last"
+_position = {id(_n): _i for _i, _n in enumerate(_order)}
+for _n in _order:
+    for _c in _n._prev:
+        assert _position[id(_c)] < _position[id(_n)], f"{_c} is an input of {_n} but comes after it"
+_w.backward()
+assert abs(_x.grad - 7.0) < 1e-12, f"x*x + 3*x at x = 2: want grad 7.0, got {_x.grad}"
+_start = Node(1.0)
+_end = _start
+for _ in range(3000):
+    _end = _end + 1.0
+_end.backward()
+assert _start.grad == 1.0, f"a chain of 3000 additions: want grad 1.0, got {_start.grad}"
+print("topological_order and backpropagate: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, quiet as _quiet
+import sys as _sys
+
+_limit = _sys.getrecursionlimit()
+try:
+    _sys.setrecursionlimit(1000)
+    with _quiet(), _engine_off():
+        # a 10,000-step chain with fan-out at every step: y <- 0.5 * y + x
+        _x = Node(1.5)
+        _y = _x
+        for _ in range(10_000):
+            _y = 0.5 * _y + _x
+        _order = topological_order(_y)
+        assert len(_order) == 1 + 3 * 10_000, f"want {1 + 3 * 10_000} nodes, got {len(_order)}"
+        _y.backward()
+        assert abs(_y.data - 3.0) < 1e-9 and abs(_x.grad - 2.0) < 1e-9, (
+            f"deep chain: want 3.0 and grad 2.0, got {_y.data}, {_x.grad}"
+        )
+        # fan-out x * x + 3 * x
+        _x = Node(-1.25)
+        _w = _x * _x + 3 * _x
+        _w.backward()
+        assert abs(_x.grad - 0.5) < 1e-12, f"x*x + 3x at -1.25: want 0.5, got {_x.grad}"
+        # heavy sharing: 20 levels of (y + y) * 0.5 have 2**20 paths but only 61 nodes
+        _x = Node(0.75)
+        _y = _x
+        for _ in range(20):
+            _y = (_y + _y) * 0.5
+        _order = topological_order(_y)
+        assert len(_order) == 61 and len({id(_n) for _n in _order}) == 61, (
+            f"shared graph: want 61 distinct nodes, got {len(_order)} entries"
+        )
+        _y.backward()
+        assert abs(_x.grad - 1.0) < 1e-12, f"shared graph: want grad 1.0, got {_x.grad}"
+        # order property on a seeded random graph
+        import numpy as _np
+
+        _rng = _np.random.default_rng(5)
+        _pool = [Node(float(_v)) for _v in _rng.uniform(0.5, 1.5, size=4)]
+        for _ in range(40):
+            _i, _j = _rng.integers(0, len(_pool), size=2)
+            _pool.append(_pool[_i] * _pool[_j] if _rng.random() < 0.5 else _pool[_i] + _pool[_j])
+        _root = _pool[-1]
+        _order = topological_order(_root)
+        _position = {id(_n): _k for _k, _n in enumerate(_order)}
+        assert len(_position) == len(_order) and _order[-1] is _root
+        for _n in _order:
+            for _c in _n._prev:
+                assert _position[id(_c)] < _position[id(_n)]
+finally:
+    _sys.setrecursionlimit(_limit)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With both parts in place, `Node` computes what we derived by hand in section 2.
+# `minigrad.Value` is built the same way; we compare the two on the lecture network
+# and draw minigrad's graph, with the gradient of every node after the backward pass.
+
+# %%
+point = (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
+names = ("x", "y", "w1", "b1", "w2", "b2")
+ours = [Node(v) for v in point]
+theirs = [mg.Value(v, label=name) for v, name in zip(point, names)]
+loss_ours = mlp_loss_program(*ours)
+loss_theirs = mlp_loss_program(*theirs)
+loss_ours.backward()
+loss_theirs.backward()
+print(f"loss: Node {loss_ours.data}, minigrad {loss_theirs.data}")
+for name, a, b in zip(names, ours, theirs):
+    print(f"dL/d{name:<3}  Node {a.grad:7.2f}   minigrad {b.grad:7.2f}")
+draw_graph(loss_theirs)
+
+# %% [markdown]
+# ## 6. Forward mode with dual numbers
+#
+# Backpropagation fixes one *output* and computes its derivative with respect to every node.
+# Forward mode fixes one *input* $x_i$ and carries, next to every value $v$,
+# its derivative $\dot v = \partial v / \partial x_i$, computed in the same pass as the value.
+#
+# A neat way to carry the pair is a *dual number* $v + \dot v\,\varepsilon$,
+# with the rule $\varepsilon^2 = 0$.
+# Arithmetic on dual numbers then applies the chain rule by itself:
+#
+# $$(a + \dot a \varepsilon)(b + \dot b \varepsilon) = ab + (a \dot b + \dot a b)\,\varepsilon,
+# \qquad g(a + \dot a \varepsilon) = g(a) + g'(a)\,\dot a\,\varepsilon.$$
+#
+# To get $\partial f / \partial x_i$ we evaluate $f$ once with $x_i + 1\varepsilon$
+# and every other input $x_j + 0\varepsilon$,
+# and read the $\varepsilon$ part of the result.
+#
+# ### Exercise 7 (4 points): dual numbers
+#
+# Complete `Dual` (multiplication, division, `exp`) and write `forward_partials(f, args)`,
+# which returns `(value, partials)`:
+# the float $f(\text{args})$ and the tuple of its partial derivatives,
+# one forward pass per input.
+# Addition, subtraction, powers and `relu` are given as examples.
+# This exercise is graded with minigrad's autograd switched off.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-dual-numbers", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Dual:
+    """A dual number val + dot * eps with eps**2 = 0: a value and its derivative along one input."""
+
+    def __init__(self, val, dot=0.0):
+        self.val = float(val)
+        self.dot = float(dot)
+
+    def __repr__(self):
+        return f"Dual(val={self.val:.6g}, dot={self.dot:.6g})"
+
+    @staticmethod
+    def lift(other):
+        """A Python number c becomes the constant c + 0 eps."""
+        return other if isinstance(other, Dual) else Dual(other, 0.0)
+
+    def __add__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val + other.val, self.dot + other.dot)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Dual(-self.val, -self.dot)
+
+    def __sub__(self, other):
+        return self + (-Dual.lift(other))
+
+    def __rsub__(self, other):
+        return Dual.lift(other) - self
+
+    def __pow__(self, n):
+        return Dual(self.val**n, n * self.val ** (n - 1) * self.dot)
+
+    def relu(self):
+        return Dual(max(self.val, 0.0), self.dot if self.val > 0 else 0.0)
+
+    def __mul__(self, other):
+        other = Dual.lift(other)
+        ### BEGIN SOLUTION
+        return Dual(self.val * other.val, self.val * other.dot + self.dot * other.val)
+        ### END SOLUTION
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = Dual.lift(other)
+        ### BEGIN SOLUTION
+        dot = (self.dot * other.val - self.val * other.dot) / other.val**2
+        return Dual(self.val / other.val, dot)
+        ### END SOLUTION
+
+    def __rtruediv__(self, other):
+        return Dual.lift(other) / self
+
+    def exp(self):
+        ### BEGIN SOLUTION
+        e = math.exp(self.val)
+        return Dual(e, e * self.dot)
+        ### END SOLUTION
+
+
+def forward_partials(f, args):
+    """f(*args) as a float and the tuple of its partials, by one forward pass per input."""
+    ### BEGIN SOLUTION
+    value, partials = None, []
+    for i in range(len(args)):
+        duals = [Dual(a, 1.0 if j == i else 0.0) for j, a in enumerate(args)]
+        out = Dual.lift(f(*duals))
+        value = out.val
+        partials.append(out.dot)
+    return value, tuple(partials)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-dual-numbers-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# Dual, forward_partials: eps parts follow the product, quotient and exp rules; partials are right
+for _what, _got, _want in [
+    ("Dual(2, 1) * Dual(3, 0.5)", Dual(2.0, 1.0) * Dual(3.0, 0.5), (6.0, 4.0)),
+    ("3 * Dual(2, 1)", 3 * Dual(2.0, 1.0), (6.0, 3.0)),
+    ("Dual(1, 1) / Dual(2, 0)", Dual(1.0, 1.0) / Dual(2.0, 0.0), (0.5, 0.5)),
+    ("Dual(1, 0) / Dual(2, 1)", Dual(1.0, 0.0) / Dual(2.0, 1.0), (0.5, -0.25)),
+    ("Dual(0, 2).exp()", Dual(0.0, 2.0).exp(), (1.0, 2.0)),
+]:
+    assert abs(_got.val - _want[0]) < 1e-12 and abs(_got.dot - _want[1]) < 1e-12, (
+        f"{_what}: want Dual(val={_want[0]}, dot={_want[1]}), got {_got}"
+    )
+_value, _partials = forward_partials(recip_program, (0.5, 2.0))
+assert len(_partials) == 2, f"one partial per input: want 2, got {len(_partials)}"
+check_gradients(
+    lambda x, y: 1.0 / (y + np.exp(-x)),
+    {"x": 0.5, "y": 2.0},
+    {"x": _partials[0], "y": _partials[1]},
+).assert_ok()
+print("Dual and forward_partials: visible tests passed")
+### BEGIN HIDDEN TESTS
+from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+import numpy as _np
+
+_gc = _fresh("minigrad.gradcheck")
+
+
+def _recip_generic(x, y):
+    return 1 / (y + (-x).exp())
+
+
+def _relu_square_generic(x, y, z):
+    return ((3 * x).relu() - y) ** 2 + z
+
+
+def _mlp_generic(x, y, w1, b1, w2, b2):
+    return (((w1 * x + b1).relu() * w2 + b2).relu() - y) ** 2
+
+
+def _mixed_generic(a, b):
+    return (a * b).exp() / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+
+
+def _mixed_ref(a, b):
+    return _np.exp(a * b) / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+
+
+with _quiet(), _engine_off():
+    # literal reference values of the three lecture functions
+    for _fn, _point, _want_value, _want_partials in [
+        (_recip_generic, (0.0, 1.0), 0.5, (0.25, -0.25)),
+        (_relu_square_generic, (1.0, 0.0, -2.0), 7.0, (18.0, -6.0, 1.0)),
+        (_mlp_generic, (2.0, 10.0, -1.0, 4.0, 3.0, 1.0), 9.0, (18, 6, -36, -18, -12, -6)),
+    ]:
+        _value, _partials = forward_partials(_fn, _point)
+        assert abs(float(_value) - _want_value) < 1e-12, (
+            f"{_fn.__name__}{_point}: want {_want_value}, got {_value}"
+        )
+        assert _np.allclose(_partials, _want_partials, rtol=1e-12, atol=1e-12), (
+            f"{_fn.__name__}{_point}: want partials {_want_partials}, got {_partials}"
+        )
+    _rng = _np.random.default_rng(31)
+    for _ in range(6):
+        _a, _b = (float(_v) for _v in _rng.uniform(-1.0, 1.0, size=2))
+        _value, _partials = forward_partials(_mixed_generic, (_a, _b))
+        assert abs(_value - _mixed_ref(_a, _b)) < 1e-10
+        _gc.check_gradients(
+            _mixed_ref, {"a": _a, "b": _b}, {"a": _partials[0], "b": _partials[1]}
+        ).assert_ok()
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Forward or reverse?
+#
+# Forward mode needs one pass per *input*; reverse mode needs one backward sweep per *output*.
+# A training loss has one output and as many inputs as the model has parameters,
+# which is why deep learning uses reverse mode.
+# We measure it on $f(x_1, \dots, x_n) = \sum_i x_i x_{i+1}$ with $n = 100$ inputs.
+# (Forward mode pays off for functions with few inputs and many outputs.)
+
+# %%
+def neighbour_products(*xs):
+    total = 0.0
+    for a, b in zip(xs[:-1], xs[1:]):
+        total = total + a * b
+    return total
+
+
+inputs = [float(v) for v in np.random.default_rng(0).uniform(-1.0, 1.0, size=100)]
+start = time.perf_counter()
+_, forward_grads = forward_partials(neighbour_products, inputs)
+forward_seconds = time.perf_counter() - start
+
+start = time.perf_counter()
+leaves = [mg.Value(v) for v in inputs]
+neighbour_products(*leaves).backward()
+reverse_seconds = time.perf_counter() - start
+
+assert np.allclose(forward_grads, [leaf.grad for leaf in leaves])
+print(f"forward mode: {len(inputs)} passes, {forward_seconds * 1e3:.1f} ms")
+print(f"reverse mode: 1 forward pass + 1 backward sweep, {reverse_seconds * 1e3:.1f} ms")
+
+# %% [markdown]
+# ## 7. Numerical, symbolic and automatic differentiation
+#
+# There are three ways to get derivatives out of a computer.
+#
+# * **Numerical**: finite differences such as $\frac{f(x + h) - f(x)}{h}$.
+#   It only needs a way to evaluate $f$,
+#   but it is approximate and costs one or two evaluations of $f$ per input.
+# * **Symbolic**: rewrite the formula with the rules of calculus.
+#   The result is exact and readable,
+#   but the formula can grow much faster than the program.
+# * **Automatic**: apply the chain rule to the program's primitive steps.
+#   It is exact up to rounding and costs a small multiple of evaluating $f$,
+#   but it needs the program's steps (a graph or a trace).
+#
+# ### Numerical: the step size trade-off
+#
+# The forward difference has a truncation error of about $\frac{h}{2}|f''|$,
+# and the central difference $\frac{f(x+h) - f(x-h)}{2h}$ one of about $\frac{h^2}{6}|f'''|$.
+# Both also divide rounding errors of size about $\epsilon |f|$ by $h$,
+# with $\epsilon \approx 10^{-16}$ in float64.
+# A smaller step is therefore not always better.
+# We measure the error on $\partial f / \partial x$ of $f(x, y) = 1 / (y + e^{-x})$ at $(0.5, 1)$,
+# where the exact value is $e^{-x} / (y + e^{-x})^2$.
+
+# %%
+x0, y0 = 0.5, 1.0
+
+
+def f_of_x(x):
+    return 1.0 / (y0 + math.exp(-x))
+
+
+exact = math.exp(-x0) / (y0 + math.exp(-x0)) ** 2
+hs = np.logspace(-15, -1, 57)
+forward_error = np.array([abs((f_of_x(x0 + h) - f_of_x(x0)) / h - exact) for h in hs])
+central_error = np.array([abs((f_of_x(x0 + h) - f_of_x(x0 - h)) / (2 * h) - exact) for h in hs])
+x_value = mg.Value(x0)
+recip_program(x_value, mg.Value(y0)).backward()
+autodiff_error = abs(x_value.grad - exact)
+
+floor = 1e-17  # log axes cannot show an error of exactly zero: we draw it at this level
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+ax.loglog(hs, np.maximum(forward_error, floor), "o-", ms=3, label="forward difference")
+ax.loglog(hs, np.maximum(central_error, floor), "s-", ms=3, label="central difference")
+ax.axhline(
+    max(autodiff_error, floor), color="tab:green", lw=2,
+    label=f"automatic (backprop): error {autodiff_error:.0e}",
+)
+ax.loglog(hs, 1e-16 / hs, ":", color="gray", label=r"rounding $\approx \epsilon / h$")
+ax.set_ylim(floor / 3, 1.0)
+ax.set_xlabel("step $h$")
+ax.set_ylabel("absolute error of df/dx")
+ax.set_title("finite differences: error against step size")
+ax.legend(loc="lower left", fontsize=8)
+fig.tight_layout()
+print(f"best forward step {hs[forward_error.argmin()]:.0e}: error {forward_error.min():.1e}")
+print(f"best central step {hs[central_error.argmin()]:.0e}: error {central_error.min():.1e}")
+print(f"automatic differentiation error: {autodiff_error:.1e}")
+
+# %% [markdown]
+# Right of the minimum the truncation error dominates (slope 1 for forward, slope 2 for central);
+# left of it the rounding error does (slope $-1$).
+# At its best step the forward difference keeps roughly half of float64's 16 digits,
+# the central difference roughly two thirds,
+# and backpropagation is exact up to the rounding of its few operations
+# (here it agrees with the formula to the last bit).
+# This is why we use finite differences only to *check* gradients,
+# in float64 and with a carefully chosen step: that is what `check_gradients` does.
+#
+# ### Symbolic: expression swell
+#
+# Symbolic differentiation works on formulas, and a formula is a tree:
+# a value used twice is written out twice.
+# Programs are graphs and reuse values for free.
+# Take the program $u_0 = x$, $u_{i+1} = 4 u_i (1 - u_i)$, which has $k$ lines for $u_k$.
+# Written as one formula, $u_k$ contains $u_{k-1}$ twice, so its size doubles with every line;
+# its derivative is larger still, because the product rule copies both factors.
+# Below is a complete symbolic differentiator for formulas made of `x`, constants, `+` and `*`;
+# we count the nodes of each formula written out as a tree.
+
+# %%
+def diff(expr):
+    """d/dx of a formula built from ('x',), ('const', c), ('add', a, b) and ('mul', a, b)."""
+    kind = expr[0]
+    if kind == "x":
+        return ("const", 1.0)
+    if kind == "const":
+        return ("const", 0.0)
+    if kind == "add":
+        return ("add", diff(expr[1]), diff(expr[2]))
+    return ("add", ("mul", diff(expr[1]), expr[2]), ("mul", expr[1], diff(expr[2])))
+
+
+def tree_size(expr, memo=None):
+    """Number of nodes of expr written out as a tree (shared parts counted once per use)."""
+    memo = {} if memo is None else memo
+    key = id(expr)
+    if key not in memo:
+        memo[key] = 1 + sum(tree_size(part, memo) for part in expr[1:] if isinstance(part, tuple))
+    return memo[key]
+
+
+def evaluate(expr, x):
+    kind = expr[0]
+    if kind == "x":
+        return x
+    if kind == "const":
+        return expr[1]
+    a, b = evaluate(expr[1], x), evaluate(expr[2], x)
+    return a + b if kind == "add" else a * b
+
+
+u = ("x",)
+print(f"{'k':>2} {'program lines':>14} {'formula size':>13} {'derivative size':>16}")
+for k in range(1, 11):
+    u = ("mul", ("mul", ("const", 4.0), u), ("add", ("const", 1.0), ("mul", ("const", -1.0), u)))
+    print(f"{k:>2} {k:>14} {tree_size(u):>13} {tree_size(diff(u)):>16}")
+
+x_value = mg.Value(0.3)
+logistic = x_value
+for _ in range(10):
+    logistic = 4 * logistic * (1 - logistic)
+logistic.backward()
+print(f"\nd u_10 / dx at 0.3: symbolic {evaluate(diff(u), 0.3):.10g}, backprop {x_value.grad:.10g}")
+
+# %% [markdown]
+# Ten lines of program become a formula with thousands of nodes
+# and a derivative with tens of thousands,
+# while backpropagation over the program's graph costs a small multiple of its ten lines.
+# Both give the same number.
+# Automatic differentiation is what remains of symbolic differentiation
+# when we keep the program's sharing instead of writing everything out as one formula.
+#
+# ## Summary
+#
+# * A program is a graph of primitive steps; the forward pass computes and keeps every value.
+# * A derivative is a sum over paths of products of local derivatives.
+# * Backpropagation computes it for every node in one reverse sweep,
+#   adding contributions where a value fans out; it is linear in the size of the graph,
+#   while enumerating paths can be exponential and copying the chain rule into code quadratic.
+# * An engine needs only local derivatives (closures) and an iterative topological order.
+# * Forward mode (dual numbers) costs one pass per input; reverse mode one sweep per output.
+# * Finite differences are for checking, not for training.
+#
+# In assignment 2 every node holds an array instead of a number,
+# and the local derivatives become Jacobians that we never build explicitly.
