@@ -140,10 +140,11 @@ class Tensor:
                     f"backward: grad must have the output's shape {self.shape} (got {grad.shape})"
                 )
 
-        grads = {id(self): grad}
+        grads = {self: grad}  # Tensors hash by identity
+        pop, get = grads.pop, grads.get
         given_to_leaves = set()
         for node in reversed(self._topological_order()):
-            g = grads.pop(id(node), None)
+            g = pop(node, None)
             if g is None:
                 continue
             ctx = node._ctx
@@ -156,30 +157,25 @@ class Tensor:
                 continue
             node.grad = g
             in_grads = ctx.fn.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
-            if len(in_grads) != len(ctx.inputs):
+            inputs = ctx.inputs
+            if len(in_grads) != len(inputs):
                 raise ValueError(
                     f"{ctx.op}.backward must return a tuple with one gradient per input of "
-                    f"forward (None for an input without one): {len(ctx.inputs)} expected, "
+                    f"forward (None for an input without one): {len(inputs)} expected, "
                     f"got {len(in_grads)}"
                 )
-            for parent, needed, pg in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
+            for parent, needed, pg in zip(inputs, ctx.needs_input_grad, in_grads):
                 if not needed or pg is None:
                     continue
-                if isinstance(pg, Tensor):
-                    pg = pg.data
-                if not hasattr(pg, "shape") or pg.shape != parent.data.shape:
-                    pg = unbroadcast(
-                        backend.as_array(pg, parent.dtype) if not hasattr(pg, "shape") else pg,
-                        parent.data.shape,
-                        where=f"{ctx.op}.backward",
-                    )
-                if pg.dtype != parent.data.dtype:
-                    pg = pg.astype(parent.data.dtype)
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                data = parent.data
+                if type(pg) is not type(data) or pg.shape != data.shape:
+                    pg = _fit_gradient(pg, data, ctx.op)
+                elif pg.dtype is not data.dtype and pg.dtype != data.dtype:
+                    pg = pg.astype(data.dtype)
+                prev = get(parent)
+                grads[parent] = pg if prev is None else prev + pg
 
     def _topological_order(self) -> list:
         """Nodes that need a gradient, each after all its inputs; iterative, so any depth works."""
@@ -191,14 +187,14 @@ class Tensor:
             if expanded:
                 order.append(node)
                 continue
-            if id(node) in seen:
+            if node in seen:
                 continue
-            seen.add(id(node))
+            seen.add(node)
             stack.append((node, True))
             ctx = node._ctx
             if ctx is not None:
                 for parent, needed in zip(ctx.inputs, ctx.needs_input_grad):
-                    if needed and id(parent) not in seen:
+                    if needed and parent not in seen:
                         stack.append((parent, False))
         return order
 
@@ -317,6 +313,19 @@ class Tensor:
     @property
     def T(self):
         return self.transpose()
+
+
+def _fit_gradient(pg, data, op: str):
+    """Bring a gradient returned by ``op``'s backward to the input's type, shape and dtype."""
+    if isinstance(pg, Tensor):
+        pg = pg.data
+    if not hasattr(pg, "shape") or isinstance(pg, np.generic):
+        pg = backend.as_array(pg, data.dtype)
+    if pg.shape != data.shape:
+        pg = unbroadcast(pg, data.shape, where=f"{op}.backward")
+    if pg.dtype != data.dtype:
+        pg = pg.astype(data.dtype)
+    return pg
 
 
 from minigrad import function as _function  # noqa: E402

@@ -342,3 +342,22 @@ def test_backward_may_return_a_list():
     x = mg.Tensor([1.0, 2.0], requires_grad=True)
     Scale.apply(x, 3.0).sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_backward_may_return_numpy_scalars_and_tensors():
+    """Gradients given as numpy scalars or Tensors become arrays of the input's dtype."""
+
+    class Half(mg.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * 0.5 + y
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.float64(0.5) * g.sum(), mg.Tensor(g)
+
+    x = mg.Tensor(np.float32(2.0), requires_grad=True)
+    y = mg.Tensor(np.float32(1.0), requires_grad=True)
+    Half.apply(x, y).backward()
+    assert isinstance(x.grad, np.ndarray) and x.grad.dtype == np.float32 and x.grad == 0.5
+    assert isinstance(y.grad, np.ndarray) and y.grad == 1.0
