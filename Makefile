@@ -67,4 +67,4 @@ lab: venv sysdeps
 
 clean:
 	rm -rf course/source course/release course/submitted course/autograded course/feedback \
-	       course/gradebook.db demo-output .pytest_cache .coverage
+	       course/gradebook.db course/reports demo-output .pytest_cache .coverage

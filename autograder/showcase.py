@@ -80,7 +80,8 @@ def main(argv=None) -> int:
         print(f"wrote {out / 'graph.svg'}")
     else:
         (out / "graph.dot").write_text(graph.source)
-        print(f"wrote {out / 'graph.dot'} (install graphviz to get graph.svg: apt-get install graphviz)")
+        hint = "for graph.svg install graphviz: apt-get install graphviz"
+        print(f"wrote {out / 'graph.dot'} ({hint})")
     return 0
 
 

@@ -1,0 +1,280 @@
+"""Run grading tasks in parallel, one process per task, with limits, retries and a progress bar.
+
+Each task (an autograde of one student, or one validation) runs in a process of its own,
+in its own session: forked from a fork server that has nbgrader imported already, or a
+fresh ``python -m autograder.worker``. The parent only watches: a task that exceeds its
+time limit is killed with its process group (its kernel notices its parent is gone and
+exits), one that dies is reported, a kernel that fails to start is retried. Nothing one
+task does stops the others.
+
+As with any multiprocessing fork server, a script that calls :func:`run_tasks` must keep
+its top-level code under ``if __name__ == "__main__":`` (``python -m autograder`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import Course, grading_environment
+
+__all__ = ["Outcome", "Task", "default_jobs", "run_tasks"]
+
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``grade`` (assignment, student) or ``validate`` (a notebook path)."""
+
+    kind: str
+    assignment: str
+    student: str = ""
+    path: str = ""
+    invert: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.kind == "grade":
+            return f"{self.student}/{self.assignment}"
+        what = "release (--invert)" if self.invert else "source"
+        return f"validate {what} {Path(self.path).name}"
+
+
+@dataclass
+class Outcome:
+    """What became of a task."""
+
+    task: Task
+    ok: bool
+    reason: str = ""
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+    attempts: int = 1
+    max_rss_mb: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+class _Running:
+    """The task processes alive now, so an interrupt can stop them all."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pids: set[int] = set()
+        self.stopping = threading.Event()
+
+    def kill_all(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            for pid in self.pids:
+                _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    """Kill a task and everything in its session (the task itself even before its setsid)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+_FORK_CONTEXT: list = []
+
+
+def _fork_context():
+    """A multiprocessing context whose fork server has nbgrader imported (None if unsupported).
+
+    Forking a task from it saves the seconds every fresh interpreter spends importing
+    nbgrader; each task is still a separate process.
+    """
+    if not _FORK_CONTEXT:
+        import multiprocessing
+
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["autograder._forkserver"])
+            _FORK_CONTEXT.append(ctx)
+        else:  # pragma: no cover - Windows
+            _FORK_CONTEXT.append(None)
+    return _FORK_CONTEXT[0]
+
+
+def _start(task_file: Path, result_file: Path, log_file: Path, cwd: str, env: dict,
+           use_fork: bool):
+    """Start one task process in its own session; return (pid, wait(timeout) -> code|None)."""
+    ctx = _fork_context() if use_fork else None
+    if ctx is not None:
+        from .worker import forked_entry
+
+        proc = ctx.Process(target=forked_entry, daemon=False,
+                           args=(str(task_file), str(result_file), str(log_file), cwd, env))
+        proc.start()
+
+        def wait(timeout):
+            proc.join(timeout)
+            return proc.exitcode
+
+        return proc.pid, wait
+    with open(log_file, "wb") as log:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", str(task_file), str(result_file)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+
+    def wait_popen(timeout):
+        try:
+            return popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    return popen.pid, wait_popen
+
+
+def _run_once(
+    course: Course, task: Task, workdir: Path, index: int, timeout: float, memory_mb: int,
+    env: dict, running: _Running, use_fork: bool,
+) -> dict:
+    task_file = workdir / f"task-{index}.json"
+    result_file = workdir / f"result-{index}.json"
+    log_file = workdir / f"log-{index}.txt"
+    result_file.unlink(missing_ok=True)
+    payload = {
+        "kind": task.kind,
+        "assignment": task.assignment,
+        "student": task.student,
+        "path": task.path,
+        "invert": task.invert,
+        "course_dir": str(course.course_dir),
+        "notebooks_dir": str(course.notebooks_dir),
+        "memory_mb": memory_mb,
+    }
+    task_file.write_text(json.dumps(payload))
+    with running.lock:
+        if running.stopping.is_set():
+            return {"ok": False, "reason": "not run: the batch was interrupted"}
+        pid, wait = _start(task_file, result_file, log_file, str(course.course_dir), env,
+                           use_fork)
+        running.pids.add(pid)
+    try:
+        code = wait(timeout if timeout > 0 else None)
+        if code is None:
+            _kill_group(pid)
+            wait(None)
+            return {
+                "ok": False,
+                "reason": f"stopped after the time limit of {timeout:g} s per task",
+                "seconds": float(timeout),
+            }
+    finally:
+        with running.lock:
+            running.pids.discard(pid)
+    if running.stopping.is_set():
+        return {"ok": False, "reason": "stopped: the batch was interrupted"}
+    if result_file.is_file():
+        try:
+            return json.loads(result_file.read_text())
+        except json.JSONDecodeError:
+            pass
+    tail = []
+    if log_file.is_file():
+        tail = [ln for ln in log_file.read_text(errors="replace").splitlines() if ln.strip()]
+    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return {
+        "ok": False,
+        "reason": f"the grading process {how}" + (f": {tail[-1][:300]}" if tail else ""),
+        "retryable": code < 0 and -code != signal.SIGKILL,
+    }
+
+
+def run_tasks(
+    course: Course,
+    tasks: list[Task],
+    jobs: int | None = None,
+    timeout: float = 1800.0,
+    memory_mb: int = 4096,
+    retries: int = 1,
+    desc: str = "grading",
+    progress: bool | None = None,
+    fork_server: bool = True,
+) -> list[Outcome]:
+    """Run ``tasks`` with ``jobs`` processes at a time; outcomes come back in task order.
+
+    ``timeout`` is per task (seconds, 0 for none), ``memory_mb`` caps each task's address
+    space (its kernel included; 0 for none), ``retries`` re-runs a task whose kernel failed
+    to start. ``progress``: True/False forces the tqdm bar on/off, None shows it on a terminal.
+    ``fork_server``: fork tasks from a server with nbgrader imported (else a fresh
+    ``python -m autograder.worker`` per task).
+    """
+    from tqdm import tqdm
+
+    jobs = max(1, jobs or default_jobs())
+    env = grading_environment(single_thread=jobs > 1)
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    lock = threading.Lock()
+    running = _Running()
+    disable = None if progress is None else not progress
+
+    with tempfile.TemporaryDirectory(prefix="autograder-run-") as tmp:
+        workdir = Path(tmp)
+
+        def work(index: int) -> Outcome:
+            task = tasks[index]
+            attempt = 0
+            while True:
+                attempt += 1
+                raw = _run_once(course, task, workdir, index, timeout, memory_mb, env, running,
+                                fork_server)
+                if raw.get("ok") or not raw.get("retryable") or attempt > retries:
+                    break
+            known = {"ok", "reason", "score", "max_score", "seconds", "max_rss_mb", "retryable"}
+            return Outcome(
+                task=task,
+                ok=bool(raw.get("ok")),
+                reason=str(raw.get("reason", "")),
+                score=raw.get("score"),
+                max_score=raw.get("max_score"),
+                seconds=float(raw.get("seconds", 0.0)),
+                attempts=attempt,
+                max_rss_mb=float(raw.get("max_rss_mb", 0.0)),
+                extra={k: v for k, v in raw.items() if k not in known},
+            )
+
+        with tqdm(total=len(tasks), desc=desc, unit="task", disable=disable,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(work, i): i for i in range(len(tasks))}
+                try:
+                    for future in as_completed(futures):
+                        index = futures[future]
+                        try:
+                            outcome = future.result()
+                        except Exception as exc:  # a bug in the runner itself: report it
+                            outcome = Outcome(tasks[index], False,
+                                              f"{type(exc).__name__}: {exc}")
+                        with lock:
+                            outcomes[index] = outcome
+                        bar.set_postfix_str(outcome.task.label[-40:], refresh=False)
+                        bar.update(1)
+                except KeyboardInterrupt:
+                    running.kill_all()  # workers run in their own sessions: stop them here
+                    for future in futures:
+                        future.cancel()
+                    raise
+    return [o for o in outcomes if o is not None]

@@ -1,0 +1,284 @@
+"""The end-to-end runs: ``check`` (prove every assignment grades as it should) and ``demo``.
+
+``check`` works in a scratch course in a temporary folder, so it never touches an
+instructor's gradebook. For every assignment in notebooks/ it builds, releases, and then
+runs in one parallel batch: nbgrader validate on the source (must pass), validate --invert
+on the release (nothing may pass), and autograde of the three sample students (solution:
+full marks, blank: zero, buggy: EXPECTED_POINTS exactly).
+
+``demo`` does the same steps on its own course folder (``demo-output/course`` by default),
+writes feedback and prints the gradebook.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .build import build, notebook_sources
+from .course import Course, PipelineError
+from .parallel import Outcome, Task, run_tasks
+from .release import release
+from .report import format_table, gradebook_table
+from .samples import (
+    SAMPLE_STUDENTS,
+    buggy_path,
+    check_buggy,
+    expected_scores,
+    load_buggy,
+    write_samples,
+)
+
+__all__ = ["AssignmentCheck", "prepare_assignments", "run_check", "run_demo"]
+
+_TOL = 1e-6
+
+
+@dataclass
+class AssignmentCheck:
+    """Everything check learned about one assignment."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+    expected: dict[str, float] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    total: float | None = None
+
+
+def prepare_assignments(
+    course: Course, assignments: list[str], say: Callable[[str], None], force_release: bool
+) -> dict[str, AssignmentCheck]:
+    """Build, release and write the sample students of each assignment; record problems."""
+    checks = {a: AssignmentCheck(a) for a in assignments}
+    for name, chk in checks.items():
+        try:
+            build(course.notebooks_dir, course.source_dir, [name])
+        except (ValueError, OSError) as exc:
+            chk.problems.append(f"build: {exc}")
+    specs = {}
+    for name, chk in checks.items():
+        if chk.problems:
+            continue
+        try:  # a bad buggy.py is found before anything slow runs
+            specs[name] = load_buggy(buggy_path(course.notebooks_dir, name))
+            check_buggy(course.source_dir / name, specs[name])
+        except ValueError as exc:
+            chk.problems.append(f"samples: {exc}")
+    for name, chk in checks.items():
+        if chk.problems:
+            continue
+        try:
+            for _, what in release(course, [name], force=force_release):
+                if what != "released":
+                    chk.problems.append(f"release: {what}")
+        except PipelineError as exc:
+            chk.problems.append(f"release: {exc}")
+    for name, chk in checks.items():
+        if chk.problems:
+            continue
+        try:
+            spec = specs[name]
+            write_samples(course.source_dir / name, course.release_dir / name,
+                          course.submitted_dir, spec)
+            chk.expected = expected_scores(course.source_dir / name, spec)
+            chk.total = chk.expected["sample-solution"]
+        except ValueError as exc:
+            chk.problems.append(f"samples: {exc}")
+    say(f"prepared {len(checks)} assignment(s) in {course.course_dir}")
+    return checks
+
+
+def _tasks_for(course: Course, checks: dict[str, AssignmentCheck], validate: bool) -> list[Task]:
+    tasks = []
+    for name, chk in checks.items():
+        if chk.problems:
+            continue
+        if validate:
+            for path in sorted((course.source_dir / name).glob("*.ipynb")):
+                tasks.append(Task("validate", name, path=str(path)))
+            for path in sorted((course.release_dir / name).glob("*.ipynb")):
+                tasks.append(Task("validate", name, path=str(path), invert=True))
+        for student in SAMPLE_STUDENTS:
+            tasks.append(Task("grade", name, student))
+    # the slowest work first keeps both cores busy to the end
+    tasks.sort(key=lambda t: (t.kind != "grade", t.student == "sample-blank"))
+    return tasks
+
+
+def _create_students(course: Course) -> None:
+    with course.gradebook() as gb:
+        for student in SAMPLE_STUDENTS:
+            gb.update_or_create_student(student)
+
+
+def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome]) -> None:
+    for o in outcomes:
+        chk = checks[o.task.assignment]
+        chk.outcomes.append(o)
+        if o.task.kind == "validate":
+            if not o.ok:
+                what = "validate --invert (release)" if o.task.invert else "validate (source)"
+                chk.problems.append(f"{what} {Path(o.task.path).name}: {o.reason}")
+            continue
+        student = o.task.student
+        if not o.ok:
+            chk.problems.append(f"{student}: not graded: {o.reason}")
+            continue
+        want = chk.expected.get(student)
+        if want is not None and abs((o.score or 0.0) - want) > _TOL:
+            chk.problems.append(f"{student}: scored {o.score:g}, expected {want:g}")
+        top = o.max_score
+        if chk.total is not None and top is not None and abs(top - chk.total) > _TOL:
+            chk.problems.append(
+                f"{student}: gradebook max score {o.max_score:g} differs from the "
+                f"source notebooks' {chk.total:g}"
+            )
+
+
+def _score_cell(chk: AssignmentCheck, student: str) -> str:
+    for o in chk.outcomes:
+        if o.task.kind == "grade" and o.task.student == student:
+            if not o.ok:
+                return "FAILED"
+            want = chk.expected.get(student)
+            mark = "" if want is None or abs((o.score or 0) - want) <= _TOL else f" (want {want:g})"
+            return f"{o.score:g}{mark}"
+    return "-"
+
+
+def _validate_cell(chk: AssignmentCheck, invert: bool) -> str:
+    found = [o for o in chk.outcomes if o.task.kind == "validate" and o.task.invert == invert]
+    if not found:
+        return "-"
+    return "ok" if all(o.ok for o in found) else "FAILED"
+
+
+def check_table(checks: dict[str, AssignmentCheck]) -> str:
+    rows = []
+    for name, chk in checks.items():
+        grade_secs = [o.seconds for o in chk.outcomes if o.task.kind == "grade" and o.ok]
+        rows.append([
+            name,
+            "-" if chk.total is None else f"{chk.total:g}",
+            _validate_cell(chk, False),
+            _validate_cell(chk, True),
+            _score_cell(chk, "sample-solution"),
+            _score_cell(chk, "sample-blank"),
+            _score_cell(chk, "sample-buggy")
+            + (f" / {chk.expected['sample-buggy']:g}" if "sample-buggy" in chk.expected else ""),
+            f"{max(grade_secs):.1f}" if grade_secs else "-",
+            "ok" if not chk.problems else "FAILED",
+        ])
+    headers = ["assignment", "points", "validate", "invert", "solution", "blank",
+               "buggy / expected", "s/notebook", "check"]
+    return format_table(headers, rows)
+
+
+def run_check(
+    notebooks_dir: Path,
+    assignments: list[str] | None = None,
+    keep: bool = False,
+    say: Callable[[str], None] = print,
+    scratch_dir: Path | None = None,
+    **run_options,
+) -> int:
+    """Check every assignment in a scratch course; print a table; return the exit status.
+
+    The scratch course lives in a new temporary folder, removed at the end unless ``keep``;
+    with ``scratch_dir`` it is made there and left in place.
+    """
+    start = time.perf_counter()
+    available = sorted(notebook_sources(Path(notebooks_dir)))
+    wanted = assignments or available
+    missing = [a for a in wanted if a not in available]
+    if missing:
+        raise PipelineError(
+            f"no notebook sources for {', '.join(missing)} in {notebooks_dir} "
+            f"(found: {', '.join(available) or 'none'})"
+        )
+    if not wanted:
+        raise PipelineError(f"no assignments in {notebooks_dir}: nothing to check")
+    if scratch_dir is not None:
+        scratch, keep = Path(scratch_dir), True
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="autograder-check-"))
+    try:
+        course = Course.at(scratch / "course", notebooks_dir)
+        checks = prepare_assignments(course, wanted, say, force_release=True)
+        tasks = _tasks_for(course, checks, validate=True)
+        if tasks:
+            _create_students(course)
+            run_options.setdefault("desc", "check")
+            _judge(checks, run_tasks(course, tasks, **run_options))
+        say("")
+        say(check_table(checks))
+        failed = {n: c for n, c in checks.items() if c.problems}
+        for name, chk in failed.items():
+            say(f"\n{name}: check failed")
+            for problem in chk.problems:
+                say(f"  - {problem}")
+        grade_times = [o.seconds for c in checks.values() for o in c.outcomes
+                       if o.task.kind == "grade" and o.ok]
+        if grade_times:
+            say(f"\ngrade: {sum(grade_times) / len(grade_times):.1f} s per notebook on average "
+                f"(slowest {max(grade_times):.1f} s)")
+        say(f"check: {len(checks) - len(failed)} of {len(checks)} assignment(s) ok "
+            f"in {time.perf_counter() - start:.0f} s")
+        if keep:
+            say(f"scratch course kept in {course.course_dir}")
+        return 1 if failed else 0
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_demo(
+    course: Course,
+    say: Callable[[str], None] = print,
+    **run_options,
+) -> int:
+    """Build, release, grade the samples, write feedback and print the gradebook."""
+    from .feedback import generate_feedback
+
+    start = time.perf_counter()
+    assignments = course.notebook_assignments()
+    if not assignments:
+        raise PipelineError(f"no assignments in {course.notebooks_dir}: nothing to demonstrate")
+    say(f"demo course: {course.course_dir}")
+    checks = prepare_assignments(course, assignments, say, force_release=True)
+    tasks = _tasks_for(course, checks, validate=False)
+    if tasks:
+        _create_students(course)
+        run_options.setdefault("desc", "grading samples")
+        _judge(checks, run_tasks(course, tasks, **run_options))
+    feedback_files = []
+    for name, chk in checks.items():
+        if not chk.outcomes:
+            continue
+        for problem in generate_feedback(course, name):
+            chk.problems.append(f"feedback: {problem}")
+        feedback_files += sorted((course.feedback_dir).glob(f"*/{name}/*.html"))
+    say("")
+    say(gradebook_table(course))
+    say("(score/max per assignment; solution should be full, blank zero, buggy in between)")
+    say("")
+    if feedback_files:
+        say(f"feedback ({len(feedback_files)} files) in {course.feedback_dir}, e.g.")
+        for path in feedback_files[:3]:
+            say(f"  {path}")
+    grade_times = [o.seconds for c in checks.values() for o in c.outcomes if o.ok]
+    if grade_times:
+        say(f"grade: {sum(grade_times) / len(grade_times):.1f} s per notebook on average")
+    failed = False
+    for name, chk in checks.items():
+        if chk.problems:
+            failed = True
+            say(f"{name}: problems")
+            for problem in chk.problems:
+                say(f"  - {problem}")
+    say(f"demo finished in {time.perf_counter() - start:.0f} s")
+    return 1 if failed else 0

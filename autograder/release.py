@@ -1,0 +1,94 @@
+"""Release: nbgrader generate_assignment from source/ to release/, without losing a student's work.
+
+nbgrader's generate_assignment needs the assignment in the gradebook (``create=True`` adds
+it) and, with ``force``, deletes the old release folder. ``make lab`` lets a self-learner
+work in ``course/release``, so a plain release would wipe their answers. We record a hash
+of every notebook we release (``release/.autograder-release.json``); an assignment whose
+released notebooks were edited since is kept unless ``force`` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .course import Course, PipelineError
+
+__all__ = ["MANIFEST_NAME", "edited_release", "release"]
+
+MANIFEST_NAME = ".autograder-release.json"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(course: Course) -> dict:
+    path = course.release_dir / MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def _write_manifest(course: Course, data: dict) -> None:
+    course.release_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    (course.release_dir / MANIFEST_NAME).write_text(text)
+
+
+def edited_release(course: Course, assignment: str) -> list[str]:
+    """Released notebooks of ``assignment`` whose bytes changed since we released them."""
+    recorded = _manifest(course).get(assignment, {})
+    edited = []
+    for path in sorted((course.release_dir / assignment).glob("*.ipynb")):
+        if path.name in recorded and recorded[path.name] != _digest(path):
+            edited.append(path.name)
+    return edited
+
+
+def release(course: Course, assignments: list[str] | None = None, force: bool = False):
+    """Generate the student version of each assignment; return [(assignment, what happened)].
+
+    Raises PipelineError naming the assignment when nbgrader fails.
+    """
+    from .feedback import _last_error
+
+    available = course.source_assignments()
+    if not available:
+        raise PipelineError(
+            f"nothing to release: {course.source_dir} holds no notebooks "
+            "(run `python -m autograder build` first)"
+        )
+    wanted = assignments or available
+    missing = [a for a in wanted if a not in available]
+    if missing:
+        raise PipelineError(
+            f"no source notebooks for {', '.join(missing)} in {course.source_dir} "
+            f"(built: {', '.join(available)})"
+        )
+    api = course.api()
+    manifest = _manifest(course)
+    done = []
+    for assignment in wanted:
+        edited = edited_release(course, assignment)
+        if edited and not force:
+            done.append(
+                (assignment, f"kept: {', '.join(edited)} edited since the last release "
+                             "(release --force overwrites)")
+            )
+            continue
+        result = api.generate_assignment(assignment, force=True, create=True)
+        if not result.get("success"):
+            raise PipelineError(
+                f"nbgrader generate_assignment failed for {assignment}: {_last_error(result)}"
+            )
+        manifest[assignment] = {
+            p.name: _digest(p) for p in sorted((course.release_dir / assignment).glob("*.ipynb"))
+        }
+        done.append((assignment, "released"))
+    _write_manifest(course, manifest)
+    return done

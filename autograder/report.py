@@ -1,0 +1,198 @@
+"""Read the gradebook: the student x assignment table, grades CSV and per-exercise statistics.
+
+``grades.csv`` is written by nbgrader's own CsvExportPlugin (the format LMS imports expect);
+``exercises.csv`` adds, per graded cell, how the class did: submissions, mean, median,
+minimum, maximum, and the share of full and of zero marks.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from .course import Course
+
+__all__ = [
+    "ExerciseStats",
+    "exercise_stats",
+    "format_table",
+    "gradebook_table",
+    "write_report",
+]
+
+
+def format_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain-text table with a header rule; numbers right-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [
+        all(_is_number(r[i]) for r in cells[1:] if r[i] != "") and len(cells) > 1
+        for i in range(len(headers))
+    ]
+
+    def line(row):
+        parts = [
+            row[i].rjust(widths[i]) if numeric[i] else row[i].ljust(widths[i])
+            for i in range(len(headers))
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def _is_number(text: str) -> bool:
+    head = text.split("/")[0].strip()
+    try:
+        float(head)
+    except ValueError:
+        return False
+    return True
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}"
+
+
+def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
+    """Student x assignment scores ("score/max", "-" when not graded) plus a total column."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        names = [a.name for a in gb.assignments if not assignments or a.name in assignments]
+        names.sort()
+        max_scores = {a: gb.find_assignment(a).max_score for a in names}
+        rows = []
+        for student in sorted(gb.students, key=lambda s: s.id):
+            row: list[object] = [student.id]
+            total = 0.0
+            graded = False
+            for name in names:
+                try:
+                    submission = gb.find_submission(name, student.id)
+                except MissingEntry:
+                    row.append("-")
+                    continue
+                score = submission.score
+                total += score
+                graded = True
+                flag = " *" if submission.needs_manual_grade else ""
+                row.append(f"{_fmt(score)}/{_fmt(max_scores[name])}{flag}")
+            if graded:
+                row.append(f"{_fmt(total)}/{_fmt(sum(max_scores.values()))}")
+                rows.append(row)
+    headers = ["student"] + names + ["total"]
+    if not rows:
+        return format_table(headers, [])
+    return format_table(headers, rows)
+
+
+@dataclass(frozen=True)
+class ExerciseStats:
+    """How the class did on one graded cell."""
+
+    assignment: str
+    notebook: str
+    grade_id: str
+    max_points: float
+    submissions: int
+    mean: float
+    median: float
+    minimum: float
+    maximum: float
+    full_share: float
+    zero_share: float
+
+
+def _cell_positions(path: Path) -> dict[str, int]:
+    """grade_id -> index of the cell in a source notebook (empty if it is not there)."""
+    import nbformat
+
+    if not path.is_file():
+        return {}
+    nb = nbformat.read(str(path), as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id")
+    }
+
+
+def exercise_stats(course: Course, assignments: list[str] | None = None) -> list[ExerciseStats]:
+    """Per graded cell statistics over every autograded submission, in notebook order."""
+    out = []
+    with course.gradebook() as gb:
+        for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            if assignments and assignment.name not in assignments:
+                continue
+            scores: dict[tuple[str, str], list[float]] = {}
+            max_points: dict[tuple[str, str], float] = {}
+            order: list[tuple[str, str]] = []
+            for notebook in sorted(assignment.notebooks, key=lambda n: n.name):
+                position = _cell_positions(
+                    course.source_dir / assignment.name / f"{notebook.name}.ipynb")
+                cells = sorted(notebook.grade_cells,
+                               key=lambda c: (position.get(c.name, len(position)), c.name))
+                for cell in cells:
+                    key = (notebook.name, cell.name)
+                    order.append(key)
+                    max_points[key] = float(cell.max_score)
+                    scores[key] = []
+            for submission in gb.assignment_submissions(assignment.name):
+                for nb_sub in submission.notebooks:
+                    for grade in nb_sub.grades:
+                        key = (nb_sub.name, grade.name)
+                        if key in scores and grade.score is not None:
+                            scores[key].append(float(grade.score))
+            for key in order:
+                values = scores[key]
+                top = max_points[key]
+                if values:
+                    stats = (
+                        statistics.fmean(values),
+                        statistics.median(values),
+                        min(values),
+                        max(values),
+                        sum(v >= top for v in values) / len(values),
+                        sum(v == 0 for v in values) / len(values),
+                    )
+                else:
+                    stats = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+                out.append(ExerciseStats(assignment.name, key[0], key[1], top, len(values), *stats))
+    return out
+
+
+def write_report(
+    course: Course, out_dir: Path | None = None, assignments: list[str] | None = None
+) -> tuple[Path, Path, list[ExerciseStats]]:
+    """Write grades.csv (nbgrader's export) and exercises.csv; return their paths and the stats."""
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    out_dir = Path(out_dir or course.reports_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    grades_csv = out_dir / "grades.csv"
+    exporter = CsvExportPlugin()
+    exporter.to = str(grades_csv)
+    exporter.assignment = list(assignments or [])
+    with course.gradebook() as gb:
+        exporter.export(gb)
+    stats = exercise_stats(course, assignments)
+    stats_csv = out_dir / "exercises.csv"
+    with open(stats_csv, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([
+            "assignment", "notebook", "grade_id", "max_points", "submissions", "mean",
+            "median", "min", "max", "full_marks_share", "zero_share",
+        ])
+        for s in stats:
+            writer.writerow([
+                s.assignment, s.notebook, s.grade_id, f"{s.max_points:g}", s.submissions,
+                f"{s.mean:.4g}", f"{s.median:.4g}", f"{s.minimum:g}", f"{s.maximum:g}",
+                f"{s.full_share:.3f}", f"{s.zero_share:.3f}",
+            ])
+    return grades_csv, stats_csv, stats

@@ -1,0 +1,202 @@
+"""One grading task in a process of its own.
+
+The parent (:mod:`autograder.parallel`) writes the task as JSON, runs it in a new process
+(forked from a fork server that has nbgrader imported already, via :func:`forked_entry`, or
+started as ``python -m autograder.worker TASK.json RESULT.json``) and reads the result; a
+crash, a hang or a memory blow-up here costs one task, never the batch. Tasks:
+
+- ``grade``: nbgrader autograde of one (assignment, student), then the score from the
+  gradebook;
+- ``validate``: nbgrader's Validator on one notebook (``invert``: no test may pass).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sqlite3
+import sys
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["error_summary", "forked_entry", "main", "run_task_file"]
+
+_EXC_LINE = re.compile(
+    r"^(?:\[ERROR\]\s*)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b:?(.*)$"
+)
+_RETRYABLE = (
+    "Kernel died before replying",
+    "Timeout waiting for kernel_info reply",
+    "kernel_info reply",
+    "database is locked",
+    "Address already in use",
+)
+
+
+def error_summary(result: dict) -> str:
+    """The most telling line of an nbgrader failure: the last exception, else the last error."""
+    text = "\n".join(filter(None, [result.get("log"), result.get("error")]))
+    exc_lines = []
+    error_lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        match = _EXC_LINE.match(stripped)
+        if match and match.group(1).rsplit(".", 1)[-1] != "NbGraderException":
+            exc_lines.append(f"{match.group(1)}:{match.group(2)}".rstrip(":").strip())
+        if stripped.startswith("[ERROR]"):
+            message = stripped.removeprefix("[ERROR]").strip()
+            if message and not message.startswith(("Please see", "There was an error processing")):
+                error_lines.append(message)
+    if exc_lines:
+        return exc_lines[-1][:400]
+    if error_lines:
+        return error_lines[-1][:400]
+    return "nbgrader reported a failure without a message"
+
+
+def _busy_timeout() -> None:
+    """Let parallel workers wait for the sqlite gradebook instead of failing on a lock."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _set_timeout(dbapi_connection, _record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute("PRAGMA busy_timeout = 60000")
+
+
+def _limit_memory(megabytes: int) -> None:
+    if megabytes > 0:
+        limit = megabytes * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):
+            pass
+
+
+def _grade(task: dict) -> dict:
+    from .course import Course
+
+    course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
+    api = course.api()
+    assignment, student = task["assignment"], task["student"]
+    result = api.autograde(assignment, student, force=True, create=True)
+    log = result.get("log") or ""
+    if not result.get("success"):
+        reason = error_summary(result)
+        return {
+            "ok": False,
+            "reason": reason,
+            "retryable": any(s in log + reason for s in _RETRYABLE),
+        }
+    notes = []
+    for line in log.splitlines():
+        if "No submitted file" in line:
+            notes.append("missing notebook " + Path(line.split(":", 1)[-1].strip()).name)
+    with course.gradebook() as gb:
+        submission = gb.find_submission(assignment, student)
+        out = {
+            "ok": True,
+            "score": float(submission.score),
+            "max_score": float(submission.max_score),
+            "needs_manual_grade": bool(submission.needs_manual_grade),
+        }
+    if notes:
+        out["reason"] = "; ".join(notes)
+    return out
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _validate(task: dict) -> dict:
+    from nbgrader.validator import Validator
+
+    from .course import Course
+
+    course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
+    validator = Validator(config=course.config())
+    validator.invert = bool(task.get("invert"))
+    results = validator.validate(task["path"])
+    for key, what in (
+        ("type_changed", "changed cell type"),
+        ("changed", "changed test cell"),
+        ("passed", "test cell passes although the answers are stubs"),
+        ("failed", "test cell fails"),
+    ):
+        cells = results.get(key)
+        if cells:
+            first = cells[0]
+            detail = _first_line(first.get("source", ""))
+            error = first.get("raw_error", "")
+            if error:
+                from nbconvert.filters import strip_ansi
+
+                last = [ln for ln in strip_ansi(error).splitlines() if ln.strip()]
+                detail += f" -> {last[-1].strip()}" if last else ""
+            return {"ok": False, "reason": f"{len(cells)} {what}(s); first: {detail}"[:400]}
+    return {"ok": True}
+
+
+def run_task_file(task_path: str, result_path: str) -> None:
+    """Run the task in ``task_path`` (JSON) and write its result to ``result_path``."""
+    # see autograder.cli._skip_slow_imports: seconds saved in every worker
+    sys.modules.setdefault("rfc3987_syntax", None)
+    task = json.loads(Path(task_path).read_text())
+    _limit_memory(int(task.get("memory_mb", 0)))
+    _busy_timeout()
+    start = time.perf_counter()
+    try:
+        if task["kind"] == "grade":
+            result = _grade(task)
+        elif task["kind"] == "validate":
+            result = _validate(task)
+        else:
+            result = {"ok": False, "reason": f"unknown task kind {task['kind']!r}"}
+    except MemoryError:
+        result = {"ok": False, "reason": "the grader ran out of memory"}
+    except Exception as exc:
+        tail = traceback.format_exc().strip().splitlines()[-1]
+        result = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:400] or tail}
+    result["seconds"] = time.perf_counter() - start
+    usage = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    result["max_rss_mb"] = usage / 1024.0
+    Path(result_path).write_text(json.dumps(result))
+
+
+def forked_entry(task_path: str, result_path: str, log_path: str, cwd: str,
+                 env: dict[str, str]) -> None:
+    """Start of a task forked from the fork server: own session, the grading environment
+    (inherited by the kernel), output to the log file."""
+    os.setsid()  # the parent stops a task by killing its process group
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    run_task_file(task_path, result_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m autograder.worker TASK.json RESULT.json", file=sys.stderr)
+        return 2
+    run_task_file(args[0], args[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""nbgrader configuration of the minigrad backpropagation course.
+
+Read by ``python -m autograder`` and by nbgrader's own commands run from this folder.
+Every path is computed from this file's folder, so the course can live anywhere.
+"""
+
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from autograder.feedback import HideHiddenTests
+
+c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+
+# --- the course ------------------------------------------------------------------------------
+c.CourseDirectory.course_id = "minigrad-backprop"
+c.CourseDirectory.root = _here
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_here, "gradebook.db")
+# never copy build leftovers into releases or autograded folders
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    ".DS_Store",
+]
+
+# --- executing notebooks (validate and autograde) --------------------------------------------
+# Seconds one cell may run before it is interrupted and marked as an error.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+# The kernel is always the grader's python3 (the interpreter nbgrader runs under; the
+# autograder puts a kernelspec for it first on JUPYTER_PATH), whatever the submission claims.
+c.Execute.kernel_name = "python3"
+c.Execute.iopub_timeout = 10
+c.Execute.startup_timeout = 120
+# Keep tracebacks and output floods from bloating autograded notebooks and feedback.
+c.LimitOutput.max_lines = 300
+c.LimitOutput.max_traceback = 60
+
+# --- autograding -----------------------------------------------------------------------------
+# Test cells a student deleted are put back from the gradebook and graded.
+c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.missing_cell_notification = (
+    "This test cell (id: {cell_id}) was missing from the submission and was restored "
+    "by the grader.\n\n"
+)
+
+# --- feedback --------------------------------------------------------------------------------
+# nbgrader's default feedback shows the autograded notebook, hidden tests included
+# (jupyter/nbgrader#917). HideHiddenTests removes hidden regions and the tracebacks of
+# cells that had one, so neither the tests nor their source lines reach a student.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,199 @@
+"""Tests for autograder.build: jupytext sources -> nbgrader source notebooks, deterministically."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from autograder.build import build, build_notebook, is_notebook_source, notebook_sources
+from autograder.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+HEADER = """# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+"""
+MARKERS = (
+    "### BEGIN SOLUTION",
+    "### END SOLUTION",
+    "### BEGIN HIDDEN TESTS",
+    "### END HIDDEN TESTS",
+)
+
+
+def _sources() -> list[Path]:
+    found = []
+    for folder in (FIXTURE_NOTEBOOKS, ROOT / "notebooks"):
+        for paths in notebook_sources(folder).values():
+            found += paths
+    return found
+
+
+SOURCES = _sources()
+
+
+def _header_metadata(text: str) -> list[dict]:
+    """The nbgrader JSON of every '# %% nbgrader={...}' header, in order."""
+    out = []
+    for line in text.splitlines():
+        match = re.match(r"^# %%.*\bnbgrader=(\{.*\})\s*$", line)
+        if match:
+            out.append(json.loads(match.group(1)))
+    return out
+
+
+@pytest.fixture
+def restore_environ(monkeypatch):
+    """The CLI edits os.environ (PATH, JUPYTER_PATH); give each test a private copy."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.parametrize("py_path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_round_trip_keeps_nbgrader_metadata_and_markers(py_path):
+    """Every header's nbgrader metadata and every marker line reach the ipynb unchanged."""
+    text = py_path.read_text(encoding="utf-8")
+    nb = nbformat.reads(build_notebook(py_path), as_version=4)
+    nbformat.validate(nb)
+    built_meta = [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert built_meta == _header_metadata(text)
+    joined = "\n".join(c.source for c in nb.cells)
+    for marker in MARKERS:
+        assert joined.count(marker) == text.count(marker), marker
+    # ...and back: ipynb -> percent text -> notebook gives the same cells
+    again = jupytext.reads(jupytext.writes(nb, fmt="py:percent"), fmt="py:percent")
+    assert [c.source for c in again.cells] == [c.source for c in nb.cells]
+    assert [c.metadata.get("nbgrader") for c in again.cells] == [
+        c.metadata.get("nbgrader") for c in nb.cells
+    ]
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            assert cell.id == grade_id
+
+
+@pytest.mark.parametrize("py_path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_two_builds_are_byte_identical(py_path, tmp_path):
+    """Building the same source twice, in different folders, gives the same bytes."""
+    first, second = tmp_path / "one", tmp_path / "two"
+    assignment = py_path.parent.name
+    build(py_path.parent.parent, first, [assignment])
+    build(py_path.parent.parent, second, [assignment])
+    name = py_path.stem + ".ipynb"
+    data = (first / assignment / name).read_bytes()
+    assert data == (second / assignment / name).read_bytes()
+    assert data.endswith(b"\n") and b"jupytext" not in data and b"lines_to_next_cell" not in data
+
+
+def test_fixture_ids_and_no_outputs():
+    """Cells get ids from grade_id or position; code cells have no outputs or counts."""
+    nb = nbformat.reads(build_notebook(FIXTURE_NOTEBOOKS / "f1_tiny" / "f1_tiny.py"), 4)
+    ids = [c.id for c in nb.cells]
+    assert ids == [
+        "cell-000", "f1-setup", "f1-cube", "f1-cube-test", "cell-004", "f1-cube-grad",
+        "f1-cube-grad-test",
+    ]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("a1.py", HEADER + "# %%\nx = 1\n", True),
+        ("buggy.py", HEADER + "# %%\nx = 1\n", False),
+        ("helpers.py", "def f():\n    return 1\n", False),
+        ("notes.txt", HEADER, False),
+    ],
+)
+def test_is_notebook_source(tmp_path, name, text, expected):
+    """Only .py files with the jupytext header are notebooks; buggy.py never is."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert is_notebook_source(path) is expected
+
+
+
+
+def _answer(grade_id: str) -> str:
+    return (
+        '# %% nbgrader={"grade": false, "grade_id": "' + grade_id + '", "locked": false, '
+        '"schema_version": 3, "solution": true, "task": false}\n'
+    )
+
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_answer("x-a") + "x = 1\n\n" + _answer("x-a") + "y = 2\n",
+         "share the id 'x-a'"),
+        (_answer("x-b") + "### BEGIN SOLUTION\nx = 1\n", "never closed"),
+        (_answer("x-c") + "### END SOLUTION\n", "without a '### BEGIN SOLUTION'"),
+        (_answer("x c") + "x = 1\n", "grade_id 'x c'"),
+        ('# %% nbgrader={"grade": false,\nx = 1\n', "not valid JSON"),
+    ],
+)
+def test_build_rejects_malformed_sources(tmp_path, body, message):
+    """A malformed source raises ValueError naming the file and the problem."""
+    path = tmp_path / "x1" / "x1.py"
+    path.parent.mkdir()
+    path.write_text(HEADER + "\n" + body)
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        build_notebook(path)
+    assert str(path) in str(info.value)
+
+
+def test_build_removes_stale_and_skips_unchanged(tmp_path):
+    """A rebuild deletes notebooks without a source and leaves unchanged files untouched."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    out = tmp_path / "source"
+    (out / "f1_tiny").mkdir(parents=True)
+    (out / "f1_tiny" / "old.ipynb").write_text("{}")
+    [path] = build(notebooks, out)
+    stamp = path.stat().st_mtime_ns
+    build(notebooks, out)
+    assert path.stat().st_mtime_ns == stamp
+    assert not (out / "f1_tiny" / "old.ipynb").exists()
+    assert sorted(p.name for p in (out / "f1_tiny").iterdir()) == ["f1_tiny.ipynb"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "text"),
+    [
+        ([], 0, "built "),
+        (["nope"], 1, "no notebook sources for nope"),
+    ],
+)
+def test_build_cli_exit_status(tmp_path, capsys, restore_environ, extra, status, text):
+    """`build` exits 0 and lists what it wrote, 1 with a message naming what is missing."""
+    code = main(["build", "--course-dir", str(tmp_path / "course"),
+                 "--notebooks-dir", str(FIXTURE_NOTEBOOKS), *extra])
+    captured = capsys.readouterr()
+    assert code == status
+    assert text in captured.out + captured.err
+    if status == 0:
+        assert (tmp_path / "course" / "source" / "f1_tiny" / "f1_tiny.ipynb").is_file()
+        assert (tmp_path / "course" / "nbgrader_config.py").is_file()
