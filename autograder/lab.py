@@ -37,6 +37,9 @@ def lab_command(course: Course, port: int = 8888, open_browser: bool = False) ->
         f"--ServerApp.port={port}",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.open_browser={open_browser}",
+        # no news feed or update check: course machines are often offline
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     cmd += [f"--ServerApp.jpserver_extensions={name}={on}" for name, on in _EXTENSIONS.items()]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
