@@ -64,12 +64,16 @@ class Graph(graphviz.Digraph):
             return {"text/plain": str(error)}
 
 
-def draw_graph(root, format: str = "svg", rankdir: str = "LR") -> Graph:  # noqa: A002
+def draw_graph(
+    root, format: str = "svg", rankdir: str = "LR", size: str | None = "11,7"  # noqa: A002
+) -> Graph:
     """The computational graph that produced ``root`` (a Value or a Tensor).
 
     Data nodes show their label, value (or shape, dtype and a summary) and gradient;
     op nodes show the op's name. ``format`` is the output format used by ``.render``
-    and ``.pipe``; ``rankdir`` is the layout direction: LR, RL, TB or BT.
+    and ``.pipe``; ``rankdir`` is the layout direction: LR, RL, TB or BT; ``size`` is the
+    largest drawing in inches ("width,height"): a bigger graph is scaled down to fit a
+    notebook's output area (None: natural size).
     """
     if isinstance(root, Value):
         describe, op_of, parents_of = _value_record, _value_op, _value_parents
@@ -80,7 +84,10 @@ def draw_graph(root, format: str = "svg", rankdir: str = "LR") -> Graph:  # noqa
     if rankdir not in _RANKDIRS:
         raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS} (got {rankdir!r})")
 
-    graph = Graph(format=format, graph_attr={"rankdir": rankdir})
+    graph_attr = {"rankdir": rankdir}
+    if size is not None:
+        graph_attr["size"] = size
+    graph = Graph(format=format, graph_attr=graph_attr)
     graph.attr("node", fontname="Helvetica", fontsize="11")
     names = {}  # id(node) -> dot name; the graph keeps every node alive meanwhile
     for node in _inputs_first(root, parents_of):

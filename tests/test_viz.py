@@ -290,3 +290,13 @@ def test_tensor_graph_renders():
     """A Tensor graph renders to SVG with dot."""
     loss, _, _ = tensor_graph()
     assert "float64" in draw_graph(loss).pipe(format="svg", encoding="utf-8")
+
+
+def test_large_graphs_are_scaled_to_fit_a_notebook():
+    """draw_graph caps the drawing size by default and leaves it natural with size=None."""
+    from minigrad import Value
+    from minigrad.viz import draw_graph
+
+    v = Value(1.0) * 2 + 3
+    assert 'size="11,7"' in draw_graph(v).source
+    assert "size=" not in draw_graph(v, size=None).source
