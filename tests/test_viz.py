@@ -299,4 +299,4 @@ def test_large_graphs_are_scaled_to_fit_a_notebook():
 
     v = Value(1.0) * 2 + 3
     assert 'size="11,7"' in draw_graph(v).source
-    assert "size=" not in draw_graph(v, size=None).source
+    assert " size=" not in draw_graph(v, size=None).source
