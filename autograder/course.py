@@ -3,6 +3,11 @@
 A :class:`Course` ties together three folders: the notebook sources (``notebooks/``), the
 nbgrader course root (``course/``, holding ``nbgrader_config.py``) and the generated folders
 nbgrader works in under that root. Every command builds one and hands it around.
+
+The gradebook is the course's sqlite file (``course/gradebook.db``) unless a URL says
+otherwise, first match wins: the environment variable ``MINIGRAD_GRADEBOOK_URL`` (what
+``--db`` sets), then ``c.CourseDirectory.db_url`` in ``nbgrader_config.py``. A PostgreSQL
+URL (``postgresql://user@host/db``) lets several graders or machines share one gradebook.
 """
 
 from __future__ import annotations
@@ -18,14 +23,18 @@ from pathlib import Path
 
 __all__ = [
     "CONFIG_NAME",
+    "GRADEBOOK_ENV",
     "Course",
     "PipelineError",
     "default_paths",
+    "display_url",
     "grading_environment",
     "kernel_python",
+    "normalize_db_url",
 ]
 
 CONFIG_NAME = "nbgrader_config.py"
+GRADEBOOK_ENV = "MINIGRAD_GRADEBOOK_URL"
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +48,40 @@ def _project_root() -> Path:
     if (cwd / "course" / CONFIG_NAME).is_file():
         return cwd
     return _PACKAGE_PARENT
+
+
+def normalize_db_url(url: str) -> str:
+    """A gradebook URL SQLAlchemy can open with the installed PostgreSQL driver.
+
+    ``postgres://`` (the Heroku spelling) becomes ``postgresql://``; a PostgreSQL URL that
+    names no driver gets psycopg2 when it is installed (SQLAlchemy 2.1 would otherwise
+    import psycopg 3). Other URLs are returned unchanged.
+    """
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql"):
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    raise PipelineError(
+        "a PostgreSQL gradebook needs a driver: pip install psycopg2-binary "
+        f"(the project's `postgres` extra); got {display_url(url)}"
+    )
+
+
+def display_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}://..." if sep else "(an unreadable gradebook URL)"
 
 
 def default_paths() -> tuple[Path, Path]:
@@ -124,6 +167,11 @@ class Course:
         except Exception as exc:  # a broken config file is the instructor's to fix
             raise PipelineError(f"could not load {self.config_path}: {exc}") from exc
         cfg.CourseDirectory.root = str(self.course_dir)
+        override = os.environ.get(GRADEBOOK_ENV, "").strip()
+        if override:
+            cfg.CourseDirectory.db_url = override
+        if cfg.CourseDirectory.get("db_url"):
+            cfg.CourseDirectory.db_url = normalize_db_url(cfg.CourseDirectory.db_url)
         return cfg
 
     def api(self):
@@ -137,6 +185,7 @@ class Course:
         return NbGraderAPI(coursedir=coursedir, config=cfg)
 
     def db_url(self) -> str:
+        """The gradebook URL in force (see the module docstring for the order)."""
         from nbgrader.coursedir import CourseDirectory
 
         return CourseDirectory(config=self.config()).db_url
@@ -149,9 +198,19 @@ class Course:
     def gradebook(self):
         """nbgrader's Gradebook for this course (use as a context manager)."""
         from nbgrader.api import Gradebook
+        from sqlalchemy.exc import SQLAlchemyError
 
         apply_grading_environment()  # a new gradebook runs the `alembic` script
-        return Gradebook(self.db_url(), self.course_id())
+        url = self.db_url()
+        try:
+            return Gradebook(url, self.course_id())
+        except (SQLAlchemyError, ImportError) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
+            detail = lines[0] if lines else type(cause).__name__
+            raise PipelineError(
+                f"could not open the gradebook {display_url(url)}: {detail}"
+            ) from exc
 
     # what is present
     def notebook_assignments(self) -> list[str]:
