@@ -11,12 +11,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap
 
-.PHONY: help venv sysdeps demo test test-fast lint check bench lab clean
+.PHONY: help venv sysdeps demo test e2e lint check bench lab clean
 
 help:
 	@echo "make demo   build the course, grade sample students, print the gradebook"
 	@echo "make test   lint, unit tests with coverage, and the course checks"
 	@echo "make lab    JupyterLab on the student release"
+	@echo "make e2e    every released notebook in JupyterLab, in headless Chromium"
 	@echo "make bench  run every benchmark in benchmarks/"
 
 $(STAMP): pyproject.toml
@@ -50,9 +51,14 @@ demo: venv sysdeps
 lint: venv
 	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks
 
+# The browser test (tests/test_e2e.py, marker e2e) runs with `make e2e`: its blank-notebook
+# runs are not yet reliable on a loaded 2-core machine, so it is kept out of `make test`.
 test: venv sysdeps lint
-	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95 tests
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95 -m "not e2e" tests
 	$(PY) -m autograder check
+
+e2e: venv sysdeps
+	$(PY) -m pytest -m e2e tests/test_e2e.py
 
 check: venv sysdeps
 	$(PY) -m autograder check
