@@ -51,10 +51,10 @@ demo: venv sysdeps
 lint: venv
 	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks
 
-# The browser test (tests/test_e2e.py, marker e2e) runs with `make e2e`: its blank-notebook
-# runs are not yet reliable on a loaded 2-core machine, so it is kept out of `make test`.
+# tests/ includes the browser test (tests/test_e2e.py): it runs where Debian's chromium is
+# installed (.ci/run installs it) and says why it is skipped elsewhere; `make e2e` runs it alone.
 test: venv sysdeps lint
-	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95 -m "not e2e" tests
+	$(PY) -m pytest -rs --cov --cov-report=term --cov-fail-under=95 tests
 	$(PY) -m autograder check
 
 e2e: venv sysdeps

@@ -20,5 +20,6 @@ for _name in (
     "sqlalchemy",
     "autograder.course",
     "autograder.worker",
+    "autograder.execute",
 ):
     importlib.import_module(_name)

@@ -9,11 +9,19 @@ worked, 1 when anything failed (the message names the assignment or student and 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from .course import Course, PipelineError, apply_grading_environment, default_paths
+from .course import (
+    GRADEBOOK_ENV,
+    Course,
+    PipelineError,
+    apply_grading_environment,
+    default_paths,
+    display_url,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -49,6 +57,32 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=1,
                         help="re-runs of a task whose kernel failed to start (default: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _db_url_arg(text: str) -> str:
+    if "://" not in text.strip():
+        raise argparse.ArgumentTypeError(
+            "--db must be a database URL such as postgresql://user@host/gradebook or "
+            f"sqlite:////path/gradebook.db (got {text!r})"
+        )
+    return text.strip()
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=_db_url_arg, default=None, metavar="URL",
+        help=f"gradebook URL, e.g. postgresql://user:password@host/gradebook to share one "
+             f"gradebook between graders or machines (default: ${GRADEBOOK_ENV}, else "
+             "c.CourseDirectory.db_url of nbgrader_config.py, else course/gradebook.db)")
+
+
+def _shard_arg(text: str) -> tuple[int, int]:
+    from .grading import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _options_dict(args) -> dict:
@@ -91,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="*", help="assignments to release (default: all built)")
     p.add_argument("--force", action="store_true",
                    help="overwrite releases even if they were edited")
+    _db_option(p)
 
     p = add("validate", "nbgrader validate on source notebooks (or --invert on releases)",
             "Source notebooks must pass every test; with --invert, released notebooks (answer\n"
@@ -119,25 +154,59 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("grade", "nbgrader autograde, one process per student, in parallel",
             "Autograde every course/submitted/<student>/<assignment>/ (or those selected)\n"
-            "and print a summary: graded, failed with the reason.\n\n" + _GRADE_LIMITS)
+            "and print a summary: graded, failed with the reason, flagged.\n\n"
+            "Every submission is scanned first (see `scan --help`): broken notebooks are\n"
+            "repaired where safe, else reported as failed; a cell with tampering is withheld\n"
+            "and its exercise scores 0, and the student is flagged; flagged and failed\n"
+            "submissions are copied to course/quarantine/. Kernels run in a bubblewrap\n"
+            "sandbox (no view of the course, other students or the gradebook; no network)\n"
+            "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
+            "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS)
     p.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
     p.add_argument("--student", "-s", action="append", default=None,
                    help="grade only this student (repeatable)")
+    p.add_argument("--shard", type=_shard_arg, default=None, metavar="i/n",
+                   help="grade only shard i of n: a student belongs to one shard, by a hash "
+                        "of the id, so n machines sharing a --db gradebook split a class")
+    _db_option(p)
     _run_options(p)
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bubblewrap even where it works (trusted work only)")
+
+    p = add("scan", "pre-grade scan: broken notebooks and tampering, without grading",
+            "Read every course/submitted/<student>/<assignment>/ notebook (or those selected)\n"
+            "without running it and print what grade would do about it:\n"
+            "  repaired  would break nbgrader but can be repaired (duplicate cell ids, lost or\n"
+            "            changed nbgrader metadata, schema version, kernel name, edited,\n"
+            "            unlocked, deleted or duplicated test cells): graded as if intact;\n"
+            "  flagged   tampering in an editable cell (rebinding the checker or builtins,\n"
+            "            patching numpy/minigrad/builtins, IPython transformers or\n"
+            "            showtraceback, sys.exit/os._exit, files, the gradebook, the network,\n"
+            "            exec/eval...): that cell is withheld and its exercise scores 0;\n"
+            "  failed    cannot be repaired (empty, invalid or truncated JSON...): not graded.\n"
+            "Exit status 1 when any submission is flagged or failed.")
+    p.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
+    p.add_argument("--student", "-s", action="append", default=None,
+                   help="scan only this student (repeatable)")
+    p.add_argument("--all", action="store_true",
+                   help="list every submission, clean ones and notes included")
 
     p = add("feedback", "nbgrader generate_feedback (HTML, hidden tests removed)",
             "Write course/feedback/<student>/<assignment>/<notebook>.html for autograded\n"
             "submissions. Hidden tests and the tracebacks of their cells are removed.")
     p.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
     p.add_argument("--student", "-s", default=None, help="only this student")
+    _db_option(p)
 
-    p = add("report", "grades CSV plus per-exercise statistics",
-            "Write <out>/grades.csv (nbgrader's CSV export) and <out>/exercises.csv\n"
-            "(per graded cell: submissions, mean, median, min, max, full/zero shares),\n"
-            "and print the gradebook and the exercise table.")
+    p = add("report", "grades CSV, per-exercise statistics and a score histogram",
+            "Write <out>/grades.csv (nbgrader's CSV export), <out>/exercises.csv and\n"
+            "<out>/exercises.txt (per graded cell: submissions, mean, median, min, max,\n"
+            "full/zero shares) and <out>/histogram.png (total scores, one panel per\n"
+            "assignment); print the gradebook and the exercise table.")
     p.add_argument("assignments", nargs="*", help="assignments (default: all)")
     p.add_argument("--output-dir", type=Path, default=None,
-                   help="where to write the CSV files (default: course/reports)")
+                   help="where to write the report files (default: course/reports)")
+    _db_option(p)
 
     p = add("check", "prove every assignment grades as it should (scratch course)",
             "For every assignment in notebooks/: build, release, validate the source,\n"
@@ -152,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
             "The whole pipeline on the sample students of every assignment, in its own\n"
             "course folder (default: demo-output/course, so course/gradebook.db is left\n"
             "alone). Prints the gradebook and where feedback landed.\n\n" + _GRADE_LIMITS)
+    _db_option(p)
     _run_options(p)
 
     from .selfgrade import add_arguments as selfgrade_arguments
@@ -244,10 +314,71 @@ def _cmd_grade(args) -> int:
     from .grading import grade
 
     course = _course(args)
-    outcomes = grade(course, args.assignments or None, args.student, **_options_dict(args))
-    print("note: submissions ran without a sandbox, as this user, able to read the course "
-          "folder (source/ included); grade only notebooks you trust", file=sys.stderr)
-    return _finish(outcomes, "grade")
+    url = course.db_url()
+    if not url.startswith("sqlite:"):
+        _say(f"gradebook: {display_url(url)}")
+    options = _options_dict(args)
+    sandboxed, banner = _sandbox_banner(args.no_sandbox)
+    options["sandbox"] = sandboxed
+    _say(banner)
+    outcomes = grade(course, args.assignments or None, args.student, shard=args.shard,
+                     on_scan=_print_scan, **options)
+    if args.shard and not outcomes:
+        _say(f"grade: no selected student falls in shard {args.shard[0]}/{args.shard[1]}; "
+             "nothing to do")
+        return 0
+    status = _finish(outcomes, "grade" + ("" if sandboxed else " (NOT SANDBOXED)"))
+    from .grading import status_of
+
+    for o in outcomes:
+        if status_of(o) == "flagged":
+            _say(f"flagged: {o.task.label}: " + "; ".join(o.extra["flags"])[:600])
+    if not sandboxed:
+        _say(banner)
+    return status
+
+
+def _sandbox_banner(refused: bool) -> tuple[bool, str]:
+    """Whether kernels run in bubblewrap, and the line that says so (loud when not)."""
+    from .sandbox import sandbox_status
+
+    state = sandbox_status()
+    if state.available and not refused:
+        return True, f"sandbox: grading kernels run in bubblewrap ({state.detail})"
+    why = "--no-sandbox was given" if refused and state.available else state.detail
+    rule = "!" * 78
+    return False, (f"{rule}\n!! grading is NOT sandboxed: {why}.\n"
+                   "!! Student code runs as this user: it can read the course folder (source/ "
+                   "with the\n!! hidden tests), other submissions and the gradebook, and "
+                   f"use the network.\n{rule}")
+
+
+def _print_scan(scans, everything: bool = False) -> None:
+    from .scan import scan_table
+
+    if everything or any(s.status != "ok" for s in scans):
+        _say(scan_table(scans, everything=everything))
+        _say("")
+    counts = {k: sum(s.status == k for s in scans) for k in ("ok", "repaired", "flagged",
+                                                              "failed")}
+    _say(f"scan: {len(scans)} submission(s): " + ", ".join(f"{v} {k}" for k, v in
+                                                            counts.items()))
+
+
+def _cmd_scan(args) -> int:
+    from .scan import scan_submission
+
+    course = _course(args)
+    pairs = course.submissions(args.assignments or None)
+    if args.student:
+        pairs = [p for p in pairs if p[1] in args.student]
+    if not pairs:
+        raise PipelineError(f"no submissions to scan under {course.submitted_dir}"
+                            + (f" for {', '.join(args.assignments)}" if args.assignments else "")
+                            + (f" from {', '.join(args.student)}" if args.student else ""))
+    scans = [scan_submission(course, a, s) for a, s in pairs]
+    _print_scan(scans, everything=args.all)
+    return 1 if any(s.status in ("flagged", "failed") for s in scans) else 0
 
 
 def _cmd_feedback(args) -> int:
@@ -282,21 +413,26 @@ def _autograded(course: Course) -> list[tuple[str, str]]:
 
 
 def _cmd_report(args) -> int:
-    from .report import format_table, gradebook_table, write_report
+    from .report import (
+        exercise_table,
+        gradebook_table,
+        write_exercise_table,
+        write_histogram,
+        write_report,
+    )
 
     course = _course(args)
     url = course.db_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise PipelineError(f"no gradebook at {url}: release and grade first")
-    grades_csv, stats_csv, stats = write_report(course, args.output_dir, args.assignments or None)
-    _say(gradebook_table(course, args.assignments or None))
+    wanted = args.assignments or None
+    grades_csv, stats_csv, stats = write_report(course, args.output_dir, wanted)
+    table_txt = write_exercise_table(stats, grades_csv.parent)
+    histogram = write_histogram(course, grades_csv.parent, wanted)
+    _say(gradebook_table(course, wanted))
     _say("")
-    rows = [[s.assignment, s.grade_id, f"{s.max_points:g}", s.submissions, f"{s.mean:.2f}",
-             f"{s.median:g}", f"{100 * s.full_share:.0f}%", f"{100 * s.zero_share:.0f}%"]
-            for s in stats]
-    _say(format_table(["assignment", "exercise", "points", "n", "mean", "median", "full",
-                       "zero"], rows))
-    _say(f"\nwrote {grades_csv} and {stats_csv}")
+    _say(exercise_table(stats))
+    _say(f"\nwrote {grades_csv}, {stats_csv}, {table_txt} and {histogram}")
     return 0
 
 
@@ -335,6 +471,7 @@ _COMMANDS = {
     "validate": _cmd_validate,
     "collect": _cmd_collect,
     "grade": _cmd_grade,
+    "scan": _cmd_scan,
     "feedback": _cmd_feedback,
     "report": _cmd_report,
     "check": _cmd_check,
@@ -354,6 +491,10 @@ def _skip_slow_imports() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "db", None):
+        os.environ[GRADEBOOK_ENV] = args.db  # read by Course.config here and in every worker
+    elif args.command in ("check", "selfgrade"):
+        os.environ.pop(GRADEBOOK_ENV, None)  # scratch courses keep their own sqlite gradebook
     _skip_slow_imports()
     apply_grading_environment()
     start = time.perf_counter()

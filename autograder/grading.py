@@ -3,15 +3,63 @@
 Autograding is nbgrader's (``NbGraderAPI.autograde`` in a worker process per student, see
 :mod:`autograder.parallel`); validation is nbgrader's Validator. This module decides what to
 run and turns outcomes into a table and an exit status.
+
+``--shard i/n`` splits one class between n machines sharing a gradebook: a student belongs
+to shard ``sha256(student id) mod n + 1``, which every machine computes alike whatever else
+it holds, so each student is graded by exactly one machine (shards of a small class are
+only roughly equal in size).
 """
 
 from __future__ import annotations
 
-from .course import Course, PipelineError
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .course import Course, PipelineError, display_url
 from .parallel import Outcome, Task, run_tasks
 from .report import format_table
 
-__all__ = ["grade", "outcome_table", "summary_line", "validate"]
+if TYPE_CHECKING:
+    from .scan import SubmissionScan
+
+__all__ = [
+    "grade",
+    "outcome_table",
+    "parse_shard",
+    "shard_of",
+    "shard_students",
+    "status_of",
+    "summary_line",
+    "validate",
+]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` as (i, n); ValueError unless both are integers with 1 <= i <= n."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if match:
+        index, count = int(match.group(1)), int(match.group(2))
+        if 1 <= index <= count:
+            return index, count
+    raise ValueError(f"--shard must look like i/n with 1 <= i <= n (got {text!r})")
+
+
+def shard_of(student: str, count: int) -> int:
+    """The shard (1 to ``count``) a student id belongs to; the same on every machine."""
+    if count < 1:
+        raise ValueError(f"shard count must be at least 1 (got {count})")
+    digest = hashlib.sha256(student.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def shard_students(students: Iterable[str], index: int, count: int) -> list[str]:
+    """The students of ``students`` in shard ``index`` of ``count``, sorted."""
+    return sorted(s for s in set(students) if shard_of(s, count) == index)
 
 
 def _check_in_gradebook(course: Course, assignments: list[str]) -> None:
@@ -20,7 +68,7 @@ def _check_in_gradebook(course: Course, assignments: list[str]) -> None:
     missing = sorted(set(assignments) - known)
     if missing:
         raise PipelineError(
-            f"{', '.join(missing)} not in the gradebook {course.db_url()}: "
+            f"{', '.join(missing)} not in the gradebook {display_url(course.db_url())}: "
             "release it first (`python -m autograder release`)"
         )
 
@@ -29,12 +77,31 @@ def grade(
     course: Course,
     assignments: list[str] | None = None,
     students: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
+    on_scan: Callable[[list[SubmissionScan]], None] | None = None,
     **run_options,
 ) -> list[Outcome]:
-    """Autograde every submitted (assignment, student) pair, filtered by the arguments."""
+    """Autograde every submitted (assignment, student) pair, filtered by the arguments.
+
+    ``shard=(i, n)`` keeps the students of shard i of n (see :func:`shard_of`); a shard
+    that holds none of the selected students returns no outcomes.
+
+    Every submission is scanned first (:mod:`autograder.scan`; ``on_scan`` gets the scans
+    before any task starts) and graded by the scan's rule: repaired notebooks are graded
+    from a staged copy, tampering is withheld and its exercise scores 0 (the outcome's
+    ``extra["flags"]`` says why), a submission that cannot be repaired is not graded
+    (a failed outcome with the reason). Flagged and failed submissions are copied to
+    ``course/quarantine/``. One outcome per pair, in order.
+    """
     pairs = course.submissions(assignments)
     if students:
         pairs = [p for p in pairs if p[1] in students]
+    if shard is not None and pairs:
+        index, count = parse_shard(f"{shard[0]}/{shard[1]}")
+        mine = set(shard_students((s for _, s in pairs), index, count))
+        pairs = [p for p in pairs if p[1] in mine]
+        if not pairs:
+            return []
     if not pairs:
         where = course.submitted_dir
         raise PipelineError(
@@ -49,9 +116,51 @@ def grade(
     with course.gradebook() as gb:
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
-    tasks = [Task("grade", assignment, student) for assignment, student in pairs]
     run_options.setdefault("desc", "grading")
-    return run_tasks(course, tasks, **run_options)
+    return _scan_and_grade(course, pairs, on_scan, run_options)
+
+
+def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[Outcome]:
+    from .scan import quarantine, scan_submission, stage_submission
+
+    scans = [scan_submission(course, assignment, student) for assignment, student in pairs]
+    if on_scan is not None:
+        on_scan(scans)
+    outcomes: list[Outcome | None] = [None] * len(scans)
+    with tempfile.TemporaryDirectory(prefix="autograder-staged-") as tmp:
+        staging = Path(tmp)
+        tasks, slots = [], []
+        for index, scan in enumerate(scans):
+            task = Task("grade", scan.assignment, scan.student)
+            if scan.status in ("failed", "flagged"):
+                quarantine(course, scan)
+            if scan.status == "failed":
+                outcomes[index] = Outcome(
+                    task, False, "not graded: " + "; ".join(scan.reasons("broken"))[:400],
+                    extra={"scan": scan.status, "flags": scan.reasons("tampering")})
+                continue
+            stage_submission(scan, course.submitted_dir, staging)
+            plan = staging / f"plan-{index}.json"
+            plan.write_text(json.dumps({"submitted_dir": str(staging),
+                                        "zero_cells": scan.zero_cells}))
+            tasks.append(Task("grade", scan.assignment, scan.student, plan=str(plan)))
+            slots.append(index)
+        for index, outcome in zip(slots, run_tasks(course, tasks, **run_options)):
+            scan = scans[index]
+            found_here = list(outcome.extra.get("flags", []))
+            if found_here and scan.status != "flagged":
+                quarantine(course, scan, found_here)  # the kernel guard caught it
+            outcome.extra.update(scan=scan.status, flags=scan.reasons("tampering") + found_here,
+                                 repairs=scan.reasons("repaired"))
+            outcomes[index] = outcome
+    return [o for o in outcomes if o is not None]
+
+
+def status_of(outcome: Outcome) -> str:
+    """graded, flagged (graded, tampering found) or failed (not graded)."""
+    if not outcome.ok:
+        return "failed"
+    return "flagged" if outcome.extra.get("flags") else "graded"
 
 
 def validate(
@@ -77,15 +186,29 @@ def validate(
     return run_tasks(course, tasks, **run_options)
 
 
+def _grade_reason(o: Outcome) -> str:
+    flags = o.extra.get("flags") or []
+    parts = []
+    if flags:
+        parts.append(flags[0] + (f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""))
+    if o.reason:
+        parts.append(o.reason)
+    repairs = o.extra.get("repairs") or []
+    if repairs and o.ok:
+        parts.append(f"repaired ({len(repairs)}): {repairs[0]}")
+    text = "; ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def outcome_table(outcomes: list[Outcome]) -> str:
     """One row per task: what, status, score, seconds, reason."""
     rows = []
     for o in outcomes:
         if o.task.kind == "grade":
             score = "-" if o.score is None else f"{o.score:g}/{o.max_score:g}"
-            status = "graded" if o.ok else "FAILED"
+            status = {"failed": "FAILED", "flagged": "FLAGGED"}.get(status_of(o), "graded")
             rows.append([o.task.student, o.task.assignment, status, score,
-                         f"{o.seconds:.1f}", o.reason])
+                         f"{o.seconds:.1f}", _grade_reason(o)])
         else:
             status = "ok" if o.ok else "FAILED"
             rows.append(["(validate)", o.task.assignment, status, "-", f"{o.seconds:.1f}",
@@ -96,5 +219,7 @@ def outcome_table(outcomes: list[Outcome]) -> str:
 def summary_line(outcomes: list[Outcome]) -> str:
     ok = sum(o.ok for o in outcomes)
     failed = len(outcomes) - ok
-    verb = "graded" if outcomes and outcomes[0].task.kind == "grade" else "passed"
-    return f"{ok} {verb}, {failed} failed"
+    if outcomes and outcomes[0].task.kind == "grade":
+        flagged = sum(status_of(o) == "flagged" for o in outcomes)
+        return f"{ok - flagged} graded, {failed} failed, {flagged} flagged"
+    return f"{ok} passed, {failed} failed"

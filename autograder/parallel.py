@@ -3,9 +3,10 @@
 Each task (an autograde of one student, or one validation) runs in a process of its own,
 in its own session: forked from a fork server that has nbgrader imported already, or a
 fresh ``python -m autograder.worker``. The parent only watches: a task that exceeds its
-time limit is killed with its process group (its kernel notices its parent is gone and
-exits), one that dies is reported, a kernel that fails to start is retried. Nothing one
-task does stops the others.
+time limit is killed with its process group (a sandboxed kernel dies with it, bwrap's
+``--die-with-parent``; an unsandboxed one notices its parent is gone and exits), one that
+dies is reported, a kernel that fails to start is retried. Nothing one task does stops the
+others.
 
 As with any multiprocessing fork server, a script that calls :func:`run_tasks` must keep
 its top-level code under ``if __name__ == "__main__":`` (``python -m autograder`` does).
@@ -39,13 +40,18 @@ def default_jobs() -> int:
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: ``grade`` (assignment, student) or ``validate`` (a notebook path)."""
+    """One unit of work: ``grade`` (assignment, student) or ``validate`` (a notebook path).
+
+    ``plan``: for ``grade``, a JSON file from the pre-grade scan (where the repaired
+    submission was staged, which test cells score 0); empty: grade ``submitted/`` as is.
+    """
 
     kind: str
     assignment: str
     student: str = ""
     path: str = ""
     invert: bool = False
+    plan: str = ""
 
     @property
     def label(self) -> str:
@@ -149,7 +155,7 @@ def _start(task_file: Path, result_file: Path, log_file: Path, cwd: str, env: di
 
 def _run_once(
     course: Course, task: Task, workdir: Path, index: int, timeout: float, memory_mb: int,
-    env: dict, running: _Running, use_fork: bool,
+    env: dict, running: _Running, use_fork: bool, sandbox: bool = False,
 ) -> dict:
     task_file = workdir / f"task-{index}.json"
     result_file = workdir / f"result-{index}.json"
@@ -164,6 +170,9 @@ def _run_once(
         "course_dir": str(course.course_dir),
         "notebooks_dir": str(course.notebooks_dir),
         "memory_mb": memory_mb,
+        "timeout": timeout,
+        "plan": task.plan,
+        "sandbox": sandbox,
     }
     task_file.write_text(json.dumps(payload))
     with running.lock:
@@ -213,6 +222,7 @@ def run_tasks(
     desc: str = "grading",
     progress: bool | None = None,
     fork_server: bool = True,
+    sandbox: bool | None = None,
 ) -> list[Outcome]:
     """Run ``tasks`` with ``jobs`` processes at a time; outcomes come back in task order.
 
@@ -220,9 +230,15 @@ def run_tasks(
     space (its kernel included; 0 for none), ``retries`` re-runs a task whose kernel failed
     to start. ``progress``: True/False forces the tqdm bar on/off, None shows it on a terminal.
     ``fork_server``: fork tasks from a server with nbgrader imported (else a fresh
-    ``python -m autograder.worker`` per task).
+    ``python -m autograder.worker`` per task). ``sandbox``: run grading kernels in bubblewrap
+    (None: wherever :func:`autograder.sandbox.sandbox_status` says it works).
     """
     from tqdm import tqdm
+
+    from .sandbox import sandbox_status
+
+    if sandbox is None:
+        sandbox = sandbox_status().available
 
     jobs = max(1, jobs or default_jobs())
     env = grading_environment(single_thread=jobs > 1)
@@ -240,7 +256,7 @@ def run_tasks(
             while True:
                 attempt += 1
                 raw = _run_once(course, task, workdir, index, timeout, memory_mb, env, running,
-                                fork_server)
+                                fork_server, bool(sandbox))
                 if raw.get("ok") or not raw.get("retryable") or attempt > retries:
                     break
             known = {"ok", "reason", "score", "max_score", "seconds", "max_rss_mb", "retryable"}

@@ -1,8 +1,11 @@
-"""Read the gradebook: the student x assignment table, grades CSV and per-exercise statistics.
+"""Read the gradebook: the student x assignment table, grades CSV, per-exercise statistics
+and a histogram of scores.
 
 ``grades.csv`` is written by nbgrader's own CsvExportPlugin (the format LMS imports expect);
 ``exercises.csv`` adds, per graded cell, how the class did: submissions, mean, median,
-minimum, maximum, and the share of full and of zero marks.
+minimum, maximum, and the share of full and of zero marks; ``exercises.txt`` is the same
+as a plain-text table. ``histogram.png`` has one panel per assignment: how many students
+got each total score.
 """
 
 from __future__ import annotations
@@ -15,12 +18,22 @@ from pathlib import Path
 from .course import Course
 
 __all__ = [
+    "EXERCISE_TABLE_NAME",
+    "HISTOGRAM_NAME",
     "ExerciseStats",
     "exercise_stats",
+    "exercise_table",
     "format_table",
     "gradebook_table",
+    "histogram_counts",
+    "score_distribution",
+    "write_exercise_table",
+    "write_histogram",
     "write_report",
 ]
+
+EXERCISE_TABLE_NAME = "exercises.txt"
+HISTOGRAM_NAME = "histogram.png"
 
 
 def format_table(headers: list[str], rows: list[list[object]]) -> str:
@@ -196,3 +209,108 @@ def write_report(
                 f"{s.full_share:.3f}", f"{s.zero_share:.3f}",
             ])
     return grades_csv, stats_csv, stats
+
+
+def exercise_table(stats: list[ExerciseStats]) -> str:
+    """The per-exercise statistics as a plain-text table, one row per graded cell."""
+    rows = [[s.assignment, s.grade_id, f"{s.max_points:g}", s.submissions, f"{s.mean:.2f}",
+             f"{s.median:g}", f"{s.minimum:g}", f"{s.maximum:g}",
+             f"{100 * s.full_share:.0f}%", f"{100 * s.zero_share:.0f}%"]
+            for s in stats]
+    headers = ["assignment", "exercise", "points", "n", "mean", "median", "min", "max",
+               "full", "zero"]
+    return format_table(headers, rows)
+
+
+def write_exercise_table(stats: list[ExerciseStats], out_dir: Path) -> Path:
+    """Write :func:`exercise_table` to ``out_dir/exercises.txt``; return the path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / EXERCISE_TABLE_NAME
+    path.write_text(exercise_table(stats) + "\n", encoding="utf-8")
+    return path
+
+
+def score_distribution(
+    course: Course, assignments: list[str] | None = None
+) -> dict[str, tuple[list[float], float]]:
+    """assignment -> (total score of each graded submission, sorted; the assignment's maximum)."""
+    out = {}
+    with course.gradebook() as gb:
+        for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            if assignments and assignment.name not in assignments:
+                continue
+            scores = sorted(float(s.score) for s in gb.assignment_submissions(assignment.name))
+            out[assignment.name] = (scores, float(assignment.max_score))
+    return out
+
+
+def histogram_counts(scores: list[float], top: float):
+    """(bin edges, counts) drawn for one assignment.
+
+    One bin per point, centred on whole scores, up to 30 points; above that 20 equal bins
+    from 0 to ``top``. Scores outside [0, top] (a late penalty, extra credit) are put in
+    the first or last bin, so every submission is counted once.
+    """
+    import numpy as np
+
+    top = max(float(top), 0.0)
+    if top <= 30:
+        edges = np.arange(-0.5, np.floor(top) + 1.0, 1.0)
+    else:
+        edges = np.linspace(0.0, top, 21)
+    values = np.clip(np.asarray(scores, dtype=float), edges[0], edges[-1])
+    counts, _ = np.histogram(values, bins=edges)
+    return edges, counts
+
+
+def write_histogram(
+    course: Course,
+    out_dir: Path | None = None,
+    assignments: list[str] | None = None,
+    distribution: dict[str, tuple[list[float], float]] | None = None,
+) -> Path:
+    """Draw the total scores of each assignment (one panel each) into ``histogram.png``.
+
+    Rendered with matplotlib's Agg canvas directly (no pyplot, no display needed).
+    ``distribution`` defaults to :func:`score_distribution` of the course.
+    """
+    import math
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if distribution is None:
+        distribution = score_distribution(course, assignments)
+    out_dir = Path(out_dir or course.reports_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted(distribution)
+    ncols = min(3, max(1, len(names)))
+    nrows = max(1, math.ceil(len(names) / ncols))
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    if not names:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no assignments in the gradebook", ha="center", va="center")
+        ax.set_axis_off()
+    for position, name in enumerate(names, start=1):
+        scores, top = distribution[name]
+        ax = fig.add_subplot(nrows, ncols, position)
+        edges, counts = histogram_counts(scores, top)
+        if scores:
+            ax.stairs(counts, edges, fill=True, color="#4c72b0", edgecolor="white")
+            mean = statistics.fmean(scores)
+            ax.axvline(mean, color="#c44e52", linestyle="--", linewidth=1.2,
+                       label=f"mean {mean:.1f}")
+            ax.legend(loc="best", fontsize="small", frameon=False)
+        else:
+            ax.text(0.5, 0.5, "no graded submissions", ha="center", va="center",
+                    transform=ax.transAxes)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_title(f"{name} (n={len(scores)})", fontsize="medium")
+        ax.set_xlabel(f"total score (out of {_fmt(top)})")
+        ax.set_ylabel("students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    path = out_dir / HISTOGRAM_NAME
+    fig.savefig(path, format="png")
+    return path

@@ -6,7 +6,12 @@ started as ``python -m autograder.worker TASK.json RESULT.json``) and reads the 
 crash, a hang or a memory blow-up here costs one task, never the batch. Tasks:
 
 - ``grade``: nbgrader autograde of one (assignment, student), then the score from the
-  gradebook;
+  gradebook. nbgrader's Execute step is replaced by
+  :class:`autograder.execute.GuardedExecute`: the kernel runs through the sandbox launcher
+  (:mod:`autograder.sandbox`; in bubblewrap when the task says so) with the in-kernel guard.
+  With a ``plan`` from the pre-grade scan (:mod:`autograder.scan`), nbgrader reads the
+  staged, repaired submission instead of ``submitted/``, and the test cells the scan named
+  score 0. The gradebook is written here, by nbgrader, never from inside the kernel;
 - ``validate``: nbgrader's Validator on one notebook (``invert``: no test may pass).
 """
 
@@ -77,13 +82,88 @@ def _limit_memory(megabytes: int) -> None:
             pass
 
 
+def _grading_api(course, task: dict, kernel_dir: Path):
+    """nbgrader's API for one grade task: GuardedExecute in place of Execute, kernels started
+    by the sandbox launcher, and the staged submission when the scan made one."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import Execute
+
+    from .course import apply_grading_environment
+    from .execute import GuardedExecute
+    from .sandbox import kernel_plan
+
+    apply_grading_environment()
+    cfg = course.config()
+    plan = json.loads(Path(task["plan"]).read_text()) if task.get("plan") else {}
+    staged = plan.get("submitted_dir", "")
+    if staged:
+        cfg.CourseDirectory.submitted_directory = staged
+    if "autograde_preprocessors" in cfg.Autograde:
+        steps = list(cfg.Autograde.autograde_preprocessors)
+    else:
+        steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    cfg.Autograde.autograde_preprocessors = [GuardedExecute if p is Execute else p for p in steps]
+    coursedir = CourseDirectory(config=cfg)
+    run_dir = kernel_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timeout = float(task.get("timeout") or 0)
+    kernel = kernel_plan(
+        course_dir=course.course_dir,
+        notebooks_dir=course.notebooks_dir,
+        work_dir=coursedir.format_path(coursedir.autograded_directory, task["student"],
+                                       task["assignment"]),
+        run_dir=run_dir,
+        db_url=coursedir.db_url,
+        extra_hidden=(staged,) if staged else (),
+        sandbox=bool(task.get("sandbox")),
+        memory_mb=int(task.get("memory_mb") or 0),
+        cpu_seconds=int(timeout) if timeout > 0 else 0,
+    )
+    plan_path = kernel_dir / "kernel-plan.json"
+    plan_path.write_text(json.dumps(kernel))
+    cfg.GuardedExecute.kernel_plan = str(plan_path)
+    cfg.GuardedExecute.runtime_dir = str(run_dir)
+    cfg.GuardedExecute.zero_cells = dict(plan.get("zero_cells", {}))
+    coursedir = CourseDirectory(config=cfg)
+    return NbGraderAPI(coursedir=coursedir, config=cfg)
+
+
+def _journal_findings() -> tuple[list[str], list[str]]:
+    """(flags, notes) from what GuardedExecute saw while grading."""
+    from .execute import GuardedExecute
+
+    flags: list[str] = []
+    notes: list[str] = []
+    for event in GuardedExecute.journal:
+        where = f"{event['notebook']}.ipynb" + (f" [{event['cell']}]" if event["cell"] else "")
+        if event["kind"] == "tamper":
+            line = f"{where}: the kernel was modified: {event['detail']}"
+            if line not in flags:
+                flags.append(line)
+        elif event["kind"] == "kernel-lost":
+            notes.append(f"{where}: not run: {event['detail']}")
+    return flags, notes
+
+
 def _grade(task: dict) -> dict:
+    import shutil
+    import tempfile
+
     from .course import Course
+    from .execute import GuardedExecute
 
     course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
-    api = course.api()
     assignment, student = task["assignment"], task["student"]
-    result = api.autograde(assignment, student, force=True, create=True)
+    kernel_dir = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
+    GuardedExecute.journal.clear()
+    try:
+        api = _grading_api(course, task, kernel_dir)
+        result = api.autograde(assignment, student, force=True, create=True)
+    finally:
+        shutil.rmtree(kernel_dir, ignore_errors=True)
+    flags, notes = _journal_findings()
     log = result.get("log") or ""
     if not result.get("success"):
         reason = error_summary(result)
@@ -91,8 +171,9 @@ def _grade(task: dict) -> dict:
             "ok": False,
             "reason": reason,
             "retryable": any(s in log + reason for s in _RETRYABLE),
+            "flags": flags,
+            "notes": notes,
         }
-    notes = []
     for line in log.splitlines():
         if "No submitted file" in line:
             notes.append("missing notebook " + Path(line.split(":", 1)[-1].strip()).name)
@@ -106,6 +187,7 @@ def _grade(task: dict) -> dict:
         }
     if notes:
         out["reason"] = "; ".join(notes)
+    out["flags"] = flags
     return out
 
 

@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import time
+import traceback
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,12 +76,20 @@ STDERR = "application/vnd.jupyter.stderr"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _GRAPH_CALL = re.compile(r"^(?:display\()?(?:[A-Za-z_][\w.]*\.)?draw_graph\(")
 
+# CI sets MINIGRAD_REQUIRE=e2e,postgres: there a missing browser is a failure, not a skip
+_REQUIRED = "e2e" in os.environ.get("MINIGRAD_REQUIRE", "").split(",")
 if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (Debian: apt-get install chromium)",
-                allow_module_level=True)
-async_api = pytest.importorskip(
-    "playwright.async_api", reason="the playwright package is missing (pip install playwright)"
-)
+    why = f"{CHROMIUM} is missing (Debian: apt-get install chromium)"
+    if _REQUIRED:
+        pytest.fail(f"MINIGRAD_REQUIRE names e2e, but {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+try:
+    from playwright import async_api
+except ImportError:
+    why = "the playwright package is missing (pip install playwright)"
+    if _REQUIRED:
+        pytest.fail(f"MINIGRAD_REQUIRE names e2e, but {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=True)
 
 RELEASED = [(a, p.stem) for a, paths in notebook_sources(NOTEBOOKS).items() for p in paths]
 
@@ -361,17 +370,33 @@ async def _wait_done(page) -> None:
     await page.wait_for_function(_DONE, polling=250, timeout=NOTEBOOK_SECONDS * 1000)
 
 
+_CELL_COUNT = """(count) =>
+    document.querySelectorAll('.jp-Notebook .jp-Cell').length === count"""
+
+
+async def _prompts(page, nb: Notebook) -> list[str | None]:
+    """Each cell's prompt (None for markdown), once the page shows every cell of ``nb``."""
+    try:
+        await page.wait_for_function(_CELL_COUNT, arg=len(nb.kinds), polling=250,
+                                     timeout=30_000)
+    except async_api.TimeoutError:
+        shown = await page.evaluate(_PROMPTS)
+        raise RuntimeError(f"the page should show the notebook's {len(nb.kinds)} cells, "
+                           f"it shows {len(shown)}") from None
+    return await page.evaluate(_PROMPTS)
+
+
 async def _run(page, nb: Notebook, keep_going: bool) -> list[str | None]:
     """Run All; with ``keep_going``, after each stop run on from the next cell. The prompts."""
     await _start(page, "Run All Cells", nb.code_cells[0])
     await _wait_done(page)
-    prompts = await page.evaluate(_PROMPTS)
+    prompts = await _prompts(page, nb)
     stuck = 0
     while keep_going and _not_run(nb, prompts):
         start = _not_run(nb, prompts)[0]
         await _start(page, "Run Selected Cell and All Below", start)
         await _wait_done(page)
-        before, prompts = prompts, await page.evaluate(_PROMPTS)
+        before, prompts = prompts, await _prompts(page, nb)
         stuck = stuck + 1 if _not_run(nb, prompts) == _not_run(nb, before) else 0
         if stuck >= START_ATTEMPTS:
             raise RuntimeError(f"running on from {nb.describe(start)} runs nothing")
@@ -406,10 +431,10 @@ def _cell_text(cell) -> str:
     return first[:80]
 
 
-def _frames(traceback: list[str]) -> list[str]:
-    """First lines of the traceback's frame entries, outermost first."""
+def _frames(entries: list[str]) -> list[str]:
+    """First lines of a traceback's frame entries, outermost first."""
     frames = []
-    for entry in traceback:
+    for entry in entries:
         head = _ANSI.sub("", entry).strip().splitlines()
         if head and (head[0].startswith("Cell In[") or head[0].startswith("File ")):
             frames.append(head[0])
@@ -651,8 +676,10 @@ async def _drive_notebook(browser, server: Server, nb: Notebook, shots: Path, re
             await _phase(browser, server, path, f"{stem}-{phase}", shots, act)
         except Exception as exc:  # a stuck page: record it, carry on with the rest
             first = str(exc).splitlines()[0] if str(exc) else ""
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
             report.problems[phase].append(
-                f"the browser run stopped: {type(exc).__name__}: {first} (screenshot "
+                f"the browser run stopped: {type(exc).__name__}: {first} (at "
+                f"{Path(frame.filename).name}:{frame.lineno}, screenshot "
                 f"{shots / f'{stem}-{phase}-stopped.png'}); server log:\n{_tail(server.log)}")
     return report
 

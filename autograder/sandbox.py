@@ -1,0 +1,279 @@
+"""The bubblewrap sandbox around grading kernels, and the kernel launcher.
+
+Where ``bwrap`` works (:func:`sandbox_status` tries it), every grading kernel starts as
+``python -m autograder.sandbox PLAN.json CONNECTION_FILE``. This launcher, still outside the
+sandbox, sets CPU-time, memory and file-size limits and replaces itself with ``bwrap``, which
+runs ``python -m autograder.guard`` (the kernel with its guard, see :mod:`autograder.guard`)
+with:
+
+- the whole file system read-only, and an empty read-only folder (tmpfs) over the course
+  (source/, release/, submitted/, autograded/, feedback/, quarantine/, the gradebook), the
+  notebook sources, the project checkout, home folders, /tmp, /run and /var/lib; the Python
+  installation and the minigrad and autograder packages are put back, read-only; a sqlite
+  gradebook outside those folders is covered by an empty file;
+- only the student's own autograded folder (the kernel's working folder) and the kernel's
+  socket folder writable, plus a private /tmp and HOME;
+- no network (``--unshare-net``: the kernel is reached over unix sockets, jupyter's ``ipc``
+  transport), its own pid, IPC and UTS namespaces, a cleared environment (so
+  ``JPY_PARENT_PID`` is gone, which ipykernel cannot check across pid namespaces), and
+  ``--die-with-parent`` so a killed grading worker takes its kernel along.
+
+Where bwrap does not work, the same launcher starts the kernel directly (limits and guard
+still apply) and ``grade`` says loudly that grading is not sandboxed. Either way the gradebook
+is written only by nbgrader in the grading worker, never from inside the kernel.
+
+This module imports only the standard library: the launcher runs once per kernel start.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "SandboxStatus",
+    "bwrap_command",
+    "kernel_plan",
+    "main",
+    "sandbox_status",
+]
+
+SANDBOX_ENV = "AUTOGRADER_SANDBOX"  # "off" turns the sandbox off
+_GUARD_KEY_NAME = "guard.key"
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Folders hidden from every grading kernel besides the course's own (when they exist).
+_SYSTEM_HIDDEN = ("/home", "/root", "/mnt", "/media", "/srv", "/run", "/var/tmp", "/var/lib",
+                  "/var/log", "/var/spool", "/var/mail", "/var/backups", "/tmp")
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """Whether bwrap can sandbox grading kernels here, and why not when it cannot."""
+
+    available: bool
+    detail: str
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_status() -> SandboxStatus:
+    """Try ``bwrap`` with the namespaces grading uses; the answer is cached per process."""
+    if os.environ.get(SANDBOX_ENV, "").lower() in {"0", "off", "no", "false"}:
+        return SandboxStatus(False, f"turned off by {SANDBOX_ENV}={os.environ[SANDBOX_ENV]}")
+    if sys.platform != "linux":
+        return SandboxStatus(False, f"bubblewrap needs Linux (this is {sys.platform})")
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxStatus(
+            False, "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--tmpfs", "/tmp", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+             "--die-with-parent", "--new-session", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return SandboxStatus(False, f"bwrap could not be run: {exc}")
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        return SandboxStatus(
+            False, f"bwrap failed here ({why[-1] if why else f'exit code {done.returncode}'}); "
+                   "user namespaces may be disabled for this user")
+    version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout
+    return SandboxStatus(True, (version.strip() or "bubblewrap") + f" at {bwrap}")
+
+
+# --- what the kernel may see ------------------------------------------------------------------
+
+
+def _is_checkout(folder: Path) -> bool:
+    return any((folder / marker).exists() for marker in ("pyproject.toml", ".git", "setup.py"))
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _package_dir(name: str) -> str | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.realpath(list(spec.submodule_search_locations)[0])
+
+
+def _matplotlib_font_cache() -> list[str]:
+    """The font list matplotlib caches (copying it saves a rebuild in every kernel)."""
+    folder = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
+    try:
+        return sorted(str(p) for p in Path(folder).glob("fontlist-*.json"))
+    except OSError:
+        return []
+
+
+def kernel_plan(
+    *,
+    course_dir: str | Path,
+    notebooks_dir: str | Path,
+    work_dir: str | Path,
+    run_dir: str | Path,
+    db_url: str = "",
+    extra_hidden: tuple[str, ...] = (),
+    sandbox: bool = True,
+    memory_mb: int = 0,
+    cpu_seconds: int = 0,
+    file_mb: int = 256,
+    tmp_mb: int = 512,
+) -> dict:
+    """Everything the kernel launcher needs for one student, as a JSON-ready dict."""
+    secrets_ = [os.path.realpath(p) for p in (course_dir, notebooks_dir, *extra_hidden)]
+    for path in (course_dir, notebooks_dir):
+        parent = Path(os.path.realpath(path)).parent
+        if _is_checkout(parent):
+            secrets_.append(str(parent))
+    own_checkout = Path(__file__).resolve().parent.parent
+    if _is_checkout(own_checkout) and (own_checkout / "notebooks").is_dir():
+        secrets_.append(str(own_checkout))
+    blank_files = []
+    if db_url.startswith("sqlite:///"):
+        db_file = os.path.realpath(db_url.removeprefix("sqlite:///"))
+        if os.path.isfile(db_file):
+            blank_files.append(db_file)
+    hidden = list(secrets_)
+    home = os.path.expanduser("~")
+    for path in (*_SYSTEM_HIDDEN, home, tempfile.gettempdir(),
+                 os.environ.get("XDG_RUNTIME_DIR", "")):
+        if path:
+            hidden.append(os.path.realpath(path))
+    hidden = sorted({p for p in hidden if os.path.isdir(p)}, key=lambda p: (p.count("/"), p))
+    # a course folder inside another hidden folder (/tmp, say) still gets its own read-only
+    # tmpfs: otherwise it would sit in a writable one
+    hidden = [p for i, p in enumerate(hidden)
+              if p in secrets_ or not any(_inside(p, q) for q in hidden[:i])]
+    blank_files = [f for f in blank_files if not any(_inside(f, h) for h in hidden)]
+
+    shown = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))}
+    shown |= {p for p in sys.path if p and os.path.isabs(p)}
+    for package in ("minigrad", "autograder"):
+        folder = _package_dir(package)
+        if folder:
+            shown.add(folder)
+    shown = {os.path.realpath(p) for p in shown if os.path.exists(p)}
+    # never re-open a folder that holds a secret (a checkout on sys.path, say)
+    shown = {p for p in shown if not any(_inside(s, p) for s in secrets_)}
+    shown = sorted(shown, key=lambda p: (p.count("/"), p))
+    shown = [p for i, p in enumerate(shown) if not any(_inside(p, q) for q in shown[:i])]
+
+    key_file = os.path.join(os.path.realpath(run_dir), _GUARD_KEY_NAME)
+    env = {
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
+                                 "/bin"]),
+        "HOME": "/tmp/home",
+        "IPYTHONDIR": "/tmp/home/.ipython",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        "AUTOGRADER_GUARD_KEY": key_file,
+    }
+    for name in _THREAD_VARS:
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return {
+        "sandbox": bool(sandbox),
+        "python": sys.executable,
+        "hidden": hidden,
+        "blank_files": blank_files,
+        "read_only": shown,
+        "writable": [os.path.realpath(work_dir), os.path.realpath(run_dir)],
+        "work_dir": os.path.realpath(work_dir),
+        "font_cache": _matplotlib_font_cache(),
+        "env": env,
+        "key_file": key_file,
+        "memory_mb": int(memory_mb or 0),
+        "cpu_seconds": int(cpu_seconds or 0),
+        "file_mb": int(file_mb or 0),
+        "tmp_mb": int(tmp_mb or 0),
+    }
+
+
+def bwrap_command(plan: dict, kernel_argv: list[str]) -> list[str]:
+    """The bwrap command line that runs ``kernel_argv`` as the plan says."""
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for folder in plan["hidden"]:
+        size = plan["tmp_mb"] if folder == "/tmp" else 16
+        if size:
+            argv += ["--size", str(size * 1024 * 1024)]
+        argv += ["--tmpfs", folder]
+    if not any(f == "/tmp" for f in plan["hidden"]):
+        argv += ["--size", str(max(plan["tmp_mb"], 1) * 1024 * 1024), "--tmpfs", "/tmp"]
+    for path in plan["blank_files"]:
+        argv += ["--ro-bind", "/dev/null", path]
+    for folder in plan["read_only"]:
+        argv += ["--ro-bind", folder, folder]
+    home = plan["env"]["HOME"]
+    argv += ["--dir", home, "--dir", f"{home}/.cache", "--dir", f"{home}/.cache/matplotlib"]
+    for path in plan["font_cache"]:
+        argv += ["--ro-bind", path, f"{home}/.cache/matplotlib/{os.path.basename(path)}"]
+    for folder in plan["writable"]:
+        argv += ["--bind", folder, folder]
+    for folder in plan["hidden"]:  # empty and read-only (the binds inside stay writable)
+        if folder != "/tmp":
+            argv += ["--remount-ro", folder]
+    argv += ["--chdir", plan["work_dir"], "--clearenv"]
+    for name, value in sorted(plan["env"].items()):
+        argv += ["--setenv", name, value]
+    return argv + ["--", *kernel_argv]
+
+
+def _set_limits(plan: dict) -> None:
+    def cap(which, soft, hard=None):
+        try:
+            resource.setrlimit(which, (soft, soft if hard is None else hard))
+        except (ValueError, OSError):
+            pass
+
+    cap(resource.RLIMIT_CORE, 0)
+    if plan.get("memory_mb"):
+        cap(resource.RLIMIT_AS, plan["memory_mb"] * 1024 * 1024)
+    if plan.get("cpu_seconds"):
+        cap(resource.RLIMIT_CPU, plan["cpu_seconds"], plan["cpu_seconds"] + 5)
+    if plan.get("file_mb"):
+        cap(resource.RLIMIT_FSIZE, plan["file_mb"] * 1024 * 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Kernel launcher: ``python -m autograder.sandbox PLAN.json CONNECTION_FILE [ARGS...]``
+    (ARGS go to the kernel, e.g. the ``--HistoryManager.hist_file`` nbclient adds)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2:
+        print("usage: python -m autograder.sandbox PLAN.json CONNECTION_FILE [KERNEL ARGS]",
+              file=sys.stderr)
+        return 2
+    plan = json.loads(Path(args[0]).read_text())
+    kernel = [plan["python"], "-m", "autograder.guard", "-f", args[1], *args[2:]]
+    _set_limits(plan)
+    if plan["sandbox"]:
+        command = bwrap_command(plan, kernel)
+        os.execvp(command[0], command)
+    env = dict(os.environ)
+    env.pop("MINIGRAD_GRADEBOOK_URL", None)  # course.GRADEBOOK_ENV: may hold a password
+    env["AUTOGRADER_GUARD_KEY"] = plan["key_file"]
+    os.execve(kernel[0], kernel, env)
+    return 0  # pragma: no cover - exec does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())
