@@ -12,11 +12,9 @@ which keeps a run near ten minutes on two cores; ``--per-student all`` grades ev
 assignment of every student (five times as long). The output says which was measured.
 
 The sandbox's overhead is the time of a sandboxed run over the same run without it, at
-N jobs. It needs autograder/sandbox.py and a ``sandbox`` option of
-:func:`autograder.parallel.run_tasks` (see :func:`sandbox_option`); until both exist the
-script prints "sandbox: not available".
+N jobs; where bubblewrap does not work the script says so and prints no overhead.
 
-Targets (issue 7): at least 1.6x with 2 jobs on 2 cores; sandbox overhead under 15%.
+Targets: at least 1.6x with 2 jobs on 2 cores; sandbox overhead under 15%.
 Timings on a shared machine move with its load: the load average is printed with each run.
 
 Run: python benchmarks/grading.py [--students 24] [--per-student one|all] [--jobs N]
@@ -27,8 +25,6 @@ reported, not enforced)
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect
 import os
 import shutil
 import sys
@@ -39,32 +35,14 @@ from pathlib import Path
 
 from autograder.course import GRADEBOOK_ENV, Course, default_paths
 from autograder.grading import grade
-from autograder.parallel import default_jobs, run_tasks
+from autograder.parallel import default_jobs
 from autograder.pipeline import prepare_assignments
+from autograder.sandbox import sandbox_status
 
 KINDS = ("solution", "buggy", "solution", "blank")  # half correct, a quarter each of the rest
 SPEEDUP_TARGET = 1.6
 OVERHEAD_TARGET = 0.15
 TOL = 1e-6
-
-
-def sandbox_option() -> tuple[str | None, str]:
-    """(name of run_tasks' keyword that turns the sandbox on/off, why not) for this checkout.
-
-    The hook for issue 7's sandbox: when autograder/sandbox.py exists, bubblewrap works here
-    and run_tasks (which ``grade`` forwards its options to) takes one of the keywords below,
-    the benchmark grades once with it True and once with it False.
-    """
-    if importlib.util.find_spec("autograder.sandbox") is None:
-        return None, "autograder/sandbox.py does not exist yet"
-    params = inspect.signature(run_tasks).parameters
-    name = next((n for n in ("sandbox", "use_sandbox", "sandboxed") if n in params), None)
-    if name is None:
-        return None, "run_tasks() takes no sandbox keyword yet, so it cannot be turned off"
-    status = getattr(importlib.import_module("autograder.sandbox"), "sandbox_status", None)
-    if status is not None and not status().available:
-        return None, f"bubblewrap does not work here: {status().detail}"
-    return name, ""
 
 
 def _machine_cpu() -> float | None:
@@ -235,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         first = min(expected)  # warm-up: the fork server starts here, untimed
         grade(course, [first[0]], [first[1]], jobs=1, progress=False)
 
-        option, why_not = sandbox_option()
-        base = {option: True} if option else {}
-        one, _ = timed_run(course, expected, 1, "1 job", **base)
-        many, many_cpu = timed_run(course, expected, jobs, f"{jobs} jobs", **base)
+        state = sandbox_status()
+        one, _ = timed_run(course, expected, 1, "1 job", sandbox=state.available)
+        many, many_cpu = timed_run(course, expected, jobs, f"{jobs} jobs",
+                                   sandbox=state.available)
         speedup = one / many
         if args.per_student == "one":
             count = len(course.notebook_assignments())
@@ -248,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "met" if jobs != 2 or speedup >= SPEEDUP_TARGET else "MISSED"
         print(f"speed-up with {jobs} jobs: {speedup:.2f}x (target >= {SPEEDUP_TARGET}x with "
               f"2 jobs on 2 cores: {verdict if jobs == 2 else 'not this configuration'})")
-        if option is None:
-            print(f"sandbox: not available ({why_not})")
+        if not state.available:
+            print(f"sandbox: not available here ({state.detail}), so no overhead to measure")
         else:
             bare, bare_cpu = timed_run(course, expected, jobs, f"{jobs} jobs, no sandbox",
-                                       **{option: False})
+                                       sandbox=False)
             overhead = many / bare - 1.0
             print(f"sandbox overhead at {jobs} jobs: {100 * overhead:+.1f}% wall time "
                   f"(target < {100 * OVERHEAD_TARGET:.0f}%: "

@@ -41,8 +41,8 @@ import nbformat
 import pytest
 
 from autograder.build import build, notebook_sources
-from autograder.course import Course, grading_environment
-from autograder.lab import lab_command
+from autograder.course import Course
+from autograder.lab import lab_command, lab_environment
 from autograder.release import release
 from autograder.samples import buggy_path, load_buggy, write_samples
 
@@ -210,7 +210,7 @@ def _launch_server(course: Course, home: Path) -> Server:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    env = grading_environment()
+    env = lab_environment(course)
     for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                       ("IPYTHONDIR", "ipython")):
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -310,6 +310,13 @@ _KERNEL_IDLE = """() => {
         .map(w => w.textContent || '').join(' ');
     return status !== null && status.dataset.status === 'idle' && /\\|\\s*Idle/.test(bar);
 }"""
+
+
+# nbgrader's instructor plugins, which `make lab` hides from students: their labels in the page
+_INSTRUCTOR_TOOLS = """() => [...document.querySelectorAll(
+        '.lm-MenuBar-itemLabel, .lm-TabBar-tabLabel, .jp-SideBar .lm-TabBar-tab')]
+    .map(e => (e.textContent || e.getAttribute('title') || '').trim())
+    .filter(t => /^(Nbgrader|Create Assignment|Formgrader)$/.test(t))"""
 
 
 async def _menu(page, top: str, item: str) -> None:
@@ -644,6 +651,10 @@ async def _drive_notebook(browser, server: Server, nb: Notebook, shots: Path, re
         saved = nbformat.read(str(root / nb.solved), as_version=4)
         report.problems["solution"], report.graph_widths = _check_solution(
             nb, saved, prompts, dom)
+        instructor = await page.evaluate(_INSTRUCTOR_TOOLS)
+        if instructor:
+            report.problems["solution"].append(
+                f"the student's page shows nbgrader's instructor tools: {instructor}")
         report.shots.append(await _shot(page, shots / f"{stem}-solution.png", _FIRST_PICTURE))
         if readme and nb.graph_cells and nb.plots:
             report.readme_width = await _readme_shot(page, shots / f"{stem}-readme.png")
