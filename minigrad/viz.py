@@ -1,4 +1,5 @@
-"""Drawing computational graphs: ``draw_graph(root)`` for ``Value`` and ``Tensor`` graphs.
+"""Pictures for the notebooks: ``draw_graph(root)`` for ``Value`` and ``Tensor`` graphs,
+and ``LossPlot`` (from ``minigrad.lossplot``), a loss curve that redraws while training runs.
 
 Each data node is a record (label, value or shape and dtype, gradient); each op
 sits in its own small node between its inputs and its output.
@@ -16,9 +17,10 @@ import functools
 
 import graphviz
 
+from minigrad.lossplot import LossPlot
 from minigrad.value import Value
 
-__all__ = ["Graph", "GraphvizNotFoundError", "draw_graph"]
+__all__ = ["Graph", "GraphvizNotFoundError", "LossPlot", "draw_graph"]
 
 INSTALL_HINT = (
     "the Graphviz program 'dot' was not found, so this graph cannot be rendered "

@@ -58,6 +58,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from minigrad.gradcheck import check_gradients
+from minigrad.viz import LossPlot
 
 
 def make_regression(n, seed):
@@ -1081,44 +1082,47 @@ with _quiet(), _engine_off(), _contextlib.redirect_stderr(_io.StringIO()):
 # that is $16$ steps per epoch and $1600$ steps in all.
 # The goal: a mean squared error below $0.02$ on the whole training set.
 # The noise we added has variance $0.01$, so no model can go much below that.
-# Training takes well under a second here, so we draw the loss curve once, at the end,
-# rather than updating it live.
+# The loss curve below is drawn while training runs and redrawn every second,
+# so a slow or diverging run shows itself before it ends.
+# We pass `train_sgd` our gradient function wrapped by `plot.track`,
+# which records the loss of every call before handing the result on.
 
 # %%
 TARGET = 0.02
+steps_per_epoch = int(np.ceil(X_train.shape[0] / 32))
+plot = LossPlot("training loss", ylabel="mean squared error", logy=True,
+                smooth=steps_per_epoch, reference={f"target {TARGET}": TARGET})
 start = time.perf_counter()
 params_trained, losses = train_sgd(
-    X_train, Y_train, params0, lr=0.05, batch_size=32, epochs=100, seed=0
+    X_train, Y_train, params0, lr=0.05, batch_size=32, epochs=100, seed=0,
+    grad_fn=plot.track(mlp_loss_and_grads, name="minibatch loss"),
 )
 elapsed = time.perf_counter() - start
+plot.close()
 final_loss = mse_loss(mlp_forward(X_train, params_trained), Y_train)
 print(f"{len(losses)} steps in {elapsed:.2f} s")
 initial_loss = mse_loss(mlp_forward(X_train, params0), Y_train)
 print(f"full-data MSE: {initial_loss:.3f} before, {final_loss:.4f} after")
 print("target reached" if final_loss < TARGET else "target NOT reached", f"(target {TARGET})")
 
-steps_per_epoch = int(np.ceil(X_train.shape[0] / 32))
-epoch_means = losses.reshape(-1, steps_per_epoch).mean(axis=1)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-ax1.semilogy(losses, lw=0.6, alpha=0.5, label="minibatch loss (one per step)")
-epoch_ends = np.arange(1, len(epoch_means) + 1) * steps_per_epoch
-ax1.semilogy(epoch_ends, epoch_means, lw=2, label="mean over each epoch")
-ax1.axhline(TARGET, color="k", ls="--", lw=1, label=f"target {TARGET}")
-ax1.set_xlabel("step")
-ax1.set_ylabel("mean squared error")
-ax1.set_title("training loss")
-ax1.legend()
+# %% [markdown]
+# The faint line is the loss of each minibatch, the thick one its mean over the last epoch
+# (16 steps).
+# The trained network follows the curve under the noise:
+
+# %%
 grid = np.linspace(-1, 1, 200).reshape(-1, 1)
-ax2.scatter(X_train[:, 0], Y_train[:, 0], s=5, alpha=0.4, label="data")
-ax2.plot(grid[:, 0], mlp_forward(grid, params0)[:, 0], label="before training")
-ax2.plot(grid[:, 0], mlp_forward(grid, params_trained)[:, 0], lw=2, label="after training")
-ax2.set_xlabel("x")
-ax2.set_title("the fitted curve")
-ax2.legend()
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.scatter(X_train[:, 0], Y_train[:, 0], s=5, alpha=0.4, label="data")
+ax.plot(grid[:, 0], mlp_forward(grid, params0)[:, 0], label="before training")
+ax.plot(grid[:, 0], mlp_forward(grid, params_trained)[:, 0], lw=2, label="after training")
+ax.set_xlabel("x")
+ax.set_title("the fitted curve")
+ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
-# The minibatch losses jump around the epoch means:
+# The minibatch losses jump around their mean:
 # each one is measured on 32 examples only, and each step follows a noisy gradient.
 # The next section measures that noise.
 #

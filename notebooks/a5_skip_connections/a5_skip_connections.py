@@ -1117,42 +1117,42 @@ for name, runs in init_norms.items():
 #
 # Both networks now train on the same data
 # with the same optimizer (full-batch SGD with momentum 0.9), learning rate and number of steps.
+# The training curves are drawn while the networks train.
 
 # %%
-def train_deep(net, x, y, steps, lr):
+def train_deep(net, x, y, steps, lr, plot):
     """Full-batch SGD with momentum on the MSE loss; returns the loss at every step."""
+    name = "residual" if net.residual else "plain"
     opt = mg.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     history = np.zeros(steps)
-    for step in trange(steps, desc="residual" if net.residual else "plain"):
+    for step in trange(steps, desc=name):
         opt.zero_grad()
         loss = mg.functional.mse_loss(net(x), y)
         loss.backward()
         opt.step()
         history[step] = float(loss.data)
+        plot.add(history[step], name)
     return history
 
 
 nets, curves = {}, {}
-for residual in (False, True):
-    name = "residual" if residual else "plain"
-    nets[name] = DeepNet(depth=20, width=32, residual=residual, seed=0)
-    curves[name] = train_deep(nets[name], x_reg, y_reg, steps=300, lr=0.03)
+with mg.viz.LossPlot("Training curves, 20-layer networks", ylabel="training MSE",
+                     logy=True) as plot:
+    for residual in (False, True):
+        name = "residual" if residual else "plain"
+        nets[name] = DeepNet(depth=20, width=32, residual=residual, seed=0)
+        curves[name] = train_deep(nets[name], x_reg, y_reg, steps=300, lr=0.03, plot=plot)
 
-fig, (ax_loss, ax_fit) = plt.subplots(1, 2, figsize=(11, 4))
+fig, ax = plt.subplots(figsize=(6, 4))
 x_grid = np.linspace(-2, 2, 200).reshape(-1, 1)
-ax_fit.plot(X_reg[:, 0], Y_reg[:, 0], ".", color="gray", label="data")
-for name, color in [("plain", "tab:red"), ("residual", "tab:blue")]:
-    ax_loss.semilogy(curves[name], color=color, label=name)
+ax.plot(X_reg[:, 0], Y_reg[:, 0], ".", color="gray", label="data")
+for name in ("plain", "residual"):
     with mg.no_grad():
-        ax_fit.plot(x_grid[:, 0], nets[name](mg.Tensor(x_grid)).data[:, 0], color=color, label=name)
-ax_loss.set_xlabel("step")
-ax_loss.set_ylabel("training MSE")
-ax_loss.set_title("Training curves, 20-layer networks")
-ax_loss.legend()
-ax_fit.set_xlabel("x")
-ax_fit.set_ylabel("y")
-ax_fit.set_title("Predictions after training")
-ax_fit.legend()
+        ax.plot(x_grid[:, 0], nets[name](mg.Tensor(x_grid)).data[:, 0], label=name)
+ax.set_xlabel("x")
+ax.set_ylabel("y")
+ax.set_title("Predictions after training")
+ax.legend()
 fig.tight_layout()
 for name, history in curves.items():
     print(f"{name:>8}: loss {history[0]:.4f} -> {history[-1]:.4f}")
