@@ -5,7 +5,8 @@ The server runs from the course folder, so nbgrader's validate extension reads
 notebooks are served from ``course/release``. The instructor-only extensions (formgrader,
 course and assignment lists, which need an exchange) are switched off for this server, on the
 server side and in the page (no Create Assignment side bar, no Nbgrader menu): the page
-settings are written to ``course/.lab/labconfig/page_config.json``, which the server finds
+settings (which also drop JupyterLab's news prompt) are written to
+``course/.lab/labconfig/page_config.json``, which the server finds
 through ``JUPYTER_CONFIG_PATH`` (see :func:`lab_environment`).
 """
 
@@ -34,6 +35,8 @@ _HIDDEN_PLUGINS = (
     "@jupyter/nbgrader:assignment-list",
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:menu",
+    # and JupyterLab's "get notified about Jupyter news?" prompt, a distraction in class
+    "@jupyterlab/apputils-extension:announcements",
 )
 LAB_CONFIG_DIR = ".lab"  # in the course folder, generated
 

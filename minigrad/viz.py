@@ -67,15 +67,16 @@ class Graph(graphviz.Digraph):
 
 
 def draw_graph(
-    root, format: str = "svg", rankdir: str = "LR", size: str | None = "11,7"  # noqa: A002
+    root, format: str = "svg", rankdir: str = "LR", size: str | None = "11,40"  # noqa: A002
 ) -> Graph:
     """The computational graph that produced ``root`` (a Value or a Tensor).
 
     Data nodes show their label, value (or shape, dtype and a summary) and gradient;
     op nodes show the op's name. ``format`` is the output format used by ``.render``
     and ``.pipe``; ``rankdir`` is the layout direction: LR, RL, TB or BT; ``size`` is the
-    largest drawing in inches ("width,height"): a bigger graph is scaled down to fit a
-    notebook's output area (None: natural size).
+    largest drawing in inches ("width,height"), a bigger graph being scaled down to fit
+    (None: natural size). The default caps the width at a notebook's output area and lets
+    a tall graph scroll, so that its labels stay readable.
     """
     if isinstance(root, Value):
         describe, op_of, parents_of = _value_record, _value_op, _value_parents

@@ -318,6 +318,10 @@ _INSTRUCTOR_TOOLS = """() => [...document.querySelectorAll(
     .map(e => (e.textContent || e.getAttribute('title') || '').trim())
     .filter(t => /^(Nbgrader|Create Assignment|Formgrader)$/.test(t))"""
 
+# JupyterLab's notification toasts (the news prompt among them) over the student's notebook
+_TOASTS = """() => [...document.querySelectorAll('.Toastify__toast')]
+    .map(e => e.textContent.trim()).filter(t => t)"""
+
 
 async def _menu(page, top: str, item: str) -> None:
     await page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).click()
@@ -655,6 +659,9 @@ async def _drive_notebook(browser, server: Server, nb: Notebook, shots: Path, re
         if instructor:
             report.problems["solution"].append(
                 f"the student's page shows nbgrader's instructor tools: {instructor}")
+        toasts = [t for t in await page.evaluate(_TOASTS) if "news" in t.lower()]
+        if toasts:
+            report.problems["solution"].append(f"the student's page asks about news: {toasts}")
         report.shots.append(await _shot(page, shots / f"{stem}-solution.png", _FIRST_PICTURE))
         if readme and nb.graph_cells and nb.plots:
             report.readme_width = await _readme_shot(page, shots / f"{stem}-readme.png")

@@ -298,5 +298,24 @@ def test_large_graphs_are_scaled_to_fit_a_notebook():
     from minigrad.viz import draw_graph
 
     v = Value(1.0) * 2 + 3
-    assert 'size="11,7"' in draw_graph(v).source
+    assert 'size="11,40"' in draw_graph(v).source
     assert " size=" not in draw_graph(v, size=None).source
+
+
+@needs_dot
+@pytest.mark.parametrize("rankdir, wide", [("LR", True), ("TB", False)])
+def test_the_default_size_caps_width_and_keeps_tall_graphs_readable(rankdir, wide):
+    """A chain drawn LR is scaled to 11 in (792 pt) wide; drawn TB, taller than the 7 in of a
+    screen but under 40 in, it keeps its natural size."""
+    x = Value(0.5, label="x")
+    for _ in range(6):
+        x = (x * 1.01).tanh()
+    svg = draw_graph(x, rankdir=rankdir).pipe(format="svg", encoding="utf-8")
+    natural = draw_graph(x, rankdir=rankdir, size=None).pipe(format="svg", encoding="utf-8")
+    width, height = (float(v) for v in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"',
+                                                  svg).groups())
+    natural_width = float(re.search(r'width="([\d.]+)pt"', natural).group(1))
+    if wide:
+        assert natural_width > 792 and width <= 792
+    else:
+        assert 7 * 72 < height < 40 * 72 and width == natural_width
