@@ -6,6 +6,11 @@ the cell's position), keys are sorted, and nothing records a time or a random nu
 builds are byte-identical. nbgrader's cell metadata and the solution / hidden-test markers
 pass through unchanged; only jupytext's own layout hints are dropped.
 
+Hidden tests leave the notebook here: each test cell's ``### BEGIN HIDDEN TESTS`` region is
+cut out of the source notebook and written, with the other regions of its notebook, to
+``course/judge/<assignment>/<name>.json`` (:mod:`autograder.judge.tests`), which only the
+grading process reads. Every graded test cell must have one; every assert in it a message.
+
 A ``.py`` file is a notebook when it opens with the jupytext header (``# ---`` then
 ``# jupyter:``); ``buggy.py`` (the sample buggy submission) and helper modules are skipped.
 """
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from .judge.tests import HiddenTest, check_hidden_code, split_hidden, write_tests
 
 __all__ = [
     "BUGGY_NAME",
@@ -37,6 +44,7 @@ _MARKER_PAIRS = (
     ("### BEGIN SOLUTION", "### END SOLUTION"),
     ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
 )
+_TESTS_KEY = "_hidden_tests"
 
 
 def is_notebook_source(path: Path) -> bool:
@@ -106,6 +114,18 @@ def _cell_ids(cells, where: str) -> list[str]:
 
 def build_notebook(py_path: Path) -> str:
     """The nbgrader source notebook (ipynb JSON text) for one jupytext source file."""
+    return _build(py_path)[0]
+
+
+def _hidden_line(text: str, code: str) -> int:
+    """The line of the .py source where a hidden region's code starts (0 when not found)."""
+    first = next((ln for ln in code.splitlines() if ln.strip()), "")
+    at = text.find("### BEGIN HIDDEN TESTS\n" + first)
+    return text.count("\n", 0, at) + 2 if at >= 0 else 0
+
+
+def _build(py_path: Path):
+    """(notebook JSON text, the hidden tests taken out of it) for one jupytext source."""
     import jupytext
     import nbformat
 
@@ -131,17 +151,41 @@ def build_notebook(py_path: Path) -> str:
             cell.outputs = []
             cell.execution_count = None
         _check_markers(cell_where, cell.source)
+    hidden = []
     for cell, cell_id in zip(nb.cells, _cell_ids(nb.cells, where)):
         cell.id = cell_id
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code":
+            continue
+        try:
+            cell.source, code = split_hidden(cell.source)
+        except ValueError as exc:
+            raise ValueError(f"{where}, cell {cell_id}: {exc}") from exc
+        graded = meta.get("grade") and not meta.get("solution")
+        if code is None:
+            if graded and float(meta.get("points", 0) or 0) > 0:
+                raise ValueError(
+                    f"{where}, test cell {cell_id}: no '### BEGIN HIDDEN TESTS' region; the "
+                    "judge grades every test cell from its hidden tests")
+            continue
+        if not graded:
+            raise ValueError(f"{where}, cell {cell_id}: hidden tests belong in a graded "
+                             "test cell")
+        line = _hidden_line(text, code)
+        check_hidden_code(code, where, line - 1 if line else 0)
+        hidden.append(HiddenTest(cell_id, code, line, py_path.name))
     nbformat.validate(nb)
     out = nbformat.writes(nb, version=4)
-    return out if out.endswith("\n") else out + "\n"
+    return (out if out.endswith("\n") else out + "\n"), hidden
 
 
 def build(
-    notebooks_dir: Path, source_dir: Path, assignments: list[str] | None = None
+    notebooks_dir: Path, source_dir: Path, assignments: list[str] | None = None,
+    judge_dir: Path | None = None,
 ) -> list[Path]:
     """Write ``source_dir/<assignment>/<name>.ipynb`` for each source; return the paths written.
+
+    The hidden tests go to ``judge_dir`` (default: ``judge/`` beside ``source_dir``).
 
     Files whose bytes would not change are left alone; stale notebooks in a rebuilt
     assignment folder are removed. Raises ValueError naming the file on a malformed source.
@@ -155,6 +199,7 @@ def build(
                 f"(found: {', '.join(sources) or 'none'})"
             )
         sources = {a: sources[a] for a in assignments}
+    judge_dir = Path(judge_dir) if judge_dir is not None else Path(source_dir).parent / "judge"
     outputs: list[Path] = []
     for assignment, py_paths in sources.items():
         target_dir = source_dir / assignment
@@ -163,11 +208,16 @@ def build(
         for py_path in py_paths:
             target = target_dir / (py_path.stem + ".ipynb")
             wanted.add(target.name)
-            data = build_notebook(py_path).encode("utf-8")
+            text, hidden = _build(py_path)
+            data = text.encode("utf-8")
             if not target.is_file() or target.read_bytes() != data:
                 target.write_bytes(data)
+            write_tests(judge_dir, assignment, py_path.stem, py_path.name, hidden)
             outputs.append(target)
         for stale in target_dir.glob("*.ipynb"):
             if stale.name not in wanted:
+                stale.unlink()
+        for stale in (judge_dir / assignment).glob("*.json"):
+            if stale.stem + ".ipynb" not in wanted:
                 stale.unlink()
     return outputs

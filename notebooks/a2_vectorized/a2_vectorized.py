@@ -231,41 +231,56 @@ check_gradients(
 ).assert_ok()
 print("Exercise 1: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _xs = _np.array([0.5, -1.0, 2.0, 2.0])
-    _J = _np.asarray(jacobian_max(_xs))
-    assert _J.shape == (1, 4) and _np.allclose(_J, [[0.0, 0.0, 0.5, 0.5]])
-    _J = _np.asarray(jacobian_max(_np.array([-3.0, -1.0, -2.0])))
-    assert _J.shape == (1, 3) and _np.allclose(_J, [[0.0, 1.0, 0.0]])
-    _J = _np.asarray(jacobian_sum(_xs))
-    assert _J.shape == (1, 4) and _np.allclose(_J, 1.0)
-    _J = _np.asarray(jacobian_map(lambda u: 1 - _np.tanh(u) ** 2, _xs))
-    assert _J.shape == (4, 4)
-    assert _np.allclose(_J, _np.diag([0.78644773, 0.41997434, 0.07065082, 0.07065082]))
-    _A = _np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
-    assert _np.allclose(vjp_linear(_A, _np.array([1.0, -2.0])), [1.0, 4.0, -6.0])
-    _Ab = _np.asarray(grad_weight_linear(_np.array([1.0, 2.0, 3.0]), _np.array([1.0, -2.0])))
-    assert _Ab.shape == (2, 3) and _np.allclose(_Ab, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]])
-    _rng = _np.random.default_rng(1234)
-    _A, _x = _rng.normal(size=(5, 7)), _rng.normal(size=7)
+def _jac(fn, x, what):
+    J = np.asarray(fn(x))
+    return J
 
-    def _f_ref(A, x):
-        return A @ x
 
-    _gc.check_gradients(
-        _f_ref, {"A": _A, "x": _x},
-        lambda dout: {"A": grad_weight_linear(_x, dout), "x": vjp_linear(_A, dout)},
+xs = np.array([0.5, -1.0, 2.0, 2.0])
+with student.autograd_off():
+    J = np.asarray(student.jacobian_max(xs))
+    assert J.shape == (1, 4), f"jacobian_max([0.5, -1, 2, 2]) must have shape (1, 4), got {J.shape}"
+    assert np.allclose(J, [[0.0, 0.0, 0.5, 0.5]]), (
+        f"jacobian_max([0.5, -1, 2, 2]): the two tied maxima share the derivative, "
+        f"want [[0, 0, 0.5, 0.5]], got {J.tolist()}")
+    J = np.asarray(student.jacobian_max(np.array([-3.0, -1.0, -2.0])))
+    assert J.shape == (1, 3) and np.allclose(J, [[0.0, 1.0, 0.0]]), (
+        f"jacobian_max([-3, -1, -2]): want [[0, 1, 0]], got {J.tolist()}")
+    J = np.asarray(student.jacobian_sum(xs))
+    assert J.shape == (1, 4) and np.allclose(J, 1.0), (
+        f"jacobian_sum of 4 entries: want a (1, 4) row of ones, got shape {J.shape}: {J.tolist()}")
+    tanh_prime = student.kernel("def tanh_prime(u):\n    return 1 - np.tanh(u) ** 2\n")
+    J = np.asarray(student.jacobian_map(tanh_prime, xs))
+    want = np.diag(1 - np.tanh(xs) ** 2)
+    assert J.shape == (4, 4) and np.allclose(J, want), (
+        f"jacobian_map(tanh', [0.5, -1, 2, 2]): want diag(1 - tanh(x)**2) of shape (4, 4), "
+        f"got shape {J.shape}")
+    A = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+    got = np.asarray(student.vjp_linear(A, np.array([1.0, -2.0])))
+    assert np.allclose(got, [1.0, 4.0, -6.0]), (
+        f"vjp_linear(A, v) must be A.T @ v = [1, 4, -6], got {got.tolist()}")
+    Ab = np.asarray(student.grad_weight_linear(np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0])))
+    assert Ab.shape == (2, 3) and np.allclose(Ab, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]]), (
+        f"grad_weight_linear(x, v) must be the outer product v x^T of shape (2, 3), "
+        f"got shape {Ab.shape}")
+    rng = np.random.default_rng(seed)
+    A, x = rng.normal(size=(5, 7)), rng.normal(size=7)
+    check_gradients(
+        lambda A, x: A @ x, {"A": A, "x": x},
+        lambda dout: {"A": student.grad_weight_linear(x, dout), "x": student.vjp_linear(A, dout)},
     ).assert_ok()
-    _v = _rng.normal(size=7)
-    for _g, _gp in [(_np.sin, _np.cos), (_np.exp, _np.exp)]:
-        _J = _np.asarray(jacobian_map(_gp, _v))
-        _cols = [(_g(_v + _e * 1e-6) - _g(_v - _e * 1e-6)) / 2e-6 for _e in _np.eye(7)]
-        assert _J.shape == (7, 7) and _np.allclose(_J, _np.stack(_cols, axis=1), atol=1e-6)
-    _J = _np.asarray(jacobian_max(_v))
-    assert _J.shape == (1, 7) and _J[0, _np.argmax(_v)] == 1.0 and _np.isclose(_J.sum(), 1.0)
+    v = rng.normal(size=7)
+    for name in ("sin", "exp"):
+        g = getattr(np, name)
+        gp = student.kernel(f"def {name}_prime(u):\n    return np.{'cos' if name == 'sin' else 'exp'}(u)\n")
+        J = np.asarray(student.jacobian_map(gp, v))
+        cols = [(g(v + e * 1e-6) - g(v - e * 1e-6)) / 2e-6 for e in np.eye(7)]
+        assert J.shape == (7, 7) and np.allclose(J, np.stack(cols, axis=1), atol=1e-6), (
+            f"jacobian_map for {name} on 7 random entries does not match finite differences")
+    J = np.asarray(student.jacobian_max(v))
+    assert J.shape == (1, 7) and J[0, np.argmax(v)] == 1.0 and np.isclose(J.sum(), 1.0), (
+        f"jacobian_max on 7 distinct random entries: want a one at the largest entry "
+        f"(index {int(np.argmax(v))}) and zeros elsewhere, got {J.tolist()}")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -1,0 +1,176 @@
+"""The kernel's side of the judge's protocol: run a request, answer with plain data.
+
+The judge (:mod:`autograder.judge`) evaluates ``handle(REQUEST)`` in the student's kernel
+through the ``user_expressions`` of an execute request, which stores no history and shows
+no output. ``REQUEST`` is JSON text (see :mod:`autograder.judge.codec`):
+
+- ``{"op": "call", "target": T, "attr": A, "args": [...], "kwargs": {...}, "keep": K,
+  "autograd": G}``: call ``T`` (a name in the student's namespace or a kept object),
+  or its attribute ``A`` when given; ``K`` keeps a non-plain result in the kernel and
+  answers with its number; ``G`` false makes minigrad's ``backward`` raise during the call;
+- ``{"op": "get", "target": T, "attr": A, "keep": K}``: the value of a name or attribute;
+- ``{"op": "has", "name": N}``: whether the student's namespace defines ``N``;
+- ``{"op": "define", "source": S}``: run instructor fixture code (functions that build
+  inputs, never checks) in a namespace of its own and keep the last function it defines.
+
+The answer is JSON text: ``{"ok": value}``, ``{"raised": {"type", "message", "where"}}``
+when the student's code raised, or ``{"refused": why}`` when the result is not plain data
+or the request makes no sense. Nothing here is trusted: the judge treats every answer as
+data from the student.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import linecache
+import math
+import sys
+import traceback
+
+from autograder.judge.codec import CodecError, decode, encode, plain_kind
+
+__all__ = ["AutogradDisabledError", "handle"]
+
+_KEPT: dict[int, object] = {}
+_NUMBERS: dict[int, int] = {}
+_MESSAGE = 600
+
+
+class AutogradDisabledError(RuntimeError):
+    """Raised when an exercise graded with autograd off calls minigrad's backward."""
+
+
+def _namespace() -> dict:
+    try:
+        return get_ipython().user_ns  # noqa: F821 - provided by IPython
+    except NameError:
+        return _LOCAL.get("ns", {})
+
+
+_LOCAL: dict = {}
+
+
+def _keep(obj) -> int:
+    key = id(obj)
+    if key in _NUMBERS and _KEPT.get(_NUMBERS[key]) is obj:
+        return _NUMBERS[key]
+    number = len(_KEPT) + 1
+    _KEPT[number] = obj
+    _NUMBERS[key] = number
+    return number
+
+
+def _kept(number: int):
+    if number not in _KEPT:
+        raise LookupError(f"no kept object number {number}")
+    return _KEPT[number]
+
+
+def _name(name: str):
+    ns = _namespace()
+    if name not in ns:
+        raise NameError(f"name {name!r} is not defined in the notebook")
+    return ns[name]
+
+
+def _where(tb) -> str:
+    """The last line of the student's own code in a traceback, as 'in f: source'."""
+    found = ""
+    for frame in traceback.extract_tb(tb):
+        name = frame.filename
+        if "ipykernel_" in name or name.startswith("<ipython-input") or name == "<student>":
+            line = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
+            found = f"in {frame.name}: {line}" if line else f"in {frame.name}"
+    return found[:300]
+
+
+def _refuse_backward(*args, **kwargs):
+    raise AutogradDisabledError(
+        "autograd is switched off for this exercise: compute the gradient by hand with "
+        "numpy instead of calling .backward()")
+
+
+class _AutogradOff:
+    def __enter__(self):
+        self.saved = []
+        mg = sys.modules.get("minigrad")
+        for cls in (getattr(mg, "Tensor", None), getattr(mg, "Value", None)):
+            if isinstance(cls, type) and "backward" in vars(cls):
+                self.saved.append((cls, vars(cls)["backward"]))
+                cls.backward = _refuse_backward
+
+    def __exit__(self, *exc):
+        for cls, original in self.saved:
+            cls.backward = original
+
+
+def _define(source: str):
+    tree = ast.parse(source, mode="exec")
+    env = {"__builtins__": __builtins__, "__name__": "fixture", "math": math}
+    import numpy
+
+    env["np"] = numpy
+    try:
+        import minigrad
+
+        env["mg"] = minigrad
+    except ImportError:  # pragma: no cover - minigrad ships with the kit
+        pass
+    exec(compile(tree, "<fixture>", "exec"), env)
+    names = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef,
+                                                                  ast.ClassDef))]
+    if not names:
+        raise ValueError("fixture source defines no function")
+    return env[names[-1]]
+
+
+def _run(request: dict):
+    op = request.get("op")
+    keep = bool(request.get("keep"))
+
+    def load(value):
+        return decode(value, from_ref=_kept, from_name=_name)
+
+    if op == "has":
+        return {"ok": str(request.get("name")) in _namespace()}
+    if op == "define":
+        return {"ok": {"r": _keep(_define(str(request.get("source", ""))))}}
+    if op not in ("call", "get"):
+        return {"refused": f"unknown request {op!r}"}
+    attr = request.get("attr")
+    try:
+        target = load(request.get("target"))
+        if op == "call":
+            args = load(request.get("args", []))
+            kwargs = load(request.get("kwargs", {"d": []}))
+            if attr:
+                target = getattr(target, attr)
+            if request.get("autograd", True):
+                result = target(*args, **kwargs)
+            else:
+                with _AutogradOff():
+                    result = target(*args, **kwargs)
+        else:
+            result = getattr(target, attr) if attr else target
+    except BaseException as exc:  # the student's code: report, never propagate
+        message = str(exc)
+        if isinstance(exc, RecursionError):
+            message = "maximum recursion depth exceeded"
+        return {"raised": {"type": type(exc).__name__, "message": message[:_MESSAGE],
+                           "where": _where(exc.__traceback__)}}
+    try:
+        return {"ok": encode(result, _keep if keep else None)}
+    except CodecError:
+        return {"refused": f"returned {plain_kind(result)}, which is not plain data "
+                           "(numbers, strings, lists, tuples, dicts or numpy arrays)"}
+
+
+def handle(text: str) -> str:
+    """Carry out one request (JSON text); the answer as JSON text."""
+    try:
+        request = json.loads(text)
+        answer = _run(request) if isinstance(request, dict) else {"refused": "bad request"}
+    except BaseException as exc:  # noqa: BLE001 - the answer must always be JSON
+        answer = {"refused": f"{type(exc).__name__}: {str(exc)[:_MESSAGE]}"}
+    return json.dumps(answer, separators=(",", ":"))
