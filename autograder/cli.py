@@ -21,6 +21,7 @@ from .course import (
     apply_grading_environment,
     default_paths,
     display_url,
+    trusted_sys_path,
 )
 
 __all__ = ["build_parser", "main"]
@@ -489,6 +490,7 @@ def _skip_slow_imports() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    trusted_sys_path()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "db", None):

@@ -31,6 +31,7 @@ __all__ = [
     "grading_environment",
     "kernel_python",
     "normalize_db_url",
+    "trusted_sys_path",
 ]
 
 CONFIG_NAME = "nbgrader_config.py"
@@ -141,6 +142,11 @@ class Course:
     @property
     def feedback_dir(self) -> Path:
         return self.course_dir / "feedback"
+
+    @property
+    def judge_dir(self) -> Path:
+        """The hidden tests, written by ``build``, read only by the grading process."""
+        return self.course_dir / "judge"
 
     @property
     def reports_dir(self) -> Path:
@@ -325,6 +331,17 @@ def apply_grading_environment() -> None:
         if os.environ.get(name) != env[name]:
             os.environ[name] = env[name]
     os.environ.pop("MPLBACKEND", None)
+
+
+def trusted_sys_path() -> None:
+    """Drop the working folder (and '') from ``sys.path``, as ``ipykernel_launcher`` does.
+
+    Every trusted entry point calls this first: ``python -m`` puts the folder it starts in
+    at the front of ``sys.path``, and that folder may be one a student could write to.
+    """
+    here = os.path.realpath(os.getcwd()) if os.path.isdir(".") else ""
+    sys.path[:] = [p for p in sys.path
+                   if p not in ("", ".") and (not here or os.path.realpath(p) != here)]
 
 
 def kernel_python() -> str:

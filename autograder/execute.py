@@ -1,31 +1,30 @@
-"""The execute step of autograding: nbgrader's Execute, run against the guarded kernel.
+"""The execute step of autograding: the kernel computes, the judge decides.
 
-:class:`GuardedExecute` replaces nbgrader's Execute in the autograde preprocessors of a
+:class:`JudgedExecute` replaces nbgrader's Execute in the autograde preprocessors of a
 grading worker (see :mod:`autograder.worker`). It
 
 - starts each kernel through the sandbox launcher (:mod:`autograder.sandbox`) over jupyter's
-  ``ipc`` transport, with a fresh key for the in-kernel guard;
-- around every graded cell asks the guard (:mod:`autograder.guard`) what the submission
-  changed in the kernel (patched numpy or minigrad, rebound builtins, IPython input or AST
-  transformers, ``showtraceback``/``set_custom_exc``, import hooks, threads...); the guard
-  puts everything back, so the test itself runs against the real objects; if anything had
-  changed, or the guard did not answer with its signature, the cell scores 0 (an error
-  output ``GradingIntegrityError`` saying why) and the worker flags the student;
-- scores 0 the test cells the pre-grade scan names in ``zero_cells`` (same error output);
-- turns ``stderr`` text of graded cells into ``stdout`` text: nbgrader counts any stderr
-  output of a test cell as a failure, so a correct answer that merely warns would score 0;
-- keeps at most ``max_output_chars`` of output per cell;
-- when a cell kills the kernel (``os._exit``, a crash, the memory or CPU-time limit) or does
-  not stop after its timeout and an interrupt, starts a fresh kernel and runs the notebook
-  again with that cell left out (its output says it was not run), at most
-  ``max_kernel_restarts`` times; after that, the cells from there on are marked not run.
-  Every graded cell ends with an output, so nbgrader always records a score.
+  ``ipc`` transport, in a working folder of its own that holds copies of the submission's
+  regular files (never the autograded folder nbgrader writes the graded notebook to);
+- runs every cell of the notebook in that kernel, as nbgrader does;
+- after each graded test cell, runs the cell's hidden tests in this process
+  (:mod:`autograder.judge`): they reach the kernel only through the ``student`` handle,
+  whose calls come back as plain data. The cell's outputs are then rewritten: the
+  kernel's text output stays (errors as one line, other output as text), rich output is
+  dropped, and the judge's verdict is appended. The cell scores its points only when the
+  visible tests raised nothing in the kernel *and* the judge passed it; nbgrader's partial
+  credit from an ``execute_result`` can never apply, because none is left;
+- scores 0 the test cells the pre-grade scan names in ``zero_cells``;
+- caps output per cell and per notebook, for every output kind, errors included;
+- when a cell or a judge call kills the kernel (``os._exit``, a crash, the memory,
+  CPU-time or process limit) or does not stop after its timeout and an interrupt, starts a
+  fresh kernel and runs the notebook again with that cell left out (its output says it was
+  not run), at most ``max_kernel_restarts`` times; after that, the cells from there on are
+  marked not run. Every graded cell ends with an output, so nbgrader always records a score.
 
-Why the guard and not a cell injected before each test: an injected cell is a cell like any
-other, so an input transformer rewrites it too. The guard is reached through the
-``user_expressions`` of an execute request, which IPython evaluates without transformers,
-and it must answer with an HMAC under a key only the grader and the freshly started guard
-know, so a rewritten or silenced kernel fails the check rather than passing it.
+The protocol with the kernel is :mod:`autograder.kernel.agent`: each judge call is one
+execute request whose ``user_expressions`` evaluate ``handle(REQUEST)``; it stores no
+history and shows no output, and its answer is decoded by :mod:`autograder.judge.codec`.
 """
 
 from __future__ import annotations
@@ -33,10 +32,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import copy
-import hmac
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 from queue import Empty
@@ -52,10 +49,21 @@ from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Enum, Float, Integer, Unicode
 
-__all__ = ["INTEGRITY_ERROR", "NOT_RUN_ERROR", "GuardedExecute"]
+from .judge import KernelLost, Student, judge_block, seed_for
+from .judge.tests import load_tests
 
-INTEGRITY_ERROR = "GradingIntegrityError"
+__all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression"]
+
+FAILED = "Failed"
+ZEROED = "NotGraded"
 NOT_RUN_ERROR = "CellNotRun"
+_AGENT = "__import__('autograder.kernel.agent', fromlist=['handle']).handle"
+_ERROR_CHARS = 2000
+
+
+def agent_expression(request: str) -> str:
+    """The user expression that asks the kernel's agent to carry out ``request``."""
+    return f"{_AGENT}({request!r})"
 
 
 class _OneSpec(KernelSpecManager):
@@ -71,21 +79,31 @@ class _OneSpec(KernelSpecManager):
 
 def _error(ename: str, message: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=message,
-                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {message}"])
+                        traceback=[f"{ename}: {message}"])
 
 
-class GuardedExecute(Execute):
-    """nbgrader's Execute, with the sandboxed kernel, the guard and the checks listed above."""
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+class JudgedExecute(Execute):
+    """nbgrader's Execute with the sandboxed kernel and the judge (see the module)."""
 
     kernel_plan = Unicode("", help="JSON plan for the kernel launcher ('' starts the "
                                    "configured kernel as nbgrader does)").tag(config=True)
     runtime_dir = Unicode("", help="folder for connection files and sockets").tag(config=True)
+    judge_dir = Unicode("", help="course/judge: the hidden tests").tag(config=True)
     zero_cells = Dict(help="grade_id -> reason: test cells that score 0").tag(config=True)
-    guard_timeout = Float(30.0, help="seconds to wait for the in-kernel guard").tag(config=True)
+    call_timeout = Float(0.0, help="seconds one judge call may take (0: the cell timeout)"
+                         ).tag(config=True)
     max_output_chars = Integer(
-        1_000_000, help="characters of output kept per cell").tag(config=True)
+        100_000, help="characters of output kept per cell").tag(config=True)
+    max_notebook_chars = Integer(
+        2_000_000, help="characters of output kept per notebook").tag(config=True)
     max_kernel_restarts = Integer(
         3, help="fresh kernels after a cell killed or hung the kernel").tag(config=True)
+    max_runtime_mb = Integer(
+        16, help="megabytes the kernel may write to its socket folder").tag(config=True)
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
 
     # What happened, per notebook, for the grading worker to report (one task per process).
@@ -96,7 +114,7 @@ class GuardedExecute(Execute):
         if cell is not None:
             label = cell.metadata.get("nbgrader", {}).get("grade_id", "") or ""
         notebook = (self.resources or {}).get("nbgrader", {}).get("notebook", "")
-        GuardedExecute.journal.append(
+        JudgedExecute.journal.append(
             {"notebook": notebook, "kind": kind, "cell": label, "detail": detail})
 
     # kernels -------------------------------------------------------------------------------
@@ -104,8 +122,9 @@ class GuardedExecute(Execute):
         if not self.kernel_plan:
             return super().create_kernel_manager()
         self._kernels = getattr(self, "_kernels", 0) + 1
+        # -I: the launcher runs on the host; nothing from the working folder may be imported
         spec = KernelSpec(
-            argv=[sys.executable, "-m", "autograder.sandbox", self.kernel_plan,
+            argv=[sys.executable, "-I", "-m", "autograder.sandbox", self.kernel_plan,
                   "{connection_file}"],
             display_name="Python 3 (grading)", language="python", interrupt_mode="message",
             env={}, metadata={},
@@ -120,13 +139,8 @@ class GuardedExecute(Execute):
 
     async def async_start_new_kernel(self, **kwargs):
         if self.kernel_plan:
-            self._guard_key = secrets.token_bytes(32)
-            plan = json.loads(Path(self.kernel_plan).read_text())
-            fd = os.open(plan["key_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self._guard_key)
-        else:
-            self._guard_key = b""
+            # the launcher chooses the kernel's folder; never the autograded one
+            kwargs["cwd"] = self.runtime_dir
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -135,6 +149,11 @@ class GuardedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
 
+        info = (resources or {}).get("nbgrader", {})
+        self._tests = {}
+        if self.judge_dir and info.get("assignment") and info.get("notebook"):
+            self._tests = load_tests(Path(self.judge_dir), info["assignment"], info["notebook"])
+        self._who = (str(info.get("student", "")), str(info.get("assignment", "")))
         pristine = copy.deepcopy(nb.cells)
         withheld: dict[int, str] = {}
         attempt = 0
@@ -147,6 +166,7 @@ class GuardedExecute(Execute):
             self._withheld = dict(withheld)
             self._asked_exit: int | None = None
             self._output_used: dict[int, int] = {}
+            self._notebook_used = 0
             lost = None
             with self.setup_kernel():
                 info_msg = self.wait_for_reply(self.kc.kernel_info())
@@ -164,7 +184,7 @@ class GuardedExecute(Execute):
             culprit = self._culprit(index)
             if isinstance(exc, DeadKernelError):
                 reason = ("the kernel died while this cell ran (os._exit, a crash, or the "
-                          "memory or CPU-time limit)")
+                          "memory, CPU-time, process or disk limit)")
             else:
                 reason = ("this cell did not finish within the time limit and did not stop "
                           "when interrupted")
@@ -199,13 +219,12 @@ class GuardedExecute(Execute):
                 cell.outputs = [_error(NOT_RUN_ERROR, "not run by the grader: "
                                        + self._withheld[cell_index])]
             return cell
-        graded = cell.cell_type == "code" and nbgrader_utils.is_grade(cell)
-        before = await self._guard_check(cell) if graded else []
         cell = await super().async_execute_cell(cell, cell_index, execution_count,
                                                 store_history)
-        if graded:
-            after = await self._guard_check(cell)
-            self._settle(cell, before, after)
+        self._check_runtime_dir()
+        if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) \
+                and not nbgrader_utils.is_solution(cell):
+            await self._judge(cell)
         return cell
 
     execute_cell = run_sync(async_execute_cell)
@@ -213,72 +232,135 @@ class GuardedExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
         size = len(content.get("text", "")) + sum(
-            len(v) if isinstance(v, str) else 0 for v in content.get("data", {}).values())
+            len(v) if isinstance(v, str) else len(json.dumps(v))
+            for v in (content.get("data") or {}).values())
+        if msg.get("msg_type") == "error":
+            size = len(str(content.get("evalue", ""))) + sum(
+                len(str(t)) for t in content.get("traceback", []) or [])
         used = self._output_used.get(cell_index, 0) + size
         self._output_used[cell_index] = used
-        if used > self.max_output_chars and msg.get("msg_type") in (
-                "stream", "display_data", "execute_result"):
-            if used - size <= self.max_output_chars:
+        self._notebook_used += size
+        over_cell = used > self.max_output_chars
+        over_book = self._notebook_used > self.max_notebook_chars
+        if msg.get("msg_type") == "error" and (over_cell or over_book):
+            # keep the fact of the error (it decides points) but not its size
+            name = str(content.get("ename", "Error"))[:100]
+            outs.append(_error(name, _clip(str(content.get("evalue", "")), _ERROR_CHARS)))
+            return None
+        if over_cell or over_book:
+            if not any(o.get("name") == "stdout" and "the grader kept only" in o.get("text", "")
+                       for o in outs):
+                limit = self.max_output_chars if over_cell else self.max_notebook_chars
+                what = "this cell" if over_cell else "this notebook"
                 outs.append(new_output(
                     "stream", name="stdout",
-                    text=f"\n[the grader kept only the first {self.max_output_chars} "
-                         "characters of output of this cell]\n"))
+                    text=f"\n[the grader kept only the first {limit:,} characters of output "
+                         f"of {what}]\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
 
-    def _settle(self, cell, before: list[str], after: list[str]) -> None:
-        """Graded cell done: stderr becomes stdout; tampering or a scan finding scores 0."""
-        for output in cell.outputs:
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output["name"] = "stdout"
-        reasons = []
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if grade_id in self.zero_cells:
-            reasons.append(self.zero_cells[grade_id])
-        if before:
-            reasons.append("before this test, the kernel had been modified: "
-                           + "; ".join(before))
-        if after:
-            reasons.append("while this test ran, the kernel was modified: " + "; ".join(after))
-        for what in (before, after):
-            if what:
-                self._event("tamper", cell, "; ".join(what))
-        if reasons:
-            message = "this test scores 0: " + " | ".join(reasons)
-            cell.outputs.append(_error(INTEGRITY_ERROR, message))
-
-    async def _guard_check(self, cell) -> list[str]:
-        """Ask the in-kernel guard to compare and restore; the list of changes it reports."""
-        if not self.kernel_plan:
-            return []
-        nonce = secrets.token_hex(16)
-        expression = f"__import__('autograder.guard', fromlist=['check']).check({nonce!r})"
-        msg_id = await ensure_async(self.kc.execute(
-            "", silent=True, store_history=False, user_expressions={"guard": expression},
-            stop_on_error=False))
-        reply = await self._reply(msg_id, self.guard_timeout)
-        if reply is None:
-            return ["the kernel did not answer the grader's integrity check in time"]
-        content = reply.get("content", {})
-        if content.get("status") != "ok":
-            return ["the grader's integrity check could not run "
-                    f"({content.get('ename', '?')}: {content.get('evalue', '')})"]
-        value = content.get("user_expressions", {}).get("guard", {})
-        if value.get("status") != "ok":
-            return ["the grader's integrity check failed in the kernel "
-                    f"({value.get('ename', '?')}: {value.get('evalue', '')})"]
+    def _check_runtime_dir(self) -> None:
+        """Kill the kernel when it has written more than allowed to its socket folder."""
+        if not self.kernel_plan or not self.runtime_dir:
+            return
+        total, count = 0, 0
         try:
-            answer = json.loads(ast.literal_eval(value["data"]["text/plain"]))
-            changes = [str(c) for c in answer["changes"]]
-            nonce_ok = answer["nonce"] == nonce
-        except (KeyError, TypeError, ValueError, SyntaxError):
-            return ["the grader's integrity check gave an unreadable answer"]
-        from .guard import signature
+            with os.scandir(self.runtime_dir) as entries:
+                for entry in entries:
+                    count += 1
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            return
+        if total > self.max_runtime_mb * 1024 * 1024 or count > 1000:
+            run_sync(self.km.shutdown_kernel)(now=True)
+            raise DeadKernelError("the kernel wrote more than the grader allows")
 
-        expected = signature(self._guard_key, nonce, changes) if self._guard_key else ""
-        if not nonce_ok or not hmac.compare_digest(str(answer.get("mac", "")), expected):
-            return ["the grader's integrity check answer was forged"]
-        return changes
+    # the judge -------------------------------------------------------------------------------
+    def _settle_outputs(self, cell) -> bool:
+        """Graded cell ran: outputs as plain text; True when the visible tests raised."""
+        kept, failed = [], False
+        for output in cell.outputs:
+            kind = output.get("output_type")
+            if kind == "stream":
+                kept.append(new_output("stream", name="stdout", text=output.get("text", "")))
+            elif kind == "error":
+                failed = True
+                kept.append(_error(str(output.get("ename", "Error"))[:100],
+                                   _clip(str(output.get("evalue", "")), _ERROR_CHARS)))
+            elif kind in ("execute_result", "display_data"):
+                text = (output.get("data") or {}).get("text/plain")
+                if isinstance(text, str) and text.strip():
+                    kept.append(new_output("stream", name="stdout", text=text + "\n"))
+        cell.outputs = kept
+        return failed
+
+    async def _judge(self, cell) -> None:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        visible_failed = self._settle_outputs(cell)
+        if grade_id in self.zero_cells:
+            cell.outputs.append(_error(ZEROED, "this test scores 0: " + self.zero_cells[grade_id]))
+            return
+        test = self._tests.get(grade_id)
+        if test is None:
+            cell.outputs.append(_error(FAILED, "the grader has no hidden tests for this cell "
+                                               "(rebuild the course: autograder build)"))
+            return
+        loop = asyncio.get_running_loop()
+        timeout = self.call_timeout or float(self.timeout or 120)
+
+        def transport(text: str, limit: float):
+            future = asyncio.run_coroutine_threadsafe(self._ask(text, limit), loop)
+            return future.result()
+
+        student = Student(transport, timeout=timeout)
+        seed = seed_for(self._who[0], self._who[1], grade_id)
+        try:
+            verdict = await asyncio.to_thread(judge_block, test.code, student, seed=seed,
+                                              filename=test.filename)
+        except KernelLost as exc:
+            self._event("kernel-lost", cell, str(exc))
+            if "died" in str(exc):
+                raise DeadKernelError(str(exc)) from None
+            raise CellTimeoutError(str(exc)) from None
+        self._event("judged", cell, json.dumps({"passed": verdict.passed,
+                                                "seconds": round(verdict.seconds, 3),
+                                                "calls": verdict.calls}))
+        if verdict.passed and not visible_failed:
+            cell.outputs.append(new_output("stream", name="stdout",
+                                           text="Hidden tests passed.\n"))
+        elif verdict.passed:
+            cell.outputs.append(new_output(
+                "stream", name="stdout",
+                text="Hidden tests passed, but the visible tests above failed.\n"))
+        else:
+            cell.outputs.append(_error(FAILED, verdict.message))
+
+    async def _ask(self, request: str, timeout: float) -> str | None:
+        """One judge call: the agent's answer as text, None when it timed out."""
+        msg_id = await ensure_async(self.kc.execute(
+            "", silent=True, store_history=False,
+            user_expressions={"r": agent_expression(request)}, stop_on_error=False))
+        reply = await self._reply(msg_id, timeout)
+        if reply is None:
+            await ensure_async(self.km.interrupt_kernel())
+            reply = await self._reply(msg_id, 10.0)
+            if reply is None:
+                raise KernelLost("a judge call did not stop when interrupted")
+            return None
+        value = reply.get("content", {}).get("user_expressions", {}).get("r", {})
+        if value.get("status") != "ok":
+            return json.dumps({"refused": "the kernel could not run the judge's request ("
+                               f"{value.get('ename', '?')}: {str(value.get('evalue', ''))[:200]})"})
+        text = value.get("data", {}).get("text/plain", "")
+        try:
+            answer = ast.literal_eval(text) if isinstance(text, str) and len(text) < 2**27 \
+                else None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            answer = None
+        if not isinstance(answer, str):
+            return json.dumps({"refused": "the kernel's answer was not text"})
+        return answer
 
     async def _reply(self, msg_id: str, timeout: float):
         deadline = monotonic() + timeout
@@ -291,7 +373,7 @@ class GuardedExecute(Execute):
                     self.kc.shell_channel.get_msg(timeout=min(remaining, 1.0)))
             except (Empty, asyncio.TimeoutError):
                 if not await ensure_async(self.kc.is_alive()):
-                    raise DeadKernelError("Kernel died") from None
+                    raise KernelLost("the kernel died during a judge call") from None
                 continue
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg

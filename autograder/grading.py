@@ -121,35 +121,51 @@ def grade(
 
 
 def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[Outcome]:
-    from .scan import quarantine, scan_submission, stage_submission
+    from .scan import SubmissionScan, quarantine, scan_submission, stage_submission
 
-    scans = [scan_submission(course, assignment, student) for assignment, student in pairs]
+    def failed(task: Task, why: str, scan: SubmissionScan | None = None) -> Outcome:
+        flags = scan.reasons("tampering") if scan is not None else []
+        return Outcome(task, False, "not graded: " + why[:400],
+                       extra={"scan": "failed", "flags": flags})
+
+    scans: list[SubmissionScan | None] = []
+    outcomes: list[Outcome | None] = [None] * len(pairs)
+    for index, (assignment, student) in enumerate(pairs):
+        try:  # one unreadable submission is that student's failure, never the batch's
+            scans.append(scan_submission(course, assignment, student))
+        except Exception as exc:  # noqa: BLE001
+            scans.append(None)
+            outcomes[index] = failed(Task("grade", assignment, student),
+                                     f"the scan could not read the submission "
+                                     f"({type(exc).__name__}: {exc})")
     if on_scan is not None:
-        on_scan(scans)
-    outcomes: list[Outcome | None] = [None] * len(scans)
+        on_scan([s for s in scans if s is not None])
     with tempfile.TemporaryDirectory(prefix="autograder-staged-") as tmp:
         staging = Path(tmp)
         tasks, slots = [], []
         for index, scan in enumerate(scans):
-            task = Task("grade", scan.assignment, scan.student)
-            if scan.status in ("failed", "flagged"):
-                quarantine(course, scan)
-            if scan.status == "failed":
-                outcomes[index] = Outcome(
-                    task, False, "not graded: " + "; ".join(scan.reasons("broken"))[:400],
-                    extra={"scan": scan.status, "flags": scan.reasons("tampering")})
+            if scan is None:
                 continue
-            stage_submission(scan, course.submitted_dir, staging)
-            plan = staging / f"plan-{index}.json"
-            plan.write_text(json.dumps({"submitted_dir": str(staging),
-                                        "zero_cells": scan.zero_cells}))
+            task = Task("grade", scan.assignment, scan.student)
+            try:
+                if scan.status in ("failed", "flagged"):
+                    quarantine(course, scan)
+                if scan.status == "failed":
+                    outcomes[index] = failed(task, "; ".join(scan.reasons("broken")), scan)
+                    continue
+                stage_submission(scan, course.submitted_dir, staging)
+                plan = staging / f"plan-{index}.json"
+                plan.write_text(json.dumps({"submitted_dir": str(staging),
+                                            "zero_cells": scan.zero_cells}))
+            except Exception as exc:  # noqa: BLE001
+                outcomes[index] = failed(task, f"the submission could not be staged "
+                                               f"({type(exc).__name__}: {exc})", scan)
+                continue
             tasks.append(Task("grade", scan.assignment, scan.student, plan=str(plan)))
             slots.append(index)
         for index, outcome in zip(slots, run_tasks(course, tasks, **run_options)):
             scan = scans[index]
             found_here = list(outcome.extra.get("flags", []))
-            if found_here and scan.status != "flagged":
-                quarantine(course, scan, found_here)  # the kernel guard caught it
             outcome.extra.update(scan=scan.status, flags=scan.reasons("tampering") + found_here,
                                  repairs=scan.reasons("repaired"))
             outcomes[index] = outcome

@@ -1,9 +1,10 @@
 """The bubblewrap sandbox around grading kernels, and the kernel launcher.
 
 Where ``bwrap`` works (:func:`sandbox_status` tries it), every grading kernel starts as
-``python -m autograder.sandbox PLAN.json CONNECTION_FILE``. This launcher, still outside the
-sandbox, sets CPU-time, memory and file-size limits and replaces itself with ``bwrap``, which
-runs ``python -m autograder.guard`` (the kernel with its guard, see :mod:`autograder.guard`)
+``python -I -m autograder.sandbox PLAN.json CONNECTION_FILE`` (``-I``: the launcher runs on
+the host, so nothing is imported from the folder it starts in). This launcher, still
+outside the sandbox, sets CPU-time, memory, file-size and process-count limits and replaces
+itself with ``bwrap``, which runs a plain IPython kernel (``python -I -m ipykernel_launcher``)
 with:
 
 - the whole file system read-only, and an empty read-only folder (tmpfs) over the course
@@ -11,16 +12,23 @@ with:
   notebook sources, the project checkout, home folders, /tmp, /run and /var/lib; the Python
   installation and the minigrad and autograder packages are put back, read-only; a sqlite
   gradebook outside those folders is covered by an empty file;
-- only the student's own autograded folder (the kernel's working folder) and the kernel's
-  socket folder writable, plus a private /tmp and HOME;
+- a private /tmp of limited size (a tmpfs, so writes there count against
+  ``tmp_mb``) holding HOME and the kernel's working folder ``/tmp/work``; the launcher
+  copies the submission's regular files into it through file descriptors it opened
+  itself without following links (``bwrap --file``), so the kernel never sees, and can
+  never write to, the autograded folder where nbgrader writes the graded notebook;
+- nothing else writable but the kernel's socket folder, whose size the executor watches;
+- at most ``max_processes`` processes: a pids cgroup where this user may make one, else
+  ``RLIMIT_NPROC`` for a user other than root (see :func:`limit_processes`);
 - no network (``--unshare-net``: the kernel is reached over unix sockets, jupyter's ``ipc``
   transport), its own pid, IPC and UTS namespaces, a cleared environment (so
   ``JPY_PARENT_PID`` is gone, which ipykernel cannot check across pid namespaces), and
   ``--die-with-parent`` so a killed grading worker takes its kernel along.
 
-Where bwrap does not work, the same launcher starts the kernel directly (limits and guard
-still apply) and ``grade`` says loudly that grading is not sandboxed. Either way the gradebook
-is written only by nbgrader in the grading worker, never from inside the kernel.
+Where bwrap does not work, the same launcher starts the kernel directly in a copy of the
+submission's regular files (limits still apply) and ``grade`` says loudly that grading is
+not sandboxed. Either way the gradebook is written only by nbgrader in the grading worker,
+and the verdicts are made by the judge in that worker, never inside the kernel.
 
 This module imports only the standard library: the launcher runs once per kernel start.
 """
@@ -47,7 +55,8 @@ __all__ = [
 ]
 
 SANDBOX_ENV = "AUTOGRADER_SANDBOX"  # "off" turns the sandbox off
-_GUARD_KEY_NAME = "guard.key"
+KERNEL_WORK = "/tmp/work"
+_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # Folders hidden from every grading kernel besides the course's own (when they exist).
 _SYSTEM_HIDDEN = ("/home", "/root", "/mnt", "/media", "/srv", "/run", "/var/tmp", "/var/lib",
@@ -132,6 +141,7 @@ def kernel_plan(
     cpu_seconds: int = 0,
     file_mb: int = 256,
     tmp_mb: int = 512,
+    max_processes: int = 64,
 ) -> dict:
     """Everything the kernel launcher needs for one student, as a JSON-ready dict."""
     secrets_ = [os.path.realpath(p) for p in (course_dir, notebooks_dir, *extra_hidden)]
@@ -173,7 +183,6 @@ def kernel_plan(
     shown = sorted(shown, key=lambda p: (p.count("/"), p))
     shown = [p for i, p in enumerate(shown) if not any(_inside(p, q) for q in shown[:i])]
 
-    key_file = os.path.join(os.path.realpath(run_dir), _GUARD_KEY_NAME)
     env = {
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
                                  "/bin"]),
@@ -184,7 +193,6 @@ def kernel_plan(
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "NBGRADER_EXECUTION": "autograde",
-        "AUTOGRADER_GUARD_KEY": key_file,
     }
     for name in _THREAD_VARS:
         if os.environ.get(name):
@@ -195,11 +203,13 @@ def kernel_plan(
         "hidden": hidden,
         "blank_files": blank_files,
         "read_only": shown,
-        "writable": [os.path.realpath(work_dir), os.path.realpath(run_dir)],
-        "work_dir": os.path.realpath(work_dir),
+        "writable": [os.path.realpath(run_dir)],
+        "files_from": os.path.realpath(work_dir),
+        "run_dir": os.path.realpath(run_dir),
         "font_cache": _matplotlib_font_cache(),
         "env": env,
-        "key_file": key_file,
+        "max_processes": int(max_processes or 0),
+        "cgroup": f"autograder-{os.getpid()}-{os.path.basename(os.path.realpath(run_dir))}",
         "memory_mb": int(memory_mb or 0),
         "cpu_seconds": int(cpu_seconds or 0),
         "file_mb": int(file_mb or 0),
@@ -207,8 +217,50 @@ def kernel_plan(
     }
 
 
-def bwrap_command(plan: dict, kernel_argv: list[str]) -> list[str]:
-    """The bwrap command line that runs ``kernel_argv`` as the plan says."""
+def submission_files(folder: str, limit_mb: int = 64, limit_files: int = 500):
+    """(relative path, open read-only fd) of every regular file below ``folder``.
+
+    Opened with ``O_NOFOLLOW`` after an ``lstat``: links, pipes, sockets and devices are
+    skipped, never followed; so are files past ``limit_files`` or ``limit_mb`` in all.
+    The caller closes the descriptors.
+    """
+    import stat
+
+    out: list[tuple[str, int]] = []
+    total = 0
+    stack = [""]
+    while stack and len(out) < limit_files:
+        rel = stack.pop()
+        try:
+            entries = sorted(os.scandir(os.path.join(folder, rel)), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(rel, entry.name)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(path)
+            elif stat.S_ISREG(info.st_mode) and total + info.st_size <= limit_mb * 2**20 \
+                    and len(out) < limit_files:
+                try:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    continue
+                total += info.st_size
+                out.append((path, fd))
+    return out
+
+
+def bwrap_command(plan: dict, kernel_argv: list[str],
+                  files: list[tuple[str, int]] = ()) -> list[str]:
+    """The bwrap command line that runs ``kernel_argv`` as the plan says; ``files`` are
+    (relative path, fd) pairs copied into the kernel's working folder."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -232,7 +284,20 @@ def bwrap_command(plan: dict, kernel_argv: list[str]) -> list[str]:
     for folder in plan["hidden"]:  # empty and read-only (the binds inside stay writable)
         if folder != "/tmp":
             argv += ["--remount-ro", folder]
-    argv += ["--chdir", plan["work_dir"], "--clearenv"]
+    argv += ["--dir", KERNEL_WORK]
+    made = {KERNEL_WORK}
+    for rel, fd in files:
+        parent = os.path.dirname(rel)
+        parts = []
+        while parent:
+            parts.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(parts):
+            if f"{KERNEL_WORK}/{folder}" not in made:
+                made.add(f"{KERNEL_WORK}/{folder}")
+                argv += ["--dir", f"{KERNEL_WORK}/{folder}"]
+        argv += ["--file", str(fd), f"{KERNEL_WORK}/{rel}"]
+    argv += ["--chdir", KERNEL_WORK, "--clearenv"]
     for name, value in sorted(plan["env"].items()):
         argv += ["--setenv", name, value]
     return argv + ["--", *kernel_argv]
@@ -254,6 +319,55 @@ def _set_limits(plan: dict) -> None:
         cap(resource.RLIMIT_FSIZE, plan["file_mb"] * 1024 * 1024)
 
 
+def limit_processes(plan: dict) -> str:
+    """Cap the number of processes of this launcher and all it starts; say how.
+
+    A pids cgroup (v1 ``/sys/fs/cgroup/pids`` or v2 ``/sys/fs/cgroup``) where this user may
+    create one; else, for a user other than root, ``RLIMIT_NPROC`` (which counts every
+    process of the user, so it is set to the user's current count plus the cap). Root
+    without a writable cgroup gets no process cap ('none' says so).
+    """
+    cap = int(plan.get("max_processes") or 0)
+    if cap <= 0:
+        return "none"
+    for root in _CGROUP_ROOTS:
+        group = os.path.join(root, plan.get("cgroup") or f"autograder-{os.getpid()}")
+        try:
+            if not os.path.isfile(os.path.join(root, "cgroup.procs")):
+                continue
+            os.makedirs(group, exist_ok=True)
+            with open(os.path.join(group, "pids.max"), "w") as fh:
+                fh.write(str(cap))
+            with open(os.path.join(group, "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+            return f"cgroup {group} pids.max={cap}"
+        except OSError:
+            continue
+    if os.getuid() != 0:
+        mine = 0
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == os.getuid():
+                    mine += 1
+            except OSError:
+                pass
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (mine + cap, mine + cap))
+            return f"RLIMIT_NPROC={mine + cap}"
+        except (ValueError, OSError):
+            pass
+    return "none"
+
+
+def remove_cgroup(plan: dict) -> None:
+    """Remove the plan's pids cgroup once its processes are gone (no error if absent)."""
+    for root in _CGROUP_ROOTS:
+        try:
+            os.rmdir(os.path.join(root, plan.get("cgroup") or "-"))
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Kernel launcher: ``python -m autograder.sandbox PLAN.json CONNECTION_FILE [ARGS...]``
     (ARGS go to the kernel, e.g. the ``--HistoryManager.hist_file`` nbclient adds)."""
@@ -263,14 +377,24 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     plan = json.loads(Path(args[0]).read_text())
-    kernel = [plan["python"], "-m", "autograder.guard", "-f", args[1], *args[2:]]
+    kernel = [plan["python"], "-I", "-m", "ipykernel_launcher", "-f", args[1], *args[2:]]
     _set_limits(plan)
+    limit_processes(plan)
+    files = submission_files(plan["files_from"])
     if plan["sandbox"]:
-        command = bwrap_command(plan, kernel)
-        os.execvp(command[0], command)
+        command = bwrap_command(plan, kernel, files)
+        for _, fd in files:
+            os.set_inheritable(fd, True)
+        os.execvp(command[0], command)  # the descriptors are inherited by bwrap
+    work = tempfile.mkdtemp(prefix="work-", dir=plan["run_dir"])
+    for rel, fd in files:
+        target = os.path.join(work, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    os.chdir(work)
     env = dict(os.environ)
     env.pop("MINIGRAD_GRADEBOOK_URL", None)  # course.GRADEBOOK_ENV: may hold a password
-    env["AUTOGRADER_GUARD_KEY"] = plan["key_file"]
     os.execve(kernel[0], kernel, env)
     return 0  # pragma: no cover - exec does not return
 

@@ -55,8 +55,10 @@ import builtins
 import copy
 import io
 import json
+import os
 import re
 import shutil
+import stat
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,7 @@ __all__ = [
 ]
 
 BROKEN, REPAIRED, TAMPERING, NOTE = "broken", "repaired", "tampering", "note"
+REFUSED = "refused"  # a link or special file in the submission: reported, never followed
 WITHHELD_MARK = "# autograder: this cell was withheld from grading"
 _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _NBGRADER_FLAGS = ("grade", "solution", "locked", "task")
@@ -88,7 +91,7 @@ _NBGRADER_FLAGS = ("grade", "solution", "locked", "task")
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the scan found: ``kind`` is broken, repaired, tampering or note."""
+    """One thing the scan found: ``kind`` is broken, repaired, tampering, refused or note."""
 
     kind: str
     notebook: str
@@ -132,14 +135,16 @@ class SubmissionScan:
         kinds = {f.kind for f in self.all_findings()}
         if BROKEN in kinds:
             return "failed"
-        if TAMPERING in kinds:
+        if TAMPERING in kinds or REFUSED in kinds:
             return "flagged"
         if REPAIRED in kinds:
             return "repaired"
         return "ok"
 
     def reasons(self, kind: str) -> list[str]:
-        return [_describe(f) for f in self.all_findings() if f.kind == kind]
+        """What the scan found of one kind; ``tampering`` includes refused links and files."""
+        kinds = (TAMPERING, REFUSED) if kind == TAMPERING else (kind,)
+        return [_describe(f) for f in self.all_findings() if f.kind in kinds]
 
     @property
     def zero_cells(self) -> dict[str, str]:
@@ -679,10 +684,78 @@ def _join(source) -> str | None:
     return None
 
 
+def _file_kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a link"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def read_regular(path: Path, limit: int = 256 * 1024 * 1024) -> bytes:
+    """The bytes of a regular file, opened without following a link; OSError otherwise
+    (its message says what the path is instead)."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(f"{path.name} is {_file_kind(info.st_mode)}: refused, not followed")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file: refused")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path.name} is larger than {limit // 2**20} MB")
+    return data
+
+
+def copy_regular_files(source: Path, target: Path, skip: set[str] = frozenset()
+                       ) -> list[str]:
+    """Copy the regular files below ``source`` to ``target``, never following a link.
+
+    Links, pipes, sockets and devices are not copied: the list returned says which (as
+    'name: what it is'). Top-level names in ``skip`` are left out.
+    """
+    refused: list[str] = []
+    target.mkdir(parents=True, exist_ok=True)
+    stack = [Path()]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = sorted(os.scandir(source / rel), key=lambda e: e.name)
+        except OSError as exc:
+            refused.append(f"{rel or '.'}: cannot be read ({exc.strerror or exc})")
+            continue
+        for entry in entries:
+            relative = rel / entry.name
+            if not rel.parts and entry.name in skip:
+                continue
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                (target / relative).mkdir(parents=True, exist_ok=True)
+                stack.append(relative)
+            elif stat.S_ISREG(mode):
+                try:
+                    (target / relative).write_bytes(read_regular(source / relative))
+                except OSError as exc:
+                    refused.append(f"{relative}: {exc}")
+            else:
+                refused.append(f"{relative}: {_file_kind(mode)}, refused and not followed")
+    return refused
+
+
 def read_submission(path: Path) -> tuple[dict | None, str]:
     """The notebook JSON as a dict, or None and why it cannot be read."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror or exc})"
     if not data.strip():
@@ -953,6 +1026,17 @@ def _restore_cell(cells, index: int, rcell, gid: str, note) -> None:
         if key in rcell.metadata:
             cell.metadata[key] = rcell.metadata[key]
     kind = _kind(want)
+    if kind in ("test", "locked", "task"):
+        # tags and any other metadata come from the release too: a tag such as
+        # skip-execution or raises-exception decides whether and how the cell runs
+        extra = {k: v for k, v in cell.metadata.items() if k != "nbgrader"}
+        wanted = {k: v for k, v in rcell.metadata.items() if k != "nbgrader"}
+        if extra != wanted:
+            note(REPAIRED, gid, "cell metadata (tags) changed, restored: "
+                 + ", ".join(sorted(set(extra) ^ set(wanted) | {k for k in extra
+                                    if k in wanted and extra[k] != wanted[k]})))
+            cell.metadata = nbformat.from_dict({**copy.deepcopy(wanted),
+                                                "nbgrader": cell.metadata["nbgrader"]})
     if cell.cell_type != rcell.cell_type:
         note(REPAIRED, gid, f"cell type changed from {rcell.cell_type} to {cell.cell_type} "
                             "(restored)")
@@ -1054,6 +1138,16 @@ def scan_submission(course, assignment: str, student: str) -> SubmissionScan:
     release = course.release_dir / assignment
     released = {p.name: p for p in sorted(release.glob("*.ipynb"))} if release.is_dir() else {}
     submitted = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                result.findings.append(Finding(
+                    REFUSED, str(path.relative_to(folder)), "",
+                    f"{_file_kind(mode)} in the submission: refused, not followed"))
     if not released:
         result.findings.append(Finding(NOTE, "", "", f"no release of {assignment} to compare "
                                                      "with"))
@@ -1083,19 +1177,17 @@ def scan_submission(course, assignment: str, student: str) -> SubmissionScan:
 
 def stage_submission(scan: SubmissionScan, submitted_dir: Path, staging_root: Path) -> Path:
     """Write what is graded: the repaired notebooks with tampering withheld, next to copies of
-    the other files of the submission, in ``staging_root/<student>/<assignment>/``."""
+    the other regular files of the submission, in ``staging_root/<student>/<assignment>/``.
+
+    Links and special files are never followed or copied (the scan reports them)."""
     source = submitted_dir / scan.student / scan.assignment
     target = staging_root / scan.student / scan.assignment
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     written = {nb.name for nb in scan.notebooks if nb.notebook is not None}
-    for path in sorted(source.rglob("*")) if source.is_dir() else []:
-        relative = path.relative_to(source)
-        if path.is_dir() or (len(relative.parts) == 1 and path.name in written):
-            continue
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target / relative)
+    if source.is_dir() and not source.is_symlink():
+        copy_regular_files(source, target, skip=written)
     for nb in scan.notebooks:
         if nb.notebook is not None:
             nbformat.write(nb.notebook, str(target / nb.name))
@@ -1109,10 +1201,9 @@ def quarantine(course, scan: SubmissionScan, more: list[str] | tuple[str, ...] =
     if target.exists():
         shutil.rmtree(target)
     source = course.submitted_dir / scan.student / scan.assignment
-    if source.is_dir():
-        shutil.copytree(source, target)
-    else:
-        target.mkdir(parents=True)
+    target.mkdir(parents=True)
+    if source.is_dir() and not source.is_symlink():
+        copy_regular_files(source, target)
     status = "flagged" if more and scan.status in ("ok", "repaired") else scan.status
     lines = [f"{scan.student} / {scan.assignment}: {status}", ""]
     lines += [f"{f.kind}: {_describe(f)}" for f in scan.all_findings()]

@@ -7,8 +7,9 @@ crash, a hang or a memory blow-up here costs one task, never the batch. Tasks:
 
 - ``grade``: nbgrader autograde of one (assignment, student), then the score from the
   gradebook. nbgrader's Execute step is replaced by
-  :class:`autograder.execute.GuardedExecute`: the kernel runs through the sandbox launcher
-  (:mod:`autograder.sandbox`; in bubblewrap when the task says so) with the in-kernel guard.
+  :class:`autograder.execute.JudgedExecute`: the kernel runs through the sandbox launcher
+  (:mod:`autograder.sandbox`; in bubblewrap when the task says so) and the hidden tests run
+  here, in the judge, against plain data from the kernel.
   With a ``plan`` from the pre-grade scan (:mod:`autograder.scan`), nbgrader reads the
   staged, repaired submission instead of ``submitted/``, and the test cells the scan named
   score 0. The gradebook is written here, by nbgrader, never from inside the kernel;
@@ -83,7 +84,7 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _grading_api(course, task: dict, kernel_dir: Path):
-    """nbgrader's API for one grade task: GuardedExecute in place of Execute, kernels started
+    """nbgrader's API for one grade task: JudgedExecute in place of Execute, kernels started
     by the sandbox launcher, and the staged submission when the scan made one."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.converters import Autograde
@@ -91,7 +92,7 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     from nbgrader.preprocessors import Execute
 
     from .course import apply_grading_environment
-    from .execute import GuardedExecute
+    from .execute import JudgedExecute
     from .sandbox import kernel_plan
 
     apply_grading_environment()
@@ -104,7 +105,7 @@ def _grading_api(course, task: dict, kernel_dir: Path):
         steps = list(cfg.Autograde.autograde_preprocessors)
     else:
         steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    cfg.Autograde.autograde_preprocessors = [GuardedExecute if p is Execute else p for p in steps]
+    cfg.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p for p in steps]
     coursedir = CourseDirectory(config=cfg)
     run_dir = kernel_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -123,26 +124,23 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     )
     plan_path = kernel_dir / "kernel-plan.json"
     plan_path.write_text(json.dumps(kernel))
-    cfg.GuardedExecute.kernel_plan = str(plan_path)
-    cfg.GuardedExecute.runtime_dir = str(run_dir)
-    cfg.GuardedExecute.zero_cells = dict(plan.get("zero_cells", {}))
+    cfg.JudgedExecute.kernel_plan = str(plan_path)
+    cfg.JudgedExecute.runtime_dir = str(run_dir)
+    cfg.JudgedExecute.judge_dir = str(course.judge_dir)
+    cfg.JudgedExecute.zero_cells = dict(plan.get("zero_cells", {}))
     coursedir = CourseDirectory(config=cfg)
     return NbGraderAPI(coursedir=coursedir, config=cfg)
 
 
 def _journal_findings() -> tuple[list[str], list[str]]:
-    """(flags, notes) from what GuardedExecute saw while grading."""
-    from .execute import GuardedExecute
+    """(flags, notes) from what JudgedExecute saw while grading."""
+    from .execute import JudgedExecute
 
     flags: list[str] = []
     notes: list[str] = []
-    for event in GuardedExecute.journal:
+    for event in JudgedExecute.journal:
         where = f"{event['notebook']}.ipynb" + (f" [{event['cell']}]" if event["cell"] else "")
-        if event["kind"] == "tamper":
-            line = f"{where}: the kernel was modified: {event['detail']}"
-            if line not in flags:
-                flags.append(line)
-        elif event["kind"] == "kernel-lost":
+        if event["kind"] == "kernel-lost":
             notes.append(f"{where}: not run: {event['detail']}")
     return flags, notes
 
@@ -152,16 +150,20 @@ def _grade(task: dict) -> dict:
     import tempfile
 
     from .course import Course
-    from .execute import GuardedExecute
+    from .execute import JudgedExecute
+    from .sandbox import remove_cgroup
 
     course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
     assignment, student = task["assignment"], task["student"]
     kernel_dir = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
-    GuardedExecute.journal.clear()
+    JudgedExecute.journal.clear()
     try:
         api = _grading_api(course, task, kernel_dir)
         result = api.autograde(assignment, student, force=True, create=True)
     finally:
+        plan_path = kernel_dir / "kernel-plan.json"
+        if plan_path.is_file():
+            remove_cgroup(json.loads(plan_path.read_text()))
         shutil.rmtree(kernel_dir, ignore_errors=True)
     flags, notes = _journal_findings()
     log = result.get("log") or ""
@@ -229,6 +231,9 @@ def _validate(task: dict) -> dict:
 
 def run_task_file(task_path: str, result_path: str) -> None:
     """Run the task in ``task_path`` (JSON) and write its result to ``result_path``."""
+    from .course import trusted_sys_path
+
+    trusted_sys_path()
     # see autograder.cli._skip_slow_imports: seconds saved in every worker
     sys.modules.setdefault("rfc3987_syntax", None)
     task = json.loads(Path(task_path).read_text())

@@ -42,10 +42,14 @@ class AutogradDisabledError(RuntimeError):
 
 
 def _namespace() -> dict:
+    if "ns" in _LOCAL:
+        return _LOCAL["ns"]
     try:
-        return get_ipython().user_ns  # noqa: F821 - provided by IPython
-    except NameError:
-        return _LOCAL.get("ns", {})
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - kernels always have IPython
+        return {}
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
 
 
 _LOCAL: dict = {}
