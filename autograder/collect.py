@@ -11,7 +11,14 @@ Accepted layouts inside the zip (``<notebook>`` is a released notebook name such
   after the student id and with Canvas's resubmission suffix (``<notebook>-1.ipynb``;
   the highest suffix wins);
 - plain: ``<student>_<notebook>.ipynb``;
-- folders: ``<student>/<notebook>.ipynb`` (at any depth inside the zip).
+- folders: ``<student>/<notebook>.ipynb``.
+
+The student id comes only from the top level of the download (a zip whose entries all sit in
+one folder is read from inside that folder): a named file at the top, or a top-level
+folder. Nothing deeper is placed, so a folder or file inside one student's upload can never
+speak for another student; an archive inside the download is not unpacked. Two files that
+claim the same student and notebook with no resubmission order between them are a
+conflict: neither is placed and both are reported.
 """
 
 from __future__ import annotations
@@ -53,22 +60,29 @@ class _Candidate:
 def _parse(path: Path, root: Path, notebooks: list[str]) -> _Candidate | str:
     """A placement for one extracted file, or the reason it cannot be placed."""
     name = path.name
+    depth = len(path.relative_to(root).parts) - 1
+    if path.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
+        return "an archive inside the download: not unpacked (ask for the notebook itself)"
     if path.suffix != ".ipynb":
         return "not a notebook (.ipynb)"
+    if depth > 1:
+        return ("below the top level of the download: only <student>_..._<notebook>.ipynb at "
+                "the top or <student>/<notebook>.ipynb in a top-level folder is placed")
     alternatives = "|".join(re.escape(n) for n in sorted(notebooks, key=len, reverse=True))
     canvas = re.match(
         rf"^(?P<student>{_STUDENT})(?P<late>_LATE)?(?:_\d+)*_(?P<nb>{alternatives})"
         rf"(?:-(?P<rank>\d+))?\.ipynb$",
         name,
     )
-    if canvas:
+    if canvas and depth == 0:
         return _Candidate(path, canvas["student"], canvas["nb"], int(canvas["rank"] or 0),
                           bool(canvas["late"]))
     bare = re.match(rf"^(?P<nb>{alternatives})(?:-(?P<rank>\d+))?\.ipynb$", name)
+    if canvas:
+        return "an LMS file name inside a folder: LMS names are read at the top level only"
     if bare:
         parent = path.parent
-        depth = len(parent.relative_to(root).parts)
-        if depth >= 2 and re.fullmatch(_STUDENT, parent.name):
+        if depth == 1 and re.fullmatch(_STUDENT, parent.name):
             return _Candidate(path, parent.name, bare["nb"], int(bare["rank"] or 0), False)
         return ("no student id: expected <student>_..._<notebook>.ipynb "
                 "or <student>/<notebook>.ipynb")
@@ -79,10 +93,16 @@ def _parse(path: Path, root: Path, notebooks: list[str]) -> _Candidate | str:
 def plan_collect(root: Path, notebooks: list[str]):
     """Decide every file under ``root``: {path: (student, notebook)} and [(file, reason)]."""
     chosen: dict[tuple[str, str], _Candidate] = {}
+    conflicts: dict[tuple[str, str], list[_Candidate]] = {}
     unplaced: list[tuple[str, str]] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    top = [p for p in root.iterdir() if not p.name.startswith(".")] if root.is_dir() else []
+    base = top[0] if len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() else root
+    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         rel = str(path.relative_to(root))
-        parsed = _parse(path, root, notebooks)
+        if path.is_symlink() or not path.is_file():
+            unplaced.append((rel, "a link or special file: refused, not followed"))
+            continue
+        parsed = _parse(path, base, notebooks)
         if isinstance(parsed, str):
             unplaced.append((rel, parsed))
             continue
@@ -94,13 +114,20 @@ def plan_collect(root: Path, notebooks: list[str]):
             unplaced.append((str(other.path.relative_to(root)),
                              f"superseded by the later resubmission {path.name}"))
             chosen[key] = parsed
+        elif parsed.rank < other.rank:
+            unplaced.append((rel, f"superseded by the later resubmission {other.path.name}"))
         else:
-            reason = (f"superseded by the later resubmission {other.path.name}"
-                      if parsed.rank < other.rank
-                      else f"duplicate of {other.path.name} for the same student")
-            unplaced.append((rel, reason))
+            conflicts.setdefault(key, [other]).append(parsed)
+    for key, claims in conflicts.items():
+        if chosen.get(key) in claims:
+            del chosen[key]
+        names = ", ".join(c.path.name for c in claims)
+        for claim in claims:
+            unplaced.append((str(claim.path.relative_to(root)),
+                             f"conflict: {len(claims)} files claim {key[0]}/{key[1]}.ipynb "
+                             f"({names}); none was placed, resolve it by hand"))
     placements = {c.path: c for c in chosen.values()}
-    return placements, unplaced
+    return placements, sorted(unplaced)
 
 
 class LmsNameCollector(FileNameCollectorPlugin):

@@ -1,19 +1,19 @@
-"""Tests for the pre-grade scan (autograder.scan), the kernel guard's snapshot and the sandbox
-plan, without starting a kernel: each table row is a submission a student could hand in."""
+"""Tests for the pre-grade scan (autograder.scan) and the sandbox plan, without starting a
+kernel: each table row is a submission a student could hand in."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import guard
 from autograder.course import Course
-from autograder.sandbox import bwrap_command, kernel_plan
+from autograder.sandbox import KERNEL_WORK, bwrap_command, kernel_plan, submission_files
 from autograder.scan import (
     WITHHELD_MARK,
     exercise_tests,
@@ -400,51 +400,12 @@ def test_scan_reports_missing_and_extra_notebooks(tmp_path):
     assert scan.status == "ok"
 
 
-# --- the kernel guard, in this process -----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("module", "attribute", "expected"),
-    [
-        ("numpy", "allclose", "numpy.allclose was replaced"),
-        ("builtins", "abs", "builtins.abs was replaced"),
-        ("minigrad.gradcheck", "check_gradients",
-         "minigrad.gradcheck.check_gradients was replaced"),
-    ],
-)
-def test_guard_finds_and_restores_a_patch(module, attribute, expected):
-    """The guard's comparison reports a replaced library function and puts it back."""
-    import importlib
-
-    target = importlib.import_module(module)
-    snapshot = guard.take_snapshot()
-    original = getattr(target, attribute)
-    try:
-        setattr(target, attribute, lambda *args, **kwargs: True)
-        changes = guard._compare(snapshot)
-    finally:
-        restored = getattr(target, attribute)
-        setattr(target, attribute, original)
-    assert expected in changes
-    assert restored is original
-    assert guard._compare(snapshot) == []
-
-
-def test_guard_signature_depends_on_key_nonce_and_changes():
-    """The grader can tell a guard answer from a forged one."""
-    key = bytes(range(32))
-    base = guard.signature(key, "n1", ["a"])
-    assert base == guard.signature(key, "n1", ["a"])
-    assert base != guard.signature(key, "n2", ["a"])
-    assert base != guard.signature(key, "n1", [])
-    assert base != guard.signature(bytes(32), "n1", ["a"])
-
-
 # --- the sandbox plan ----------------------------------------------------------------------------
 
 
-def test_kernel_plan_hides_the_course_and_keeps_the_work_folder(tmp_path):
-    """The plan hides the course, sources and gradebook, and binds only the student's folder."""
+def test_kernel_plan_hides_the_course_and_copies_the_work_folder(tmp_path):
+    """The plan hides the course, sources and gradebook; only the socket folder is writable,
+    and the submission's regular files are copied in through descriptors, links refused."""
     course_dir = tmp_path / "course"
     work = course_dir / "autograded" / "ann" / ASSIGNMENT
     work.mkdir(parents=True)
@@ -459,13 +420,28 @@ def test_kernel_plan_hides_the_course_and_keeps_the_work_folder(tmp_path):
     hidden = plan["hidden"]
     assert "/tmp" in hidden or any(str(course_dir).startswith(h) for h in hidden)
     assert any(str(notebooks.resolve()).startswith(h) for h in hidden)
-    assert str(work.resolve()) in plan["writable"]
+    assert plan["writable"] == [str(run_dir.resolve())]
+    assert plan["files_from"] == str(work.resolve())
     assert not any(str(course_dir.resolve()).startswith(p) or p.startswith(
         str(course_dir.resolve())) for p in plan["read_only"])
     assert plan["env"]["HOME"] == "/tmp/home" and "JPY_PARENT_PID" not in plan["env"]
-    argv = bwrap_command(plan, ["python", "-m", "autograder.guard"])
-    assert argv[0] == "bwrap" and argv[-3:] == ["python", "-m", "autograder.guard"]
+    (work / "data").mkdir()
+    (work / "data" / "x.txt").write_text("x")
+    (work / "t1.ipynb").write_text("{}")
+    (work / "link.ipynb").symlink_to(course_dir / "gradebook.db")
+    os.mkfifo(work / "pipe")
+    files = submission_files(str(work))
+    try:
+        assert sorted(rel for rel, _ in files) == ["data/x.txt", "t1.ipynb"]
+        argv = bwrap_command(plan, ["python", "-m", "ipykernel_launcher"], files)
+    finally:
+        for _, fd in files:
+            os.close(fd)
+    assert argv[0] == "bwrap" and argv[-3:] == ["python", "-m", "ipykernel_launcher"]
     for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv"):
         assert flag in argv
     binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
-    assert binds == [str(work.resolve()), str(run_dir.resolve())]
+    assert binds == [str(run_dir.resolve())]
+    copied = [argv[i + 2] for i, a in enumerate(argv) if a == "--file"]
+    assert sorted(copied) == [f"{KERNEL_WORK}/data/x.txt", f"{KERNEL_WORK}/t1.ipynb"]
+    assert argv[argv.index("--chdir") + 1] == KERNEL_WORK

@@ -4,7 +4,8 @@ Everything that crosses is JSON text. Besides JSON's own values (None, booleans,
 strings, lists), a value may be one of these tagged objects, each a dict with one key:
 
 - ``{"t": [...]}`` a tuple; ``{"d": [[key, value], ...]}`` a dict (any plain keys);
-- ``{"f": "nan" | "inf" | "-inf"}`` a float that JSON cannot spell;
+- ``{"f": "nan" | "inf" | "-inf"}`` a float that JSON cannot spell; ``{"c": [re, im]}``
+  a complex number;
 - ``{"a": [dtype, shape, base64]}`` a numpy array of a numeric or boolean dtype
   (``dtype`` as numpy spells it, e.g. ``"<f8"``), its bytes in C order;
 - ``{"s": [dtype, base64]}`` a numpy scalar of such a dtype;
@@ -84,7 +85,7 @@ def encode(value, to_ref=None, depth: int = 0):
             return value
         return {"f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
     if kind is complex:
-        return encode(np.complex128(value), to_ref, depth)
+        return {"c": [encode(value.real), encode(value.imag)]}
     if kind is list:
         return [encode(v, to_ref, depth + 1) for v in value]
     if kind is tuple:
@@ -162,6 +163,11 @@ def decode(data, from_ref=None, from_name=None, depth: int = 0):
         return out
     if tag == "f" and body in ("nan", "inf", "-inf"):
         return float(body)
+    if tag == "c" and type(body) is list and len(body) == 2:
+        real, imag = (decode(v, depth=depth + 1) for v in body)
+        if type(real) is not float or type(imag) is not float:
+            raise CodecError("a complex number needs two floats")
+        return complex(real, imag)
     if tag == "a" and type(body) is list and len(body) == 3:
         dtype = _dtype(body[0])
         shape = body[1]

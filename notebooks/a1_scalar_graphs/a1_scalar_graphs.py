@@ -270,37 +270,49 @@ for _point in [(1.0, 0.0, -2.0), (-0.5, 1.5, 0.25)]:
     ).assert_ok()
 print("relu_square_forward_backward: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-import numpy as _np
+def as_numbers(got, n, call, names):
+    """The n numbers a call returned, as floats; fails with a message when it returned others."""
+    if isinstance(got, np.ndarray) and got.ndim == 1:
+        got = got.tolist()
+    shown = repr(got) if len(repr(got)) <= 120 else repr(got)[:117] + "..."
+    assert isinstance(got, (tuple, list)) and len(got) == n, (
+        f"{call} must return {n} numbers {names}, got {shown}")
+    try:
+        return tuple(float(v) for v in got)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} must return {n} numbers {names}, got {shown}") from None
 
-_gc = _fresh("minigrad.gradcheck")
+
+def g_ref(x, y, z):
+    return (np.maximum(3.0 * x, 0.0) - y) ** 2 + z
 
 
-def _g_ref(x, y, z):
-    return (_np.maximum(3.0 * x, 0.0) - y) ** 2 + z
-
-
-with _quiet(), _engine_off():
-    # literal reference values: (x, y, z) -> (g, dg/dx, dg/dy, dg/dz)
-    for _point, _want in [
+names = "(g, dg/dx, dg/dy, dg/dz)"
+with student.autograd_off():
+    # hand-picked points on both sides of the ReLU, with literal answers
+    for point, want in [
         ((1.0, 0.0, -2.0), (7.0, 18.0, -6.0, 1.0)),
         ((-0.5, 1.5, 0.25), (2.5, 0.0, 3.0, 1.0)),
         ((0.5, 2.0, 1.0), (1.25, -3.0, 1.0, 1.0)),
     ]:
-        _got = tuple(float(_v) for _v in relu_square_forward_backward(*_point))
-        assert _np.allclose(_got, _want, rtol=1e-12, atol=1e-12), (
-            f"at {_point}: want {_want}, got {_got}"
-        )
-    _rng = _np.random.default_rng(1234)
+        call = f"relu_square_forward_backward{point}"
+        got = as_numbers(student.relu_square_forward_backward(*point), 4, call, names)
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (
+            f"{call}: want {names} = {want}, got {got}")
+    # random points, away from the kink of the ReLU (3x = 0)
+    rng = np.random.default_rng(seed)
     for _ in range(8):
-        _x, _y, _z = (float(_v) for _v in _rng.uniform(-2.0, 2.0, size=3))
-        if abs(_x) < 0.1:
-            _x += 0.3
-        _t, _dx, _dy, _dz = relu_square_forward_backward(_x, _y, _z)
-        assert abs(_t - _g_ref(_x, _y, _z)) < 1e-10
-        _gc.check_gradients(
-            _g_ref, {"x": _x, "y": _y, "z": _z}, {"x": _dx, "y": _dy, "z": _dz}
-        ).assert_ok()
+        x, y, z = (float(v) for v in rng.uniform(-2.0, 2.0, size=3))
+        if abs(x) < 0.1:
+            x += 0.3
+        call = f"relu_square_forward_backward at (x, y, z) = ({x:.6g}, {y:.6g}, {z:.6g})"
+        t, dx, dy, dz = as_numbers(student.relu_square_forward_backward(x, y, z), 4, call, names)
+        want = g_ref(x, y, z)
+        assert abs(t - want) < 1e-10, f"{call}: g must be {want:.10g}, got {t:.10g}"
+        result = check_gradients(g_ref, {"x": x, "y": y, "z": z}, {"x": dx, "y": dy, "z": dz})
+        assert result.passed, (
+            f"{call}: the partials (dg/dx, dg/dy, dg/dz) = ({dx:.6g}, {dy:.6g}, {dz:.6g}) "
+            f"disagree with finite differences\n{result}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -363,43 +375,59 @@ for _x, _y, _params in [(2.0, 10.0, (-1.0, 4.0, 3.0, 1.0)), (1.0, 0.0, (2.0, -3.
     ).assert_ok()
 print("mlp_loss_forward_backward: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-import numpy as _np
+def as_numbers(got, n, call, names):
+    """The n numbers a call returned, as floats; fails with a message when it returned others."""
+    if isinstance(got, np.ndarray) and got.ndim == 1:
+        got = got.tolist()
+    shown = repr(got) if len(repr(got)) <= 120 else repr(got)[:117] + "..."
+    assert isinstance(got, (tuple, list)) and len(got) == n, (
+        f"{call} must return {n} numbers {names}, got {shown}")
+    try:
+        return tuple(float(v) for v in got)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} must return {n} numbers {names}, got {shown}") from None
 
-_gc = _fresh("minigrad.gradcheck")
+
+def mlp_ref(w1, b1, w2, b2, x, y):
+    return (np.maximum(w2 * np.maximum(w1 * x + b1, 0.0) + b2, 0.0) - y) ** 2
 
 
-def _mlp_ref(w1, b1, w2, b2, x, y):
-    return (_np.maximum(w2 * _np.maximum(w1 * x + b1, 0.0) + b2, 0.0) - y) ** 2
-
-
-with _quiet(), _engine_off():
-    # literal reference values: (x, y, w1, b1, w2, b2) -> (L, dw1, db1, dw2, db2)
-    for _point, _want in [
+names = "(L, dL/dw1, dL/db1, dL/dw2, dL/db2)"
+with student.autograd_off():
+    # hand-picked points: both ReLUs on, the output ReLU off, the hidden ReLU off
+    for point, want in [
         ((2.0, 10.0, -1.0, 4.0, 3.0, 1.0), (9.0, -36.0, -18.0, -12.0, -6.0)),
         ((1.0, 0.0, 2.0, -3.0, 1.0, 0.5), (0.25, 0.0, 0.0, 0.0, 1.0)),
         ((1.0, 2.0, 1.0, 0.0, -1.0, 0.5), (4.0, 0.0, 0.0, 0.0, 0.0)),
         ((-1.0, 1.0, -2.0, 1.0, 0.5, 2.0), (6.25, -2.5, 2.5, 15.0, 5.0)),
     ]:
-        _got = tuple(float(_v) for _v in mlp_loss_forward_backward(*_point))
-        assert _np.allclose(_got, _want, rtol=1e-12, atol=1e-12), (
-            f"at {_point}: want {_want}, got {_got}"
-        )
-    _rng = _np.random.default_rng(4321)
-    _checked = 0
-    while _checked < 8:
-        _x, _y, _w1, _b1, _w2, _b2 = (float(_v) for _v in _rng.uniform(-2.0, 2.0, size=6))
-        _z1 = _w1 * _x + _b1
-        if abs(_z1) < 0.1 or abs(_w2 * max(_z1, 0.0) + _b2) < 0.1:
+        call = f"mlp_loss_forward_backward{point}"
+        got = as_numbers(student.mlp_loss_forward_backward(*point), 5, call, names)
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (
+            f"{call}: want {names} = {want}, got {got}")
+    # random points, with both ReLU inputs away from their kink at 0
+    rng = np.random.default_rng(seed)
+    checked = 0
+    while checked < 8:
+        x, y, w1, b1, w2, b2 = (float(v) for v in rng.uniform(-2.0, 2.0, size=6))
+        z1 = w1 * x + b1
+        if abs(z1) < 0.1 or abs(w2 * max(z1, 0.0) + b2) < 0.1:
             continue
-        _checked += 1
-        _loss, *_grads = mlp_loss_forward_backward(_x, _y, _w1, _b1, _w2, _b2)
-        assert abs(_loss - _mlp_ref(_w1, _b1, _w2, _b2, _x, _y)) < 1e-10
-        _gc.check_gradients(
-            lambda w1, b1, w2, b2, x=_x, y=_y: _mlp_ref(w1, b1, w2, b2, x, y),
-            {"w1": _w1, "b1": _b1, "w2": _w2, "b2": _b2},
-            dict(zip(("w1", "b1", "w2", "b2"), _grads)),
-        ).assert_ok()
+        checked += 1
+        call = (f"mlp_loss_forward_backward at (x, y, w1, b1, w2, b2) = "
+                f"({x:.6g}, {y:.6g}, {w1:.6g}, {b1:.6g}, {w2:.6g}, {b2:.6g})")
+        loss, *grads = as_numbers(
+            student.mlp_loss_forward_backward(x, y, w1, b1, w2, b2), 5, call, names)
+        want = mlp_ref(w1, b1, w2, b2, x, y)
+        assert abs(loss - want) < 1e-10, f"{call}: L must be {want:.10g}, got {loss:.10g}"
+        result = check_gradients(
+            lambda w1, b1, w2, b2, x=x, y=y: mlp_ref(w1, b1, w2, b2, x, y),
+            {"w1": w1, "b1": b1, "w2": w2, "b2": b2},
+            dict(zip(("w1", "b1", "w2", "b2"), grads)),
+        )
+        assert result.passed, (
+            f"{call}: the gradients (dL/dw1, dL/db1, dL/dw2, dL/db2) = "
+            f"({', '.join(f'{g:.6g}' for g in grads)}) disagree with finite differences\n{result}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -501,56 +529,85 @@ for _edges, _source, _target, _want in _cases:
     assert abs(_got - _want) < 1e-12, f"d{_target}/d{_source}: want {_want}, got {_got}"
 print("sum_over_paths: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, quiet as _quiet
-import copy as _copy
-import numpy as _np
+def number(got, call):
+    """got as a float; fails with a message when the call returned something else."""
+    ok = isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, bool)
+    ok = ok or (isinstance(got, np.ndarray) and got.shape == () and got.dtype.kind in "iuf")
+    shown = repr(got) if len(repr(got)) <= 80 else repr(got)[:77] + "..."
+    assert ok, f"{call} must return a number, got {shown}"
+    return float(got)
 
 
-def _backprop_ref(edges, target):
-    _memo = {}
+def backprop_ref(edges, target):
+    """d target / d node for every node of a DAG given as edges, by memoised recursion."""
+    memo = {}
 
-    def _bar(node):
-        if node not in _memo:
+    def bar(node):
+        if node not in memo:
             if node == target:
-                _memo[node] = 1.0
+                memo[node] = 1.0
             else:
-                _memo[node] = float(sum(w * _bar(c) for c, w in edges.get(node, ())))
-        return _memo[node]
+                memo[node] = float(sum(w * bar(c) for c, w in edges.get(node, ())))
+        return memo[node]
 
-    return _bar
+    return bar
 
 
-with _quiet(), _engine_off():
-    # literal: a chain of three diamonds, each contributing a*b + c*d
-    _diamonds = {}
-    _weights = [(2.0, 0.5, -1.0, 3.0), (1.0, 1.0, 1.0, 1.0), (0.5, 4.0, 2.0, -0.25)]
-    for _i, (_a, _b, _c, _d) in enumerate(_weights):
-        _diamonds[f"v{_i}"] = [(f"t{_i}", _a), (f"b{_i}", _c)]
-        _diamonds[f"t{_i}"] = [(f"v{_i + 1}", _b)]
-        _diamonds[f"b{_i}"] = [(f"v{_i + 1}", _d)]
-    _diamonds["v3"] = []
-    _saved = _copy.deepcopy(_diamonds)
-    _got = sum_over_paths(_diamonds, "v0", "v3")
-    assert abs(_got - (-6.0)) < 1e-12, f"three diamonds: want -6.0, got {_got}"
-    assert _diamonds == _saved, "sum_over_paths must not change edges"
-    assert abs(sum_over_paths(_diamonds, "t1", "v3") - 1.5) < 1e-12
-    assert sum_over_paths(_diamonds, "v3", "v0") == 0.0
-    # seeded random DAGs against an instructor's backward sweep
-    _rng = _np.random.default_rng(2024)
-    for _ in range(5):
-        _n = 9
-        _edges = {f"n{_i}": [] for _i in range(_n)}
-        for _i in range(_n):
-            for _j in range(_i + 1, _n):
-                for _ in range(int(_rng.integers(0, 2)) + (1 if _j == _i + 1 else 0)):
-                    _edges[f"n{_i}"].append((f"n{_j}", float(_rng.uniform(-1.5, 1.5))))
-        _bar = _backprop_ref(_edges, f"n{_n - 1}")
-        for _i in range(_n):
-            _want = _bar(f"n{_i}")
-            _got = sum_over_paths(_edges, f"n{_i}", f"n{_n - 1}")
-            assert abs(_got - _want) <= 1e-9 * (1.0 + abs(_want)), (
-                f"random DAG: want {_want}, got {_got}"
-            )
+# sum_over_paths receives a copy of the judge's edges: whether it changes them is seen
+# in the kernel, by handing the same dict back after the call
+call_keeping_edges = student.kernel('''
+def call_keeping_edges(sum_over_paths, edges, source, target):
+    return sum_over_paths(edges, source, target), edges
+''')
+
+with student.autograd_off():
+    # a chain of three diamonds, each contributing a*b + c*d: literal answers
+    diamonds = {}
+    weights = [(2.0, 0.5, -1.0, 3.0), (1.0, 1.0, 1.0, 1.0), (0.5, 4.0, 2.0, -0.25)]
+    for i, (a, b, c, d) in enumerate(weights):
+        diamonds[f"v{i}"] = [(f"t{i}", a), (f"b{i}", c)]
+        diamonds[f"t{i}"] = [(f"v{i + 1}", b)]
+        diamonds[f"b{i}"] = [(f"v{i + 1}", d)]
+    diamonds["v3"] = []
+    got, edges_after = call_keeping_edges(student.sum_over_paths, diamonds, "v0", "v3")
+    got = number(got, "sum_over_paths(three diamonds, 'v0', 'v3')")
+    assert abs(got - (-6.0)) < 1e-12, (
+        f"sum_over_paths on a chain of three diamonds, dv3/dv0: want -6.0 "
+        f"(the product of a*b + c*d over the diamonds), got {got}")
+    changed = sorted(set(edges_after) ^ set(diamonds)) or [
+        node for node in diamonds if edges_after.get(node) != diamonds[node]]
+    assert edges_after == diamonds, (
+        f"sum_over_paths must not change edges: after the call on a chain of three diamonds "
+        f"the entries of {', '.join(map(repr, changed[:4])) or 'the dictionary'} differ from "
+        f"what was passed")
+    got = number(student.sum_over_paths(diamonds, "t1", "v3"),
+                 "sum_over_paths(three diamonds, 't1', 'v3')")
+    assert abs(got - 1.5) < 1e-12, (
+        f"sum_over_paths on a chain of three diamonds, dv3/dt1 (a path starting mid-chain): "
+        f"want 1.5, got {got}")
+    got = number(student.sum_over_paths(diamonds, "v3", "v0"),
+                 "sum_over_paths(three diamonds, 'v3', 'v0')")
+    assert got == 0.0, (
+        f"sum_over_paths from v3 to v0 (no path, the edges point the other way): want 0.0, "
+        f"got {got}")
+    # random DAGs with repeated edges, against a memoised backward sweep
+    rng = np.random.default_rng(seed)
+    for graph in range(5):
+        n = 9
+        edges = {f"n{i}": [] for i in range(n)}
+        for i in range(n):
+            for j in range(i + 1, n):
+                for _ in range(int(rng.integers(0, 2)) + (1 if j == i + 1 else 0)):
+                    edges[f"n{i}"].append((f"n{j}", float(rng.uniform(-1.5, 1.5))))
+        bar = backprop_ref(edges, f"n{n - 1}")
+        n_edges = sum(len(out) for out in edges.values())
+        for i in range(n):
+            want = bar(f"n{i}")
+            got = number(student.sum_over_paths(edges, f"n{i}", f"n{n - 1}"),
+                         f"sum_over_paths(random DAG {graph + 1}, 'n{i}', 'n8')")
+            assert abs(got - want) <= 1e-9 * (1.0 + abs(want)), (
+                f"sum_over_paths on random DAG {graph + 1} (nodes n0..n8, {n_edges} edges, "
+                f"some repeated), dn8/dn{i}: want {want:.10g}, got {got}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -761,63 +818,89 @@ assert abs(_value - _composed(0.3)) < 1e-10, f"value: want {_composed(0.3)}, got
 check_gradients(_composed, {"x": 0.3}, {"x": _deriv}).assert_ok()
 print("chain_derivative: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-import numpy as _np
+def pair(got, call):
+    """(value, derivative) as floats; fails with a message when the call returned another shape."""
+    shown = repr(got) if len(repr(got)) <= 100 else repr(got)[:97] + "..."
+    assert isinstance(got, (tuple, list)) and len(got) == 2, (
+        f"{call} must return the pair (value, derivative), got {shown}")
+    try:
+        return float(got[0]), float(got[1])
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"{call} must return the pair (value, derivative) of numbers, got {shown}") from None
 
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    # literal reference values
-    _got = chain_derivative(
-        [lambda t: t * t, lambda t: t - 1.0, lambda t: 2.0 * t],
-        [lambda t: 2.0 * t, lambda t: 1.0, lambda t: 2.0],
-        3.0,
-    )
-    assert _np.allclose(_got, (16.0, 12.0), rtol=1e-12, atol=0), (
-        f"2(x^2 - 1) at 3: want (16, 12), got {_got}"
-    )
-    _got = chain_derivative([], [], 1.5)
-    assert _np.allclose(_got, (1.5, 1.0), rtol=0, atol=0), (
-        f"empty chain: want (1.5, 1.0), got {_got}"
-    )
-    _rng = _np.random.default_rng(77)
-    for _k in (1, 5, 300):
-        _kinds = _rng.integers(0, 3, size=_k)
-        _scales = _rng.uniform(0.1, 0.4, size=_k)
-        _n_calls = [0]
 
-        def _make(kind, scale, derivative, counter=_n_calls):
-            def _step(t):
-                counter[0] += 1
-                # three kinds of step, each with a derivative near 1
-                if kind == 0:
-                    return 1.0 + scale * _np.cos(t) if derivative else t + scale * _np.sin(t) + 0.5
-                if kind == 1:
-                    if derivative:
-                        return 1.0 + scale * (1.0 - _np.tanh(t) ** 2)
-                    return t + scale * _np.tanh(t)
-                slope = 0.9 + scale / 2.5
-                return slope if derivative else slope * t + 0.5
+# the steps are callables, so they are built in the kernel
+literal_chain = student.kernel('''
+def literal_chain(chain_derivative, x):
+    fs = [lambda t: t * t, lambda t: t - 1.0, lambda t: 2.0 * t]
+    dfs = [lambda t: 2.0 * t, lambda t: 1.0, lambda t: 2.0]
+    return chain_derivative(fs, dfs, x)
+''')
+counted_chain = student.kernel('''
+def counted_chain(chain_derivative, kinds, scales, x):
+    # instrumentation in the kernel: an untrusted hint
+    calls = [0]
 
-            return _step
+    def make(kind, scale, derivative):
+        def step(t):
+            calls[0] += 1
+            if kind == 0:
+                return 1.0 + scale * np.cos(t) if derivative else t + scale * np.sin(t) + 0.5
+            if kind == 1:
+                if derivative:
+                    return 1.0 + scale * (1.0 - np.tanh(t) ** 2)
+                return t + scale * np.tanh(t)
+            slope = 0.9 + scale / 2.5
+            return slope if derivative else slope * t + 0.5
 
-        _fs = [_make(int(_c), float(_s), False) for _c, _s in zip(_kinds, _scales)]
-        _dfs = [_make(int(_c), float(_s), True) for _c, _s in zip(_kinds, _scales)]
+        return step
 
-        def _chain_ref(x, kinds=_kinds, scales=_scales):
-            for _c, _s in zip(kinds, scales):
-                if _c == 0:
-                    x = x + _s * _np.sin(x) + 0.5
-                elif _c == 1:
-                    x = x + _s * _np.tanh(x)
-                else:
-                    x = (0.9 + _s / 2.5) * x + 0.5
-            return x
+    fs = [make(kind, scale, False) for kind, scale in zip(kinds, scales)]
+    dfs = [make(kind, scale, True) for kind, scale in zip(kinds, scales)]
+    return chain_derivative(fs, dfs, x), calls[0]
+''')
 
-        _x0 = float(_rng.uniform(-1.0, 1.0))
-        _value, _deriv = chain_derivative(_fs, _dfs, _x0)
-        assert _n_calls[0] <= 4 * _k, f"{_k} steps took {_n_calls[0]} calls (at most {4 * _k})"
-        assert abs(_value - _chain_ref(_x0)) <= 1e-10 * (1.0 + abs(_chain_ref(_x0)))
-        _gc.check_gradients(_chain_ref, {"x": _x0}, {"x": _deriv}).assert_ok()
+
+def chain_ref(x, kinds, scales):
+    for kind, scale in zip(kinds, scales):
+        if kind == 0:
+            x = x + scale * np.sin(x) + 0.5
+        elif kind == 1:
+            x = x + scale * np.tanh(x)
+        else:
+            x = (0.9 + scale / 2.5) * x + 0.5
+    return x
+
+
+with student.autograd_off():
+    # literal answers
+    call = "chain_derivative([t*t, t - 1, 2t], [2t, 1, 2], 3.0), that is 2(x^2 - 1) at x = 3,"
+    got = pair(literal_chain(student.chain_derivative, 3.0), call)
+    assert np.allclose(got, (16.0, 12.0), rtol=1e-12, atol=0), (
+        f"{call} must return (16, 12), got {got}")
+    call = "chain_derivative([], [], 1.5) (an empty chain is the identity)"
+    got = pair(student.chain_derivative([], [], 1.5), call)
+    assert got == (1.5, 1.0), f"{call} must return (1.5, 1.0), got {got}"
+    # random chains of three kinds of step, each with a derivative near 1
+    rng = np.random.default_rng(seed)
+    for k in (1, 5, 300):
+        kinds = [int(c) for c in rng.integers(0, 3, size=k)]
+        scales = [float(s) for s in rng.uniform(0.1, 0.4, size=k)]
+        x0 = float(rng.uniform(-1.0, 1.0))
+        call = f"chain_derivative on a random chain of {k} step(s) at x = {x0:.6g}"
+        result, n_calls = counted_chain(student.chain_derivative, kinds, scales, x0)
+        value, deriv = pair(result, call)
+        want = chain_ref(x0, kinds, scales)
+        assert abs(value - want) <= 1e-10 * (1.0 + abs(want)), (
+            f"{call}: the value must be {want:.12g}, got {value:.12g}")
+        check = check_gradients(lambda x, kinds=kinds, scales=scales: chain_ref(x, kinds, scales),
+                                {"x": x0}, {"x": deriv})
+        assert check.passed, (
+            f"{call}: the derivative {deriv:.10g} disagrees with finite differences\n{check}")
+        assert n_calls <= 4 * k, (
+            f"{call}: {n_calls} calls of the steps and their derivatives, at most {4 * k} "
+            f"are allowed: compute each intermediate value once and reuse it")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1043,78 +1126,83 @@ assert _a.grad == 6.0, (
 )
 print("Node closures: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-import numpy as _np
-
-_gc = _fresh("minigrad.gradcheck")
-
-
-def _run_backward(root):
-    _order, _seen, _stack = [], set(), [(root, False)]
-    while _stack:
-        _node, _done = _stack.pop()
-        if _done:
-            _order.append(_node)
-        elif id(_node) not in _seen:
-            _seen.add(id(_node))
-            _stack.append((_node, True))
-            _stack.extend((_c, False) for _c in _node._prev if id(_c) not in _seen)
+# the graphs are built from the student's Node in the kernel; the fixture runs each
+# closure once, in reverse topological order (not the student's backpropagate), and hands
+# back the output's value and the inputs' gradients
+run_program = student.kernel('''
+def run_program(Node, program, values):
+    programs = {
+        "recip": lambda x, y: 1 / (y + (-x).exp()),
+        "relu_square": lambda x, y, z: ((3 * x).relu() - y) ** 2 + z,
+        "mlp": lambda x, y, w1, b1, w2, b2: (((w1 * x + b1).relu() * w2 + b2).relu() - y) ** 2,
+        "fan_out": lambda x: x * x + 3 * x,
+        "mixed": lambda a, b, c: (
+            ((a * b + c**2).exp() * 0.5 - (a - c).relu() * b) / (1.0 + b**2) + 2.0 / (a + 3.0)
+        ),
+    }
+    leaves = [Node(v) for v in values]
+    root = programs[program](*leaves)
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in node._prev if id(child) not in seen)
     root.grad = 1.0
-    for _node in reversed(_order):
-        _node._backward()
+    for node in reversed(order):
+        node._backward()
+    return float(root.data), [float(leaf.grad) for leaf in leaves]
+''')
 
 
-def _mixed_nodes(a, b, c):
-    return ((a * b + c**2).exp() * 0.5 - (a - c).relu() * b) / (1.0 + b**2) + 2.0 / (a + 3.0)
+def mixed_ref(a, b, c):
+    top = np.exp(a * b + c**2) * 0.5 - np.maximum(a - c, 0.0) * b
+    return top / (1.0 + b**2) + 2.0 / (a + 3.0)
 
 
-def _mixed_ref(a, b, c):
-    _top = _np.exp(a * b + c**2) * 0.5 - _np.maximum(a - c, 0.0) * b
-    return _top / (1.0 + b**2) + 2.0 / (a + 3.0)
-
-
-with _quiet(), _engine_off():
-    # literal reference values of the three lecture functions
-    _x, _y = Node(0.0), Node(1.0)
-    _d = 1 / (_y + (-_x).exp())
-    _run_backward(_d)
-    assert _np.allclose((_d.data, _x.grad, _y.grad), (0.5, 0.25, -0.25), rtol=1e-12, atol=1e-12), (
-        f"f(0, 1): want 0.5 and grads (0.25, -0.25), got {_d.data}, ({_x.grad}, {_y.grad})"
-    )
-    _x, _y, _z = Node(1.0), Node(0.0), Node(-2.0)
-    _t = ((3 * _x).relu() - _y) ** 2 + _z
-    _run_backward(_t)
-    _got = (_t.data, _x.grad, _y.grad, _z.grad)
-    assert _np.allclose(_got, (7.0, 18.0, -6.0, 1.0), rtol=1e-12, atol=1e-12), (
-        f"g(1, 0, -2): want 7 and grads (18, -6, 1), got {_got}"
-    )
-    _in = [Node(_v) for _v in (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)]
-    _loss = (((_in[2] * _in[0] + _in[3]).relu() * _in[4] + _in[5]).relu() - _in[1]) ** 2
-    _run_backward(_loss)
-    _got = (_loss.data, _in[2].grad, _in[3].grad, _in[4].grad, _in[5].grad)
-    assert _np.allclose(_got, (9.0, -36.0, -18.0, -12.0, -6.0), rtol=1e-12, atol=1e-12), (
-        f"L_MLP(2, 10, -1, 4, 3, 1): want 9 and grads (-36, -18, -12, -6), got {_got}"
-    )
-    # fan-out: x * x + 3 * x
-    _x = Node(-1.25)
-    _w = _x * _x + 3 * _x
-    _run_backward(_w)
-    assert abs(_w.data - (-2.1875)) < 1e-12 and abs(_x.grad - 0.5) < 1e-12, (
-        f"x*x + 3x at -1.25: want grad 0.5, got {_x.grad}"
-    )
-    # every op together, against finite differences of an instructor-owned forward
-    _rng = _np.random.default_rng(99)
+with student.autograd_off():
+    # the three lecture functions and a fan-out, with literal answers
+    for program, what, point, want, grads_of in [
+        ("recip", "f(x, y) = 1 / (y + exp(-x))", (0.0, 1.0), (0.5, 0.25, -0.25),
+         "(df/dx, df/dy)"),
+        ("relu_square", "g(x, y, z) = (relu(3x) - y)^2 + z", (1.0, 0.0, -2.0),
+         (7.0, 18.0, -6.0, 1.0), "(dg/dx, dg/dy, dg/dz)"),
+        ("mlp", "L_MLP(x, y, w1, b1, w2, b2)", (2.0, 10.0, -1.0, 4.0, 3.0, 1.0),
+         (9.0, -36.0, -18.0, -12.0, -6.0), "(dL/dw1, dL/db1, dL/dw2, dL/db2)"),
+        ("fan_out", "w = x*x + 3x (x used three times)", (-1.25,), (-2.1875, 0.5), "dw/dx"),
+    ]:
+        value, grads = run_program(student.Node, program, point)
+        if program == "mlp":
+            grads = grads[2:]  # the parameters only
+        got = (value, *grads)
+        shown = ", ".join(f"{g:.10g}" for g in grads)
+        wanted = ", ".join(f"{g:g}" for g in want[1:])
+        if len(grads) > 1:
+            shown, wanted = f"({shown})", f"({wanted})"
+        where = ", ".join(f"{v:g}" for v in point)
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (
+            f"Node closures on {what} at ({where}): want value {want[0]:g} and "
+            f"{grads_of} = {wanted}, got value {value:.10g} and {grads_of} = {shown}")
+    # every operation together, against finite differences of a judge-side forward
+    rng = np.random.default_rng(seed)
     for _ in range(6):
-        _p = [float(_v) for _v in _rng.uniform(-1.0, 1.0, size=3)]
-        if abs(_p[0] - _p[2]) < 0.1:
-            _p[0] += 0.3
-        _leaves = [Node(_v) for _v in _p]
-        _out = _mixed_nodes(*_leaves)
-        assert abs(_out.data - _mixed_ref(*_p)) < 1e-10
-        _run_backward(_out)
-        _gc.check_gradients(
-            _mixed_ref, dict(zip("abc", _p)), {_n: _l.grad for _n, _l in zip("abc", _leaves)}
-        ).assert_ok()
+        p = [float(v) for v in rng.uniform(-1.0, 1.0, size=3)]
+        if abs(p[0] - p[2]) < 0.1:
+            p[0] += 0.3  # keep relu(a - c) away from its kink
+        where = f"(a, b, c) = ({p[0]:.6g}, {p[1]:.6g}, {p[2]:.6g})"
+        value, grads = run_program(student.Node, "mixed", p)
+        want = mixed_ref(*p)
+        assert abs(value - want) < 1e-10, (
+            f"Node forward of ((a*b + c**2).exp()*0.5 - (a - c).relu()*b) / (1 + b**2) "
+            f"+ 2 / (a + 3) at {where}: want {want:.12g}, got {value:.12g}")
+        check = check_gradients(mixed_ref, dict(zip("abc", p)), dict(zip("abc", grads)))
+        assert check.passed, (
+            f"Node closures on ((a*b + c**2).exp()*0.5 - (a - c).relu()*b) / (1 + b**2) "
+            f"+ 2 / (a + 3) at {where} (uses +, *, **, exp and relu): the gradients "
+            f"disagree with finite differences\n{check}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1196,57 +1284,143 @@ _end.backward()
 assert _start.grad == 1.0, f"a chain of 3000 additions: want grad 1.0, got {_start.grad}"
 print("topological_order and backpropagate: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, quiet as _quiet
-import sys as _sys
+# graphs are built from the student's Node in the kernel and kept there; the student's
+# topological_order and Node.backward run under Python's default recursion limit (1000)
+deep_chain = student.kernel('''
+def deep_chain(Node, n):
+    x = Node(1.5)
+    y = x
+    for _ in range(n):
+        y = 0.5 * y + x
+    return x, y
+''')
+fan_out = student.kernel('''
+def fan_out(Node, v):
+    x = Node(v)
+    return x, x * x + 3 * x
+''')
+shared = student.kernel('''
+def shared(Node, levels, v):
+    x = Node(v)
+    y = x
+    for _ in range(levels):
+        y = (y + y) * 0.5
+    return x, y
+''')
+random_graph = student.kernel('''
+def random_graph(Node, values, steps):
+    pool = [Node(v) for v in values]
+    for i, j, product in steps:
+        pool.append(pool[i] * pool[j] if product else pool[i] + pool[j])
+    return pool[-1]
+''')
+order_of = student.kernel('''
+def order_of(topological_order, root):
+    import sys
 
-_limit = _sys.getrecursionlimit()
-try:
-    _sys.setrecursionlimit(1000)
-    with _quiet(), _engine_off():
-        # a 10,000-step chain with fan-out at every step: y <- 0.5 * y + x
-        _x = Node(1.5)
-        _y = _x
-        for _ in range(10_000):
-            _y = 0.5 * _y + _x
-        _order = topological_order(_y)
-        assert len(_order) == 1 + 3 * 10_000, f"want {1 + 3 * 10_000} nodes, got {len(_order)}"
-        _y.backward()
-        assert abs(_y.data - 3.0) < 1e-9 and abs(_x.grad - 2.0) < 1e-9, (
-            f"deep chain: want 3.0 and grad 2.0, got {_y.data}, {_x.grad}"
-        )
-        # fan-out x * x + 3 * x
-        _x = Node(-1.25)
-        _w = _x * _x + 3 * _x
-        _w.backward()
-        assert abs(_x.grad - 0.5) < 1e-12, f"x*x + 3x at -1.25: want 0.5, got {_x.grad}"
-        # heavy sharing: 20 levels of (y + y) * 0.5 have 2**20 paths but only 61 nodes
-        _x = Node(0.75)
-        _y = _x
-        for _ in range(20):
-            _y = (_y + _y) * 0.5
-        _order = topological_order(_y)
-        assert len(_order) == 61 and len({id(_n) for _n in _order}) == 61, (
-            f"shared graph: want 61 distinct nodes, got {len(_order)} entries"
-        )
-        _y.backward()
-        assert abs(_x.grad - 1.0) < 1e-12, f"shared graph: want grad 1.0, got {_x.grad}"
-        # order property on a seeded random graph
-        import numpy as _np
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        order = topological_order(root)
+    finally:
+        sys.setrecursionlimit(limit)
+    # the order as plain data: every entry's identity and the identities of its inputs
+    ids = [id(node) for node in order]
+    prevs = [[id(child) for child in getattr(node, "_prev", ())] for node in order]
+    return id(root), ids, prevs
+''')
+backward_of = student.kernel('''
+def backward_of(root, leaf):
+    import sys
 
-        _rng = _np.random.default_rng(5)
-        _pool = [Node(float(_v)) for _v in _rng.uniform(0.5, 1.5, size=4)]
-        for _ in range(40):
-            _i, _j = _rng.integers(0, len(_pool), size=2)
-            _pool.append(_pool[_i] * _pool[_j] if _rng.random() < 0.5 else _pool[_i] + _pool[_j])
-        _root = _pool[-1]
-        _order = topological_order(_root)
-        _position = {id(_n): _k for _k, _n in enumerate(_order)}
-        assert len(_position) == len(_order) and _order[-1] is _root
-        for _n in _order:
-            for _c in _n._prev:
-                assert _position[id(_c)] < _position[id(_n)]
-finally:
-    _sys.setrecursionlimit(_limit)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        root.backward()
+    finally:
+        sys.setrecursionlimit(limit)
+    return float(root.data), float(leaf.grad)
+''')
+
+
+HINT = "(Node.backward runs your backpropagate, which runs the closures of your Node)"
+
+
+def check_order(described, what):
+    """Every node of the graph once, each after its inputs, the root last; the entry count."""
+    root, ids, prevs = described
+    call = f"topological_order on {what}"
+    assert len(set(ids)) == len(ids), (
+        f"{call}: every node must appear once, got {len(ids)} entries for "
+        f"{len(set(ids))} distinct nodes")
+    assert ids and ids[-1] == root, f"{call}: the root must come last"
+    position = {node: k for k, node in enumerate(ids)}
+    for k, children in enumerate(prevs):
+        for child in children:
+            assert child in position, (
+                f"{call}: entry {k} has an input that is missing from the order "
+                f"(every node the root depends on must be listed)")
+            assert position[child] < k, (
+                f"{call}: entry {k} comes before its input at entry {position[child]} "
+                f"(each node must come after all nodes in its _prev)")
+    reached, stack = {root}, [root]
+    while stack:
+        for child in prevs[position[stack.pop()]]:
+            if child not in reached:
+                reached.add(child)
+                stack.append(child)
+    assert len(reached) == len(ids), (
+        f"{call}: {len(ids) - len(reached)} entries are not nodes the root depends on")
+    return len(ids)
+
+
+with student.autograd_off():
+    # a 10,000-step chain with fan-out at every step: y <- 0.5 * y + x
+    x, y = deep_chain.keep(student.Node, 10_000)
+    try:
+        described = order_of(student.topological_order, y)
+    except StudentError as exc:
+        if exc.type_name != "RecursionError":
+            raise
+        raise AssertionError(
+            "topological_order on a 10,000-step chain y <- 0.5 * y + x hit Python's recursion "
+            "limit (1000): it must be iterative, with an explicit stack instead of recursion"
+        ) from None
+    n = check_order(described, "a 10,000-step chain y <- 0.5 * y + x")
+    assert n == 1 + 3 * 10_000, (
+        f"topological_order on a 10,000-step chain y <- 0.5 * y + x: want {1 + 3 * 10_000} "
+        f"nodes (x, and per step the constant 0.5, the product and the sum), got {n}")
+    value, grad = backward_of(y, x)
+    assert abs(value - 3.0) < 1e-9 and abs(grad - 2.0) < 1e-9, (
+        f"backward on a 10,000-step chain y <- 0.5 * y + x from x = 1.5: want y = 3.0 and "
+        f"dy/dx = 2.0, got y = {value:.12g} and dy/dx = {grad:.12g} {HINT}")
+    # fan-out: x * x + 3 * x
+    x, w = fan_out.keep(student.Node, -1.25)
+    n = check_order(order_of(student.topological_order, w), "x*x + 3*x")
+    assert n == 5, f"topological_order on x*x + 3*x: want 5 nodes, got {n}"
+    value, grad = backward_of(w, x)
+    assert abs(grad - 0.5) < 1e-12, (
+        f"backward on x*x + 3*x at x = -1.25: want dw/dx = 2x + 3 = 0.5, got {grad} {HINT}")
+    # heavy sharing: 20 levels of (y + y) * 0.5 have 2**20 paths but only 61 nodes
+    x, y = shared.keep(student.Node, 20, 0.75)
+    n = check_order(order_of(student.topological_order, y), "20 levels of y <- (y + y) * 0.5")
+    assert n == 61, (
+        f"topological_order on 20 levels of y <- (y + y) * 0.5: want 61 distinct nodes "
+        f"(a node reached along many paths appears once), got {n}")
+    value, grad = backward_of(y, x)
+    assert abs(grad - 1.0) < 1e-12, (
+        f"backward on 20 levels of y <- (y + y) * 0.5: want dy/dx = 1.0, got {grad} "
+        f"(a node listed or run more than once multiplies its contribution) {HINT}")
+    # the order property on a random graph of sums and products
+    rng = np.random.default_rng(seed)
+    values = [float(v) for v in rng.uniform(0.5, 1.5, size=4)]
+    steps = []
+    for k in range(40):
+        i, j = (int(v) for v in rng.integers(0, 4 + k, size=2))
+        steps.append((i, j, bool(rng.random() < 0.5)))
+    root = random_graph.keep(student.Node, values, steps)
+    check_order(order_of(student.topological_order, root),
+                "a random graph of 40 sums and products of 4 inputs")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1391,54 +1565,89 @@ check_gradients(
 ).assert_ok()
 print("Dual and forward_partials: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-import numpy as _np
-
-_gc = _fresh("minigrad.gradcheck")
-
-
-def _recip_generic(x, y):
+# the functions handed to forward_partials are built in the kernel
+recip = student.kernel('''
+def recip(x, y):
     return 1 / (y + (-x).exp())
-
-
-def _relu_square_generic(x, y, z):
+''')
+relu_square = student.kernel('''
+def relu_square(x, y, z):
     return ((3 * x).relu() - y) ** 2 + z
-
-
-def _mlp_generic(x, y, w1, b1, w2, b2):
+''')
+mlp = student.kernel('''
+def mlp(x, y, w1, b1, w2, b2):
     return (((w1 * x + b1).relu() * w2 + b2).relu() - y) ** 2
-
-
-def _mixed_generic(a, b):
+''')
+mixed = student.kernel('''
+def mixed(a, b):
     return (a * b).exp() / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+''')
+type_name = student.kernel('''
+def type_name(obj):
+    return type(obj).__name__
+''')
 
 
-def _mixed_ref(a, b):
-    return _np.exp(a * b) / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+def mixed_ref(a, b):
+    return np.exp(a * b) / (1.0 + b * b) - 2.0 / (a + 3.0) * b
 
 
-with _quiet(), _engine_off():
-    # literal reference values of the three lecture functions
-    for _fn, _point, _want_value, _want_partials in [
-        (_recip_generic, (0.0, 1.0), 0.5, (0.25, -0.25)),
-        (_relu_square_generic, (1.0, 0.0, -2.0), 7.0, (18.0, -6.0, 1.0)),
-        (_mlp_generic, (2.0, 10.0, -1.0, 4.0, 3.0, 1.0), 9.0, (18, 6, -36, -18, -12, -6)),
+def describe(v):
+    """A short description of an answer; objects kept in the kernel are named by their type."""
+    if isinstance(v, (tuple, list)):
+        inner = ", ".join(describe(e) for e in v[:6]) + (", ..." if len(v) > 6 else "")
+        return f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
+    if v is None or isinstance(v, (bool, int, float, complex, str, dict, np.generic, np.ndarray)):
+        text = repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type_name(v)} object"
+
+
+def is_number(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def value_and_partials(f, point, call):
+    """forward_partials(f, point) as (float, tuple of floats); fails with a message if not."""
+    got = student.forward_partials.keep(f, point)  # a non-plain part comes back as a Remote
+    ok = isinstance(got, (tuple, list)) and len(got) == 2 and is_number(got[0])
+    ok = ok and isinstance(got[1], (tuple, list)) and all(is_number(p) for p in got[1])
+    assert ok, (
+        f"{call} must return the pair (value, partials), a float and a tuple of floats, "
+        f"got {describe(got)}")
+    return float(got[0]), tuple(float(p) for p in got[1])
+
+
+with student.autograd_off():
+    # the three lecture functions, with literal answers
+    for f, what, point, want_value, want_partials in [
+        (recip, "f(x, y) = 1 / (y + exp(-x))", (0.0, 1.0), 0.5, (0.25, -0.25)),
+        (relu_square, "g(x, y, z) = (relu(3x) - y)^2 + z", (1.0, 0.0, -2.0), 7.0,
+         (18.0, -6.0, 1.0)),
+        (mlp, "L_MLP(x, y, w1, b1, w2, b2)", (2.0, 10.0, -1.0, 4.0, 3.0, 1.0), 9.0,
+         (18.0, 6.0, -36.0, -18.0, -12.0, -6.0)),
     ]:
-        _value, _partials = forward_partials(_fn, _point)
-        assert abs(float(_value) - _want_value) < 1e-12, (
-            f"{_fn.__name__}{_point}: want {_want_value}, got {_value}"
-        )
-        assert _np.allclose(_partials, _want_partials, rtol=1e-12, atol=1e-12), (
-            f"{_fn.__name__}{_point}: want partials {_want_partials}, got {_partials}"
-        )
-    _rng = _np.random.default_rng(31)
+        call = f"forward_partials({what}, {point})"
+        value, partials = value_and_partials(f, point, call)
+        assert abs(value - want_value) < 1e-12, f"{call}: want value {want_value}, got {value}"
+        assert len(partials) == len(point), (
+            f"{call}: want one partial per input ({len(point)}), got {len(partials)}")
+        assert np.allclose(partials, want_partials, rtol=1e-12, atol=1e-12), (
+            f"{call}: want partials {want_partials}, got {partials}")
+    # products, quotients (also of a number by a Dual) and exp, at random points
+    rng = np.random.default_rng(seed)
     for _ in range(6):
-        _a, _b = (float(_v) for _v in _rng.uniform(-1.0, 1.0, size=2))
-        _value, _partials = forward_partials(_mixed_generic, (_a, _b))
-        assert abs(_value - _mixed_ref(_a, _b)) < 1e-10
-        _gc.check_gradients(
-            _mixed_ref, {"a": _a, "b": _b}, {"a": _partials[0], "b": _partials[1]}
-        ).assert_ok()
+        a, b = (float(v) for v in rng.uniform(-1.0, 1.0, size=2))
+        call = (f"forward_partials(exp(a*b) / (1 + b*b) - 2 / (a + 3) * b, "
+                f"({a:.6g}, {b:.6g}))")
+        value, partials = value_and_partials(mixed, (a, b), call)
+        want = mixed_ref(a, b)
+        assert abs(value - want) < 1e-10, f"{call}: want value {want:.12g}, got {value:.12g}"
+        assert len(partials) == 2, f"{call}: want 2 partials, got {len(partials)}"
+        check = check_gradients(mixed_ref, {"a": a, "b": b}, dict(zip("ab", partials)))
+        assert check.passed, (
+            f"{call}: the partials ({partials[0]:.10g}, {partials[1]:.10g}) disagree with "
+            f"finite differences\n{check}")
 ### END HIDDEN TESTS
 
 # %% [markdown]

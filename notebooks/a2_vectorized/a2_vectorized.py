@@ -487,31 +487,86 @@ check_gradients(
 ).assert_ok()
 print("Exercise 2: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _x = _np.array([1.0, -2.0])
-    _W = _np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
-    _b = _np.array([0.5, 0.0, -1.0])
-    assert _np.allclose(affine_forward(_x, _W, _b), [3.5, -6.0, 0.0])
-    _dx, _dW, _db = affine_backward(_np.array([1.0, 2.0, -1.0]), _x, _W)
-    assert _np.shape(_dx) == (2,) and _np.allclose(_dx, [-1.0, 4.5])
-    assert _np.shape(_dW) == (2, 3) and _np.allclose(_dW, [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]])
-    assert _np.shape(_db) == (3,) and _np.allclose(_db, [1.0, 2.0, -1.0])
-    _rng = _np.random.default_rng(1234)
-    _x, _W, _b = _rng.normal(size=5), _rng.normal(size=(5, 4)), _rng.normal(size=4)
+args_after = student.kernel(
+    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
 
-    def _f_ref(x, W, b):
-        return x @ W + b
 
-    _gc.check_gradients(_f_ref, {"x": _x, "W": _W, "b": _b},
-                        lambda dz: affine_backward(dz, _x, _W)).assert_ok()
-    _x32, _W32 = _x.astype(_np.float32), _W.astype(_np.float32)
-    _dz32 = _rng.normal(size=4).astype(_np.float32)
-    assert affine_forward(_x32, _W32, _b.astype(_np.float32)).dtype == _np.float32
-    for _g, _shape in zip(affine_backward(_dz32, _x32, _W32), [(5,), (5, 4), (4,)]):
-        assert _g.dtype == _np.float32 and _g.shape == _shape
+def assert_untouched(fn_name, arg_names, *args):
+    after = args_after(getattr(student, fn_name), *args)
+    for name, before, now in zip(arg_names, args, after):
+        now = np.asarray(now)
+        if now.shape != before.shape:
+            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
+                                 f"from {before.shape} to {now.shape}")
+        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
+        assert np.array_equal(now, before), (
+            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{before[where]:.4g} to {now[where]:.4g}): build new arrays and leave the "
+            f"caller's arrays alone")
+
+
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def kind(value):
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+x = np.array([1.0, -2.0])
+W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
+b = np.array([0.5, 0.0, -1.0])
+with student.autograd_off():
+    z = np.asarray(student.affine_forward(x, W, b))
+    assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
+        f"affine_forward(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1]) must be "
+        f"x @ W + b = [3.5, -6, 0] of shape (3,), got shape {z.shape}: {z.tolist()}")
+    out = student.affine_backward(np.array([1.0, 2.0, -1.0]), x, W)
+    assert isinstance(out, (tuple, list)) and len(out) == 3, (
+        f"affine_backward must return the tuple (dx, dW, db), got {kind(out)}")
+    for name, got, want in [("dx", out[0], [-1.0, 4.5]),
+                            ("dW", out[1], [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]]),
+                            ("db", out[2], [1.0, 2.0, -1.0])]:
+        got, want = np.asarray(got), np.array(want)
+        assert got.shape == want.shape, (
+            f"affine_backward(dz=[1, 2, -1], x=[1, -2], W of shape (2, 3)): {name} must have "
+            f"shape {want.shape}, got {got.shape}")
+        assert np.allclose(got, want), (
+            f"affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]]): "
+            f"{name} must be {want.tolist()}, got {got.tolist()}")
+
+    rng = np.random.default_rng(seed)
+    x, W, b = rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4)
+    z = np.asarray(student.affine_forward(x, W, b))
+    assert z.shape == (4,), (
+        f"affine_forward on random x (5,), W (5, 4), b (4,) must have shape (4,), got {z.shape}")
+    assert np.allclose(z, x @ W + b), (
+        f"affine_forward on random x (5,), W (5, 4), b (4,) must be x @ W + b; "
+        f"largest error {np.max(np.abs(z - (x @ W + b))):.3g}")
+    gradients_ok("affine_backward(dz, x, W) for random x (5,), W (5, 4), b (4,)",
+                 lambda x, W, b: x @ W + b, {"x": x, "W": W, "b": b},
+                 lambda dz: student.affine_backward(dz, x, W))
+    assert_untouched("affine_backward", ("dz", "x", "W"), rng.normal(size=4), x, W)
+
+    x32, W32, b32 = x.astype(np.float32), W.astype(np.float32), b.astype(np.float32)
+    dz32 = rng.normal(size=4).astype(np.float32)
+    z32 = np.asarray(student.affine_forward(x32, W32, b32))
+    assert z32.dtype == np.float32, (
+        f"affine_forward on float32 inputs must return float32, got {z32.dtype}")
+    out = student.affine_backward(dz32, x32, W32)
+    assert isinstance(out, (tuple, list)) and len(out) == 3, (
+        f"affine_backward on float32 inputs must return the tuple (dx, dW, db), got {kind(out)}")
+    for name, g, shape in zip(("dx", "dW", "db"), out, [(5,), (5, 4), (4,)]):
+        g = np.asarray(g)
+        assert g.dtype == np.float32 and g.shape == shape, (
+            f"affine_backward on float32 inputs (x (5,), W (5, 4), dz (4,)): {name} must be "
+            f"float32 of shape {shape}, got {g.dtype} of shape {g.shape}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -571,36 +626,75 @@ for _name, _fwd, _bwd, _kept in [
                     lambda dout, bwd=_bwd, saved=_saved: (bwd(dout, saved),)).assert_ok()
 print("Exercise 3: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _z = _np.array([-1.5, 0.3, 2.0])
-    _d = _np.array([2.0, -1.0, 0.5])
-    assert _np.allclose(relu_backward(_d, _z), [0.0, -1.0, 0.5])
-    _s = _np.array([0.2, 0.5, 0.9])
-    assert _np.allclose(sigmoid_backward(_d, _s), [0.32, -0.25, 0.045])
-    _t = _np.array([-0.5, 0.0, 0.8])
-    assert _np.allclose(tanh_backward(_d, _t), [1.5, -1.0, 0.18])
-    _rng = _np.random.default_rng(1234)
-    _z = _rng.normal(size=(3, 4))
+args_after = student.kernel(
+    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
 
-    def _relu_ref(z):
-        return _np.where(z > 0, z, 0.0)
 
-    def _sigmoid_ref(z):
-        return 1.0 / (1.0 + _np.exp(-z))
+def assert_untouched(fn_name, arg_names, *args):
+    after = args_after(getattr(student, fn_name), *args)
+    for name, before, now in zip(arg_names, args, after):
+        now = np.asarray(now)
+        if now.shape != before.shape:
+            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
+                                 f"from {before.shape} to {now.shape}")
+        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
+        assert np.array_equal(now, before), (
+            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{before[where]:.4g} to {now[where]:.4g}): build a new array, e.g. "
+            f"dout * mask, and leave the caller's arrays alone")
 
-    _gc.check_gradients(_relu_ref, {"z": _z}, lambda d: (relu_backward(d, _z),)).assert_ok()
-    _gc.check_gradients(_sigmoid_ref, {"z": _z},
-                        lambda d: (sigmoid_backward(d, _sigmoid_ref(_z)),)).assert_ok()
-    _gc.check_gradients(_np.tanh, {"z": _z},
-                        lambda d: (tanh_backward(d, _np.tanh(_z)),)).assert_ok()
-    _z32 = _z.astype(_np.float32)
-    _d32 = _np.ones_like(_z32)
-    for _out in [relu_backward(_d32, _z32), sigmoid_backward(_d32, _sigmoid_ref(_z32)),
-                 tanh_backward(_d32, _np.tanh(_z32))]:
-        assert _out.dtype == _np.float32 and _out.shape == (3, 4)
+
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+d = np.array([2.0, -1.0, 0.5])
+literal = [
+    ("relu_backward", "z=[-1.5, 0.3, 2]", "dout * (z > 0)", np.array([-1.5, 0.3, 2.0]),
+     [0.0, -1.0, 0.5]),
+    ("sigmoid_backward", "s=[0.2, 0.5, 0.9]", "dout * s * (1 - s)", np.array([0.2, 0.5, 0.9]),
+     [0.32, -0.25, 0.045]),
+    ("tanh_backward", "t=[-0.5, 0, 0.8]", "dout * (1 - t**2)", np.array([-0.5, 0.0, 0.8]),
+     [1.5, -1.0, 0.18]),
+]
+with student.autograd_off():
+    for name, shown, rule, kept, want in literal:
+        got = np.asarray(getattr(student, name)(d, kept))
+        assert got.shape == (3,) and np.allclose(got, want), (
+            f"{name}(dout=[2, -1, 0.5], {shown}) must be {rule} = {want}, "
+            f"got {got.tolist()}")
+
+    rng = np.random.default_rng(seed)
+    # entries at least 0.1 away from ReLU's kink at 0
+    z = rng.uniform(0.1, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
+    gradients_ok("relu_backward(dout, z) for random z (3, 4)",
+                 lambda z: np.where(z > 0, z, 0.0), {"z": z},
+                 lambda dout: (student.relu_backward(dout, z),))
+    gradients_ok("sigmoid_backward(dout, s) for s = sigmoid(z), random z (3, 4)", sigmoid,
+                 {"z": z}, lambda dout: (student.sigmoid_backward(dout, sigmoid(z)),))
+    gradients_ok("tanh_backward(dout, t) for t = tanh(z), random z (3, 4)", np.tanh,
+                 {"z": z}, lambda dout: (student.tanh_backward(dout, np.tanh(z)),))
+    dout = rng.normal(size=(3, 4))
+    assert_untouched("relu_backward", ("dout", "z"), dout, z)
+    assert_untouched("sigmoid_backward", ("dout", "s"), dout, sigmoid(z))
+    assert_untouched("tanh_backward", ("dout", "t"), dout, np.tanh(z))
+
+    z32 = z.astype(np.float32)
+    d32 = np.ones_like(z32)
+    for name, kept in [("relu_backward", z32), ("sigmoid_backward", sigmoid(z32)),
+                       ("tanh_backward", np.tanh(z32))]:
+        got = np.asarray(getattr(student, name)(d32, kept))
+        assert got.dtype == np.float32 and got.shape == (3, 4), (
+            f"{name} on float32 inputs of shape (3, 4) must return float32 of shape (3, 4), "
+            f"got {got.dtype} of shape {got.shape}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -707,54 +801,131 @@ check_gradients(lambda x, c: x + c, {"x": _x, "c": _c},
                 lambda d: (unbroadcast(d, _x.shape), unbroadcast(d, _c.shape))).assert_ok()
 print("Exercise 4: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _x = _np.array([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]])
-    assert _np.allclose(max_backward(_np.array([1.0, 3.0]), _x, axis=1),
-                        [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
-    assert _np.allclose(max_backward(_np.array([[1.0, 2.0, 4.0]]), _x, axis=0, keepdims=True),
-                        [[0.0, 2.0, 4.0], [1.0, 0.0, 0.0]])
-    assert _np.allclose(max_backward(2.0, _x), [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
-    assert _np.allclose(max_backward(_np.array([1.0, 3.0]), _x, axis=-1),
-                        [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
-    _g = sum_backward(_np.array([1.0, 2.0]), (2, 3), axis=1)
-    assert _np.shape(_g) == (2, 3) and _np.allclose(_g, [[1, 1, 1], [2, 2, 2]])
-    _g = sum_backward(_np.array([[1.0, 2.0, 3.0]]), (2, 3), axis=-2, keepdims=True)
-    assert _np.shape(_g) == (2, 3) and _np.allclose(_g, [[1, 2, 3], [1, 2, 3]])
-    _g = sum_backward(_np.float64(1.5), (2, 2))
-    assert _np.shape(_g) == (2, 2) and _np.allclose(_g, 1.5)
-    _G = _np.arange(24.0).reshape(2, 4, 3)
-    for _shape, _want in [
+args_after = student.kernel(
+    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
+# a 0-d array crosses the protocol as shape (1,): the kernel reports such shapes itself
+shape_of = student.kernel(
+    "def shape_of(fn, *args):\n    return list(np.shape(fn(*args)))\n")
+
+
+def assert_untouched(fn_name, arg_names, *args):
+    after = args_after(getattr(student, fn_name), *args)
+    for name, before, now in zip(arg_names, args, after):
+        if not isinstance(before, np.ndarray):
+            continue
+        now = np.asarray(now)
+        if now.shape != before.shape:
+            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
+                                 f"from {before.shape} to {now.shape}")
+        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
+        assert np.array_equal(now, before), (
+            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{before[where]:.4g} to {now[where]:.4g}): build a new array and leave the "
+            f"caller's arrays alone")
+
+
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def plain(d):
+    """A 0-d upstream gradient as a numpy scalar (0-d arrays do not cross the protocol)."""
+    return d[()] if np.ndim(d) == 0 else d
+
+
+def expect(label, got, want, got_shape=None):
+    got, want = np.asarray(got), np.asarray(want)
+    got_shape = got.shape if got_shape is None else tuple(got_shape)
+    assert got_shape == want.shape, f"{label}: must have shape {want.shape}, got {got_shape}"
+    assert np.allclose(got, want), f"{label}: want {want.tolist()}, got {got.tolist()}"
+
+
+def distinct(shape, rng):
+    """Random entries at least 0.1 apart, so that no max is near a tie."""
+    n = math.prod(shape)
+    values = np.linspace(-0.25 * n, 0.25 * n, n) + rng.uniform(-0.05, 0.05, size=n)
+    return rng.permutation(values).reshape(shape)
+
+
+x = np.array([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]])
+shown = "x = [[1, 5, 5], [2, 0, -1]]"
+with student.autograd_off():
+    expect(f"max_backward(dout=[1, 3], {shown}, axis=1), the tied 5s share the error",
+           student.max_backward(np.array([1.0, 3.0]), x, axis=1),
+           [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
+    expect(f"max_backward(dout=[[1, 2, 4]], {shown}, axis=0, keepdims=True)",
+           student.max_backward(np.array([[1.0, 2.0, 4.0]]), x, axis=0, keepdims=True),
+           [[0.0, 2.0, 4.0], [1.0, 0.0, 0.0]])
+    expect(f"max_backward(dout=2.0, {shown}) over all entries (axis=None), a tie of two 5s",
+           student.max_backward(2.0, x), [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    expect(f"max_backward(dout=[1, 3], {shown}, axis=-1)",
+           student.max_backward(np.array([1.0, 3.0]), x, axis=-1),
+           [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
+    expect("sum_backward(dout=[1, 2], x_shape=(2, 3), axis=1)",
+           student.sum_backward(np.array([1.0, 2.0]), (2, 3), axis=1),
+           [[1, 1, 1], [2, 2, 2]])
+    expect("sum_backward(dout=[[1, 2, 3]], x_shape=(2, 3), axis=-2, keepdims=True)",
+           student.sum_backward(np.array([[1.0, 2.0, 3.0]]), (2, 3), axis=-2, keepdims=True),
+           [[1, 2, 3], [1, 2, 3]])
+    expect("sum_backward(dout=1.5 (a numpy scalar), x_shape=(2, 2)) over all entries",
+           student.sum_backward(np.float64(1.5), (2, 2)), np.full((2, 2), 1.5))
+
+    G = np.arange(24.0).reshape(2, 4, 3)
+    for shape, want in [
         ((4, 1), [[42.0], [60.0], [78.0], [96.0]]),
         ((3,), [84.0, 92.0, 100.0]),
         ((1, 3), [[84.0, 92.0, 100.0]]),
         ((2, 1, 3), [[[18.0, 22.0, 26.0]], [[66.0, 70.0, 74.0]]]),
         ((), 276.0),
-        ((2, 4, 3), _G),
+        ((2, 4, 3), G),
     ]:
-        _u = unbroadcast(_G, _shape)
-        assert _np.shape(_u) == _shape and _np.allclose(_u, _want), _shape
-    assert unbroadcast(_G.astype(_np.float32), (4, 1)).dtype == _np.float32
-    _g = max_backward(_np.ones(2, _np.float32), _x.astype(_np.float32), axis=1)
-    assert _g.dtype == _np.float32
-    _rng = _np.random.default_rng(1234)
-    _x, _b, _c = _rng.normal(size=(5, 4)), _rng.normal(size=(4,)), _rng.normal(size=(5, 1))
+        expect(f"unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape={shape})",
+               student.unbroadcast(G, shape), want,
+               shape_of(student.unbroadcast, G, shape) if shape == () else None)
 
-    def _f_ref(x, b, c):
-        return (x * b - c) ** 2
+    got = np.asarray(student.unbroadcast(G.astype(np.float32), (4, 1)))
+    assert got.dtype == np.float32, (
+        f"unbroadcast of a float32 gradient (2, 4, 3) to (4, 1) must stay float32, "
+        f"got {got.dtype}")
+    got = np.asarray(student.max_backward(np.ones(2, np.float32), x.astype(np.float32), axis=1))
+    assert got.dtype == np.float32, (
+        f"max_backward with a float32 dout over axis=1 must return float32, got {got.dtype}")
+    got = np.asarray(student.sum_backward(np.ones(2, np.float32), (2, 3), axis=1))
+    assert got.dtype == np.float32, (
+        f"sum_backward with a float32 dout over axis=1 must return float32, got {got.dtype}")
 
-    def _analytic(d):
-        _e = 2 * (_x * _b - _c) * d
-        return (_e * _b, unbroadcast(_e * _x, (4,)), -unbroadcast(_e, (5, 1)))
+    rng = np.random.default_rng(seed)
+    x, b, c = rng.normal(size=(5, 4)), rng.normal(size=(4,)), rng.normal(size=(5, 1))
 
-    _gc.check_gradients(_f_ref, {"x": _x, "b": _b, "c": _c}, _analytic).assert_ok()
+    def analytic(d):
+        e = 2 * (x * b - c) * d
+        return e * b, student.unbroadcast(e * x, (4,)), -np.asarray(student.unbroadcast(e, (5, 1)))
 
-    def _f_max(x):
-        return _np.max(x, axis=0)
+    gradients_ok("unbroadcast, for (x * b - c)**2 with x (5, 4), b (4,) and c (5, 1)",
+                 lambda x, b, c: (x * b - c) ** 2, {"x": x, "b": b, "c": c}, analytic)
 
-    _gc.check_gradients(_f_max, {"x": _x}, lambda d: (max_backward(d, _x, axis=0),)).assert_ok()
+    xm = distinct((5, 4), rng)
+    gradients_ok("max_backward(dout, x, axis=0) for random x (5, 4)",
+                 lambda x: np.max(x, axis=0), {"x": xm},
+                 lambda d: (student.max_backward(d, xm, axis=0),))
+    assert_untouched("max_backward", ("dout", "x"), rng.normal(size=4), xm, 0)
+
+    x3 = distinct((3, 4, 2), rng)
+    axis = [0, 1, 2, -1, -2, None][int(rng.integers(6))]
+    keep = bool(rng.integers(2))
+    gradients_ok(f"sum_backward(dout, (3, 4, 2), axis={axis}, keepdims={keep})",
+                 lambda x: x.sum(axis=axis, keepdims=keep), {"x": x3},
+                 lambda d: (student.sum_backward(plain(d), x3.shape, axis, keep),))
+    gradients_ok(f"max_backward(dout, x, axis={axis}, keepdims={keep}) for random x (3, 4, 2)",
+                 lambda x: x.max(axis=axis, keepdims=keep), {"x": x3},
+                 lambda d: (student.max_backward(plain(d), x3, axis, keep),))
+    dout = plain(rng.normal(size=x3.sum(axis=axis, keepdims=keep).shape))
+    assert_untouched("sum_backward", ("dout",), dout, x3.shape, axis, keep)
+    assert_untouched("unbroadcast", ("grad",), rng.normal(size=(5, 4)), (4,))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -839,38 +1010,71 @@ for _w, _b, _x, _t, _lam in [(0.5, -0.2, 1.5, 1.0, 0.0), (-1.0, 0.3, 2.0, 0.0, 0
     ).assert_ok()
 print("Exercise 5: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _loss, _bars = logistic_least_squares(0.5, -0.2, 1.5, 1.0)
-    assert _np.isclose(_loss, 0.0669284, atol=1e-6)
-    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
-                        [-0.3658644, -0.0848833, -0.1273250, -0.0848833], atol=1e-6)
-    _loss, _bars = logistic_least_squares(0.5, -0.2, 1.5, 1.0, lam=0.2)
-    assert _np.isclose(_loss, 0.0919284, atol=1e-6)
-    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
-                        [-0.3658644, -0.0848833, -0.0273250, -0.0848833], atol=1e-6)
-    _loss, _bars = logistic_least_squares(-1.0, 0.3, 2.0, 0.0, lam=0.1)
-    assert _np.isclose(_loss, 0.0619298, atol=1e-6)
-    assert _np.allclose([_bars["y"], _bars["z"], _bars["w"], _bars["b"]],
-                        [0.1544653, 0.0201741, -0.0596519, 0.0201741], atol=1e-6)
-    assert all(isinstance(_v, float) for _v in _bars.values())
-    _rng = _np.random.default_rng(1234)
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def answer(w, b, x, t, lam=None):
+    """The student's loss and error signals, with the types and keys checked."""
+    shown = f"w={w:.4g}, b={b:.4g}, x={x:.4g}, t={t:.4g}"
+    if lam is None:
+        out = student.logistic_least_squares(w, b, x, t)
+    else:
+        out = student.logistic_least_squares(w, b, x, t, lam)
+        shown += f", lam={lam:.4g}"
+    shown = f"logistic_least_squares({shown})"
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{shown} must return (loss, bars), got a {type(out).__name__}")
+    loss, bars = out
+    assert isinstance(loss, float), (
+        f"{shown}: the loss must be a Python float, got {type(loss).__name__}")
+    assert isinstance(bars, dict) and set(bars) == {"y", "z", "w", "b"}, (
+        f"{shown}: the error signals must be a dict with keys y, z, w, b, got "
+        f"{sorted(map(str, bars)) if isinstance(bars, dict) else type(bars).__name__}")
+    assert all(isinstance(v, float) for v in bars.values()), (
+        f"{shown}: every error signal must be a Python float, got "
+        f"{ {k: type(v).__name__ for k, v in bars.items()} }")
+    return shown, loss, [bars["y"], bars["z"], bars["w"], bars["b"]]
+
+
+with student.autograd_off():
+    for args, want_loss, want_bars in [
+        ((0.5, -0.2, 1.5, 1.0), 0.0669284, [-0.3658644, -0.0848833, -0.1273250, -0.0848833]),
+        ((0.5, -0.2, 1.5, 1.0, 0.2), 0.0919284, [-0.3658644, -0.0848833, -0.0273250, -0.0848833]),
+        ((-1.0, 0.3, 2.0, 0.0, 0.1), 0.0619298, [0.1544653, 0.0201741, -0.0596519, 0.0201741]),
+    ]:
+        shown, loss, got = answer(*args)
+        assert np.isclose(loss, want_loss, atol=1e-6), (
+            f"{shown}: the loss must be {want_loss:.7f}, got {loss:.7f}")
+        assert np.allclose(got, want_bars, atol=1e-6), (
+            f"{shown}: the error signals (y, z, w, b) must be {want_bars}, "
+            f"got {[round(v, 7) for v in got]}")
+
+    rng = np.random.default_rng(seed)
     for _ in range(3):
-        _w, _b, _x, _t = _rng.normal(size=4)
-        _lam = float(_rng.uniform(0.0, 1.0))
+        w, b, x, t = (float(v) for v in rng.normal(size=4))
+        lam = float(rng.uniform(0.0, 1.0))
 
-        def _f_ref(w, b, x=_x, t=_t, lam=_lam):
-            _y = 1 / (1 + _np.exp(-(w[0] * x + b[0])))
-            return 0.5 * (_y - t) ** 2 + 0.5 * lam * w[0] ** 2
+        def loss_ref(w, b, x=x, t=t, lam=lam):
+            y = 1 / (1 + np.exp(-(w[0] * x + b[0])))
+            return 0.5 * (y - t) ** 2 + 0.5 * lam * w[0] ** 2
 
-        _loss, _bars = logistic_least_squares(float(_w), float(_b), float(_x), float(_t), _lam)
-        assert _np.isclose(_loss, _f_ref(_np.array([_w]), _np.array([_b])))
-        _gc.check_gradients(
-            _f_ref, {"w": _np.array([_w]), "b": _np.array([_b])},
-            {"w": _np.array([_bars["w"]]), "b": _np.array([_bars["b"]])},
-        ).assert_ok()
+        shown, loss, got = answer(w, b, x, t, lam)
+        want = loss_ref(np.array([w]), np.array([b]))
+        assert np.isclose(loss, want), f"{shown}: the loss must be {want:.6g}, got {loss:.6g}"
+        y = 1 / (1 + np.exp(-(w * x + b)))
+        assert np.isclose(got[0], y - t), (
+            f"{shown}: y-bar must be y - t = {y - t:.6g}, got {got[0]:.6g}")
+        assert np.isclose(got[1], (y - t) * y * (1 - y)), (
+            f"{shown}: z-bar must be y-bar * y * (1 - y) = {(y - t) * y * (1 - y):.6g}, "
+            f"got {got[1]:.6g}")
+        gradients_ok(f"{shown}, the error signals of w and b", loss_ref,
+                     {"w": np.array([w]), "b": np.array([b])},
+                     {"w": np.array([got[2]]), "b": np.array([got[3]])})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1028,43 +1232,93 @@ def _mlp_ref(W1, b1, W2, b2):
 check_gradients(_mlp_ref, _params, _grads).assert_ok()
 print("Exercise 6: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _loss, _g = mlp_loss_and_grads(_np.array([2.0]), _np.array([10.0]), _np.array([[-1.0]]),
-                                   _np.array([4.0]), _np.array([[3.0]]), _np.array([1.0]))
-    assert _np.isclose(_loss, 9.0)
-    _got = [_np.ravel(_g[_k])[0] for _k in ("W1", "b1", "W2", "b2")]
-    assert _np.allclose(_got, [-36, -18, -12, -6])
-    _x = _np.array([1.0, -1.0])
-    _y = _np.array([0.5, -0.5])
-    _W1 = _np.array([[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]])
-    _b1 = _np.array([0.0, 0.5, 0.25])
-    _W2 = _np.array([[1.0, 0.0], [2.0, -1.0], [-1.0, 1.0]])
-    _b2 = _np.array([0.1, -0.2])
-    _loss, _g = mlp_loss_and_grads(_x, _y, _W1, _b1, _W2, _b2)
-    assert _np.isclose(_loss, 6.925)
-    assert _np.allclose(_g["b2"], [-3.3, 4.1])
-    assert _np.allclose(_g["W2"], [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]])
-    assert _np.allclose(_g["b1"], [-3.3, 0.0, 7.4])
-    assert _np.allclose(_g["W1"], [[-3.3, 0.0, 7.4], [3.3, 0.0, -7.4]])
-    _rng = _np.random.default_rng(1234)
-    _p = {"W1": _rng.normal(size=(4, 6)), "b1": _rng.normal(size=6),
-          "W2": _rng.normal(size=(6, 3)), "b2": _rng.normal(size=3)}
-    _x, _y = _rng.normal(size=4), _rng.normal(size=3)
+NAMES = ("W1", "b1", "W2", "b2")
 
-    def _f_ref(W1, b1, W2, b2):
-        _h = _np.where(_x @ W1 + b1 > 0, _x @ W1 + b1, 0.0)
-        return _np.sum((_h @ W2 + b2 - _y) ** 2)
 
-    _loss, _g = mlp_loss_and_grads(_x, _y, *_p.values())
-    assert _np.isclose(_loss, _f_ref(*_p.values()))
-    _gc.check_gradients(_f_ref, _p, {_k: _g[_k] for _k in _p}).assert_ok()
-    _p32 = [_v.astype(_np.float32) for _v in _p.values()]
-    _loss, _g = mlp_loss_and_grads(_x.astype(_np.float32), _y.astype(_np.float32), *_p32)
-    for _k, _v in zip(("W1", "b1", "W2", "b2"), _p32):
-        assert _g[_k].dtype == _np.float32 and _g[_k].shape == _v.shape, _k
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def answer(shown, *args):
+    """The student's loss and gradient dict, with the types and keys checked."""
+    out = student.mlp_loss_and_grads(*args)
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"mlp_loss_and_grads {shown} must return (loss, grads), got a {type(out).__name__}")
+    loss, grads = out
+    assert isinstance(loss, float), (
+        f"mlp_loss_and_grads {shown}: the loss must be a Python float, "
+        f"got {type(loss).__name__}")
+    assert isinstance(grads, dict) and set(NAMES) <= set(grads), (
+        f"mlp_loss_and_grads {shown}: the gradients must be a dict with keys W1, b1, W2, b2, "
+        f"got {sorted(map(str, grads)) if isinstance(grads, dict) else type(grads).__name__}")
+    return loss, {k: np.asarray(grads[k]) for k in NAMES}
+
+
+def mlp_ref(x, y):
+    def loss(W1, b1, W2, b2):
+        return np.sum((np.maximum(x @ W1 + b1, 0.0) @ W2 + b2 - y) ** 2)
+    return loss
+
+
+with student.autograd_off():
+    shown = "at the lecture's point (x, y, W1, b1, W2, b2) = (2, 10, -1, 4, 3, 1)"
+    loss, g = answer(shown, np.array([2.0]), np.array([10.0]), np.array([[-1.0]]),
+                     np.array([4.0]), np.array([[3.0]]), np.array([1.0]))
+    assert np.isclose(loss, 9.0), f"mlp_loss_and_grads {shown}: the loss must be 9, got {loss}"
+    got = [float(np.ravel(g[k])[0]) if g[k].size else np.nan for k in NAMES]
+    assert np.allclose(got, [-36, -18, -12, -6]), (
+        f"mlp_loss_and_grads {shown}: the gradients (W1, b1, W2, b2) must be "
+        f"(-36, -18, -12, -6), got {tuple(got)}")
+
+    x = np.array([1.0, -1.0])
+    y = np.array([0.5, -0.5])
+    W1 = np.array([[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]])
+    b1 = np.array([0.0, 0.5, 0.25])
+    W2 = np.array([[1.0, 0.0], [2.0, -1.0], [-1.0, 1.0]])
+    b2 = np.array([0.1, -0.2])
+    shown = ("with 2 inputs, 3 hidden units (the second one inactive, z1 = [0.5, -2.5, 1.75]) "
+             "and 2 outputs")
+    loss, g = answer(shown, x, y, W1, b1, W2, b2)
+    assert np.isclose(loss, 6.925), (
+        f"mlp_loss_and_grads {shown}: the loss must be 6.925, got {loss}")
+    for k, want in [("b2", [-3.3, 4.1]),
+                    ("W2", [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]]),
+                    ("b1", [-3.3, 0.0, 7.4]),
+                    ("W1", [[-3.3, 0.0, 7.4], [3.3, 0.0, -7.4]])]:
+        want = np.array(want)
+        assert g[k].shape == want.shape and np.allclose(g[k], want), (
+            f"mlp_loss_and_grads {shown}: grads['{k}'] must be {want.tolist()}, "
+            f"got {g[k].tolist()}")
+
+    rng = np.random.default_rng(seed)
+    while True:  # every hidden unit at least 0.1 away from ReLU's kink
+        p = {"W1": rng.normal(size=(4, 6)), "b1": rng.normal(size=6),
+             "W2": rng.normal(size=(6, 3)), "b2": rng.normal(size=3)}
+        x, y = rng.normal(size=4), rng.normal(size=3)
+        if np.min(np.abs(x @ p["W1"] + p["b1"])) > 0.1:
+            break
+    shown = "for random x (4,), y (3,), W1 (4, 6), b1 (6,), W2 (6, 3), b2 (3,)"
+    loss, g = answer(shown, x, y, *p.values())
+    want = mlp_ref(x, y)(*p.values())
+    assert np.isclose(loss, want), (
+        f"mlp_loss_and_grads {shown}: the loss must be {want:.6g}, got {loss:.6g}")
+    for k, v in p.items():
+        assert g[k].shape == v.shape, (
+            f"mlp_loss_and_grads {shown}: grads['{k}'] must have shape {v.shape}, "
+            f"got {g[k].shape}")
+    gradients_ok(f"mlp_loss_and_grads {shown}", mlp_ref(x, y), p, g)
+
+    p32 = {k: v.astype(np.float32) for k, v in p.items()}
+    loss, g = answer("on float32 inputs", x.astype(np.float32), y.astype(np.float32),
+                     *p32.values())
+    for k, v in p32.items():
+        assert g[k].dtype == np.float32 and g[k].shape == v.shape, (
+            f"mlp_loss_and_grads on float32 inputs: grads['{k}'] must be float32 of shape "
+            f"{v.shape}, got {g[k].dtype} of shape {g[k].shape}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1229,29 +1483,63 @@ assert np.isclose(_loss, _want), f"loss: expected {_want}, got {_loss}"
 check_gradients(_layer_ref, {"x": bx, "W": bW, "y": by, "z": bz}, _g).assert_ok()
 print("Exercise 7: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _x = _np.array([1.0, 2.0])
-    _W = _np.array([[1.0, -1.0, 0.5], [-2.0, 0.25, 1.0]])
-    _y = _np.array([0.5, -1.0, 1.0])
-    _z = _np.array([0.1, 0.2, 0.3])
-    _loss, _g = layer_loss_and_grads(_x, _W, _y, _z)
-    assert _np.isclose(_loss, 4.1)
-    assert _np.allclose(_g["x"], [1.5, 3.0]) and _np.allclose(_g["W"], [[0, 0, 3.0], [0, 0, 6.0]])
-    assert _np.allclose(_g["y"], [1.0, -2.0, -3.0]) and _np.allclose(_g["z"], [1.0, 1.0, 1.0])
-    _rng = _np.random.default_rng(1234)
-    _p = {"x": _rng.normal(size=4), "W": _rng.normal(size=(4, 5)),
-          "y": _rng.normal(size=5), "z": _rng.normal(size=5)}
+NAMES = ("x", "W", "y", "z")
 
-    def _f_ref(x, W, y, z):
-        _pre = x @ W
-        return _np.sum((_np.where(_pre > 0, _pre, 0.0) - y) ** 2 + z)
 
-    _loss, _g = layer_loss_and_grads(*_p.values())
-    assert _np.isclose(_loss, _f_ref(*_p.values()))
-    _gc.check_gradients(_f_ref, _p, {_k: _g[_k] for _k in _p}).assert_ok()
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
+
+
+def answer(shown, *args):
+    """The student's loss and gradient dict, with the keys checked."""
+    out = student.layer_loss_and_grads(*args)
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"layer_loss_and_grads {shown} must return (loss, grads), got a {type(out).__name__}")
+    loss, grads = out
+    assert isinstance(grads, dict) and set(NAMES) <= set(grads), (
+        f"layer_loss_and_grads {shown}: the gradients must be a dict with keys x, W, y, z, "
+        f"got {sorted(map(str, grads)) if isinstance(grads, dict) else type(grads).__name__}")
+    return loss, {k: np.asarray(grads[k]) for k in NAMES}
+
+
+def layer_ref(x, W, y, z):
+    return np.sum((np.maximum(x @ W, 0.0) - y) ** 2 + z)
+
+
+with student.autograd_off():
+    x = np.array([1.0, 2.0])
+    W = np.array([[1.0, -1.0, 0.5], [-2.0, 0.25, 1.0]])
+    y = np.array([0.5, -1.0, 1.0])
+    z = np.array([0.1, 0.2, 0.3])
+    shown = ("with x = [1, 2], W = [[1, -1, 0.5], [-2, 0.25, 1]] (so x @ W = [-3, -0.5, 2.5]), "
+             "y = [0.5, -1, 1], z = [0.1, 0.2, 0.3]")
+    loss, g = answer(shown, x, W, y, z)
+    assert np.isclose(loss, 4.1), (
+        f"layer_loss_and_grads {shown}: relu applies to each entry, so the loss must be 4.1, "
+        f"got {loss}")
+    for k, want in [("x", [1.5, 3.0]), ("W", [[0, 0, 3.0], [0, 0, 6.0]]),
+                    ("y", [1.0, -2.0, -3.0]), ("z", [1.0, 1.0, 1.0])]:
+        want = np.array(want, dtype=float)
+        assert g[k].shape == want.shape and np.allclose(g[k], want), (
+            f"layer_loss_and_grads {shown}: grads['{k}'] must be {want.tolist()}, "
+            f"got {g[k].tolist()}")
+
+    rng = np.random.default_rng(seed)
+    while True:  # every unit at least 0.1 away from ReLU's kink
+        p = {"x": rng.normal(size=4), "W": rng.normal(size=(4, 5)),
+             "y": rng.normal(size=5), "z": rng.normal(size=5)}
+        if np.min(np.abs(p["x"] @ p["W"])) > 0.1:
+            break
+    shown = "for random x (4,), W (4, 5), y (5,), z (5,)"
+    loss, g = answer(shown, *p.values())
+    want = layer_ref(*p.values())
+    assert np.isclose(loss, want), (
+        f"layer_loss_and_grads {shown}: the loss must be {want:.6g}, got {loss}")
+    gradients_ok(f"layer_loss_and_grads {shown}", layer_ref, p, g)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1315,32 +1603,88 @@ assert np.allclose(_z.data, _x.data @ _W.data + _b.data), "forward: values diffe
 mg.gradcheck.gradcheck(Affine, _x, _W, _b).assert_ok()
 print("Exercise 8: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-import minigrad as _mg
-from autograder.hidden import fresh_module as _fresh, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet():
-    assert issubclass(Affine, _mg.Function)
-    _z = Affine.apply(_mg.Tensor(_np.array([1.0, -2.0])),
-                      _mg.Tensor(_np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])),
-                      _mg.Tensor(_np.array([0.5, 0.0, -1.0])))
-    assert isinstance(_z, _mg.Tensor) and _np.allclose(_z.data, [3.5, -6.0, 0.0])
-    _rng = _np.random.default_rng(1234)
-    _xa, _Wa, _ba = _rng.normal(size=5), _rng.normal(size=(5, 2)), _rng.normal(size=2)
+def gradients_ok(label, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
+            from None
 
-    def _f_ref(x, W, b):
-        return x @ W + b
 
-    def _through_engine(dz):
-        _ts = [_mg.Tensor(_a.copy(), requires_grad=True) for _a in (_xa, _Wa, _ba)]
-        _out = Affine.apply(*_ts)
-        assert _out._ctx is not None
-        _out.backward(dz)
-        return tuple(_t.grad for _t in _ts)
+bases = student.kernel(
+    "def bases(cls):\n"
+    "    return [f'{c.__module__}.{c.__qualname__}' for c in getattr(cls, '__mro__', ())]\n")
+engine = student.kernel('''def engine(Affine, x, W, b, douts):
+    """Affine.apply on fresh leaves that require grad: what came out, and the leaves' grads
+    after each backward(dout), all on the same graph (so the second one accumulates)."""
+    leaves = [mg.Tensor(np.array(a, copy=True), requires_grad=True) for a in (x, W, b)]
+    out = Affine.apply(*leaves)
+    seen = {"type": type(out).__name__, "tensor": isinstance(out, mg.Tensor)}
+    if not seen["tensor"]:
+        return seen
+    seen["data"] = np.array(out.data, copy=True)
+    seen["recorded"] = out._ctx is not None
+    seen["grads"] = []
+    for dout in douts:
+        out.backward(np.asarray(dout, dtype=out.data.dtype).reshape(out.data.shape))
+        seen["grads"].append(
+            [None if t.grad is None else np.array(t.grad, copy=True) for t in leaves])
+    return seen
+''')
 
-    _gc.check_gradients(_f_ref, {"x": _xa, "W": _Wa, "b": _ba}, _through_engine).assert_ok()
-    _leaves = [_mg.Tensor(_a, requires_grad=True) for _a in (_xa, _Wa, _ba)]
-    _gc.gradcheck(Affine, *_leaves).assert_ok()
+
+def run(shown, x, W, b, douts=()):
+    seen = engine(student.Affine, x, W, b, list(douts))
+    assert seen["tensor"], f"Affine.apply {shown} must return a minigrad Tensor, got a {seen['type']}"
+    assert seen["recorded"] or not douts, (
+        f"Affine.apply {shown} on tensors that require grad must record the op in the graph "
+        f"(the output has no ctx): call it as Affine.apply(x, W, b)")
+    for grads in seen["grads"]:
+        for name, g in zip(("x", "W", "b"), grads):
+            assert g is not None, (
+                f"Affine {shown}: after backward() the leaf {name} has no gradient; backward "
+                f"must return one gradient per input, in the order (x, W, b)")
+    return seen
+
+
+function = f"{mg.Function.__module__}.{mg.Function.__qualname__}"
+assert function in bases(student.Affine), (
+    f"Affine must be a subclass of mg.Function, its classes are {bases(student.Affine)}")
+x = np.array([1.0, -2.0])
+W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
+b = np.array([0.5, 0.0, -1.0])
+shown = "(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1])"
+z = run(shown, x, W, b)["data"]
+assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
+    f"Affine.apply{shown} must compute x @ W + b = [3.5, -6, 0], got {z.tolist()}")
+
+rng = np.random.default_rng(seed)
+x, W, b = rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=2)
+shown = "on random x (5,), W (5, 2), b (2,)"
+z = run(shown, x, W, b)["data"]
+assert z.shape == (2,) and np.allclose(z, x @ W + b), (
+    f"Affine.apply {shown} must compute x @ W + b of shape (2,), got shape {z.shape}")
+gradients_ok(f"Affine's backward through the engine {shown}", lambda x, W, b: x @ W + b,
+             {"x": x, "W": W, "b": b},
+             lambda dz: tuple(run(shown, x, W, b, [dz])["grads"][0]))
+
+# what gradcheck(Affine, ...) adds: leaf gradients accumulate, backward is linear in dout
+d1, d2 = rng.normal(size=2), rng.normal(size=2)
+first, second = run(shown, x, W, b, [d1, d1])["grads"]
+g2 = run(shown, x, W, b, [d2])["grads"][0]
+g12 = run(shown, x, W, b, [d1 + 2.0 * d2])["grads"][0]
+for name, a, a2, c2, c12 in zip(("x", "W", "b"), first, second, g2, g12):
+    scale = max(float(np.max(np.abs(a))), 1e-300)
+    assert a2.shape == a.shape and np.all(np.abs(a2 - 2.0 * a) <= 1e-5 * 2.0 * scale), (
+        f"Affine {shown}: a second backward() on the same graph must add the same gradient "
+        f"again ({name}.grad must double), got {name}.grad = "
+        f"{float(np.sum(a2 * a) / max(float(np.sum(a * a)), 1e-300)):.4g} x the first")
+    want = a + 2.0 * c2
+    scale = max(float(np.max(np.abs(want))), 1e-300)
+    assert c12.shape == want.shape and np.all(np.abs(c12 - want) <= 1e-5 * scale), (
+        f"Affine {shown}: backward must be linear in grad_output, but the gradient of {name} "
+        f"for d1 + 2 d2 is not grad(d1) + 2 grad(d2); multiply by grad_output instead of "
+        f"ignoring or transforming it")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -230,45 +230,80 @@ except ValueError:
 else:
     raise AssertionError("mse_loss should raise ValueError for an unknown reduction")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off, quiet as _quiet
-with _quiet(), _engine_off():
-    _hX = _np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
-    _hY = _np.array([[1.0], [0.0], [2.0]])
-    _hp = {
-        "W1": _np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
-        "b1": _np.array([0.1, -0.2, 0.3]),
-        "W2": _np.array([[1.0], [-2.0], [0.5]]),
-        "b2": _np.array([0.25]),
-    }
-    _hout = mlp_forward(_hX, _hp)
-    assert _hout.shape == (3, 1)
-    assert _np.allclose(_hout, [[1.9], [1.25], [-0.25]], rtol=1e-12, atol=1e-12)
-    assert abs(mse_loss(_hout, _hY) - 2.478333333333333) < 1e-12
-    assert abs(mse_loss(_hout, _hY, reduction="sum") - 7.435) < 1e-12
-    assert abs(mse_loss(_hout, _hY, "mean") - 2.478333333333333) < 1e-12
-    # the single-example network of assignment 1: L(2, 10, -1, 4, 3, 1) = 9
-    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
-           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
-    assert _np.allclose(mlp_forward(_np.array([[2.0]]), _a1), [[7.0]])
-    assert mse_loss(mlp_forward(_np.array([[2.0]]), _a1), _np.array([[10.0]])) == 9.0
-    _h32 = {_k: _v.astype(_np.float32) for _k, _v in _hp.items()}
-    _o32 = mlp_forward(_hX.astype(_np.float32), _h32)
-    assert _o32.dtype == _np.float32 and _o32.shape == (3, 1)
-    assert _np.allclose(_o32, [[1.9], [1.25], [-0.25]], rtol=1e-6, atol=1e-6)
-    _hrng = _np.random.default_rng(1234)
-    _hXb = _hrng.standard_normal((40, 6))
-    _hpb = {"W1": _hrng.standard_normal((6, 7)), "b1": _hrng.standard_normal(7),
-            "W2": _hrng.standard_normal((7, 1)), "b2": _hrng.standard_normal(1)}
-    _ref = _np.maximum(_hXb @ _hpb["W1"] + _hpb["b1"], 0.0) @ _hpb["W2"] + _hpb["b2"]
-    assert _np.allclose(mlp_forward(_hXb, _hpb), _ref, rtol=1e-10, atol=1e-12)
-    for _bad in [_np.zeros(3), _np.zeros((3, 2)), _np.zeros((1, 3))]:
-        try:
-            mse_loss(_hout, _bad)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("mse_loss must reject mismatched shapes")
+def rejects(what, call, *args):
+    """Fail unless call(*args) raises ValueError in the kernel."""
+    try:
+        call(*args)
+    except StudentError as exc:
+        assert exc.type_name == "ValueError", f"{what} must raise ValueError; instead {exc}"
+        return
+    raise AssertionError(f"{what} must raise ValueError, and it returned normally")
+
+
+X = np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+Y = np.array([[1.0], [0.0], [2.0]])
+params = {
+    "W1": np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
+    "b1": np.array([0.1, -0.2, 0.3]),
+    "W2": np.array([[1.0], [-2.0], [0.5]]),
+    "b2": np.array([0.25]),
+}
+Yhat = np.array([[1.9], [1.25], [-0.25]])  # worked out by hand
+fixed = "the fixed batch of 3 (D=2, H=3)"
+on_fixed = "on Yhat = [1.9, 1.25, -0.25], Y = [1, 0, 2] (columns)"
+# the single-example network of assignment 1: prediction 7, L(2, 10, -1, 4, 3, 1) = 9
+a1 = {"W1": np.array([[-1.0]]), "b1": np.array([4.0]),
+      "W2": np.array([[3.0]]), "b2": np.array([1.0])}
+with student.autograd_off():
+    out = np.asarray(student.mlp_forward(X, params))
+    assert out.shape == (3, 1), f"mlp_forward on {fixed} must return shape (3, 1), got {out.shape}"
+    assert np.allclose(out, Yhat, rtol=1e-12, atol=1e-12), (
+        f"mlp_forward on {fixed}: want [1.9, 1.25, -0.25] (as a column), "
+        f"got {out.ravel().tolist()}")
+    for text, args, kwargs, want in [
+        ("mse_loss(Yhat, Y)", (), {}, 2.478333333333333),
+        ("mse_loss(Yhat, Y, reduction='sum')", (), {"reduction": "sum"}, 7.435),
+        ("mse_loss(Yhat, Y, 'mean')", ("mean",), {}, 2.478333333333333),
+    ]:
+        got = student.mse_loss(Yhat, Y, *args, **kwargs)
+        assert isinstance(got, float), (
+            f"{text} must return a Python float, got {type(got).__name__}")
+        assert abs(got - want) < 1e-12, f"{text} {on_fixed}: want {want!r}, got {got!r}"
+    out = np.asarray(student.mlp_forward(np.array([[2.0]]), a1))
+    assert out.shape == (1, 1), (
+        f"mlp_forward on one example with D = H = 1 must return shape (1, 1), got {out.shape}")
+    assert np.allclose(out, 7.0), (
+        f"mlp_forward on assignment 1's network (x=2, W1=-1, b1=4, W2=3, b2=1): "
+        f"want [[7.0]], got {out.tolist()}")
+    got = student.mse_loss(np.array([[7.0]]), np.array([[10.0]]))
+    assert got == 9.0, f"mse_loss([[7.0]], [[10.0]]) must be exactly 9.0, got {got!r}"
+    params32 = {name: value.astype(np.float32) for name, value in params.items()}
+    out = np.asarray(student.mlp_forward(X.astype(np.float32), params32))
+    assert out.dtype == np.float32, (
+        f"mlp_forward on float32 inputs and parameters must return float32, got {out.dtype}")
+    assert out.shape == (3, 1), (
+        f"mlp_forward on {fixed} in float32 must return shape (3, 1), got {out.shape}")
+    assert np.allclose(out, Yhat, rtol=1e-6, atol=1e-6), (
+        f"mlp_forward on {fixed} in float32: want [1.9, 1.25, -0.25], got {out.ravel().tolist()}")
+
+    rng = np.random.default_rng(seed)
+    n, d, h = int(rng.integers(30, 50)), int(rng.integers(3, 8)), int(rng.integers(4, 10))
+    Xr = rng.standard_normal((n, d))
+    pr = {"W1": rng.standard_normal((d, h)), "b1": rng.standard_normal(h),
+          "W2": rng.standard_normal((h, 1)), "b2": rng.standard_normal(1)}
+    want = np.maximum(Xr @ pr["W1"] + pr["b1"], 0.0) @ pr["W2"] + pr["b2"]
+    out = np.asarray(student.mlp_forward(Xr, pr))
+    case = f"a random batch of {n} (D={d}, H={h})"
+    assert out.shape == (n, 1), f"mlp_forward on {case} must return shape ({n}, 1), got {out.shape}"
+    worst = int(np.argmax(np.abs(out - want)[:, 0]))
+    assert np.allclose(out, want, rtol=1e-10, atol=1e-12), (
+        f"mlp_forward on {case} is not relu(X @ W1 + b1) @ W2 + b2: "
+        f"row {worst} should be {want[worst, 0]:.10g}, got {out[worst, 0]:.10g}")
+
+    for bad in [np.zeros(3), np.zeros((3, 2)), np.zeros((1, 3))]:
+        rejects(f"mse_loss with a prediction of shape (3, 1) and a target of shape {bad.shape}",
+                student.mse_loss, Yhat, bad)
+    rejects("mse_loss with reduction='max'", student.mse_loss, Yhat, Y, "max")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -352,35 +387,84 @@ check_gradients(
     lambda dout: affine_backward(dout, _X, _W),
 ).assert_ok()
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _hrng = _np.random.default_rng(1234)
+def affine(X, W, b):
+    return X @ W + b
 
-    def _f_ref(_x, _w, _bb):
-        return _np.matmul(_x, _w) + _bb
 
-    _cases = [(1, 4, 3, _np.float64), (17, 5, 4, _np.float64), (64, 6, 3, _np.float32)]
-    for _n, _d, _m, _dt in _cases:
-        _hX = _hrng.standard_normal((_n, _d)).astype(_dt)
-        _hW = _hrng.standard_normal((_d, _m)).astype(_dt)
-        _hb = _hrng.standard_normal(_m).astype(_dt)
-        _gc.check_gradients(
-            _f_ref, {"X": _hX, "W": _hW, "b": _hb},
-            lambda _dout, _hX=_hX, _hW=_hW: affine_backward(_dout, _hX, _hW),
-        ).assert_ok()
-        _out = affine_backward(_np.ones((_n, _m), dtype=_dt), _hX, _hW)
-        assert [_o.shape for _o in _out] == [(_n, _d), (_d, _m), (_m,)]
-        assert all(_o.dtype == _dt for _o in _out)
-    # literal values
-    _lX = _np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
-    _lW = _np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
-    _ld = _np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0], [0.5, 0.5, 0.5]])
-    _a, _bw, _c = affine_backward(_ld, _lX, _lW)
-    assert _np.allclose(_a, [[-1.0, 3.0], [-1.0, -1.0], [0.0, 1.75]])
-    assert _np.allclose(_bw, [[-2.0, 3.0, 2.0], [3.5, -0.5, 4.5]])
-    assert _np.allclose(_c, [0.5, 1.5, 2.5])
+def gradients_ok(what, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
+            from None
+
+
+def three_arrays(got, what):
+    assert isinstance(got, (tuple, list)) and len(got) == 3, (
+        f"{what} must return a tuple (dX, dW, db), got {type(got).__name__}"
+        + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
+    return [np.asarray(g) for g in got]
+
+
+# literal values, by hand
+X = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
+W = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
+dout = np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0], [0.5, 0.5, 0.5]])
+wanted = {"dX": np.array([[-1.0, 3.0], [-1.0, -1.0], [0.0, 1.75]]),
+          "dW": np.array([[-2.0, 3.0, 2.0], [3.5, -0.5, 4.5]]),
+          "db": np.array([0.5, 1.5, 2.5])}
+rules = {"dX": "dout @ W.T", "dW": "X.T @ dout", "db": "dout.sum(axis=0)"}
+rng = np.random.default_rng(seed)
+probe = student.kernel("""
+def probe(fn, *args):
+    out = fn(*args)
+    return out, list(args)
+""")
+with student.autograd_off():
+    got = three_arrays(student.affine_backward(dout, X, W),
+                       "affine_backward(dout, X, W) on a fixed batch of 3")
+    for (name, want), value in zip(wanted.items(), got):
+        assert value.shape == want.shape, (
+            f"affine_backward on a fixed batch of 3 (D=2, M=3): {name} must have shape "
+            f"{want.shape}, got {value.shape}")
+        hint = ""
+        if name == "db" and np.allclose(3 * value, want):
+            hint = (" (3 times too small: b is shared by the 3 examples, so its gradient sums "
+                    "over the batch; it does not average)")
+        assert np.allclose(value, want), (
+            f"affine_backward on a fixed batch of 3 (D=2, M=3): {name} must be {rules[name]} = "
+            f"{want.tolist()}, got {value.tolist()}{hint}")
+
+    n1, n2 = int(rng.integers(10, 30)), int(rng.integers(40, 80))
+    cases = [(1, int(rng.integers(3, 7)), int(rng.integers(2, 5)), np.float64),
+             (n1, int(rng.integers(3, 7)), int(rng.integers(2, 5)), np.float64),
+             (n2, int(rng.integers(3, 7)), int(rng.integers(2, 5)), np.float32)]
+    for n, d, m, dt in cases:
+        Xr = rng.standard_normal((n, d)).astype(dt)
+        Wr = rng.standard_normal((d, m)).astype(dt)
+        br = rng.standard_normal(m).astype(dt)
+        case = f"a random batch of {n} ({np.dtype(dt).name}, D={d}, M={m})"
+        got = three_arrays(student.affine_backward(np.ones((n, m), dtype=dt), Xr, Wr),
+                           f"affine_backward on {case}")
+        shapes = [g.shape for g in got]
+        assert shapes == [(n, d), (d, m), (m,)], (
+            f"affine_backward on {case}: (dX, dW, db) must have shapes "
+            f"{[(n, d), (d, m), (m,)]}, got {shapes}")
+        dtypes = [g.dtype.name for g in got]
+        assert all(g.dtype == dt for g in got), (
+            f"affine_backward on {case}: every gradient must be {np.dtype(dt).name}, "
+            f"got {dtypes}")
+        gradients_ok(f"affine_backward on {case}", affine, {"X": Xr, "W": Wr, "b": br},
+                     lambda dout, Xr=Xr, Wr=Wr: student.affine_backward(dout, Xr, Wr))
+
+    # affine_backward must leave its arguments alone (checked in the kernel, on its own copies)
+    n, d, m = n1, 4, 3
+    args = [rng.standard_normal((n, m)), rng.standard_normal((n, d)), rng.standard_normal((d, m))]
+    _, after = probe(student.affine_backward, *args)
+    for name, before, now in zip(["dout", "X", "W"], args, after):
+        assert np.array_equal(np.asarray(now), before), (
+            f"affine_backward changed its argument {name} in place (a batch of {n}): "
+            "build new arrays instead")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -479,33 +563,58 @@ except ValueError:
 else:
     raise AssertionError("mse_backward should raise ValueError for shapes (6, 1) and (6,)")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _hrng = _np.random.default_rng(1234)
-    for _n, _dt in [(1, _np.float64), (13, _np.float64), (50, _np.float32)]:
-        _hYh = _hrng.standard_normal((_n, 1)).astype(_dt)
-        _hY = _hrng.standard_normal((_n, 1)).astype(_dt)
-        for _red, _scale in [("mean", 1.0 / _n), ("sum", 1.0)]:
+def rejects(what, call, *args):
+    """Fail unless call(*args) raises ValueError in the kernel."""
+    try:
+        call(*args)
+    except StudentError as exc:
+        assert exc.type_name == "ValueError", f"{what} must raise ValueError; instead {exc}"
+        return
+    raise AssertionError(f"{what} must raise ValueError, and it returned normally")
 
-            def _f_ref(_yh, _hY=_hY, _scale=_scale):
-                return _scale * _np.sum(_np.square(_yh - _hY))
 
-            _g = mse_backward(_hYh, _hY, _red)
-            assert _g.shape == (_n, 1) and _g.dtype == _dt
-            _gc.check_gradients(_f_ref, {"Yhat": _hYh}, {"Yhat": _g}).assert_ok()
-    _lYh = _np.array([[1.0], [2.0], [-1.0], [0.5]])
-    _lY = _np.array([[0.0], [2.0], [1.0], [1.5]])
-    assert _np.allclose(mse_backward(_lYh, _lY), [[0.5], [0.0], [-1.0], [-0.5]])
-    assert _np.allclose(mse_backward(_lYh, _lY, "sum"), [[2.0], [0.0], [-4.0], [-2.0]])
-    for _args in [(_lYh, _lY[:, 0], "mean"), (_lYh, _lY, "max")]:
-        try:
-            mse_backward(*_args)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("mse_backward must raise ValueError")
+def gradients_ok(what, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: the gradient disagrees with finite differences\n{exc}") \
+            from None
+
+
+rng = np.random.default_rng(seed)
+with student.autograd_off():
+    sizes = [(1, np.float64), (int(rng.integers(8, 30)), np.float64),
+             (int(rng.integers(40, 80)), np.float32)]
+    for n, dt in sizes:
+        Yhat = rng.standard_normal((n, 1)).astype(dt)
+        Y = rng.standard_normal((n, 1)).astype(dt)
+        for reduction, scale in [("mean", 1.0 / n), ("sum", 1.0)]:
+
+            def loss(Yhat, Y=Y, scale=scale):
+                return scale * np.sum(np.square(Yhat - Y))
+
+            case = f"mse_backward(Yhat, Y, {reduction!r}) on a random batch of {n} " \
+                   f"({np.dtype(dt).name})"
+            got = np.asarray(student.mse_backward(Yhat, Y, reduction))
+            assert got.shape == (n, 1), f"{case} must have the shape of Yhat, (n, 1) = " \
+                                        f"({n}, 1); got {got.shape}"
+            assert got.dtype == dt, f"{case} must have the dtype of Yhat, " \
+                                    f"{np.dtype(dt).name}; got {got.dtype}"
+            gradients_ok(case, loss, {"Yhat": Yhat}, {"Yhat": got})
+
+    Yhat = np.array([[1.0], [2.0], [-1.0], [0.5]])
+    Y = np.array([[0.0], [2.0], [1.0], [1.5]])
+    on_fixed = "on Yhat = [1, 2, -1, 0.5], Y = [0, 2, 1, 1.5] (columns)"
+    for args, want in [((), [[0.5], [0.0], [-1.0], [-0.5]]),
+                       (("sum",), [[2.0], [0.0], [-4.0], [-2.0]])]:
+        text = f"mse_backward(Yhat, Y{''.join(f', {a!r}' for a in args)})"
+        got = np.asarray(student.mse_backward(Yhat, Y, *args))
+        assert got.shape == (4, 1), f"{text} {on_fixed} must have shape (4, 1), got {got.shape}"
+        assert np.allclose(got, want), (
+            f"{text} {on_fixed}: want {np.ravel(want).tolist()}, got {got.ravel().tolist()}")
+    rejects("mse_backward with a prediction of shape (4, 1) and a target of shape (4,)",
+            student.mse_backward, Yhat, Y[:, 0], "mean")
+    rejects("mse_backward with reduction='max'", student.mse_backward, Yhat, Y, "max")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -598,57 +707,110 @@ for _red, _scale in [("mean", 0.1), ("sum", 1.0)]:
         _grads,
     ).assert_ok()
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    # the single-example network of assignment 1: L = 9, grads (-36, -18, -12, -6)
-    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
-           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
-    for _red in ["mean", "sum"]:
-        _l, _g = mlp_loss_and_grads(_np.array([[2.0]]), _np.array([[10.0]]), _a1, _red)
-        assert _l == 9.0
-        for _k, _v in [("W1", -36.0), ("b1", -18.0), ("W2", -12.0), ("b2", -6.0)]:
-            assert _np.shape(_g[_k]) == _a1[_k].shape and _np.allclose(_g[_k], _v)
-    # literal values on a fixed batch of three
-    _hX = _np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
-    _hY = _np.array([[1.0], [0.0], [2.0]])
-    _hp = {
-        "W1": _np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
-        "b1": _np.array([0.1, -0.2, 0.3]),
-        "W2": _np.array([[1.0], [-2.0], [0.5]]),
-        "b2": _np.array([0.25]),
-    }
-    _l, _g = mlp_loss_and_grads(_hX, _hY, _hp)
-    assert abs(_l - 2.478333333333333) < 1e-12
-    assert _np.allclose(_g["W1"], [[23 / 12, -3.0, 61 / 120], [-4.5, 9.0, -0.6]], rtol=1e-10)
-    assert _np.allclose(_g["b1"], [-2 / 3, 3.0, 43 / 60], rtol=1e-10)
-    assert _np.allclose(_g["W2"], [[-433 / 120], [-2.325], [919 / 300]], rtol=1e-10)
-    assert _np.allclose(_g["b2"], [-1 / 15], rtol=1e-10)
-    _ls, _gs = mlp_loss_and_grads(_hX, _hY, _hp, "sum")
-    assert abs(_ls - 7.435) < 1e-12
-    for _k in _hp:
-        assert _np.allclose(_gs[_k], 3 * _g[_k], rtol=1e-10)
-    # random batches, float64 and float32, against an instructor-owned forward
-    _hrng = _np.random.default_rng(1234)
-    _cases = [(1, 3, 4, _np.float64), (33, 3, 6, _np.float64), (64, 2, 8, _np.float32)]
-    for _n, _d, _h, _dt in _cases:
-        _rX = _hrng.standard_normal((_n, _d)).astype(_dt)
-        _rY = _hrng.standard_normal((_n, 1)).astype(_dt)
-        _rp = {"W1": _hrng.standard_normal((_d, _h)).astype(_dt),
-               "b1": _hrng.standard_normal(_h).astype(_dt),
-               "W2": _hrng.standard_normal((_h, 1)).astype(_dt),
-               "b2": _hrng.standard_normal(1).astype(_dt)}
+KEYS = ["W1", "b1", "W2", "b2"]
 
-        def _f_ref(_w1, _b1, _w2, _b2, _rX=_rX, _rY=_rY, _n=_n):
-            _hid = _np.maximum(_np.matmul(_rX, _w1) + _b1, 0.0)
-            return _np.sum(_np.square(_np.matmul(_hid, _w2) + _b2 - _rY)) / _n
 
-        _l, _g = mlp_loss_and_grads(_rX, _rY, _rp)
-        assert abs(_l - float(_f_ref(*_rp.values()))) <= 1e-5 * max(1.0, abs(_l))
-        for _k in _rp:
-            assert _np.shape(_g[_k]) == _rp[_k].shape and _g[_k].dtype == _dt
-        _gc.check_gradients(_f_ref, dict(_rp), _g).assert_ok()
+def gradients_ok(what, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
+            from None
+
+
+def unpack(result, what, params):
+    """(loss, grads) from what mlp_loss_and_grads returned, after checking its form."""
+    assert isinstance(result, (tuple, list)) and len(result) == 2, (
+        f"{what} must return a pair (loss, grads), got {type(result).__name__}")
+    loss, grads = result
+    assert isinstance(loss, (float, np.floating)), (
+        f"{what}: the loss must be a Python float, got {type(loss).__name__}")
+    assert isinstance(grads, dict) and set(grads) == set(params), (
+        f"{what}: grads must be a dict with the keys {sorted(params)}, got "
+        + (f"the keys {sorted(map(str, grads))}" if isinstance(grads, dict)
+           else type(grads).__name__))
+    for name in params:
+        assert np.shape(grads[name]) == params[name].shape, (
+            f"{what}: grads[{name!r}] must have the shape of params[{name!r}], "
+            f"{params[name].shape}; got {np.shape(grads[name])}")
+    return loss, {name: np.asarray(value) for name, value in grads.items()}
+
+
+def compare(what, got, want, n):
+    want = np.asarray(want, dtype=float)
+    if np.allclose(got, want, rtol=1e-10):
+        return
+    hint = ""
+    if np.allclose(n * got, want, rtol=1e-10):
+        hint = (f" ({n} times too small: a parameter is shared by the {n} examples, so its "
+                "gradient sums over the batch)")
+    raise AssertionError(f"{what}: want {np.round(want.ravel(), 6).tolist()}, "
+                         f"got {np.round(got.ravel(), 6).tolist()}{hint}")
+
+
+# the single-example network of assignment 1: L = 9, gradients (-36, -18, -12, -6)
+a1 = {"W1": np.array([[-1.0]]), "b1": np.array([4.0]),
+      "W2": np.array([[3.0]]), "b2": np.array([1.0])}
+a1_grads = {"W1": -36.0, "b1": -18.0, "W2": -12.0, "b2": -6.0}
+# a fixed batch of three, gradients of the mean loss worked out by hand
+X = np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+Y = np.array([[1.0], [0.0], [2.0]])
+params = {
+    "W1": np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]]),
+    "b1": np.array([0.1, -0.2, 0.3]),
+    "W2": np.array([[1.0], [-2.0], [0.5]]),
+    "b2": np.array([0.25]),
+}
+fixed_grads = {"W1": [[23 / 12, -3.0, 61 / 120], [-4.5, 9.0, -0.6]],
+               "b1": [-2 / 3, 3.0, 43 / 60],
+               "W2": [[-433 / 120], [-2.325], [919 / 300]],
+               "b2": [-1 / 15]}
+with student.autograd_off():
+    for reduction in ["mean", "sum"]:
+        what = (f"mlp_loss_and_grads on assignment 1's network (x=2, y=10, W1=-1, b1=4, W2=3, "
+                f"b2=1), reduction={reduction!r}")
+        loss, grads = unpack(student.mlp_loss_and_grads(np.array([[2.0]]), np.array([[10.0]]),
+                                                        a1, reduction), what, a1)
+        assert loss == 9.0, f"{what}: the loss must be 9.0, got {loss!r}"
+        for name in KEYS:
+            assert np.allclose(grads[name], a1_grads[name]), (
+                f"{what}: grads[{name!r}] must be {a1_grads[name]}, got {grads[name].tolist()}")
+
+    for reduction, factor, want_loss in [("mean", 1, 2.478333333333333), ("sum", 3, 7.435)]:
+        what = f"mlp_loss_and_grads on a fixed batch of 3 (D=2, H=3), reduction={reduction!r}"
+        loss, grads = unpack(student.mlp_loss_and_grads(X, Y, params, reduction), what, params)
+        assert abs(loss - want_loss) < 1e-12, f"{what}: the loss must be {want_loss!r}, got {loss!r}"
+        for name in KEYS:
+            compare(f"{what}: grads[{name!r}]", grads[name],
+                    factor * np.asarray(fixed_grads[name]), 3)
+
+    # random batches, float64 and float32, against a forward pass of our own
+    rng = np.random.default_rng(seed)
+    cases = [(1, int(rng.integers(2, 5)), int(rng.integers(3, 7)), np.float64),
+             (int(rng.integers(20, 45)), int(rng.integers(2, 5)), int(rng.integers(4, 9)),
+              np.float64),
+             (int(rng.integers(50, 80)), 2, 8, np.float32)]
+    for n, d, h, dt in cases:
+        Xr = rng.standard_normal((n, d)).astype(dt)
+        Yr = rng.standard_normal((n, 1)).astype(dt)
+        pr = {"W1": rng.standard_normal((d, h)).astype(dt),
+              "b1": rng.standard_normal(h).astype(dt),
+              "W2": rng.standard_normal((h, 1)).astype(dt),
+              "b2": rng.standard_normal(1).astype(dt)}
+
+        def mean_loss(W1, b1, W2, b2, Xr=Xr, Yr=Yr, n=n):
+            hidden = np.maximum(np.matmul(Xr, W1) + b1, 0.0)
+            return np.sum(np.square(np.matmul(hidden, W2) + b2 - Yr)) / n
+
+        what = f"mlp_loss_and_grads on a random batch of {n} ({np.dtype(dt).name}, D={d}, H={h})"
+        loss, grads = unpack(student.mlp_loss_and_grads(Xr, Yr, pr), what, pr)
+        want = float(mean_loss(*pr.values()))
+        assert abs(loss - want) <= 1e-5 * max(1.0, abs(loss)), (
+            f"{what}: the mean loss must be {want:.8g}, got {loss:.8g}")
+        for name in KEYS:
+            assert grads[name].dtype == dt, (
+                f"{what}: grads[{name!r}] must be {np.dtype(dt).name}, got {grads[name].dtype}")
+        gradients_ok(what, mean_loss, dict(pr), grads)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -776,46 +938,80 @@ check_gradients(
     _gl,
 ).assert_ok()
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, engine_off as _engine_off, quiet as _quiet
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _a1 = {"W1": _np.array([[-1.0]]), "b1": _np.array([4.0]),
-           "W2": _np.array([[3.0]]), "b2": _np.array([1.0])}
-    _o = output_grads_one(_np.array([2.0]), _a1)
-    for _k, _v in [("W1", 6.0), ("b1", 3.0), ("W2", 2.0), ("b2", 1.0)]:
-        assert _np.shape(_o[_k]) == _a1[_k].shape and _np.allclose(_o[_k], _v)
-    _g = lecture_loop_gradient(_np.array([[2.0]]), _np.array([[10.0]]), _a1)
-    for _k, _v in [("W1", -36.0), ("b1", -18.0), ("W2", -12.0), ("b2", -6.0)]:
-        assert _np.shape(_g[_k]) == _a1[_k].shape and _np.allclose(_g[_k], _v)
+KEYS = ["W1", "b1", "W2", "b2"]
 
-    def _ref_batch_grads(_rX, _rY, _rp):
-        _z = _rX @ _rp["W1"] + _rp["b1"]
-        _hid = _np.maximum(_z, 0.0)
-        _dy = 2.0 * (_hid @ _rp["W2"] + _rp["b2"] - _rY) / _rX.shape[0]
-        _dz = (_dy @ _rp["W2"].T) * (_z > 0)
-        return {"W1": _rX.T @ _dz, "b1": _dz.sum(0), "W2": _hid.T @ _dy, "b2": _dy.sum(0)}
 
-    _hrng = _np.random.default_rng(1234)
-    for _n, _d, _h in [(1, 3, 4), (23, 3, 5), (40, 1, 16)]:
-        _rX = _hrng.standard_normal((_n, _d))
-        _rY = _hrng.standard_normal((_n, 1))
-        _rp = {"W1": _hrng.standard_normal((_d, _h)), "b1": _hrng.standard_normal(_h),
-               "W2": _hrng.standard_normal((_h, 1)), "b2": _hrng.standard_normal(1)}
-        _loop = lecture_loop_gradient(_rX, _rY, _rp)
-        _batch = _ref_batch_grads(_rX, _rY, _rp)
-        for _k in _rp:
-            assert _np.shape(_loop[_k]) == _rp[_k].shape
-            assert _np.allclose(_loop[_k], _batch[_k], rtol=1e-9, atol=1e-12), _k
-        _x1 = _rX[0]
+def gradients_ok(what, f, inputs, analytic):
+    try:
+        check_gradients(f, inputs, analytic).assert_ok()
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
+            from None
 
-        def _f_one(_w1, _b1, _w2, _b2, _x1=_x1):
-            return float((_np.maximum(_np.matmul(_x1, _w1) + _b1, 0.0) @ _w2 + _b2)[0])
 
-        _one = output_grads_one(_x1, _rp)
-        for _k in _rp:
-            assert _np.shape(_one[_k]) == _rp[_k].shape
-        _gc.check_gradients(_f_one, dict(_rp), _one).assert_ok()
+def grads_dict(got, what, params):
+    """What the student returned, checked to be a dict of arrays shaped like params."""
+    assert isinstance(got, dict) and set(got) == set(params), (
+        f"{what} must return a dict with the keys {sorted(params)}, got "
+        + (f"the keys {sorted(map(str, got))}" if isinstance(got, dict) else type(got).__name__))
+    for name in params:
+        assert np.shape(got[name]) == params[name].shape, (
+            f"{what}: {name} must have the shape of params[{name!r}], {params[name].shape} "
+            f"(no batch axis); got {np.shape(got[name])}")
+    return {name: np.asarray(value) for name, value in got.items()}
+
+
+def batch_grads(X, Y, params):
+    """The batched gradient of the mean squared error."""
+    z = X @ params["W1"] + params["b1"]
+    hidden = np.maximum(z, 0.0)
+    dy = 2.0 * (hidden @ params["W2"] + params["b2"] - Y) / X.shape[0]
+    dz = (dy @ params["W2"].T) * (z > 0)
+    return {"W1": X.T @ dz, "b1": dz.sum(0), "W2": hidden.T @ dy, "b2": dy.sum(0)}
+
+
+# the single-example network of assignment 1: dr/dw = (6, 3, 2, 1), dL/dw = (-36, -18, -12, -6)
+a1 = {"W1": np.array([[-1.0]]), "b1": np.array([4.0]),
+      "W2": np.array([[3.0]]), "b2": np.array([1.0])}
+a1_text = "assignment 1's network (W1=-1, b1=4, W2=3, b2=1)"
+with student.autograd_off():
+    what = f"output_grads_one([2.0], params) on {a1_text}"
+    got = grads_dict(student.output_grads_one(np.array([2.0]), a1), what, a1)
+    for name, want in [("W1", 6.0), ("b1", 3.0), ("W2", 2.0), ("b2", 1.0)]:
+        assert np.allclose(got[name], want), (
+            f"{what}: d r / d {name} must be {want}, got {got[name].tolist()}")
+    what = f"lecture_loop_gradient on one example (x=2, y=10) of {a1_text}"
+    got = grads_dict(student.lecture_loop_gradient(np.array([[2.0]]), np.array([[10.0]]), a1),
+                     what, a1)
+    for name, want in [("W1", -36.0), ("b1", -18.0), ("W2", -12.0), ("b2", -6.0)]:
+        assert np.allclose(got[name], want), (
+            f"{what}: dL/d{name} must be {want}, got {got[name].tolist()}")
+
+    rng = np.random.default_rng(seed)
+    cases = [(1, 3, 4), (int(rng.integers(15, 30)), 3, 5), (int(rng.integers(30, 50)), 1, 16)]
+    for n, d, h in cases:
+        X = rng.standard_normal((n, d))
+        Y = rng.standard_normal((n, 1))
+        params = {"W1": rng.standard_normal((d, h)), "b1": rng.standard_normal(h),
+                  "W2": rng.standard_normal((h, 1)), "b2": rng.standard_normal(1)}
+        case = f"a random batch of {n} (D={d}, H={h})"
+        what = f"lecture_loop_gradient on {case}"
+        loop = grads_dict(student.lecture_loop_gradient(X, Y, params), what, params)
+        batch = batch_grads(X, Y, params)
+        for name in KEYS:
+            err = np.abs(loop[name] - batch[name])
+            assert np.allclose(loop[name], batch[name], rtol=1e-9, atol=1e-12), (
+                f"{what}: dL/d{name} differs from the batched gradient of the mean squared "
+                f"error by up to {err.max():.3g} (largest entry {np.abs(batch[name]).max():.3g})")
+
+        x1 = X[0]
+
+        def output(W1, b1, W2, b2, x1=x1):
+            return float((np.maximum(np.matmul(x1, W1) + b1, 0.0) @ W2 + b2)[0])
+
+        what = f"output_grads_one on the first example of {case}"
+        one = grads_dict(student.output_grads_one(x1, params), what, params)
+        gradients_ok(what, output, dict(params), one)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -929,28 +1125,82 @@ except ValueError:
 else:
     raise AssertionError("batch_size=0 should raise ValueError")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import quiet as _quiet
-with _quiet():
-    _hb = [_b.tolist() for _b in iterate_minibatches(10, 4, _np.random.default_rng(0))]
-    assert _hb == [[4, 6, 2, 7], [3, 5, 9, 0], [8, 1]], _hb
-    _hb = [_b.tolist() for _b in iterate_minibatches(10, 4, _np.random.default_rng(7))]
-    assert _hb == [[8, 0, 7, 1], [3, 6, 2, 4], [5, 9]], _hb
-    assert [len(_b) for _b in iterate_minibatches(5, 8)] == [5]
-    assert [len(_b) for _b in iterate_minibatches(12, 4)] == [4, 4, 4]
-    assert [len(_b) for _b in iterate_minibatches(7, 1)] == [1] * 7
-    for _n, _bs, _seed in [(1000, 64, 3), (37, 5, 4)]:
-        _rng2 = _np.random.default_rng(_seed)
-        _all = _np.concatenate(list(iterate_minibatches(_n, _bs, _rng2)))
-        assert _np.array_equal(_np.sort(_all), _np.arange(_n))
-        assert _np.array_equal(_all, _np.random.default_rng(_seed).permutation(_n))
-    for _bad in [0, -3]:
-        try:
-            list(iterate_minibatches(10, _bad))
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("batch_size < 1 must raise ValueError")
+batches = student.kernel("""
+def batches(iterate_minibatches, n, batch_size, seed=None, epochs=1):
+    rng = None if seed is None else np.random.default_rng(seed)
+    return [list(iterate_minibatches(n, batch_size, rng)) for _ in range(epochs)]
+""")
+
+
+def one_epoch(n, batch_size, gen_seed=None):
+    """The batches of one call of the student's iterator, checked to be integer arrays."""
+    return epochs(n, batch_size, gen_seed, 1)[0]
+
+
+def epochs(n, batch_size, gen_seed, count):
+    rng_text = "None" if gen_seed is None else f"np.random.default_rng({gen_seed})"
+    got = batches(student.iterate_minibatches, n, batch_size, gen_seed, count)
+    for epoch in got:
+        for b in epoch:
+            assert isinstance(b, np.ndarray) and b.dtype.kind in "iu", (
+                f"iterate_minibatches({n}, {batch_size}, {rng_text}) must yield integer index "
+                f"arrays, got " + (f"an array of dtype {b.dtype}" if isinstance(b, np.ndarray)
+                                   else type(b).__name__))
+    return got
+
+
+def sizes(n, batch_size):
+    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
+
+
+for gen_seed, want in [(0, [[4, 6, 2, 7], [3, 5, 9, 0], [8, 1]]),
+                       (7, [[8, 0, 7, 1], [3, 6, 2, 4], [5, 9]])]:
+    got = [b.tolist() for b in one_epoch(10, 4, gen_seed)]
+    assert got == want, (
+        f"iterate_minibatches(10, 4, np.random.default_rng({gen_seed})) must cut "
+        f"rng.permutation(10) into batches {want}, got {got}")
+for n, batch_size in [(5, 8), (12, 4), (7, 1)]:
+    got = one_epoch(n, batch_size)
+    lengths = [len(b) for b in got]
+    assert lengths == sizes(n, batch_size), (
+        f"iterate_minibatches({n}, {batch_size}) must give batches of sizes "
+        f"{sizes(n, batch_size)}, got {lengths}")
+    got = np.concatenate(got).tolist()
+    assert got == list(range(n)), (
+        f"iterate_minibatches({n}, {batch_size}) without rng must keep the order 0..{n - 1}, "
+        f"got {got}")
+
+rng = np.random.default_rng(seed)
+for n, batch_size in [(int(rng.integers(500, 1500)), int(rng.integers(16, 128))),
+                      (int(rng.integers(20, 60)), int(rng.integers(3, 9)))]:
+    gen_seed = int(rng.integers(2**31))
+    call = f"iterate_minibatches({n}, {batch_size}, np.random.default_rng({gen_seed}))"
+    reference = np.random.default_rng(gen_seed)
+    for number, epoch in enumerate(epochs(n, batch_size, gen_seed, 2), start=1):
+        lengths = [len(b) for b in epoch]
+        assert lengths == sizes(n, batch_size), (
+            f"{call}, epoch {number}: batches must have {batch_size} entries except the last, "
+            f"which holds the rest ({len(sizes(n, batch_size))} batches); got "
+            f"{len(lengths)} batches, of sizes {sorted(set(lengths))}")
+        order = np.concatenate(epoch)
+        assert np.array_equal(np.sort(order), np.arange(n)), (
+            f"{call}, epoch {number}: every index in range({n}) must appear exactly once, "
+            f"got {len(np.unique(order))} distinct indices among {order.size}")
+        want = reference.permutation(n)
+        assert np.array_equal(order, want), (
+            f"{call}, epoch {number}: the order must be rng.permutation({n}) of the generator "
+            f"(one call per epoch), cut into consecutive pieces; it starts "
+            f"{want[:5].tolist()}, got {order[:5].tolist()}")
+
+for bad in [0, -3]:
+    try:
+        batches(student.iterate_minibatches, 10, bad)
+    except StudentError as exc:
+        assert exc.type_name == "ValueError", (
+            f"iterate_minibatches(10, {bad}) must raise ValueError; instead {exc}")
+    else:
+        raise AssertionError(f"iterate_minibatches(10, {bad}) must raise ValueError "
+                             "(batch_size < 1), and it yielded its batches")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1024,57 +1274,145 @@ assert np.isclose(_losses[0], _expected), (
 )
 assert not all(np.array_equal(_trained[_k], _p[_k]) for _k in _p), "the parameters did not change"
 ### BEGIN HIDDEN TESTS
-import contextlib as _contextlib
-import io as _io
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off, quiet as _quiet
+# The gradient function handed to train_sgd: an input of the test, so it runs in the kernel.
+# The judge runs the same source for its own reference training run.
+GRAD_FN = '''
+def grad_fn(X, Y, p):
+    z = X @ p["W1"] + p["b1"]
+    hidden = np.maximum(z, 0.0)
+    res = hidden @ p["W2"] + p["b2"] - Y
+    dy = 2.0 * res / X.shape[0]
+    dz = (dy @ p["W2"].T) * (z > 0)
+    grads = {"W1": X.T @ dz, "b1": dz.sum(0), "W2": hidden.T @ dy, "b2": dy.sum(0)}
+    return float(np.mean(res ** 2)), grads
+'''
+kernel_grad_fn = student.kernel(GRAD_FN)
+train = student.kernel('''
+def train(train_sgd, grad_fn, X, Y, params, lr, batch_size, epochs, seed):
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        out = train_sgd(X, Y, params, lr, batch_size, epochs, seed=seed, grad_fn=grad_fn,
+                        progress=False)
+    return {"out": out, "params_after": params}
+''')
+reference_env = {"np": np}
+exec(GRAD_FN, reference_env)
+grad_fn = reference_env["grad_fn"]
 
 
-def _ref_loss_and_grads(_rX, _rY, _rp):
-    _z = _rX @ _rp["W1"] + _rp["b1"]
-    _hid = _np.maximum(_z, 0.0)
-    _res = _hid @ _rp["W2"] + _rp["b2"] - _rY
-    _dy = 2.0 * _res / _rX.shape[0]
-    _dz = (_dy @ _rp["W2"].T) * (_z > 0)
-    _gr = {"W1": _rX.T @ _dz, "b1": _dz.sum(0), "W2": _hid.T @ _dy, "b2": _dy.sum(0)}
-    return float(_np.mean(_res ** 2)), _gr
+def reference_sgd(X, Y, params, lr, batch_size, epochs, train_seed):
+    rng = np.random.default_rng(train_seed)
+    params = {name: value.copy() for name, value in params.items()}
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(X.shape[0])
+        for start in range(0, X.shape[0], batch_size):
+            idx = order[start:start + batch_size]
+            loss, grads = grad_fn(X[idx], Y[idx], params)
+            losses.append(loss)
+            for name in params:
+                params[name] = params[name] - lr * grads[name]
+    return params, np.array(losses)
 
 
-def _ref_full_loss(_rX, _rY, _rp):
-    return _ref_loss_and_grads(_rX, _rY, _rp)[0]
+def run(what, X, Y, params, lr, batch_size, epochs, train_seed):
+    """train_sgd in the kernel; (trained params, losses as a float array), checked for form."""
+    got = train(student.train_sgd, kernel_grad_fn, X, Y, params, lr, batch_size, epochs,
+                train_seed)
+    for name in params:
+        assert np.array_equal(got["params_after"][name], params[name]), (
+            f"{what}: train_sgd changed the caller's params[{name!r}]; work on copies")
+    out = got["out"]
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{what}: train_sgd must return a pair (params, losses), got {type(out).__name__}")
+    trained, losses = out
+    assert isinstance(trained, dict) and set(trained) == set(params), (
+        f"{what}: the trained parameters must be a dict with the keys {sorted(params)}")
+    for name in params:
+        assert np.shape(trained[name]) == params[name].shape, (
+            f"{what}: trained[{name!r}] must have shape {params[name].shape}, "
+            f"got {np.shape(trained[name])}")
+    losses = np.asarray(losses, dtype=float)
+    assert losses.ndim == 1, f"{what}: losses must be a 1-d array, got shape {losses.shape}"
+    return {name: np.asarray(value) for name, value in trained.items()}, losses
 
 
-with _quiet(), _engine_off(), _contextlib.redirect_stderr(_io.StringIO()):
-    _drng = _np.random.default_rng(11)
-    _hX = _drng.uniform(-1.0, 1.0, size=(512, 1))
-    _hY = _np.sin(3.0 * _hX) + 0.5 * _hX + 0.1 * _drng.standard_normal((512, 1))
-    _prng = _np.random.default_rng(12)
-    _hp = {"W1": _prng.standard_normal((1, 32)), "b1": _prng.uniform(-1.0, 1.0, 32),
-           "W2": _prng.standard_normal((32, 1)) / _np.sqrt(32), "b2": _np.zeros(1)}
-    _hp_copy = {_k: _v.copy() for _k, _v in _hp.items()}
-    _tp, _tl = train_sgd(_hX, _hY, _hp, 0.05, 32, 100, seed=3,
-                         grad_fn=_ref_loss_and_grads, progress=False)
-    assert all(_np.array_equal(_hp[_k], _hp_copy[_k]) for _k in _hp)
-    _tl = _np.asarray(_tl, dtype=float)
-    assert _tl.shape == (1600,)
-    _first_losses = [0.7228103524279006, 0.2882562862345187, 0.13424018008904515]
-    assert _np.allclose(_tl[:3], _first_losses, rtol=1e-9), _tl[:3]
+def regression(rng, n):
+    x = rng.uniform(-1.0, 1.0, size=(n, 1))
+    return x, np.sin(3.0 * x) + 0.5 * x + 0.1 * rng.standard_normal((n, 1))
+
+
+def init(rng, hidden=32):
+    return {"W1": rng.standard_normal((1, hidden)), "b1": rng.uniform(-1.0, 1.0, hidden),
+            "W2": rng.standard_normal((hidden, 1)) / np.sqrt(hidden), "b2": np.zeros(1)}
+
+
+with student.autograd_off():
+    # the stated run: 512 points, lr 0.05, batch 32, 100 epochs, fixed data and seeds
+    X, Y = regression(np.random.default_rng(11), 512)
+    params = init(np.random.default_rng(12))
+    what = "train_sgd on 512 points, lr=0.05, batch_size=32, epochs=100, seed=3"
+    trained, losses = run(what, X, Y, params, 0.05, 32, 100, 3)
+    assert losses.shape == (1600,), (
+        f"{what}: want 1600 losses (16 steps per epoch), got {losses.size}")
+    first = [0.7228103524279006, 0.2882562862345187, 0.13424018008904515]
+    assert np.allclose(losses[:3], first, rtol=1e-9), (
+        f"{what}: the first three minibatch losses must be {np.round(first, 6).tolist()}, "
+        f"got {np.round(losses[:3], 6).tolist()}; record each batch's loss before its update, "
+        "and take the batches from iterate_minibatches(N, batch_size, rng) with "
+        "rng = np.random.default_rng(seed)")
+    _, want_losses = reference_sgd(X, Y, params, 0.05, 32, 100, 3)
+    off = np.flatnonzero(~np.isclose(losses, want_losses, rtol=1e-6))
+    if off.size:
+        k = int(off[0])
+        raise AssertionError(
+            f"{what}: the losses follow plain SGD up to step {k} (step {k % 16} of epoch "
+            f"{k // 16}, counting from 0), where the loss must be {want_losses[k]:.6g}, got "
+            f"{losses[k]:.6g}; make one generator before the epochs and walk "
+            "iterate_minibatches(N, batch_size, rng) with it in every epoch")
     # the stated target: full-data mean squared error below 0.02 (the noise floor is about 0.01)
-    _final = _ref_full_loss(_hX, _hY, _tp)
-    assert _final < 0.02, _final
-    assert abs(_final - 0.012768829035779156) < 1e-8, _final
-    _tp2, _tl2 = train_sgd(_hX, _hY, _hp, 0.05, 32, 100, seed=3,
-                           grad_fn=_ref_loss_and_grads, progress=False)
-    assert _np.array_equal(_np.asarray(_tl2, dtype=float), _tl)
-    # batch size that does not divide N: 512 / 100 -> 6 steps per epoch
-    _tp3, _tl3 = train_sgd(_hX, _hY, _hp, 0.05, 100, 3, seed=0,
-                           grad_fn=_ref_loss_and_grads, progress=False)
-    assert len(_tl3) == 18
+    final = grad_fn(X, Y, trained)[0]
+    assert final < 0.02, f"{what}: the full-data loss must end below 0.02, got {final:.5f}"
+    assert abs(final - 0.012768829035779156) < 1e-8, (
+        f"{what}: the full-data loss after training must be 0.0127688, got {final:.7f}")
+    _, again = run(what + ", run twice", X, Y, params, 0.05, 32, 100, 3)
+    assert np.array_equal(again, losses), (
+        f"{what}: a second run with the same seed must give the same losses; "
+        f"{int(np.sum(again != losses))} of {losses.size} differ")
+
+    # random data and seeds, a batch size that does not divide N
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(200, 600))
+    batch_size = int(rng.integers(20, 120))
+    while n % batch_size == 0:
+        batch_size += 1
+    X, Y = regression(rng, n)
+    params = init(rng, int(rng.integers(8, 32)))
+    train_seed = int(rng.integers(2**31))
+    what = f"train_sgd on {n} points, lr=0.05, batch_size={batch_size}, epochs=3, seed={train_seed}"
+    trained, losses = run(what, X, Y, params, 0.05, batch_size, 3, train_seed)
+    want_params, want_losses = reference_sgd(X, Y, params, 0.05, batch_size, 3, train_seed)
+    assert losses.size == want_losses.size, (
+        f"{what}: want {want_losses.size} losses ({want_losses.size // 3} steps per epoch, "
+        f"the last batch shorter), got {losses.size}")
+    worst = int(np.argmax(np.abs(losses - want_losses)))
+    assert np.allclose(losses, want_losses, rtol=1e-9), (
+        f"{what}: loss of step {worst} must be {want_losses[worst]:.8g}, got {losses[worst]:.8g}")
+    for name in params:
+        assert np.allclose(trained[name], want_params[name], rtol=1e-9, atol=1e-12), (
+            f"{what}: the trained {name} differs from 3 epochs of SGD steps "
+            f"params[name] - lr * grads[name] (off by up to "
+            f"{np.abs(trained[name] - want_params[name]).max():.3g})")
+
     # float32 parameters stay float32
-    _hp32 = {_k: _v.astype(_np.float32) for _k, _v in _hp.items()}
-    _tp32, _ = train_sgd(_hX.astype(_np.float32), _hY.astype(_np.float32), _hp32, 0.05, 64, 2,
-                         seed=0, grad_fn=_ref_loss_and_grads, progress=False)
-    assert all(_tp32[_k].dtype == _np.float32 and _tp32[_k].shape == _hp[_k].shape for _k in _hp)
+    params32 = {name: value.astype(np.float32) for name, value in params.items()}
+    what = f"train_sgd on {n} float32 points with float32 parameters, batch_size=64, epochs=2"
+    trained, _ = run(what, X.astype(np.float32), Y.astype(np.float32), params32, 0.05, 64, 2, 0)
+    for name in params:
+        assert trained[name].dtype == np.float32, (
+            f"{what}: trained[{name!r}] must stay float32, got {trained[name].dtype}")
 ### END HIDDEN TESTS
 
 # %% [markdown]

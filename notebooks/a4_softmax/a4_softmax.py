@@ -154,39 +154,86 @@ assert np.allclose(log_softmax(Z), np.log(P)), "log_softmax(Z) should equal log(
 assert softmax(Z.astype(np.float32)).dtype == np.float32, "softmax must keep float32 as float32"
 print("softmax and log_softmax: values, shapes and dtypes look right")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import quiet as _quiet
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
-with _quiet():
-    _z = _np.array([1.0, 2.0, 3.0])
-    _z_copy = _z.copy()
-    _p = softmax(_z)
-    _lp = log_softmax(_z)
-    assert _np.array_equal(_z, _z_copy), "softmax must not change its input"
-    assert _p.dtype == _np.float64 and _p.shape == (3,)
-    assert _np.allclose(_p, [0.09003057317038046, 0.24472847105479764, 0.6652409557748219],
-                        rtol=1e-12, atol=0.0)
-    assert _np.allclose(_lp, [-2.4076059644443806, -1.4076059644443806, -0.4076059644443806],
-                        rtol=1e-12, atol=0.0)
-    _Z = _np.array([[0.0, 0.0, 0.0], [-1.0, 0.0, 1.0]])
-    _P = softmax(_Z)
-    assert _P.shape == (2, 3)
-    assert _np.allclose(_P, [[1 / 3, 1 / 3, 1 / 3],
-                             [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]],
-                        rtol=1e-12, atol=0.0)
-    assert _np.allclose(log_softmax(_Z)[0], -1.0986122886681098, rtol=1e-12, atol=0.0)
-    # a rank-3 batch against an instructor-owned reference
-    _Z3 = _np.random.default_rng(4).normal(size=(2, 3, 4)) * 3.0
-    _Z3_copy = _Z3.copy()
-    _E3 = _np.exp(_Z3)
-    _P3_ref = _E3 / _E3.sum(axis=-1, keepdims=True)
-    assert softmax(_Z3).shape == (2, 3, 4) and log_softmax(_Z3).shape == (2, 3, 4)
-    assert _np.allclose(softmax(_Z3), _P3_ref, rtol=1e-12, atol=1e-15)
-    assert _np.allclose(log_softmax(_Z3), _np.log(_P3_ref), rtol=1e-12, atol=1e-12)
-    assert _np.array_equal(_Z3, _Z3_copy), "log_softmax must not change its input"
-    _Z32 = _Z3.astype(_np.float32)
-    assert softmax(_Z32).dtype == _np.float32 and log_softmax(_Z32).dtype == _np.float32
-    assert _np.allclose(softmax(_Z32), _P3_ref, rtol=1e-5, atol=1e-6)
+
+def worst(got, want):
+    """The entry where got and want differ most, for messages."""
+    got = np.asarray(got, dtype=np.float64)
+    err = np.abs(got - want)
+    i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+    return f"at index {[int(j) for j in i]} got {got[i]:.10g}, want {want[i]:.10g}"
+
+
+P123 = np.array([0.09003057317038046, 0.24472847105479764, 0.6652409557748219])
+LP123 = np.array([-2.4076059644443806, -1.4076059644443806, -0.4076059644443806])
+
+p = student.softmax(np.array([1.0, 2.0, 3.0]))
+assert isinstance(p, np.ndarray) and p.shape == (3,) and p.dtype == np.float64, (
+    f"softmax([1., 2., 3.]) must return a float64 array of shape (3,), got {describe(p)}")
+assert np.allclose(p, P123, rtol=1e-12, atol=0.0), (
+    f"softmax([1, 2, 3]) should be {P123.tolist()}, got {p.tolist()}")
+lp = student.log_softmax(np.array([1.0, 2.0, 3.0]))
+assert np.shape(lp) == (3,) and np.allclose(lp, LP123, rtol=1e-12, atol=0.0), (
+    f"log_softmax([1, 2, 3]) should be {LP123.tolist()}, got {np.asarray(lp).tolist()}")
+
+Z = np.array([[0.0, 0.0, 0.0], [-1.0, 0.0, 1.0]])
+want = np.array([[1 / 3, 1 / 3, 1 / 3], P123])
+P = student.softmax(Z)
+assert isinstance(P, np.ndarray) and P.shape == (2, 3), (
+    f"softmax of a (2, 3) batch must return an array of shape (2, 3), got {describe(P)}")
+assert np.allclose(P, want, rtol=1e-12, atol=0.0), (
+    f"softmax([[0, 0, 0], [-1, 0, 1]]) works row by row: {worst(P, want)}")
+LP = student.log_softmax(Z)
+assert np.shape(LP) == (2, 3) and np.allclose(np.asarray(LP)[0], -math.log(3), rtol=1e-12,
+                                              atol=0.0), (
+    f"log_softmax([[0, 0, 0], [-1, 0, 1]]) must have shape (2, 3) and a first row of "
+    f"-log(3) = {-math.log(3):.10g}, got {np.asarray(LP).tolist()}")
+
+# a random rank-3 batch against a reference computed here
+rng = np.random.default_rng(seed)
+shape = (2, int(rng.integers(2, 5)), int(rng.integers(3, 7)))
+Z3 = rng.normal(size=shape) * 3.0
+E3 = np.exp(Z3)
+P3 = E3 / E3.sum(axis=-1, keepdims=True)
+got = student.softmax(Z3)
+assert np.shape(got) == shape, (
+    f"softmax of a rank-3 batch of shape {shape} must keep that shape, got {describe(got)}")
+assert np.allclose(got, P3, rtol=1e-12, atol=1e-15), (
+    f"softmax of a random batch of shape {shape}, along the last axis: {worst(got, P3)}")
+got = student.log_softmax(Z3)
+assert np.shape(got) == shape, (
+    f"log_softmax of a rank-3 batch of shape {shape} must keep that shape, got {describe(got)}")
+assert np.allclose(got, np.log(P3), rtol=1e-12, atol=1e-12), (
+    f"log_softmax of a random batch of shape {shape}, along the last axis: "
+    f"{worst(got, np.log(P3))}")
+
+# the input must come back unchanged: only the kernel can see the student's own array
+after_call = student.kernel('''
+def after_call(fn, z):
+    fn(z)
+    return z
+''')
+for name in ("softmax", "log_softmax"):
+    left = after_call(getattr(student, name), Z3)
+    assert np.array_equal(left, Z3), (
+        f"{name} must not change its input array: a batch of shape {shape} was changed "
+        f"in place ({worst(left, Z3)}); write z = z - z.max(...), not z -= ...")
+
+Z32 = Z3.astype(np.float32)
+got = student.softmax(Z32)
+assert isinstance(got, np.ndarray) and got.dtype == np.float32, (
+    f"softmax on float32 logits of shape {shape} must return float32, got {describe(got)}")
+assert got.shape == shape and np.allclose(got, P3, rtol=1e-5, atol=1e-6), (
+    f"softmax on float32 logits of shape {shape}: {worst(got, P3)}")
+got = student.log_softmax(Z32)
+assert isinstance(got, np.ndarray) and got.dtype == np.float32, (
+    f"log_softmax on float32 logits of shape {shape} must return float32, got {describe(got)}")
+assert got.shape == shape and np.allclose(got, np.log(P3), rtol=1e-5, atol=1e-5), (
+    f"log_softmax on float32 logits of shape {shape}: {worst(got, np.log(P3))}")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a4-softmax-stable", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -207,32 +254,83 @@ assert np.allclose(lp_big, [0.0, -1000.0]), (
 )
 print("softmax and log_softmax are stable for large logits")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import quiet as _quiet
+def worst(got, want):
+    """The entry where got and want differ most, for messages."""
+    got = np.asarray(got, dtype=np.float64)
+    err = np.abs(got - want)
+    i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+    return f"at index {[int(j) for j in i]} got {got[i]:.10g}, want {want[i]:.10g}"
 
-with _quiet():
-    _out = softmax(_np.array([1e5, -1e5]))
-    assert _np.all(_np.isfinite(_out)) and _np.array_equal(_out, [1.0, 0.0])
-    _out = softmax(_np.array([1e5, 1e5]))
-    assert _np.array_equal(_out, [0.5, 0.5])
-    _out = softmax(_np.array([[1e5, 1e5 + 1.0, 1e5 + 2.0], [-1e5, -1e5, -1e5]]))
-    assert _np.all(_np.isfinite(_out))
-    assert _np.allclose(_out, [[0.09003057317038046, 0.24472847105479764, 0.6652409557748219],
-                               [1 / 3, 1 / 3, 1 / 3]], rtol=1e-12, atol=0.0)
-    _out = log_softmax(_np.array([1e5, 0.0, -1e5]))
-    assert _np.all(_np.isfinite(_out))
-    assert _np.allclose(_out, [0.0, -1e5, -2e5], rtol=0.0, atol=1e-9)
-    _out = log_softmax(_np.array([-1e5, -1e5, -1e5, -1e5]))
-    assert _np.allclose(_out, -1.3862943611198906, rtol=1e-12, atol=0.0)
-    _out = log_softmax(_np.array([[1e5, -1e5], [-1e5, 1e5]]))
-    assert _np.allclose(_out, [[0.0, -2e5], [-2e5, 0.0]], rtol=0.0, atol=1e-9)
-    # float32 overflows already above 88
-    _out = softmax(_np.array([100.0, 0.0], dtype=_np.float32))
-    assert _out.dtype == _np.float32 and _np.all(_np.isfinite(_out))
-    assert _np.allclose(_out, [1.0, 0.0], atol=1e-6)
-    _out = log_softmax(_np.array([100.0, 0.0], dtype=_np.float32))
-    assert _out.dtype == _np.float32 and _np.all(_np.isfinite(_out))
-    assert _np.allclose(_out, [0.0, -100.0], atol=1e-4)
+
+def shown(value):
+    return np.asarray(value).tolist()
+
+
+HINT = "subtract the maximum of each row before np.exp"
+
+out = student.softmax(np.array([1e5, -1e5]))
+assert np.array_equal(out, [1.0, 0.0]), (
+    f"softmax([1e5, -1e5]) must be exactly [1, 0], got {shown(out)}: {HINT}")
+out = student.softmax(np.array([1e5, 1e5]))
+assert np.array_equal(out, [0.5, 0.5]), (
+    f"softmax([1e5, 1e5]) must be exactly [0.5, 0.5], got {shown(out)}: {HINT}")
+out = student.softmax(np.array([[1e5, 1e5 + 1.0, 1e5 + 2.0], [-1e5, -1e5, -1e5]]))
+want = np.array([[0.09003057317038046, 0.24472847105479764, 0.6652409557748219],
+                 [1 / 3, 1 / 3, 1 / 3]])
+assert np.shape(out) == (2, 3) and np.all(np.isfinite(out)), (
+    f"softmax([[1e5, 1e5 + 1, 1e5 + 2], [-1e5, -1e5, -1e5]]) must be finite of shape (2, 3), "
+    f"got {shown(out)}: {HINT}, each row with its own maximum")
+assert np.allclose(out, want, rtol=1e-12, atol=0.0), (
+    f"softmax([[1e5, 1e5 + 1, 1e5 + 2], [-1e5, -1e5, -1e5]]): {worst(out, want)}")
+
+out = student.log_softmax(np.array([1e5, 0.0, -1e5]))
+assert np.shape(out) == (3,) and np.all(np.isfinite(out)), (
+    f"log_softmax([1e5, 0, -1e5]) must be finite, got {shown(out)}: compute "
+    "z - max - log(sum(exp(z - max))), never np.log of the softmax")
+assert np.allclose(out, [0.0, -1e5, -2e5], rtol=0.0, atol=1e-9), (
+    f"log_softmax([1e5, 0, -1e5]) should be [0, -1e5, -2e5], got {shown(out)}")
+out = student.log_softmax(np.array([-1e5, -1e5, -1e5, -1e5]))
+assert np.shape(out) == (4,) and np.allclose(out, -math.log(4), rtol=1e-12, atol=0.0), (
+    f"log_softmax of four logits of -1e5 should be -log(4) = {-math.log(4):.10g} each, "
+    f"got {shown(out)}")
+out = student.log_softmax(np.array([[1e5, -1e5], [-1e5, 1e5]]))
+assert np.shape(out) == (2, 2) and np.allclose(out, [[0.0, -2e5], [-2e5, 0.0]], rtol=0.0,
+                                               atol=1e-9), (
+    f"log_softmax([[1e5, -1e5], [-1e5, 1e5]]) should be [[0, -2e5], [-2e5, 0]], "
+    f"got {shown(out)}")
+
+# float32 overflows already above 88
+out = student.softmax(np.array([100.0, 0.0], dtype=np.float32))
+assert isinstance(out, np.ndarray) and out.dtype == np.float32 and np.all(np.isfinite(out)), (
+    f"softmax of float32 logits [100, 0] must be a finite float32 array, got {shown(out)} "
+    f"of dtype {np.asarray(out).dtype}: {HINT}")
+assert np.allclose(out, [1.0, 0.0], atol=1e-6), (
+    f"softmax of float32 logits [100, 0] should be [1, 0], got {shown(out)}")
+out = student.log_softmax(np.array([100.0, 0.0], dtype=np.float32))
+assert isinstance(out, np.ndarray) and out.dtype == np.float32 and np.all(np.isfinite(out)), (
+    f"log_softmax of float32 logits [100, 0] must be a finite float32 array, got {shown(out)} "
+    f"of dtype {np.asarray(out).dtype}")
+assert np.allclose(out, [0.0, -100.0], atol=1e-4), (
+    f"log_softmax of float32 logits [100, 0] should be [0, -100], got {shown(out)}")
+
+# a random batch whose rows sit far out, each at its own offset
+rng = np.random.default_rng(seed)
+offsets = rng.choice([-1.0, 1.0], size=(4, 1)) * rng.uniform(1e3, 1e5, size=(4, 1))
+Z = rng.normal(size=(4, 6)) * 2.0 + offsets
+S = Z - Z.max(axis=1, keepdims=True)
+P = np.exp(S) / np.exp(S).sum(axis=1, keepdims=True)
+LP = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+where = f"a (4, 6) batch whose rows are offset by {np.round(offsets[:, 0]).tolist()}"
+out = student.softmax(Z)
+assert np.shape(out) == (4, 6) and np.all(np.isfinite(out)), (
+    f"softmax of {where} must be finite of shape (4, 6), got shape {np.shape(out)} with "
+    f"{np.size(out) - np.isfinite(out).sum()} non-finite entries: {HINT}")
+assert np.allclose(out, P, rtol=1e-9, atol=1e-15), f"softmax of {where}: {worst(out, P)}"
+out = student.log_softmax(Z)
+assert np.shape(out) == (4, 6) and np.all(np.isfinite(out)), (
+    f"log_softmax of {where} must be finite of shape (4, 6), got shape {np.shape(out)} with "
+    f"{np.size(out) - np.isfinite(out).sum()} non-finite entries")
+assert np.allclose(out, LP, rtol=1e-12, atol=1e-9), f"log_softmax of {where}: {worst(out, LP)}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -344,35 +442,53 @@ check_gradients(
 ).assert_ok()
 print("softmax_jacobian agrees with finite differences")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
-def _softmax_ref(v):
-    _e = _np.exp(v - v.max())
-    return _e / _e.sum()
+def gradient_ok(result, what):
+    """Fail with the gradient check's report, saying which case it was."""
+    if not result.passed:
+        raise AssertionError(f"{what}:\n{result.message}")
 
 
-with _quiet(), _engine_off():
-    _J = _np.asarray(softmax_jacobian(_np.log(_np.array([1.0, 2.0, 1.0]))))
-    assert _J.shape == (3, 3) and _J.dtype == _np.float64
-    assert _np.allclose(_J, [[0.1875, -0.125, -0.0625],
-                             [-0.125, 0.25, -0.125],
-                             [-0.0625, -0.125, 0.1875]], rtol=1e-12, atol=1e-15)
-    _J = _np.asarray(softmax_jacobian(_np.array([0.0, 0.0])))
-    assert _np.allclose(_J, [[0.25, -0.25], [-0.25, 0.25]], rtol=1e-12, atol=0.0)
-    _J = _np.asarray(softmax_jacobian(_np.array([1e5, 0.0, -1e5])))
-    assert _np.all(_np.isfinite(_J)) and _np.allclose(_J, 0.0, atol=1e-12)
-    _rng = _np.random.default_rng(1234)
-    for _k in (2, 5, 9):
-        _z = _rng.normal(size=_k) * 2.0
-        _J = _np.asarray(softmax_jacobian(_z.copy()))
-        assert _J.shape == (_k, _k)
-        _gc.check_gradients(_softmax_ref, {"z": _z}, lambda _d, _J=_J: (_J.T @ _d,)).assert_ok()
+def softmax_ref(v):
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+with student.autograd_off():
+    J = np.asarray(student.softmax_jacobian(np.log(np.array([1.0, 2.0, 1.0]))))
+    want = np.array([[0.1875, -0.125, -0.0625],
+                     [-0.125, 0.25, -0.125],
+                     [-0.0625, -0.125, 0.1875]])
+    assert J.shape == (3, 3) and J.dtype == np.float64, (
+        f"softmax_jacobian of a float64 z of length 3 must return a float64 array of shape "
+        f"(3, 3), got {describe(J)}")
+    assert np.allclose(J, want, rtol=1e-12, atol=1e-15), (
+        f"softmax_jacobian at z = log([1, 2, 1]), where p = [0.25, 0.5, 0.25], should be "
+        f"diag(p) - p p^T = {want.tolist()}, got {np.round(J, 6).tolist()}")
+    J = np.asarray(student.softmax_jacobian(np.array([0.0, 0.0])))
+    assert J.shape == (2, 2) and np.allclose(J, [[0.25, -0.25], [-0.25, 0.25]], rtol=1e-12,
+                                             atol=0.0), (
+        f"softmax_jacobian([0, 0]) should be [[0.25, -0.25], [-0.25, 0.25]], "
+        f"got {describe(J)}: {J.tolist()}")
+    J = np.asarray(student.softmax_jacobian(np.array([1e5, 0.0, -1e5])))
+    assert J.shape == (3, 3) and np.all(np.isfinite(J)) and np.allclose(J, 0.0, atol=1e-12), (
+        f"softmax_jacobian([1e5, 0, -1e5]) must be a finite (3, 3) array of zeros "
+        f"(the softmax saturates), got {describe(J)}: {J.tolist()}")
+    rng = np.random.default_rng(seed)
+    for k in (2, 5, 9):
+        z = rng.normal(size=k) * 2.0
+        J = np.asarray(student.softmax_jacobian(z))
+        assert J.shape == (k, k), (
+            f"softmax_jacobian of a z of length {k} must have shape ({k}, {k}), "
+            f"got {describe(J)}")
+        gradient_ok(check_gradients(softmax_ref, {"z": z}, lambda dout, J=J: (J.T @ dout,)),
+                    f"softmax_jacobian at a random z of length {k}: J^T dout does not match "
+                    "finite differences of the softmax")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -458,40 +574,73 @@ check_gradients(
 ).assert_ok()
 print("cross_entropy_single: loss and gradient look right")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
-def _xent_ref(v, label):
-    _m = v.max()
-    return -(v[label] - _m - _np.log(_np.exp(v - _m).sum()))
+def gradient_ok(result, what):
+    """Fail with the gradient check's report, saying which case it was."""
+    if not result.passed:
+        raise AssertionError(f"{what}:\n{result.message}")
 
 
-with _quiet(), _engine_off():
-    _loss, _dz = cross_entropy_single(_np.array([1.0, 2.0, 3.0]), 0)
-    _dz = _np.asarray(_dz)
-    assert _np.isclose(float(_loss), 2.4076059644443806, rtol=1e-12, atol=0.0)
-    assert _dz.shape == (3,) and _dz.dtype == _np.float64
-    assert _np.allclose(_dz, [-0.9099694268296195, 0.24472847105479764, 0.6652409557748219],
-                        rtol=1e-12, atol=0.0)
-    _loss, _dz = cross_entropy_single(_np.array([1.0, 2.0, 3.0]), 2)
-    assert _np.isclose(float(_loss), 0.4076059644443806, rtol=1e-12, atol=0.0)
-    assert _np.allclose(_dz, [0.09003057317038046, 0.24472847105479764, -0.3347590442251781],
-                        rtol=1e-12, atol=0.0)
-    _loss, _dz = cross_entropy_single(_np.array([1e5, -1e5]), 1)
-    assert _np.isfinite(float(_loss)) and _np.isclose(float(_loss), 2e5, rtol=1e-12, atol=0.0)
-    assert _np.allclose(_dz, [1.0, -1.0], rtol=0.0, atol=1e-12)
-    _rng = _np.random.default_rng(1234)
-    for _k, _label in ((3, 1), (10, 7), (10, 0)):
-        _z = _rng.normal(size=_k) * 2.0
-        _loss, _dz = cross_entropy_single(_z.copy(), _label)
-        assert _np.isclose(float(_loss), _xent_ref(_z, _label), rtol=1e-10, atol=0.0)
-        _gc.check_gradients(lambda _v, _label=_label: _xent_ref(_v, _label), {"z": _z},
-                            {"z": _np.asarray(_dz)}).assert_ok()
+def xent_ref(v, label):
+    m = v.max()
+    return -(v[label] - m - np.log(np.exp(v - m).sum()))
+
+
+def loss_and_grad(z, label):
+    """student.cross_entropy_single(z, label) as (float, array), with its shape checked."""
+    out = student.cross_entropy_single(z, label)
+    what = f"cross_entropy_single(z of length {len(z)}, y={label})"
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{what} must return a pair (loss, dz), got {describe(out)}")
+    loss, dz = out
+    assert np.size(loss) == 1 and np.asarray(loss).dtype.kind in "iuf", (
+        f"{what} must return the loss as a float, got {describe(loss)}")
+    return float(np.asarray(loss).reshape(())), np.asarray(dz)
+
+
+with student.autograd_off():
+    loss, dz = loss_and_grad(np.array([1.0, 2.0, 3.0]), 0)
+    assert np.isclose(loss, 2.4076059644443806, rtol=1e-12, atol=0.0), (
+        f"cross_entropy_single([1, 2, 3], y=0): the loss -log p_0 should be "
+        f"2.4076059644443806, got {loss!r}")
+    assert dz.shape == (3,) and dz.dtype == np.float64, (
+        f"cross_entropy_single([1., 2., 3.], y=0): dz must be a float64 array of shape (3,), "
+        f"got {describe(dz)}")
+    want = np.array([-0.9099694268296195, 0.24472847105479764, 0.6652409557748219])
+    assert np.allclose(dz, want, rtol=1e-12, atol=0.0), (
+        f"cross_entropy_single([1, 2, 3], y=0): dz = p - e_0 should be {want.tolist()}, "
+        f"got {dz.tolist()}")
+    loss, dz = loss_and_grad(np.array([1.0, 2.0, 3.0]), 2)
+    assert np.isclose(loss, 0.4076059644443806, rtol=1e-12, atol=0.0), (
+        f"cross_entropy_single([1, 2, 3], y=2): the loss should be 0.4076059644443806, "
+        f"got {loss!r}")
+    want = np.array([0.09003057317038046, 0.24472847105479764, -0.3347590442251781])
+    assert dz.shape == (3,) and np.allclose(dz, want, rtol=1e-12, atol=0.0), (
+        f"cross_entropy_single([1, 2, 3], y=2): dz = p - e_2 should be {want.tolist()}, "
+        f"got {dz.tolist()}")
+    loss, dz = loss_and_grad(np.array([1e5, -1e5]), 1)
+    assert np.isfinite(loss) and np.isclose(loss, 2e5, rtol=1e-12, atol=0.0), (
+        f"cross_entropy_single([1e5, -1e5], y=1): the loss should be 2e5, got {loss!r}: "
+        "compute it from the stable log_softmax")
+    assert dz.shape == (2,) and np.allclose(dz, [1.0, -1.0], rtol=0.0, atol=1e-12), (
+        f"cross_entropy_single([1e5, -1e5], y=1): dz should be [1, -1], got {dz.tolist()}")
+    rng = np.random.default_rng(seed)
+    for k, label in ((3, int(rng.integers(3))), (10, int(rng.integers(1, 10))), (10, 0)):
+        z = rng.normal(size=k) * 2.0
+        loss, dz = loss_and_grad(z, label)
+        want = xent_ref(z, label)
+        assert np.isclose(loss, want, rtol=1e-10, atol=0.0), (
+            f"cross_entropy_single on a random z of length {k} with y={label}: the loss "
+            f"should be {want:.10g}, got {loss!r}")
+        gradient_ok(check_gradients(lambda v, label=label: xent_ref(v, label), {"z": z},
+                                    {"z": dz}),
+                    f"cross_entropy_single on a random z of length {k} with y={label}: dz does "
+                    "not match finite differences of the loss")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -557,44 +706,68 @@ def loss_of(W_, b_, x_):
 check_gradients(loss_of, {"W": W, "b": b, "x": x}, {"W": dW, "b": db, "x": dx}).assert_ok()
 print("linear_softmax_backward agrees with finite differences")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
-def _lr_loss_ref(W_, b_, x_, label):
-    _z = W_ @ x_ + b_
-    _m = _z.max()
-    return -(_z[label] - _m - _np.log(_np.exp(_z - _m).sum()))
+def gradient_ok(result, what):
+    """Fail with the gradient check's report, saying which case it was."""
+    if not result.passed:
+        raise AssertionError(f"{what}:\n{result.message}")
 
 
-with _quiet(), _engine_off():
-    _W = _np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
-    _b = _np.array([0.1, -0.2, 0.0])
-    _x = _np.array([1.0, -0.5])
-    _dW, _db, _dx = (_np.asarray(_g) for _g in linear_softmax_backward(_W, _b, _x, 1))
-    assert _dW.shape == (3, 2) and _db.shape == (3,) and _dx.shape == (2,)
-    assert _dW.dtype == _np.float64 and _db.dtype == _np.float64 and _dx.dtype == _np.float64
-    assert _np.allclose(_db, [0.5366895323626796, -0.6024106155765765, 0.06572108321389689],
-                        rtol=1e-10, atol=0.0)
-    assert _np.allclose(_dW, [[0.5366895323626796, -0.2683447661813398],
-                              [-0.6024106155765765, 0.30120530778828825],
-                              [0.06572108321389689, -0.03286054160694844]],
-                        rtol=1e-10, atol=0.0)
-    assert _np.allclose(_dx, [-0.3340658493952367, -0.4052473659348858], rtol=1e-10, atol=0.0)
-    _rng = _np.random.default_rng(1234)
-    for _k, _d, _label in ((4, 6, 3), (10, 7, 0)):
-        _W = _rng.normal(size=(_k, _d))
-        _b = _rng.normal(size=_k)
-        _x = _rng.normal(size=_d)
-        _dW, _db, _dx = (_np.asarray(_g) for _g in
-                         linear_softmax_backward(_W.copy(), _b.copy(), _x.copy(), _label))
-        _gc.check_gradients(lambda _a, _c, _e, _label=_label: _lr_loss_ref(_a, _c, _e, _label),
-                            {"W": _W, "b": _b, "x": _x},
-                            {"W": _dW, "b": _db, "x": _dx}).assert_ok()
+def lr_loss_ref(W, b, x, label):
+    z = W @ x + b
+    m = z.max()
+    return -(z[label] - m - np.log(np.exp(z - m).sum()))
+
+
+def gradients(W, b, x, label):
+    """student.linear_softmax_backward(W, b, x, label) as three arrays."""
+    out = student.linear_softmax_backward(W, b, x, label)
+    assert isinstance(out, (tuple, list)) and len(out) == 3, (
+        f"linear_softmax_backward must return three gradients (dW, db, dx), "
+        f"got {describe(out)}")
+    return tuple(np.asarray(g) for g in out)
+
+
+with student.autograd_off():
+    W = np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
+    b = np.array([0.1, -0.2, 0.0])
+    x = np.array([1.0, -0.5])
+    dW, db, dx = gradients(W, b, x, 1)
+    shapes_ok = dW.shape == (3, 2) and db.shape == (3,) and dx.shape == (2,)
+    dtypes_ok = dW.dtype == db.dtype == dx.dtype == np.float64
+    assert shapes_ok and dtypes_ok, (
+        f"linear_softmax_backward with W (3, 2), b (3,), x (2,) in float64 must return float64 "
+        f"dW (3, 2), db (3,), dx (2,), got dW {describe(dW)}, db {describe(db)}, "
+        f"dx {describe(dx)}")
+    case = ("linear_softmax_backward(W=[[0.5, -1], [1, 0], [0, 2]], b=[0.1, -0.2, 0], "
+            "x=[1, -0.5], y=1)")
+    want = np.array([0.5366895323626796, -0.6024106155765765, 0.06572108321389689])
+    assert np.allclose(db, want, rtol=1e-10, atol=0.0), (
+        f"{case}: db = p - e_y should be {want.tolist()}, got {db.tolist()}")
+    want = np.array([[0.5366895323626796, -0.2683447661813398],
+                     [-0.6024106155765765, 0.30120530778828825],
+                     [0.06572108321389689, -0.03286054160694844]])
+    assert np.allclose(dW, want, rtol=1e-10, atol=0.0), (
+        f"{case}: dW = delta x^T should be {np.round(want, 6).tolist()}, "
+        f"got {np.round(dW, 6).tolist()}")
+    want = np.array([-0.3340658493952367, -0.4052473659348858])
+    assert np.allclose(dx, want, rtol=1e-10, atol=0.0), (
+        f"{case}: dx = W^T delta should be {want.tolist()}, got {dx.tolist()}")
+    rng = np.random.default_rng(seed)
+    for k, d, label in ((4, 6, int(rng.integers(4))), (10, 7, 0)):
+        W = rng.normal(size=(k, d))
+        b = rng.normal(size=k)
+        x = rng.normal(size=d)
+        dW, db, dx = gradients(W, b, x, label)
+        gradient_ok(check_gradients(lambda W, b, x, label=label: lr_loss_ref(W, b, x, label),
+                                    {"W": W, "b": b, "x": x}, {"W": dW, "b": db, "x": dx}),
+                    f"linear_softmax_backward with random W ({k}, {d}), b ({k},), x ({d},) "
+                    f"and y={label}: the gradients do not match finite differences of the loss")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -671,49 +844,102 @@ def mean_loss_of(Z_):
 check_gradients(mean_loss_of, {"Z": Z}, {"Z": dZ}).assert_ok()
 print("batched_cross_entropy agrees with finite differences")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
-def _batch_loss_ref(Z_, labels):
-    _s = Z_ - Z_.max(axis=1, keepdims=True)
-    _lp = _s - _np.log(_np.exp(_s).sum(axis=1, keepdims=True))
-    return -_lp[_np.arange(len(labels)), labels].mean()
+def worst(got, want):
+    """The entry where got and want differ most, for messages."""
+    got = np.asarray(got, dtype=np.float64)
+    err = np.abs(got - want)
+    i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+    return f"at index {[int(j) for j in i]} got {got[i]:.10g}, want {want[i]:.10g}"
 
 
-with _quiet(), _engine_off():
-    _Z = _np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
-    _y = _np.array([0, 2, 0])
-    _loss, _dZ = batched_cross_entropy(_Z.copy(), _y.copy())
-    _dZ = _np.asarray(_dZ)
-    assert _dZ.shape == (3, 3) and _dZ.dtype == _np.float64
-    assert _np.isclose(float(_loss), 1.2491765165898825, rtol=1e-12, atol=0.0)
-    assert _np.allclose(_dZ, [[-0.3033231422765398, 0.08157615701826588, 0.22174698525827396],
-                              [0.1111111111111111, 0.1111111111111111, -0.2222222222222222],
-                              [-0.07146765513690805, 0.01303752442356249, 0.05843013071334557]],
-                        rtol=1e-10, atol=0.0)
+def scale_hint(got, want, n):
+    """A hint when got is n times want: the classic forgotten 1/N."""
+    if np.allclose(got, n * want, rtol=1e-5, atol=1e-12):
+        return f" (that is {n} times the right answer: divide P - Y by N = {n})"
+    return ""
+
+
+def gradient_ok(result, what):
+    """Fail with the gradient check's report, saying which case it was."""
+    if not result.passed:
+        raise AssertionError(f"{what}:\n{result.message}")
+
+
+def batch_loss_ref(Z, labels):
+    s = Z - Z.max(axis=1, keepdims=True)
+    lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return -lp[np.arange(len(labels)), labels].mean()
+
+
+def loss_and_grad(Z, labels):
+    """student.batched_cross_entropy(Z, labels) as (float, array), with its shape checked."""
+    out = student.batched_cross_entropy(Z, labels)
+    what = f"batched_cross_entropy on a {Z.dtype} batch of shape {Z.shape}"
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{what} must return a pair (loss, dZ), got {describe(out)}")
+    loss, dZ = out
+    assert np.size(loss) == 1 and np.asarray(loss).dtype.kind in "iuf", (
+        f"{what} must return the loss as a float, got {describe(loss)}")
+    dZ = np.asarray(dZ)
+    assert dZ.shape == Z.shape and dZ.dtype == Z.dtype, (
+        f"{what} must return dZ shaped and typed like Z, {Z.dtype} {Z.shape}, "
+        f"got {describe(dZ)}")
+    return float(np.asarray(loss).reshape(())), dZ
+
+
+LOSS = 1.2491765165898825
+with student.autograd_off():
+    Z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+    y = np.array([0, 2, 0])
+    case = "batched_cross_entropy(Z=[[1, 2, 3], [0, 0, 0], [2, -1, 0.5]], y=[0, 2, 0])"
+    want = np.array([[-0.3033231422765398, 0.08157615701826588, 0.22174698525827396],
+                     [0.1111111111111111, 0.1111111111111111, -0.2222222222222222],
+                     [-0.07146765513690805, 0.01303752442356249, 0.05843013071334557]])
+    loss, dZ = loss_and_grad(Z, y)
+    assert np.isclose(loss, LOSS, rtol=1e-12, atol=0.0), (
+        f"{case}: the loss should be the mean over the batch, {LOSS}, got {loss!r}"
+        + (" (that is the sum: divide by N = 3)" if np.isclose(loss, 3 * LOSS) else ""))
+    assert np.allclose(dZ, want, rtol=1e-10, atol=0.0), (
+        f"{case}: dZ should be (P - Y)/3, {worst(dZ, want)}{scale_hint(dZ, want, 3)}")
     # repeating the batch keeps the mean loss and halves each row's gradient
-    _loss2, _dZ2 = batched_cross_entropy(_np.vstack([_Z, _Z]), _np.concatenate([_y, _y]))
-    assert _np.isclose(float(_loss2), 1.2491765165898825, rtol=1e-12, atol=0.0)
-    assert _np.allclose(_np.asarray(_dZ2)[:3], _dZ / 2, rtol=1e-10, atol=0.0)
-    _loss, _dZ = batched_cross_entropy(_np.array([[1e5, -1e5], [-1e5, 1e5]]), _np.array([0, 0]))
-    assert _np.isclose(float(_loss), 1e5, rtol=1e-12, atol=0.0)
-    assert _np.allclose(_dZ, [[0.0, 0.0], [-0.5, 0.5]], rtol=0.0, atol=1e-12)
-    _loss, _dZ = batched_cross_entropy(_Z.astype(_np.float32), _y)
-    assert _np.asarray(_dZ).dtype == _np.float32
-    assert _np.isclose(float(_loss), 1.2491765165898825, rtol=1e-5, atol=0.0)
-    _rng = _np.random.default_rng(1234)
-    for _n, _k in ((5, 3), (32, 10)):
-        _Z = _rng.normal(size=(_n, _k)) * 2.0
-        _y = _rng.integers(0, _k, size=_n)
-        _loss, _dZ = batched_cross_entropy(_Z.copy(), _y.copy())
-        assert _np.isclose(float(_loss), _batch_loss_ref(_Z, _y), rtol=1e-10, atol=0.0)
-        _gc.check_gradients(lambda _a, _y=_y: _batch_loss_ref(_a, _y), {"Z": _Z},
-                            {"Z": _np.asarray(_dZ)}).assert_ok()
+    loss, dZ = loss_and_grad(np.vstack([Z, Z]), np.concatenate([y, y]))
+    assert np.isclose(loss, LOSS, rtol=1e-12, atol=0.0), (
+        f"the same batch of 3 stacked twice (N = 6) must keep the mean loss {LOSS}, "
+        f"got {loss!r}")
+    want2 = np.vstack([want, want]) / 2
+    assert np.allclose(dZ, want2, rtol=1e-10, atol=0.0), (
+        f"the same batch of 3 stacked twice (N = 6): each row of dZ must be half the "
+        f"gradient of the batch of 3, {worst(dZ, want2)}{scale_hint(dZ, want2, 6)}")
+    loss, dZ = loss_and_grad(np.array([[1e5, -1e5], [-1e5, 1e5]]), np.array([0, 0]))
+    assert np.isclose(loss, 1e5, rtol=1e-12, atol=0.0), (
+        f"batched_cross_entropy(Z=[[1e5, -1e5], [-1e5, 1e5]], y=[0, 0]): the loss should be "
+        f"the finite 1e5, got {loss!r}: use the stable log_softmax")
+    assert np.allclose(dZ, [[0.0, 0.0], [-0.5, 0.5]], rtol=0.0, atol=1e-12), (
+        f"batched_cross_entropy(Z=[[1e5, -1e5], [-1e5, 1e5]], y=[0, 0]): dZ should be "
+        f"[[0, 0], [-0.5, 0.5]], got {dZ.tolist()}")
+    loss, dZ = loss_and_grad(Z.astype(np.float32), y)
+    assert np.isclose(loss, LOSS, rtol=1e-5, atol=0.0), (
+        f"{case} in float32: the loss should be {LOSS:.6f}, got {loss!r}")
+    assert np.allclose(dZ, want, rtol=1e-5, atol=1e-6), (
+        f"{case} in float32: dZ should be (P - Y)/3, {worst(dZ, want)}")
+    rng = np.random.default_rng(seed)
+    for n, k in ((5, 3), (32, 10)):
+        Z = rng.normal(size=(n, k)) * 2.0
+        y = rng.integers(0, k, size=n)
+        loss, dZ = loss_and_grad(Z, y)
+        ref = batch_loss_ref(Z, y)
+        assert np.isclose(loss, ref, rtol=1e-10, atol=0.0), (
+            f"batched_cross_entropy on a random batch of {n} with {k} classes: the mean loss "
+            f"should be {ref:.10g}, got {loss!r}")
+        gradient_ok(check_gradients(lambda Z, y=y: batch_loss_ref(Z, y), {"Z": Z}, {"Z": dZ}),
+                    f"batched_cross_entropy on a random batch of {n} with {k} classes: dZ "
+                    "does not match finite differences of the mean loss")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -839,67 +1065,124 @@ gradcheck(lambda t: SoftmaxCrossEntropy.apply(t, y), Z_t).assert_ok()
 gradcheck(lambda t: SoftmaxCrossEntropy.apply(t, y) * 3.0, Z_t).assert_ok()
 print("SoftmaxCrossEntropy passes the gradient check")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-import minigrad as _mg
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
-def _batch_loss_ref(Z_, labels):
-    _s = Z_ - Z_.max(axis=1, keepdims=True)
-    _lp = _s - _np.log(_np.exp(_s).sum(axis=1, keepdims=True))
-    return -_lp[_np.arange(len(labels)), labels].mean()
+def worst(got, want):
+    """The entry where got and want differ most, for messages."""
+    got = np.asarray(got, dtype=np.float64)
+    err = np.abs(got - want)
+    i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+    return f"at index {[int(j) for j in i]} got {got[i]:.10g}, want {want[i]:.10g}"
 
 
-with _quiet():
-    _Z = _np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
-    _y = _np.array([0, 2, 0])
-    _t = _mg.Tensor(_Z.copy(), requires_grad=True)
-    _loss = SoftmaxCrossEntropy.apply(_t, _y.copy())
-    assert _loss.shape == () and _loss.dtype == _np.float64
-    assert _np.isclose(_loss.item(), 1.2491765165898825, rtol=1e-12, atol=0.0)
-    _loss.backward()
-    assert _t.grad.shape == (3, 3)
-    assert _np.allclose(_t.grad, [[-0.3033231422765398, 0.08157615701826588, 0.22174698525827396],
-                                  [0.1111111111111111, 0.1111111111111111, -0.2222222222222222],
-                                  [-0.07146765513690805, 0.01303752442356249,
-                                   0.05843013071334557]], rtol=1e-10, atol=0.0)
-    # the upstream gradient is used: d(2.5 L)/dZ = 2.5 dL/dZ
-    _t2 = _mg.Tensor(_Z.copy(), requires_grad=True)
-    (SoftmaxCrossEntropy.apply(_t2, _y) * 2.5).backward()
-    assert _np.allclose(_t2.grad, 2.5 * _t.grad, rtol=1e-10, atol=0.0)
-    # float32 logits give a float32 loss
-    _t3 = _mg.Tensor(_Z.astype(_np.float32), requires_grad=True)
-    _loss3 = SoftmaxCrossEntropy.apply(_t3, _y)
-    assert _loss3.dtype == _np.float32
-    assert _np.isclose(_loss3.item(), 1.2491765165898825, rtol=1e-5, atol=0.0)
-    # huge logits stay finite
-    _t4 = _mg.Tensor(_np.array([[1e5, -1e5], [-1e5, 1e5]]), requires_grad=True)
-    _loss4 = SoftmaxCrossEntropy.apply(_t4, _np.array([0, 0]))
-    assert _np.isclose(_loss4.item(), 1e5, rtol=1e-12, atol=0.0)
-    _loss4.backward()
-    assert _np.allclose(_t4.grad, [[0.0, 0.0], [-0.5, 0.5]], rtol=0.0, atol=1e-12)
-    # random batches against instructor-owned finite differences
-    _rng = _np.random.default_rng(1234)
-    for _n, _k in ((4, 3), (16, 10)):
-        _Z = _rng.normal(size=(_n, _k)) * 2.0
-        _y = _rng.integers(0, _k, size=_n)
-        _t = _mg.Tensor(_Z.copy(), requires_grad=True)
-        _loss = SoftmaxCrossEntropy.apply(_t, _y.copy())
-        assert _np.isclose(_loss.item(), _batch_loss_ref(_Z, _y), rtol=1e-10, atol=0.0)
-        _loss.backward()
-        _gc.check_gradients(lambda _a, _y=_y: _batch_loss_ref(_a, _y), {"Z": _Z},
-                            {"Z": _t.grad}).assert_ok()
-    # inside a graph: the gradient reaches the weights of a linear map in front
-    _X = _rng.normal(size=(6, 4))
-    _W = _rng.normal(size=(4, 3))
-    _y = _rng.integers(0, 3, size=6)
-    _Wt = _mg.Tensor(_W.copy(), requires_grad=True)
-    SoftmaxCrossEntropy.apply(_mg.Tensor(_X) @ _Wt, _y).backward()
-    _gc.check_gradients(lambda _a: _batch_loss_ref(_X @ _a, _y), {"W": _W},
-                        {"W": _Wt.grad}).assert_ok()
+def scale_hint(got, want, n):
+    """A hint when got is n times want: the classic forgotten 1/N."""
+    if np.allclose(got, n * want, rtol=1e-5, atol=1e-12):
+        return f" (that is {n} times the right answer: divide P - Y by N = {n})"
+    return ""
+
+
+def gradient_ok(result, what):
+    """Fail with the gradient check's report, saying which case it was."""
+    if not result.passed:
+        raise AssertionError(f"{what}:\n{result.message}")
+
+
+def batch_loss_ref(Z, labels):
+    s = Z - Z.max(axis=1, keepdims=True)
+    lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return -lp[np.arange(len(labels)), labels].mean()
+
+
+# fixtures: build the graph in the kernel, hand back plain arrays
+run_op = student.kernel('''
+def run_op(op, Z, y, scale):
+    logits = mg.Tensor(Z, requires_grad=True)
+    loss = op.apply(logits, y)
+    shape, value = tuple(loss.shape), loss.data
+    (loss if scale == 1 else loss * scale).backward()
+    return shape, value, logits.grad
+''')
+through_linear = student.kernel('''
+def through_linear(op, X, W, y):
+    weights = mg.Tensor(W, requires_grad=True)
+    op.apply(mg.Tensor(X) @ weights, y).backward()
+    return weights.grad
+''')
+
+
+def loss_and_grad(Z, y, scale=1):
+    """SoftmaxCrossEntropy.apply on a Tensor of Z, then backward of scale * loss."""
+    # the shape comes separately: a 0-d array crosses as shape (1,)
+    shape, loss, grad = run_op(student.SoftmaxCrossEntropy, Z, y, scale)
+    what = f"SoftmaxCrossEntropy.apply on {Z.dtype} logits of shape {Z.shape}"
+    assert shape == () and np.asarray(loss).dtype == Z.dtype, (
+        f"{what} must return a single number of shape () and dtype {Z.dtype}, "
+        f"got a {np.asarray(loss).dtype} loss of shape {shape}")
+    assert isinstance(grad, np.ndarray) and grad.shape == Z.shape, (
+        f"{what}: after backward the logits' gradient must have their shape {Z.shape}, "
+        f"got {describe(grad)}: backward returns (dlogits, None)")
+    return float(np.asarray(loss).reshape(())), grad
+
+
+LOSS = 1.2491765165898825
+Z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+y = np.array([0, 2, 0])
+case = "SoftmaxCrossEntropy.apply(Z=[[1, 2, 3], [0, 0, 0], [2, -1, 0.5]], y=[0, 2, 0])"
+want = np.array([[-0.3033231422765398, 0.08157615701826588, 0.22174698525827396],
+                 [0.1111111111111111, 0.1111111111111111, -0.2222222222222222],
+                 [-0.07146765513690805, 0.01303752442356249, 0.05843013071334557]])
+loss, grad = loss_and_grad(Z, y)
+assert np.isclose(loss, LOSS, rtol=1e-12, atol=0.0), (
+    f"{case}: the loss should be the mean over the batch, {LOSS}, got {loss!r}")
+assert np.allclose(grad, want, rtol=1e-10, atol=0.0), (
+    f"{case}: after backward the gradient should be (P - Y)/3, "
+    f"{worst(grad, want)}{scale_hint(grad, want, 3)}")
+# the upstream gradient is used: d(2.5 L)/dZ = 2.5 dL/dZ
+loss, grad = loss_and_grad(Z, y, scale=2.5)
+assert np.allclose(grad, 2.5 * want, rtol=1e-10, atol=0.0), (
+    f"{case}, then (loss * 2.5).backward(): the gradient must be 2.5 (P - Y)/3, "
+    f"{worst(grad, 2.5 * want)}: multiply by grad_output in backward")
+# float32 logits give a float32 loss
+loss, grad = loss_and_grad(Z.astype(np.float32), y)
+assert np.isclose(loss, LOSS, rtol=1e-5, atol=0.0), (
+    f"{case} in float32: the loss should be {LOSS:.6f}, got {loss!r}")
+# huge logits stay finite
+loss, grad = loss_and_grad(np.array([[1e5, -1e5], [-1e5, 1e5]]), np.array([0, 0]))
+assert np.isclose(loss, 1e5, rtol=1e-12, atol=0.0), (
+    f"SoftmaxCrossEntropy.apply(Z=[[1e5, -1e5], [-1e5, 1e5]], y=[0, 0]): the loss should be "
+    f"the finite 1e5, got {loss!r}: use the stable log_softmax")
+assert np.allclose(grad, [[0.0, 0.0], [-0.5, 0.5]], rtol=0.0, atol=1e-12), (
+    f"SoftmaxCrossEntropy.apply(Z=[[1e5, -1e5], [-1e5, 1e5]], y=[0, 0]): the gradient "
+    f"should be [[0, 0], [-0.5, 0.5]], got {grad.tolist()}")
+# random batches against finite differences of a reference loss
+rng = np.random.default_rng(seed)
+for n, k in ((4, 3), (16, 10)):
+    Z = rng.normal(size=(n, k)) * 2.0
+    y = rng.integers(0, k, size=n)
+    loss, grad = loss_and_grad(Z, y)
+    ref = batch_loss_ref(Z, y)
+    assert np.isclose(loss, ref, rtol=1e-10, atol=0.0), (
+        f"SoftmaxCrossEntropy.apply on a random batch of {n} with {k} classes: the mean "
+        f"loss should be {ref:.10g}, got {loss!r}")
+    gradient_ok(check_gradients(lambda Z, y=y: batch_loss_ref(Z, y), {"Z": Z}, {"Z": grad}),
+                f"SoftmaxCrossEntropy on a random batch of {n} with {k} classes: the "
+                "gradient does not match finite differences of the mean loss")
+# inside a graph: the gradient reaches the weights of a linear map in front
+X = rng.normal(size=(6, 4))
+W = rng.normal(size=(4, 3))
+y = rng.integers(0, 3, size=6)
+dW = through_linear(student.SoftmaxCrossEntropy, X, W, y)
+assert isinstance(dW, np.ndarray) and dW.shape == W.shape, (
+    f"SoftmaxCrossEntropy.apply(X @ W, y) with X (6, 4) and W (4, 3): after backward W's "
+    f"gradient must have shape (4, 3), got {describe(dW)}")
+gradient_ok(check_gradients(lambda W: batch_loss_ref(X @ W, y), {"W": W}, {"W": dW}),
+            "SoftmaxCrossEntropy.apply(X @ W, y) with X (6, 4) and W (4, 3): the gradient "
+            "that reaches W does not match finite differences")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1015,34 +1298,45 @@ assert test_accuracy > 0.85, (
 )
 print(f"three epochs: loss {losses[0]:.3f} -> {recent:.3f}, test accuracy {test_accuracy:.3f}")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-import minigrad as _mg
-from autograder.hidden import fresh_module as _fresh
-from autograder.hidden import quiet as _quiet
+# one fixture trains a fresh model in the kernel and hands back plain data
+train = student.kernel('''
+def train(train_classifier, hidden, init, X, y, lr, epochs, order, X_test):
+    model = mg.nn.MLP([64, 128, 10], seed=init) if hidden else mg.nn.Linear(64, 10, seed=init)
+    optimizer = mg.optim.Adam(model.parameters(), lr=lr)
+    losses = train_classifier(model, X, y, optimizer, epochs=epochs, seed=order)
+    with mg.no_grad():
+        logits = model(mg.Tensor(X_test)).data
+    return [v if isinstance(v, float) else type(v).__name__ for v in losses], logits
+''')
 
-_data = _fresh("minigrad.data")
-
-
-def _accuracy(model_, X_, y_):
-    with _mg.no_grad():
-        _logits = model_(_mg.Tensor(X_))
-    return float(_np.mean(_np.argmax(_logits.data, axis=1) == y_))
-
-
-with _quiet():
-    _Xtr, _ytr, _Xte, _yte = _data.digits(test_fraction=0.25, seed=0)
-    _lin = _mg.nn.Linear(64, 10, seed=0)
-    _losses = train_classifier(_lin, _Xtr.copy(), _ytr.copy(),
-                               _mg.optim.Adam(_lin.parameters(), lr=0.02), epochs=20, seed=3)
-    assert _np.all(_np.isfinite(_losses))
-    _acc = _accuracy(_lin, _Xte, _yte)
-    assert _acc >= 0.90, f"logistic regression reached {_acc:.3f} test accuracy (at least 0.90)"
-    _mlp = _mg.nn.MLP([64, 128, 10], seed=0)
-    _losses = train_classifier(_mlp, _Xtr.copy(), _ytr.copy(),
-                               _mg.optim.Adam(_mlp.parameters(), lr=0.01), epochs=30, seed=3)
-    assert _np.all(_np.isfinite(_losses))
-    _acc = _accuracy(_mlp, _Xte, _yte)
-    assert _acc >= 0.95, f"the MLP reached {_acc:.3f} test accuracy (at least 0.95)"
+X_tr, y_tr, X_te, y_te = mg.data.digits(test_fraction=0.25, seed=0)
+steps_per_epoch = -(-len(X_tr) // 64)
+rng = np.random.default_rng(seed)
+for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20, 0.90),
+                                         ("the MLP [64, 128, 10]", True, 0.01, 30, 0.95)):
+    init, order = (int(v) for v in rng.integers(0, 2**31, size=2))
+    losses, logits = train(student.train_classifier, hidden, init, X_tr, y_tr, lr, epochs,
+                           order, X_te)
+    what = f"train_classifier on {name}, Adam lr={lr}, {epochs} epochs"
+    assert len(losses) == epochs * steps_per_epoch, (
+        f"{what}: {epochs} epochs of {len(X_tr)} examples in batches of 64 are "
+        f"{epochs * steps_per_epoch} steps, so losses should have that many entries, "
+        f"got {len(losses)}")
+    kinds = sorted({v for v in losses if isinstance(v, str)})
+    assert not kinds, (
+        f"{what}: append each loss as a Python float (loss.item()), got {', '.join(kinds)}")
+    assert np.all(np.isfinite(losses)), (
+        f"{what}: the losses must stay finite, got {np.size(losses) - np.isfinite(losses).sum()} "
+        f"non-finite ones (first at step {int(np.argmin(np.isfinite(losses)))})")
+    assert isinstance(logits, np.ndarray) and logits.shape == (len(X_te), 10), (
+        f"{what}: the trained model must give {len(X_te)} x 10 logits on the test set, "
+        f"got {type(logits).__name__} of shape {np.shape(logits)}")
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == y_te))
+    assert accuracy >= target, (
+        f"{what} reached {accuracy:.3f} test accuracy, want at least {target:.2f} "
+        f"(loss: first {losses[0]:.3f}, mean of the last ten {np.mean(losses[-10:]):.3f}): "
+        "compute the loss with SoftmaxCrossEntropy.apply, then optimizer.zero_grad(), "
+        "loss.backward(), optimizer.step()")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -218,39 +218,61 @@ check_gradients(
 print("skip_block_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+def skip_forward(x, W1, W2):
+    return W2 @ np.maximum(W1 @ x, 0.0) + x
 
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _x = _np.array([1.0, -2.0, 0.5])
-    _W1 = _np.array([[1.0, 0.5, 2.0], [-1.0, -1.0, 0.0], [0.5, 0.0, -3.0]])
-    _W2 = _np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [0.5, 1.0, -1.0]])
-    _delta = _np.array([1.0, 0.5, -1.0])
-    _dx, _dW1, _dW2 = skip_block_backward(_x, _W1, _W2, _delta)
-    assert _np.allclose(_dx, [2.5, 1.75, 0.0], rtol=0, atol=1e-12)
-    _want_dW1 = [[0.5, -1.0, 0.25], [-1.0, 2.0, -0.5], [0.0, 0.0, 0.0]]
-    _want_dW2 = [[1.0, 1.0, 0.0], [0.5, 0.5, 0.0], [-1.0, -1.0, 0.0]]
-    assert _np.allclose(_dW1, _want_dW1, rtol=0, atol=1e-12)
-    assert _np.allclose(_dW2, _want_dW2, rtol=0, atol=1e-12)
 
-    def _f_ref(x, W1, W2):
-        return W2 @ _np.maximum(W1 @ x, 0.0) + x
+with student.autograd_off():
+    x = np.array([1.0, -2.0, 0.5])
+    W1 = np.array([[1.0, 0.5, 2.0], [-1.0, -1.0, 0.0], [0.5, 0.0, -3.0]])
+    W2 = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [0.5, 1.0, -1.0]])
+    delta = np.array([1.0, 0.5, -1.0])
+    case = "at x = [1, -2, 0.5], delta = [1, 0.5, -1] with 3x3 weights"
+    out = student.skip_block_backward(x, W1, W2, delta)
+    assert isinstance(out, (tuple, list)) and len(out) == 3, (
+        f"skip_block_backward {case} must return the tuple (dx, dW1, dW2), "
+        f"got {type(out).__name__}")
+    dx, dW1, dW2 = (np.asarray(g) for g in out)
+    want_dx = np.array([2.5, 1.75, 0.0])
+    assert dx.shape == (3,), f"skip_block_backward {case}: dx must have shape (3,), got {dx.shape}"
+    hint = (": that is W1^T dz alone, add delta for the skip path"
+            if np.allclose(dx, want_dx - delta, rtol=0, atol=1e-9) else "")
+    assert np.allclose(dx, want_dx, rtol=0, atol=1e-12), (
+        f"skip_block_backward {case}: dx must be [2.5, 1.75, 0], got {dx.tolist()}{hint}")
+    want_dW1 = np.array([[0.5, -1.0, 0.25], [-1.0, 2.0, -0.5], [0.0, 0.0, 0.0]])
+    want_dW2 = np.array([[1.0, 1.0, 0.0], [0.5, 0.5, 0.0], [-1.0, -1.0, 0.0]])
+    for name, got, want in (("dW1", dW1, want_dW1), ("dW2", dW2, want_dW2)):
+        assert got.shape == (3, 3), (
+            f"skip_block_backward {case}: {name} must have shape (3, 3), got {got.shape}")
+        assert np.allclose(got, want, rtol=0, atol=1e-12), (
+            f"skip_block_backward {case}: {name} must be {want.tolist()}, got {got.tolist()}")
 
-    _rng = _np.random.default_rng(1234)
-    for _d, _h, _dt in [(5, 7, _np.float64), (8, 3, _np.float64), (4, 6, _np.float32)]:
-        _x = _rng.normal(size=_d).astype(_dt)
-        _W1 = _rng.normal(size=(_h, _d)).astype(_dt)
-        _W2 = _rng.normal(size=(_d, _h)).astype(_dt)
-        _delta = _rng.normal(size=_d).astype(_dt)
-        _out = skip_block_backward(_x, _W1, _W2, _delta)
-        assert [_np.shape(_g) for _g in _out] == [(_d,), (_h, _d), (_d, _h)]
-        assert all(_np.asarray(_g).dtype == _dt for _g in _out)
-        _gc.check_gradients(
-            _f_ref,
-            {"x": _x, "W1": _W1, "W2": _W2},
-            lambda _dout, _x=_x, _W1=_W1, _W2=_W2: skip_block_backward(_x, _W1, _W2, _dout),
-            seed=7,
+    rng = np.random.default_rng(seed)
+    for d, h, dt in [(5, 7, np.float64), (8, 3, np.float64), (4, 6, np.float32)]:
+        while True:  # keep every pre-activation away from relu's kink at 0
+            x = rng.normal(size=d).astype(dt)
+            W1 = rng.normal(size=(h, d)).astype(dt)
+            if np.min(np.abs(W1 @ x)) > 0.1:
+                break
+        W2 = rng.normal(size=(d, h)).astype(dt)
+        delta = rng.normal(size=d).astype(dt)
+        case = f"with d = {d}, h = {h} and {np.dtype(dt).name} inputs"
+        out = student.skip_block_backward(x, W1, W2, delta)
+        assert isinstance(out, (tuple, list)) and len(out) == 3, (
+            f"skip_block_backward {case} must return the tuple (dx, dW1, dW2)")
+        shapes = [np.shape(g) for g in out]
+        assert shapes == [(d,), (h, d), (d, h)], (
+            f"skip_block_backward {case}: (dx, dW1, dW2) must have the shapes of (x, W1, W2), "
+            f"{[(d,), (h, d), (d, h)]}, got {shapes}")
+        dtypes = [np.asarray(g).dtype.name for g in out]
+        assert all(t == np.dtype(dt).name for t in dtypes), (
+            f"skip_block_backward {case} must return {np.dtype(dt).name} gradients like its "
+            f"inputs, got dtypes {dtypes} for (dx, dW1, dW2)")
+        check_gradients(
+            skip_forward,
+            {"x": x, "W1": W1, "W2": W2},
+            lambda dout, x=x, W1=W1, W2=W2: student.skip_block_backward(x, W1, W2, dout),
+            seed=seed,
         ).assert_ok()
 ### END HIDDEN TESTS
 
@@ -319,33 +341,62 @@ check_gradients(
 print("shared_weight_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
+def shared_forward(x, W):
+    return W @ np.maximum(W @ x, 0.0)
 
-_gc = _fresh("minigrad.gradcheck")
-with _quiet(), _engine_off():
-    _x = _np.array([0.5, -1.0])
-    _W = _np.array([[2.0, -1.0], [-1.0, 1.5]])
-    _dx, _dW = shared_weight_backward(_x, _W, _np.array([1.0, -2.0]))
-    assert _np.allclose(_dx, [8.0, -4.0], rtol=0, atol=1e-12)
-    assert _np.allclose(_dW, [[4.0, -4.0], [-4.0, 0.0]], rtol=0, atol=1e-12)
 
-    def _f_ref(x, W):
-        return W @ _np.maximum(W @ x, 0.0)
+with student.autograd_off():
+    x = np.array([0.5, -1.0])
+    W = np.array([[2.0, -1.0], [-1.0, 1.5]])
+    delta = np.array([1.0, -2.0])
+    case = "at x = [0.5, -1], W = [[2, -1], [-1, 1.5]], delta = [1, -2]"
+    out = student.shared_weight_backward(x, W, delta)
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"shared_weight_backward {case} must return the tuple (dx, dW), "
+        f"got {type(out).__name__}")
+    dx, dW = (np.asarray(g) for g in out)
+    assert dx.shape == (2,) and dW.shape == (2, 2), (
+        f"shared_weight_backward {case}: dx and dW must have shapes (2,) and (2, 2), "
+        f"got {dx.shape} and {dW.shape}")
+    assert np.allclose(dx, [8.0, -4.0], rtol=0, atol=1e-12), (
+        f"shared_weight_backward {case}: dx must be [8, -4], got {dx.tolist()}")
+    h = W @ x
+    outer_use = np.outer(delta, np.maximum(h, 0.0))  # the message from y = W a
+    inner_use = np.outer((W.T @ delta) * (h > 0), x)  # the message from h = W x
+    hint = ""
+    if np.allclose(dW, inner_use, rtol=0, atol=1e-9):
+        hint = ": that is only the message from h = W x; add the one from y = W a"
+    elif np.allclose(dW, outer_use, rtol=0, atol=1e-9):
+        hint = ": that is only the message from y = W a; add the one from h = W x"
+    assert np.allclose(dW, [[4.0, -4.0], [-4.0, 0.0]], rtol=0, atol=1e-12), (
+        f"shared_weight_backward {case}: dW must be [[4, -4], [-4, 0]], the sum of the "
+        f"messages from both uses of W, got {dW.tolist()}{hint}")
 
-    _rng = _np.random.default_rng(4321)
-    for _d, _dt in [(3, _np.float64), (7, _np.float64), (6, _np.float32)]:
-        _x = _rng.normal(size=_d).astype(_dt)
-        _W = _rng.normal(size=(_d, _d)).astype(_dt)
-        _delta = _rng.normal(size=_d).astype(_dt)
-        _out = shared_weight_backward(_x, _W, _delta)
-        assert [_np.shape(_g) for _g in _out] == [(_d,), (_d, _d)]
-        assert all(_np.asarray(_g).dtype == _dt for _g in _out)
-        _gc.check_gradients(
-            _f_ref,
-            {"x": _x, "W": _W},
-            lambda _dout, _x=_x, _W=_W: shared_weight_backward(_x, _W, _dout),
-            seed=3,
+    rng = np.random.default_rng(seed)
+    for d, dt in [(3, np.float64), (7, np.float64), (6, np.float32)]:
+        while True:  # keep every pre-activation away from relu's kink at 0
+            x = rng.normal(size=d).astype(dt)
+            W = rng.normal(size=(d, d)).astype(dt)
+            if np.min(np.abs(W @ x)) > 0.1:
+                break
+        delta = rng.normal(size=d).astype(dt)
+        case = f"with d = {d} and {np.dtype(dt).name} inputs"
+        out = student.shared_weight_backward(x, W, delta)
+        assert isinstance(out, (tuple, list)) and len(out) == 2, (
+            f"shared_weight_backward {case} must return the tuple (dx, dW)")
+        shapes = [np.shape(g) for g in out]
+        assert shapes == [(d,), (d, d)], (
+            f"shared_weight_backward {case}: (dx, dW) must have the shapes of (x, W), "
+            f"{[(d,), (d, d)]}, got {shapes}")
+        dtypes = [np.asarray(g).dtype.name for g in out]
+        assert all(t == np.dtype(dt).name for t in dtypes), (
+            f"shared_weight_backward {case} must return {np.dtype(dt).name} gradients like its "
+            f"inputs, got dtypes {dtypes} for (dx, dW)")
+        check_gradients(
+            shared_forward,
+            {"x": x, "W": W},
+            lambda dout, x=x, W=W: student.shared_weight_backward(x, W, dout),
+            seed=seed,
         ).assert_ok()
 ### END HIDDEN TESTS
 
@@ -476,52 +527,63 @@ check_gradients(
 print("program_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import engine_off as _engine_off, fresh_module as _fresh, quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
-
-
-def _R_ref(W0, W1, W2, p, q):
-    _B = _np.tanh(W0 @ p + q)
-    return _np.sum(1.0 / (1.0 + _np.exp(-(W1 @ _B))) * _np.tanh(W2 @ _B))
+def program_R_ref(W0, W1, W2, p, q):
+    B = np.tanh(W0 @ p + q)
+    return np.sum(1.0 / (1.0 + np.exp(-(W1 @ B))) * np.tanh(W2 @ B))
 
 
-with _quiet(), _engine_off():
-    _W0 = _np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
-    _W1 = _np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
-    _W2 = _np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
-    _p = _np.array([1.0, -0.5])
-    _q = _np.array([0.0, 0.5, -1.0])
-    _dW0, _dW1, _dW2 = program_backward(_W0, _W1, _W2, _p, _q)
-    assert _np.allclose(_dW0, [
-        [-0.0950115846018866, 0.0475057923009433],
-        [0.0890706848194328, -0.0445353424097164],
-        [0.012070603308382973, -0.006035301654191486],
-    ], rtol=1e-9, atol=1e-12)
-    assert _np.allclose(_dW1, [
-        [-0.07148182476455349, -0.08495554797395528, 0.09048185310809893],
-        [0.041918969836812876, 0.04982034334909841, -0.053061125449866305],
-    ], rtol=1e-9, atol=1e-12)
-    assert _np.allclose(_dW2, [
-        [0.22007160706599457, 0.26155325543776115, -0.27856713072723377],
-        [0.006147167371903875, 0.007305856758523593, -0.007781098160372058],
-    ], rtol=1e-9, atol=1e-12)
+names = ("dW0", "dW1", "dW2")
+shapes = [(3, 2), (2, 3), (2, 3)]
+with student.autograd_off():
+    W0 = np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
+    W1 = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
+    W2 = np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
+    p = np.array([1.0, -0.5])
+    q = np.array([0.0, 0.5, -1.0])
+    case = "at p = [1, -0.5], q = [0, 0.5, -1] with small integer-and-half weights"
+    out = student.program_backward(W0, W1, W2, p, q)
+    assert isinstance(out, (tuple, list)) and len(out) == 3, (
+        f"program_backward {case} must return the tuple (dW0, dW1, dW2), "
+        f"got {type(out).__name__}")
+    wants = [
+        [[-0.0950115846018866, 0.0475057923009433],
+         [0.0890706848194328, -0.0445353424097164],
+         [0.012070603308382973, -0.006035301654191486]],
+        [[-0.07148182476455349, -0.08495554797395528, 0.09048185310809893],
+         [0.041918969836812876, 0.04982034334909841, -0.053061125449866305]],
+        [[0.22007160706599457, 0.26155325543776115, -0.27856713072723377],
+         [0.006147167371903875, 0.007305856758523593, -0.007781098160372058]],
+    ]
+    for name, shape, got, want in zip(names, shapes, out, wants):
+        got, want = np.asarray(got), np.array(want)
+        assert got.shape == shape, (
+            f"program_backward {case}: {name} must have shape {shape}, got {got.shape}")
+        i = np.unravel_index(np.argmax(np.abs(got - want)), shape)
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (
+            f"program_backward {case}: {name} is off; entry {tuple(map(int, i))} should be "
+            f"{want[i]:.6g}, got {got[i]:.6g}")
 
-    _rng = _np.random.default_rng(99)
-    for _dt in (_np.float64, _np.float64, _np.float32):
-        _W0 = _rng.normal(size=(3, 2)).astype(_dt)
-        _W1 = _rng.normal(size=(2, 3)).astype(_dt)
-        _W2 = _rng.normal(size=(2, 3)).astype(_dt)
-        _p = _rng.normal(size=2).astype(_dt)
-        _q = _rng.normal(size=3).astype(_dt)
-        _out = program_backward(_W0, _W1, _W2, _p, _q)
-        assert [_np.shape(_g) for _g in _out] == [(3, 2), (2, 3), (2, 3)]
-        assert all(_np.asarray(_g).dtype == _dt for _g in _out)
-        _gc.check_gradients(
-            lambda W0, W1, W2, _p=_p, _q=_q: _R_ref(W0, W1, W2, _p, _q),
-            {"W0": _W0, "W1": _W1, "W2": _W2},
-            dict(zip(["W0", "W1", "W2"], _out)),
+    rng = np.random.default_rng(seed)
+    for dt in (np.float64, np.float64, np.float32):
+        W0, W1, W2 = (rng.normal(size=s).astype(dt) for s in shapes)
+        p = rng.normal(size=2).astype(dt)
+        q = rng.normal(size=3).astype(dt)
+        case = f"with random {np.dtype(dt).name} weights and inputs"
+        out = student.program_backward(W0, W1, W2, p, q)
+        assert isinstance(out, (tuple, list)) and len(out) == 3, (
+            f"program_backward {case} must return the tuple (dW0, dW1, dW2)")
+        got_shapes = [np.shape(g) for g in out]
+        assert got_shapes == shapes, (
+            f"program_backward {case}: (dW0, dW1, dW2) must have the shapes {shapes} "
+            f"of (W0, W1, W2), got {got_shapes}")
+        dtypes = [np.asarray(g).dtype.name for g in out]
+        assert all(t == np.dtype(dt).name for t in dtypes), (
+            f"program_backward {case} must return {np.dtype(dt).name} gradients like its "
+            f"inputs, got dtypes {dtypes} for (dW0, dW1, dW2)")
+        check_gradients(
+            lambda W0, W1, W2, p=p, q=q: program_R_ref(W0, W1, W2, p, q),
+            {"W0": W0, "W1": W1, "W2": W2},
+            dict(zip(["W0", "W1", "W2"], out)),
         ).assert_ok()
 ### END HIDDEN TESTS
 
@@ -566,37 +628,74 @@ gradcheck(
 print("program_R builds a correct graph")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, quiet as _quiet
-
-_gc = _fresh("minigrad.gradcheck")
-
-
-def _R_ref(W0, W1, W2, p, q):
-    _B = _np.tanh(W0 @ p + q)
-    return _np.sum(1.0 / (1.0 + _np.exp(-(W1 @ _B))) * _np.tanh(W2 @ _B))
+def program_R_ref(W0, W1, W2, p, q):
+    B = np.tanh(W0 @ p + q)
+    return np.sum(1.0 / (1.0 + np.exp(-(W1 @ B))) * np.tanh(W2 @ B))
 
 
-with _quiet():
-    _W0 = _np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
-    _W1 = _np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
-    _W2 = _np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
-    _p = _np.array([1.0, -0.5])
-    _q = _np.array([0.0, 0.5, -1.0])
-    _ts = [mg.Tensor(_a.copy(), requires_grad=True) for _a in (_W0, _W1, _W2)]
-    _R = program_R(*_ts, mg.Tensor(_p), mg.Tensor(_q))
-    assert _np.shape(_R.data) == ()
-    assert _np.isclose(float(_R.data), 0.7931597716912473, rtol=1e-12, atol=1e-12)
-    _R.backward()
-    _gc.check_gradients(
-        lambda W0, W1, W2: _R_ref(W0, W1, W2, _p, _q),
-        {"W0": _W0, "W1": _W1, "W2": _W2},
-        {"W0": _ts[0].grad, "W1": _ts[1].grad, "W2": _ts[2].grad},
+run = student.kernel('''
+def run_program_R(program_R, W0, W1, W2, p, q, dout):
+    """Build R from fresh Tensors, backpropagate dout twice; the values and gradients."""
+    Ws = [mg.Tensor(w, requires_grad=True) for w in (W0, W1, W2)]
+    R = program_R(*Ws, mg.Tensor(p), mg.Tensor(q))
+    if not isinstance(R, mg.Tensor):
+        return type(R).__name__, None, None, None
+    value = (tuple(np.shape(R.data)), np.array(R.data).ravel())
+    R.backward(np.array(dout))
+    first = [None if w.grad is None else np.array(w.grad) for w in Ws]
+    R.backward(np.array(dout))
+    second = [None if w.grad is None else np.array(w.grad) for w in Ws]
+    return "Tensor", value, first, second
+''')
+
+
+def check_case(W0, W1, W2, p, q, case, want_value=None):
+    """Value, gradients against finite differences, and accumulation of a second backward."""
+    kind, value, _, _ = run(student.program_R, W0, W1, W2, p, q, 1.0)
+    assert kind == "Tensor", (
+        f"program_R {case} must return a minigrad Tensor, got {kind}: "
+        "build R from Tensor operations only")
+    shape, data = value
+    assert tuple(shape) == (), f"program_R {case}: R must be a scalar, got shape {tuple(shape)}"
+    want = program_R_ref(W0, W1, W2, p, q) if want_value is None else want_value
+    assert np.isclose(data[0], want, rtol=1e-12, atol=1e-12), (
+        f"program_R {case}: R = {data[0]!r}, but the program's value is {want!r}")
+    calls = []
+
+    def analytic(dout):
+        _, _, first, second = run(student.program_R, W0, W1, W2, p, q, float(dout))
+        calls.append((first, second))
+        missing = [f"W{i}" for i, g in enumerate(first) if g is None]
+        assert not missing, (
+            f"program_R {case}: {', '.join(missing)}.grad is None after R.backward(); "
+            "build R from Tensor operations only, so that the graph reaches every weight")
+        return {"W0": first[0], "W1": first[1], "W2": first[2]}
+
+    check_gradients(
+        lambda W0, W1, W2: program_R_ref(W0, W1, W2, p, q),
+        {"W0": W0, "W1": W1, "W2": W2},
+        analytic,
+        seed=seed,
     ).assert_ok()
-    _rng = _np.random.default_rng(2024)
-    _ts = [mg.Tensor(_rng.normal(size=_s), requires_grad=True) for _s in ((3, 2), (2, 3), (2, 3))]
-    _pq = (mg.Tensor(_rng.normal(size=2)), mg.Tensor(_rng.normal(size=3)))
-    _gc.gradcheck(lambda W0, W1, W2: program_R(W0, W1, W2, *_pq), *_ts).assert_ok()
+    first, second = calls[-1]
+    for i, (g1, g2) in enumerate(zip(first, second)):
+        assert np.allclose(g2, 2 * g1, rtol=1e-9, atol=1e-12), (
+            f"program_R {case}: a second R.backward() on the same graph must add the same "
+            f"gradient to W{i}.grad again (twice the first), got a largest difference of "
+            f"{np.max(np.abs(g2 - 2 * g1)):.3g}")
+
+
+W0 = np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
+W1 = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
+W2 = np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
+p = np.array([1.0, -0.5])
+q = np.array([0.0, 0.5, -1.0])
+check_case(W0, W1, W2, p, q, "at p = [1, -0.5], q = [0, 0.5, -1] with small integer-and-half "
+           "weights", want_value=0.7931597716912473)
+
+rng = np.random.default_rng(seed)
+Ws = [rng.normal(size=s) for s in ((3, 2), (2, 3), (2, 3))]
+check_case(*Ws, rng.normal(size=2), rng.normal(size=3), "with random weights and inputs")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -757,52 +856,95 @@ for name, w, w_new in zip(["W0", "W1", "W2"], Ws, one_step):
 print("train_program takes the right steps")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import quiet as _quiet
-
-
-def _ref_train(weights, P, Q, T, lr, epochs):
-    _Ws = [_np.array(_w, dtype=float) for _w in weights]
-    _losses = []
+def train_ref(weights, P, Q, T, lr, epochs):
+    """The lecture's loop with hand-written per-sample gradients."""
+    Ws = [np.array(w, dtype=float) for w in weights]
+    losses = []
     for _ in range(epochs):
-        _G = [_np.zeros_like(_w) for _w in _Ws]
-        _sq = 0.0
-        for _p, _q, _t in zip(P, Q, T):
-            _B = _np.tanh(_Ws[0] @ _p + _q)
-            _E = 1.0 / (1.0 + _np.exp(-(_Ws[1] @ _B)))
-            _F = _np.tanh(_Ws[2] @ _B)
-            _err = _t - _np.sum(_E * _F)
-            _sq += _err**2
-            _dC = _F * _E * (1 - _E)
-            _dD = _E * (1 - _F**2)
-            _dA = (_Ws[1].T @ _dC + _Ws[2].T @ _dD) * (1 - _B**2)
-            _G[0] += _err * _np.outer(_dA, _p)
-            _G[1] += _err * _np.outer(_dC, _B)
-            _G[2] += _err * _np.outer(_dD, _B)
-        _losses.append(_sq / len(T))
-        _Ws = [_w - lr * (-2.0 / len(T)) * _g for _w, _g in zip(_Ws, _G)]
-    return _Ws, _np.array(_losses)
+        G = [np.zeros_like(w) for w in Ws]
+        squared = 0.0
+        for p, q, t in zip(P, Q, T):
+            B = np.tanh(Ws[0] @ p + q)
+            E = 1.0 / (1.0 + np.exp(-(Ws[1] @ B)))
+            F = np.tanh(Ws[2] @ B)
+            err = t - np.sum(E * F)
+            squared += err**2
+            dC = F * E * (1 - E)
+            dD = E * (1 - F**2)
+            dA = (Ws[1].T @ dC + Ws[2].T @ dD) * (1 - B**2)
+            G[0] += err * np.outer(dA, p)
+            G[1] += err * np.outer(dC, B)
+            G[2] += err * np.outer(dD, B)
+        losses.append(squared / len(T))
+        Ws = [w - lr * (-2.0 / len(T)) * g for w, g in zip(Ws, G)]
+    return Ws, np.array(losses)
 
 
-with _quiet():
-    _rng = _np.random.default_rng(77)
-    _P = _rng.normal(size=(12, 2))
-    _Q = 0.5 * _rng.normal(size=(12, 3))
-    _T = _rng.uniform(-0.5, 0.5, size=12)
-    _start = tuple(0.4 * _rng.normal(size=_s) for _s in ((3, 2), (2, 3), (2, 3)))
-    _got_w, _got_losses = train_program(_start, _P, _Q, _T, lr=0.2, epochs=15, progress=False)
-    _ref_w, _ref_losses = _ref_train(_start, _P, _Q, _T, lr=0.2, epochs=15)
-    assert _np.shape(_got_losses) == (15,)
-    assert _np.asarray(_got_losses).dtype == _np.float64
-    assert _np.isclose(_got_losses[0], 0.10604243126167895, rtol=1e-10, atol=0)
-    assert _np.isclose(_got_losses[-1], 0.07738017269469331, rtol=1e-8, atol=0)
-    assert _np.allclose(_got_losses, _ref_losses, rtol=1e-8, atol=1e-12)
-    assert len(_got_w) == 3
-    for _g, _r in zip(_got_w, _ref_w):
-        assert _np.shape(_g) == _np.shape(_r)
-        assert _np.asarray(_g).dtype == _np.float64
-        assert _np.allclose(_g, _r, rtol=1e-8, atol=1e-12)
-    assert _got_losses[-1] < _got_losses[0]
+def make_case(rng):
+    P = rng.normal(size=(12, 2))
+    Q = 0.5 * rng.normal(size=(12, 3))
+    T = rng.uniform(-0.5, 0.5, size=12)
+    start = tuple(0.4 * rng.normal(size=s) for s in ((3, 2), (2, 3), (2, 3)))
+    return start, P, Q, T
+
+
+def check_run(start, P, Q, T, lr, epochs, case):
+    """train_program's weights and losses against the reference loop; its losses."""
+    out = student.train_program(start, P, Q, T, lr=lr, epochs=epochs, progress=False)
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"train_program {case} must return the pair (new_weights, losses), "
+        f"got {type(out).__name__}")
+    got_w, got_losses = out
+    ref_w, ref_losses = train_ref(start, P, Q, T, lr, epochs)
+    got_losses = np.asarray(got_losses)
+    assert got_losses.shape == (epochs,), (
+        f"train_program {case}: losses must have shape (epochs,) = ({epochs},), "
+        f"got {got_losses.shape}")
+    assert got_losses.dtype == np.float64, (
+        f"train_program {case}: losses must be a float64 array, got dtype {got_losses.dtype}")
+    e = int(np.argmax(np.abs(got_losses - ref_losses)))
+    assert np.allclose(got_losses, ref_losses, rtol=1e-8, atol=1e-12), (
+        f"train_program {case}: losses[{e}] = {got_losses[e]:.10g}, want {ref_losses[e]:.10g} "
+        "(the mean squared error at the weights before epoch's step)")
+    assert isinstance(got_w, (tuple, list)) and len(got_w) == 3, (
+        f"train_program {case}: new_weights must be the tuple (W0, W1, W2), "
+        f"got {type(got_w).__name__}")
+    for i, (g, r) in enumerate(zip(got_w, ref_w)):
+        g = np.asarray(g)
+        assert g.shape == r.shape, (
+            f"train_program {case}: the new W{i} must have shape {r.shape}, got {g.shape}")
+        assert g.dtype == np.float64, (
+            f"train_program {case}: the new W{i} must be float64, got {g.dtype}")
+        assert np.allclose(g, r, rtol=1e-8, atol=1e-12), (
+            f"train_program {case}: after {epochs} epochs W{i} is off by up to "
+            f"{np.max(np.abs(g - r)):.3g}; each epoch must take one step "
+            "W <- W - lr * (-2/N) * sum_i (t_i - r_i) dR/dW, with the gradients reset first")
+    return got_losses
+
+
+case = "on 12 fixed samples with lr=0.2 for 15 epochs"
+losses = check_run(*make_case(np.random.default_rng(77)), lr=0.2, epochs=15, case=case)
+assert np.isclose(losses[0], 0.10604243126167895, rtol=1e-10, atol=0), (
+    f"train_program {case}: losses[0] must be 0.10604243126167895, got {losses[0]!r}")
+assert np.isclose(losses[-1], 0.07738017269469331, rtol=1e-8, atol=0), (
+    f"train_program {case}: losses[-1] must be 0.07738017269469331, got {losses[-1]!r}")
+assert losses[-1] < losses[0], (
+    f"train_program {case}: the loss must go down, got {losses[0]:.4g} -> {losses[-1]:.4g}")
+
+start, P, Q, T = make_case(np.random.default_rng(seed))
+check_run(start, P, Q, T, lr=0.5, epochs=4, case="on 12 random samples with lr=0.5 for 4 epochs")
+
+weights_after = student.kernel('''
+def weights_after(train_program, W0, W1, W2, P, Q, T):
+    """The weights handed to train_program, read back after the call."""
+    weights = (W0, W1, W2)
+    train_program(weights, P, Q, T, lr=0.5, epochs=2, progress=False)
+    return weights
+''')
+after = weights_after(student.train_program, *start, P, Q, T)
+changed = [f"W{i}" for i, (a, b) in enumerate(zip(after, start)) if not np.array_equal(a, b)]
+assert not changed, (
+    f"train_program changed the weights it was given ({', '.join(changed)}): work on copies")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -889,51 +1031,104 @@ gradcheck(lambda x: block(x), mg.Tensor(rng.normal(size=(2, 3)), requires_grad=T
 print("ResidualBlock works")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import fresh_module as _fresh, quiet as _quiet
+layers_of = student.kernel('''
+def layers_of(ResidualBlock, dim, hidden, seed):
+    """A new block's parameter count and the data of its two layers."""
+    blk = ResidualBlock(dim, hidden, seed=seed)
+    out = {"module": isinstance(blk, mg.nn.Module), "n_params": len(blk.parameters())}
+    for name in ("fc1", "fc2"):
+        layer = getattr(blk, name)
+        out[name + ".W"] = np.array(layer.W.data)
+        out[name + ".b"] = np.array(layer.b.data)
+    return out
+''')
+run_block = student.kernel('''
+def run_block(ResidualBlock, values, x, dout):
+    """A block with the given parameters: y = block(x) and the gradients of backward(dout)."""
+    blk = ResidualBlock(x.shape[1], values["W1"].shape[1], seed=0)
+    blk.fc1.W.data = np.array(values["W1"])
+    blk.fc1.b.data = np.array(values["b1"])
+    blk.fc2.W.data = np.array(values["W2"])
+    blk.fc2.b.data = np.array(values["b2"])
+    for t in blk.parameters():
+        t.grad = None
+    xt = mg.Tensor(np.array(x), requires_grad=True)
+    y = blk(xt)
+    y.backward(np.array(dout))
+    grads = {"x": xt.grad, "W1": blk.fc1.W.grad, "b1": blk.fc1.b.grad,
+             "W2": blk.fc2.W.grad, "b2": blk.fc2.b.grad}
+    return np.array(y.data), {k: None if g is None else np.array(g) for k, g in grads.items()}
+''')
 
-_gc = _fresh("minigrad.gradcheck")
-with _quiet():
-    _blk = ResidualBlock(3, 2, seed=5)
-    _b2 = ResidualBlock(3, 2, seed=5)
-    for _a, _b in zip(_blk.parameters(), _b2.parameters()):
-        assert _np.array_equal(_a.data, _b.data)
-    assert _blk.fc1.W.shape == (3, 2)
-    assert _blk.fc2.W.shape == (2, 3)
-    _vals = {
-        "W1": _np.array([[0.5, -1.0], [1.0, 0.25], [-0.5, 0.75]]),
-        "b1": _np.array([0.1, -0.2]),
-        "W2": _np.array([[1.0, -0.5, 0.25], [-0.75, 0.5, 1.5]]),
-        "b2": _np.array([0.05, 0.0, -0.1]),
-    }
-    _x = _np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5], [-1.5, 0.25, 1.0], [0.3, 0.3, -2.0]])
 
-    def _f_ref(x, W1, b1, W2, b2):
-        return x + _np.maximum(x @ W1 + b1, 0.0) @ W2 + b2
+def block_ref(x, W1, b1, W2, b2):
+    return x + np.maximum(x @ W1 + b1, 0.0) @ W2 + b2
 
-    def _analytic(dout):
-        _blk.fc1.W.data = _vals["W1"].copy()
-        _blk.fc1.b.data = _vals["b1"].copy()
-        _blk.fc2.W.data = _vals["W2"].copy()
-        _blk.fc2.b.data = _vals["b2"].copy()
-        for _t in _blk.parameters():
-            _t.grad = None
-        _xt = mg.Tensor(_x.copy(), requires_grad=True)
-        _blk(_xt).backward(_np.asarray(dout))
-        return (_xt.grad, _blk.fc1.W.grad, _blk.fc1.b.grad, _blk.fc2.W.grad, _blk.fc2.b.grad)
 
-    _analytic(_np.zeros((4, 3)))
-    _y = _blk(mg.Tensor(_x)).data
-    assert _np.shape(_y) == (4, 3)
-    _want = [
-        [1.05, -1.0, 0.4],
-        [2.4, 0.825, -0.0125],
-        [-3.034375, 1.30625, 4.06875],
-        [1.9, -0.475, -1.7125],
-    ]
-    assert _np.allclose(_y, _want, rtol=0, atol=1e-12)
-    assert _np.allclose(_y, _f_ref(_x, **_vals), rtol=1e-12, atol=1e-12)
-    _gc.check_gradients(_f_ref, {"x": _x, **_vals}, _analytic).assert_ok()
+first = layers_of(student.ResidualBlock, 3, 2, 5)
+again = layers_of(student.ResidualBlock, 3, 2, 5)
+assert first["module"], "ResidualBlock(3, 2, seed=5) must be an mg.nn.Module"
+assert first["n_params"] == 4, (
+    f"ResidualBlock(3, 2, seed=5).parameters() must find 4 parameters (fc1.W, fc1.b, fc2.W, "
+    f"fc2.b), got {first['n_params']}")
+for name, shape in (("fc1.W", (3, 2)), ("fc1.b", (2,)), ("fc2.W", (2, 3)), ("fc2.b", (3,))):
+    assert first[name].shape == shape, (
+        f"ResidualBlock(3, 2, seed=5): {name} must have shape {shape}, got {first[name].shape}")
+    assert np.array_equal(first[name], again[name]), (
+        f"two ResidualBlock(3, 2, seed=5) have different {name}: pass the seed to the layers")
+for name, linear in (("fc1", mg.nn.Linear(3, 2, seed=5)), ("fc2", mg.nn.Linear(2, 3, seed=6))):
+    for p in ("W", "b"):
+        assert np.allclose(first[f"{name}.{p}"], getattr(linear, p).data, rtol=0, atol=1e-15), (
+            f"ResidualBlock(3, 2, seed=5): {name}.{p} is not the one of "
+            f"{'mg.nn.Linear(3, 2, seed=5)' if name == 'fc1' else 'mg.nn.Linear(2, 3, seed=6)'}"
+            " (fc1 gets seed, fc2 gets seed + 1)")
+
+
+def check_case(values, x, case, want_y=None):
+    y, _ = run_block(student.ResidualBlock, values, x, np.zeros_like(x))
+    assert y.shape == x.shape, (
+        f"ResidualBlock {case}: the output must have the input's shape {x.shape}, got {y.shape}")
+    want = block_ref(x, **values) if want_y is None else np.array(want_y)
+    i = np.unravel_index(np.argmax(np.abs(y - want)), want.shape)
+    assert np.allclose(y, want, rtol=1e-12, atol=1e-12), (
+        f"ResidualBlock {case}: forward must return x + fc2(relu(fc1(x))); output entry "
+        f"{tuple(map(int, i))} should be {want[i]:.6g}, got {y[i]:.6g}")
+
+    def analytic(dout):
+        _, grads = run_block(student.ResidualBlock, values, x, dout)
+        missing = [k for k, g in grads.items() if g is None]
+        assert not missing, (
+            f"ResidualBlock {case}: after block(x).backward() the gradient of "
+            f"{', '.join(missing)} is None; build the output from Tensor operations")
+        return grads
+
+    check_gradients(block_ref, {"x": x, **values}, analytic, seed=seed).assert_ok()
+
+
+values = {
+    "W1": np.array([[0.5, -1.0], [1.0, 0.25], [-0.5, 0.75]]),
+    "b1": np.array([0.1, -0.2]),
+    "W2": np.array([[1.0, -0.5, 0.25], [-0.75, 0.5, 1.5]]),
+    "b2": np.array([0.05, 0.0, -0.1]),
+}
+x = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5], [-1.5, 0.25, 1.0], [0.3, 0.3, -2.0]])
+want_y = [
+    [1.05, -1.0, 0.4],
+    [2.4, 0.825, -0.0125],
+    [-3.034375, 1.30625, 4.06875],
+    [1.9, -0.475, -1.7125],
+]
+check_case(values, x, "with dim 3, hidden 2 and hand-picked parameters on a batch of 4",
+           want_y=want_y)
+
+rng = np.random.default_rng(seed)
+while True:  # keep every pre-activation away from relu's kink at 0
+    values = {"W1": 0.7 * rng.normal(size=(4, 5)), "b1": 0.3 * rng.normal(size=5),
+              "W2": 0.7 * rng.normal(size=(5, 4)), "b2": 0.3 * rng.normal(size=4)}
+    x = rng.normal(size=(6, 4))
+    if np.min(np.abs(x @ values["W1"] + values["b1"])) > 0.05:
+        break
+check_case(values, x, "with dim 4, hidden 5 and random parameters on a batch of 6")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1013,52 +1208,66 @@ assert np.allclose(again, norms), "a second call gave different norms: reset the
 print("layer_grad_norms works")
 
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from autograder.hidden import quiet as _quiet
+make_net = student.kernel('''
+def make_net():
+    """A network of three tanh layers (2 -> 3 -> 3 -> 1); hidden_layers() are the first 2."""
+
+    class Net(mg.nn.Module):
+        def __init__(self):
+            self.layers = [mg.nn.Linear(2, 3), mg.nn.Linear(3, 3), mg.nn.Linear(3, 1)]
+
+        def hidden_layers(self):
+            return self.layers[:2]
+
+        def forward(self, x):
+            h = self.layers[0](x).tanh()
+            h = self.layers[1](h).tanh()
+            return self.layers[2](h)
+
+    return Net()
+''')
+set_weights = student.kernel('''
+def set_weights(net, Ws, bs):
+    for layer, W, b in zip(net.layers, Ws, bs):
+        layer.W.data = np.array(W)
+        layer.b.data = np.array(b)
+''')
+tensor = student.kernel("def tensor(a):\n    return mg.Tensor(np.array(a))\n")
 
 
-class _Net(mg.nn.Module):
-    def __init__(self):
-        self.layers = [
-            mg.nn.Linear(2, 3, seed=40),
-            mg.nn.Linear(3, 3, seed=41),
-            mg.nn.Linear(3, 1, seed=42),
-        ]
-
-    def hidden_layers(self):
-        return self.layers[:2]
-
-    def forward(self, x):
-        h = self.layers[0](x).tanh()
-        h = self.layers[1](h).tanh()
-        return self.layers[2](h)
+def norms_ref(Ws, bs, x, y):
+    h1 = np.tanh(x @ Ws[0] + bs[0])
+    h2 = np.tanh(h1 @ Ws[1] + bs[1])
+    out = h2 @ Ws[2] + bs[2]
+    dout = 2.0 * (out - y) / out.size
+    dh2 = (dout @ Ws[2].T) * (1 - h2**2)
+    dh1 = (dh2 @ Ws[1].T) * (1 - h1**2)
+    return np.array([np.linalg.norm(x.T @ dh1), np.linalg.norm(h1.T @ dh2)])
 
 
-def _ref_norms(net, x, y):
-    _Ws = [_l.W.data for _l in net.layers]
-    _bs = [_l.b.data for _l in net.layers]
-    _h1 = _np.tanh(x @ _Ws[0] + _bs[0])
-    _h2 = _np.tanh(_h1 @ _Ws[1] + _bs[1])
-    _out = _h2 @ _Ws[2] + _bs[2]
-    _dout = 2.0 * (_out - y) / _out.size
-    _dh2 = (_dout @ _Ws[2].T) * (1 - _h2**2)
-    _dW1 = _h1.T @ _dh2
-    _dh1 = (_dh2 @ _Ws[1].T) * (1 - _h1**2)
-    _dW0 = x.T @ _dh1
-    return _np.array([_np.linalg.norm(_dW0), _np.linalg.norm(_dW1)])
-
-
-with _quiet():
-    _rng = _np.random.default_rng(55)
-    _net = _Net()
-    _x = _rng.normal(size=(6, 2))
-    _y = _rng.normal(size=(6, 1))
-    _want = _ref_norms(_net, _x, _y)
-    for _ in range(3):
-        _got = layer_grad_norms(_net, mg.Tensor(_x), mg.Tensor(_y))
-        assert _np.shape(_got) == (2,)
-        assert _np.asarray(_got).dtype == _np.float64
-        assert _np.allclose(_got, _want, rtol=1e-9, atol=1e-12)
+rng = np.random.default_rng(seed)
+Ws = [rng.uniform(-1, 1, size=s) for s in ((2, 3), (3, 3), (3, 1))]
+bs = [rng.uniform(-0.5, 0.5, size=n) for n in (3, 3, 1)]
+x = rng.normal(size=(6, 2))
+y = rng.normal(size=(6, 1))
+want = norms_ref(Ws, bs, x, y)
+net = make_net.keep()
+set_weights(net, Ws, bs)
+xt, yt = tensor.keep(x), tensor.keep(y)
+case = "on a 3-layer tanh network whose hidden_layers() are its first 2 layers, batch of 6"
+for call in ("first", "second", "third"):
+    got = np.asarray(student.layer_grad_norms(net, xt, yt))
+    assert got.shape == (2,), (
+        f"layer_grad_norms {case}, {call} call: want one norm per hidden layer, shape (2,), "
+        f"got shape {got.shape}")
+    assert got.dtype == np.float64, (
+        f"layer_grad_norms {case}, {call} call: want a float64 array, got dtype {got.dtype}")
+    hint = ""
+    if call != "first" and any(np.allclose(got, k * want, rtol=1e-6) for k in (2, 3)):
+        hint = ": a multiple of the right norms, reset the gradients before the backward pass"
+    assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (
+        f"layer_grad_norms {case}, {call} call on the same network: want the Frobenius norms "
+        f"{want.tolist()} of dL/dW for the MSE loss, got {got.tolist()}{hint}")
 ### END HIDDEN TESTS
 
 # %% [markdown]

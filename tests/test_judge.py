@@ -1,0 +1,265 @@
+"""Tests for the trusted judge without a kernel: the codec, the kernel agent, the student
+handle, the hidden-test runner and the build step that takes hidden tests out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.judge import Student, StudentError, judge_block, raises, seed_for
+from autograder.judge.codec import CodecError, Name, Ref, decode, dumps, encode, loads
+from autograder.judge.local import local_transport, run_local
+from autograder.judge.tests import check_hidden_code, load_tests, split_hidden
+from autograder.kernel import agent
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+# --- the codec --------------------------------------------------------------------------------
+
+PLAIN = [
+    None, True, 3, -2.5, "text", float("nan"), float("inf"), 1 + 2j,
+    [1, [2.0, "x"]], (1, (2, 3)), {"a": 1, (1, 2): [3]},
+    np.arange(6, dtype=np.float32).reshape(2, 3), np.array([True, False]),
+    np.float32(1.5), np.int64(-7), np.zeros((0, 4), dtype=np.uint8),
+]
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=lambda v: type(v).__name__)
+def test_plain_values_round_trip_with_their_types(value):
+    """Plain data crosses unchanged: types, dtypes and shapes kept, nan included."""
+    back = loads(dumps(value))
+    assert type(back) is type(value)
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and back.shape == value.shape
+        assert np.array_equal(back, value)
+    elif isinstance(value, float) and value != value:
+        assert back != back
+    else:
+        assert back == value
+
+
+class _Liar(float):
+    def __eq__(self, other):
+        return True
+
+
+class _Sneaky(np.ndarray):
+    def __array_function__(self, *args, **kwargs):
+        return True
+
+
+@pytest.mark.parametrize("value", [
+    object(), _Liar(1.0), np.arange(3).view(_Sneaky), np.array([object()]),
+    np.array(["a"]), {1, 2}, lambda: 1,
+], ids=["object", "float-subclass", "ndarray-subclass", "object-array", "str-array", "set",
+        "function"])
+def test_values_that_could_lie_are_not_plain(value):
+    """Subclasses and objects are refused: nothing with its own comparisons crosses."""
+    with pytest.raises(CodecError):
+        encode(value)
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": ["|O8", [1], "AAAAAAAAAAA="]}', '{"a": ["<f8", [2], "AAAAAAAAAAA="]}',
+    '{"x": 1}', '{"t": 1}', '{"s": ["<f8", "AA=="]}', "[" * 100 + "]" * 100, "not json",
+    '{"d": [[[1], 2]]}',
+], ids=["object-dtype", "short-data", "unknown-tag", "bad-tuple", "bad-scalar", "deep",
+        "not-json", "unhashable-key"])
+def test_decode_refuses_what_is_not_in_the_format(text):
+    """The receiver rebuilds values itself and refuses anything outside the format."""
+    with pytest.raises(CodecError):
+        loads(text)
+
+
+def test_refs_and_names_decode_through_the_callbacks():
+    """References and names become objects only through the receiver's own lookups."""
+    data = encode([Ref(3), Name("f")])
+    assert decode(data, from_ref=lambda n: n * 10, from_name=str.upper) == [30, "F"]
+    plain = decode(data)
+    assert isinstance(plain[0], Ref) and plain[0].number == 3 and plain[1].name == "f"
+
+
+# --- the agent and the handle, in this process ------------------------------------------------
+
+
+def _student(ns: dict) -> Student:
+    agent._LOCAL.pop("ns", None)
+    return Student(local_transport(ns))
+
+
+def test_calls_return_plain_copies():
+    """A call's result is rebuilt on the judge's side: the kernel's array is not shared."""
+    kernel_array = np.ones(3)
+    student = _student({"f": lambda: kernel_array})
+    got = student.f()
+    got[0] = 5.0
+    assert kernel_array[0] == 1.0
+
+
+def test_non_plain_results_are_refused_with_a_clear_message():
+    """Returning an object fails the call and says what was returned."""
+    class Tensor:
+        pass
+
+    student = _student({"f": lambda x: Tensor()})
+    with pytest.raises(StudentError, match=r"f\(1\) returned a Tensor object, which is not "
+                                           r"plain data"):
+        student.f(1)
+
+
+def test_an_exception_in_the_kernel_names_type_message_and_line():
+    """What the student's code raised comes back as type, message and where."""
+    source = "def g(x):\n    return 1 / x\n"
+    ns: dict = {}
+    exec(compile(source, "<student>", "exec"), ns)
+    student = _student(ns)
+    with pytest.raises(StudentError) as info:
+        student.g(0)
+    assert info.value.type_name == "ZeroDivisionError"
+    assert "g(0) raised ZeroDivisionError: division by zero" in str(info.value)
+    assert "in g" in info.value.where
+
+
+def test_a_missing_name_says_so():
+    """Calling a function the notebook does not define names it."""
+    with pytest.raises(StudentError, match="name 'nope' is not defined in the notebook"):
+        _student({}).nope(1)
+
+
+def test_kept_objects_fixtures_and_methods():
+    """Objects can stay in the kernel; fixtures get them as arguments; methods are called."""
+    class Counter:
+        def __init__(self, start):
+            self.n = start
+
+        def add(self, k):
+            self.n += k
+            return self.n
+
+    student = _student({"Counter": Counter})
+    counter = student.Counter.keep(10)
+    assert counter.add(5) == 15
+    double = student.kernel("def double(c):\n    return 2 * c.n\n")
+    assert double(counter) == 30
+    assert student.has("Counter") and not student.has("Missing")
+    with pytest.raises(StudentError, match="not plain data"):
+        float(counter)
+
+
+def test_autograd_off_makes_minigrads_backward_raise_inside_calls():
+    """With autograd off, a student's call to backward raises; afterwards it works again."""
+    import minigrad as mg
+
+    def uses_engine(x):
+        v = mg.Value(x)
+        (v * v).backward()
+        return v.grad
+
+    student = _student({"uses_engine": uses_engine})
+    with student.autograd_off(), pytest.raises(StudentError, match="AutogradDisabledError"):
+        student.uses_engine(3.0)
+    assert student.uses_engine(3.0) == 6.0
+
+
+# --- the runner -------------------------------------------------------------------------------
+
+
+def test_verdicts_carry_the_failing_message():
+    """A block passes when it finishes, fails with the assert's message or the call's error."""
+    student = _student({"sq": lambda x: x * x, "bad": lambda x: x + 1})
+    ok = judge_block("assert student.sq(3) == 9, 'sq(3) must be 9'\n", student)
+    assert ok.passed and ok.calls == 1
+    failed = judge_block("got = student.bad(3)\nassert got == 9, f'bad(3) must be 9, got {got}'\n",
+                         student)
+    assert not failed.passed and failed.message == "bad(3) must be 9, got 4"
+    raised = judge_block("student.missing()\n", student)
+    assert not raised.passed and "is not defined in the notebook" in raised.message
+    shape = judge_block("a, b = student.sq(3)\n", student)
+    assert not shape.passed and shape.message.startswith("the hidden test could not use")
+
+
+def test_raises_helper_checks_the_exception_type():
+    """raises() passes on the named exception and fails, saying why, on anything else."""
+    def f(x):
+        if x < 0:
+            raise ValueError("negative")
+        return x
+
+    student = _student({"f": f})
+    assert raises("ValueError", student.f, -1).message == "negative"
+    with pytest.raises(AssertionError, match="must raise ValueError"):
+        raises("ValueError", student.f, 1)
+
+
+def test_seeds_differ_by_student_and_cell_and_repeat():
+    """The hidden tests' seed is stable for a student and differs between students."""
+    assert seed_for("ann", "a1", "t") == seed_for("ann", "a1", "t")
+    assert len({seed_for(s, "a1", "t") for s in ("ann", "bob", "cy")}) == 3
+    assert seed_for("ann", "a1", "t") != seed_for("ann", "a1", "u")
+
+
+# --- hidden tests out of the notebook ---------------------------------------------------------
+
+
+def test_split_hidden_takes_the_region_out():
+    """The visible part stays in the cell; the hidden region becomes the judge's code."""
+    visible, hidden = split_hidden("x = 1\n### BEGIN HIDDEN TESTS\nassert 1, 'm'\n"
+                                   "### END HIDDEN TESTS\n")
+    assert visible == "x = 1" and hidden == "assert 1, 'm'\n"
+    assert split_hidden("x = 1") == ("x = 1", None)
+    with pytest.raises(ValueError):
+        split_hidden("### BEGIN HIDDEN TESTS\nx\n")
+
+
+def test_a_message_less_assert_is_refused_with_file_and_line():
+    """Build refuses a hidden assert without a message, naming file and line."""
+    with pytest.raises(ValueError, match=r"nb\.py:12: this assert in the hidden tests has no "
+                                         r"message"):
+        check_hidden_code("x = 1\nassert x == 1\n", "nb.py", 10)
+    check_hidden_code("assert 1, 'fine'\n", "nb.py")
+
+
+def test_build_moves_hidden_tests_to_the_judge_folder(tmp_path):
+    """The source notebook holds no hidden test; course/judge holds them, one per test cell."""
+    from autograder.build import build
+
+    build(FIXTURES, tmp_path / "source", ["f1_tiny"])
+    text = (tmp_path / "source" / "f1_tiny" / "f1_tiny.ipynb").read_text()
+    assert "HIDDEN" not in text and "student." not in text
+    tests = load_tests(tmp_path / "judge", "f1_tiny", "f1_tiny")
+    assert sorted(tests) == ["f1-cube-grad-test", "f1-cube-test"]
+    assert "student.cube(-3)" in tests["f1-cube-test"].code
+    assert tests["f1-cube-test"].line > 0
+    data = json.loads((tmp_path / "judge" / "f1_tiny" / "f1_tiny.json").read_text())
+    assert data["source"] == "f1_tiny.py"
+
+
+def test_a_graded_cell_without_hidden_tests_is_refused(tmp_path):
+    """Every graded test cell needs hidden tests: the judge decides every point."""
+    from autograder.build import build
+
+    folder = tmp_path / "nb" / "f1_tiny"
+    folder.mkdir(parents=True)
+    text = (FIXTURES / "f1_tiny" / "f1_tiny.py").read_text()
+    start = text.index("### BEGIN HIDDEN TESTS")
+    end = text.index("### END HIDDEN TESTS") + len("### END HIDDEN TESTS")
+    (folder / "f1_tiny.py").write_text(text[:start] + text[end:])
+    with pytest.raises(ValueError, match="f1-cube-test: no '### BEGIN HIDDEN TESTS' region"):
+        build(tmp_path / "nb", tmp_path / "source")
+
+
+def test_local_run_of_the_fixture_scores_solution_blank_and_buggy():
+    """The in-process runner gives the fixture's solution, blank and buggy their points."""
+    from autograder.samples import load_buggy
+
+    py = FIXTURES / "f1_tiny" / "f1_tiny.py"
+    buggy = load_buggy(FIXTURES / "f1_tiny" / "buggy.py").cells
+    lines: list[str] = []
+    scores = {v: sum(p for _, p, _ in run_local(py, v, buggy_cells=buggy, say=lines.append))
+              for v in ("solution", "blank", "buggy")}
+    assert scores == {"solution": 5.0, "blank": 0.0, "buggy": 2.0}
+    assert any("cube_grad(-2) must be 3 x**2 = 12, got -12.0" in ln for ln in lines)
