@@ -35,6 +35,7 @@ import copy
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from queue import Empty
 from time import monotonic
@@ -132,8 +133,11 @@ class JudgedExecute(Execute):
         km = self.kernel_manager_class(kernel_name="python3", config=self.config,
                                        kernel_spec_manager=_OneSpec(spec))
         km.transport = "ipc"
-        km.connection_file = os.path.join(self.runtime_dir, f"kernel-{self._kernels}.json")
-        km.ip = os.path.join(self.runtime_dir, f"k{self._kernels}")
+        # a fresh folder with an unpredictable name for each kernel: a kernel that planted
+        # links in the socket folder before it died cannot make the grader write through them
+        folder = tempfile.mkdtemp(prefix=f"k{self._kernels}-", dir=self.runtime_dir)
+        km.connection_file = os.path.join(folder, "kernel.json")
+        km.ip = os.path.join(folder, "k")
         self.km = km
         return km
 
@@ -264,14 +268,13 @@ class JudgedExecute(Execute):
         if not self.kernel_plan or not self.runtime_dir:
             return
         total, count = 0, 0
-        try:
-            with os.scandir(self.runtime_dir) as entries:
-                for entry in entries:
-                    count += 1
-                    if entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            return
+        for folder, dirs, files in os.walk(self.runtime_dir):
+            for name in files + dirs:
+                count += 1
+                try:
+                    total += os.lstat(os.path.join(folder, name)).st_size
+                except OSError:
+                    pass
         if total > self.max_runtime_mb * 1024 * 1024 or count > 1000:
             run_sync(self.km.shutdown_kernel)(now=True)
             raise DeadKernelError("the kernel wrote more than the grader allows")

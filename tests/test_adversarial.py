@@ -446,7 +446,7 @@ def test_cheated_cells_never_ran(batch):
 
 # --- the runtime defences on their own ---------------------------------------------------------
 
-PROBE = r'''
+PROBE = r"""
 import json, os, socket
 _seen = {}
 def _try(name, fn):
@@ -457,13 +457,62 @@ def _try(name, fn):
         _seen[name] = False
 _try("read_source", lambda: open(SOURCE).read())
 _try("list_course_source", lambda: os.listdir(COURSE + "/source") or 1 / 0)
+_try("read_judge", lambda: os.listdir(COURSE + "/judge") or 1 / 0)
 _try("write_gradebook", lambda: open(GRADEBOOK, "a").write("x"))
 _try("read_other_student", lambda: open(OTHER).read())
+_try("write_autograded", lambda: open(AUTOGRADED + "/x.txt", "w").write("x"))
 _try("network", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
 _try("see_parent_processes", lambda: 1 / int(len([p for p in os.listdir("/proc")
                                                    if p.isdigit()]) > 5))
+_history = "\n".join(get_ipython().history_manager.input_hist_raw)
+_files = ""
+for _root, _dirs, _names in os.walk("."):
+    for _n in _names:
+        try:
+            _files += open(os.path.join(_root, _n), errors="replace").read()
+        except OSError:
+            pass
+_seen["judge_code_in_kernel"] = ("SECRET-" + "MARKER") in _history + _files + repr(globals())
 print("PROBE " + json.dumps(_seen))
-'''
+"""
+
+FORKS = """
+import os, time
+pids, refused = [], 0
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        refused += 1
+        break
+    if pid == 0:
+        time.sleep(20)
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print("FORKS", len(pids), refused)
+"""
+
+# the judge's tests for the notebook below: t-* grade ids
+JUDGE_TESTS = {
+    # SECRET-MARKER: this text must never reach the kernel or the graded notebook
+    "t-transformer": "got = student.answer.value()\nassert got == 41, f'answer must be 41, "
+                     "got {got}'\n",
+    "t-traceback": "# SECRET-MARKER: a comment of the hidden tests\n"
+                   "got = student.answer.value()\nassert got == 41, f'answer must be 41, "
+                   "got {got}'\n",
+    "t-numpy": "got = student.double(2)\nassert np.allclose(got, 5.0), f'double(2) must "
+               "be 5, got {got}'\n",
+    "t-liar": "got = student.lying()\nassert got == 2.0, f'lying() must be 2, got {got!r}'\n",
+    "t-sneaky": "got = student.sneaky()\nassert np.allclose(got, 9.0), f'sneaky() got {got!r}'\n",
+    "t-partial": "assert student.double(1) == 3, 'double(1) must be 3'\n",
+    "t-error-flood": "assert student.double(1) == 2, 'double(1) must be 2'\n",
+    "t-warning": "assert student.double(21) == 42, 'double(21) must be 42'\n",
+    "t-flood": "assert student.double(0) == 0, 'double(0) must be 0'\n",
+    "t-after": "assert student.answer.value() == 42, 'answer must be 42'\n",
+}
 
 
 def _graded_cell(source: str, grade_id: str):
@@ -475,8 +524,10 @@ def _graded_cell(source: str, grade_id: str):
 
 
 def test_runtime_defences_without_the_scan(tmp_path):
-    """Guard, sandbox and kernel restarts hold even for code the scan never saw."""
-    from autograder.execute import INTEGRITY_ERROR, NOT_RUN_ERROR, GuardedExecute
+    """The judge, the sandbox, the limits and kernel restarts hold for code the scan never
+    saw: a kernel that lies, hides errors or patches libraries earns nothing for it."""
+    from autograder.execute import FAILED, NOT_RUN_ERROR, JudgedExecute
+    from autograder.judge.tests import HiddenTest, write_tests
 
     course_dir = tmp_path / "course"
     source = course_dir / "source" / "t1" / "t1.ipynb"
@@ -484,43 +535,79 @@ def test_runtime_defences_without_the_scan(tmp_path):
     for path in (source, other):
         path.parent.mkdir(parents=True)
         path.write_text("BEGIN HIDDEN TESTS")
+    write_tests(course_dir / "judge", "t1", "t1", "t1.py",
+                [HiddenTest(gid, code) for gid, code in JUDGE_TESTS.items()])
     gradebook = course_dir / "gradebook.db"
     gradebook.write_text("")
     work = course_dir / "autograded" / "me" / "t1"
     work.mkdir(parents=True)
+    escaped = tmp_path / "escaped"
+    # a module planted in the submission: nothing trusted may import it
+    for name in ("autograder/__init__.py", "ipykernel_launcher.py", "json.py", "os.py"):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(f"open({str(escaped)!r}, 'a').write({name!r})\n")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
+    target = course_dir / "victim.txt"
+    target.write_text("untouched")
     sandboxed = sandbox_status().available
     probe = (PROBE.replace("SOURCE", repr(str(source))).replace("COURSE", repr(str(course_dir)))
-             .replace("GRADEBOOK", repr(str(gradebook))).replace("OTHER", repr(str(other))))
+             .replace("GRADEBOOK", repr(str(gradebook))).replace("OTHER", repr(str(other)))
+             .replace("AUTOGRADED", repr(str(work))))
+    plant = ("import os, sys\nrun = os.path.dirname(os.path.dirname(sys.argv[sys.argv.index('-f')"
+             " + 1]))\n"
+             "for name in ['kernel.json', 'limits.txt', 'k2', 'kernel-2.json']:\n"
+             "    for where in [run] + [os.path.join(run, d) for d in os.listdir(run)]:\n"
+             "        try:\n"
+             f"            os.symlink({str(target)!r}, os.path.join(where, name))\n"
+             "        except OSError:\n"
+             "            pass\n"
+             "os._exit(3)")
     nb = new_notebook(cells=[
-        new_code_cell("import numpy as np\nanswer = 42"),
-        new_code_cell("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"),
+        new_code_cell("import numpy as np\nanswer = 42\n\ndef double(x):\n    return 2 * x"),
+        new_code_cell("def _mute(lines):\n"
+                      "    return ['pass\\n'] if any('test one' in ln for ln in lines) else lines"
+                      "\n\nget_ipython().input_transformers_post.append(_mute)"),
         _graded_cell("print('test one ran')\nassert answer == 41", "t-transformer"),
         new_code_cell("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
                       "ip.set_custom_exc((AssertionError,), lambda *a, **k: None)"),
         _graded_cell("assert answer == 41, 'caught'", "t-traceback"),
-        new_code_cell("_m = [np][0]\n_m.allclose = lambda *a, **k: True"),
-        _graded_cell("assert np.allclose(1.0, 2.0)", "t-numpy"),
+        new_code_cell("np.allclose = lambda *a, **k: True\nnp.isclose = np.allclose"),
+        _graded_cell("assert np.allclose(double(2), 5)", "t-numpy"),
+        new_code_cell("class Liar(float):\n    def __eq__(self, other):\n        return True\n\n"
+                      "def lying():\n    return Liar(1.0)\n\n"
+                      "class Sneaky(np.ndarray):\n"
+                      "    def __array_function__(self, *a, **k):\n        return True\n\n"
+                      "def sneaky():\n    return np.zeros(2).view(Sneaky)"),
+        _graded_cell("assert lying() == 2.0", "t-liar"),
+        _graded_cell("assert np.allclose(sneaky(), 9.0)", "t-sneaky"),
+        _graded_cell("1.0", "t-partial"),
+        _graded_cell("raise ValueError('x' * 3_000_000)", "t-error-flood"),
         _graded_cell("import warnings\nwarnings.warn('only a warning')\nassert answer == 42",
                      "t-warning"),
         _graded_cell("for i in range(100000):\n    print('flood', i)", "t-flood"),
         new_code_cell("import collections, itertools\n"
                       "collections.deque(itertools.count(), maxlen=0)"),
-        new_code_cell("import os\nos._exit(3)"),
+        new_code_cell(plant),
+        new_code_cell(FORKS),
+        new_code_cell("with open('/tmp/fill', 'wb') as f:\n    try:\n"
+                      "        for _ in range(2048):\n            f.write(b'x' * 2**20)\n"
+                      "    except OSError as e:\n        print('DISK', e.errno)"),
         new_code_cell(probe),
         _graded_cell("print('still here', answer)", "t-after"),
     ])
     plan = kernel_plan(course_dir=course_dir, notebooks_dir=tmp_path / "notebooks",
                        work_dir=work, run_dir=run_dir, db_url=f"sqlite:///{gradebook}",
-                       sandbox=sandboxed, memory_mb=3072, cpu_seconds=300)
+                       sandbox=sandboxed, memory_mb=3072, cpu_seconds=300, max_processes=48)
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(plan))
-    GuardedExecute.journal.clear()
-    executor = GuardedExecute(kernel_plan=str(plan_path), runtime_dir=str(run_dir),
-                              timeout=8, iopub_timeout=3, max_output_chars=20_000)
+    JudgedExecute.journal.clear()
+    executor = JudgedExecute(kernel_plan=str(plan_path), runtime_dir=str(run_dir),
+                             judge_dir=str(course_dir / "judge"), timeout=8, iopub_timeout=3,
+                             max_output_chars=20_000)
     nb, _ = executor.preprocess(nb, {"metadata": {"path": str(work)},
-                                     "nbgrader": {"notebook": "t1"}})
+                                     "nbgrader": {"notebook": "t1", "assignment": "t1",
+                                                  "student": "me"}})
 
     def outputs(index):
         return nb.cells[index].outputs
@@ -531,31 +618,57 @@ def test_runtime_defences_without_the_scan(tmp_path):
     def errors(index):
         return [o.get("ename") for o in outputs(index) if o.get("output_type") == "error"]
 
-    # the transformer was removed before the test: the test's own code ran, and failed
-    assert "test one ran" in text(2)
-    assert errors(2) == ["AssertionError", INTEGRITY_ERROR]
-    assert "input_transformers_post" in outputs(2)[-1]["evalue"]
-    # showtraceback and the custom handler were put back: the failure is recorded
-    assert errors(4) == ["AssertionError", INTEGRITY_ERROR]
-    assert "showtraceback" in outputs(4)[-1]["evalue"]
-    # the patched numpy was restored before the test, which then failed honestly
-    assert errors(6) == ["AssertionError", INTEGRITY_ERROR]
-    assert "numpy.allclose was replaced" in outputs(6)[-1]["evalue"]
+    def verdict(index):
+        return outputs(index)[-1].get("evalue", outputs(index)[-1].get("text", ""))
+
+    # the transformer made the visible test a no-op: the judge still fails it
+    assert "test one ran" not in text(2) and errors(2) == [FAILED]
+    assert verdict(2) == "answer must be 41, got 42"
+    # hidden tracebacks hide nothing from the judge
+    assert errors(4)[-1] == FAILED and "answer must be 41" in verdict(4)
+    # the kernel's numpy says anything is close; the judge's numpy does not
+    assert errors(6) == [FAILED] and verdict(6) == "double(2) must be 5, got 4"
+    # objects that lie never cross: only plain data does
+    assert errors(8) == [FAILED] and "returned a Liar object, which is not plain" in verdict(8)
+    assert errors(9) == [FAILED] and "returned a Sneaky object" in verdict(9)
+    # a test cell's execute_result earns no partial credit: no execute_result is left
+    assert not [o for c in nb.cells for o in c.get("outputs", [])
+                if o.get("output_type") == "execute_result" and "nbgrader" in c.metadata]
+    assert errors(10) == [FAILED]
+    # an error output is capped like any other output
+    assert errors(11)[0] == "ValueError" and len(json.dumps(outputs(11))) < 25_000
     # a warning is not a failure; the later tests see a clean kernel
-    assert errors(7) == [] and "only a warning" in text(7)
-    assert not [o for o in outputs(7) if o.get("name") == "stderr"]
-    assert errors(8) == [] and len(text(8)) < 25_000 and "kept only the first" in text(8)
+    assert errors(12) == [] and "only a warning" in text(12) and "Hidden tests passed" in text(12)
+    assert not [o for o in outputs(12) if o.get("name") == "stderr"]
+    assert errors(13) == [] and len(text(13)) < 25_000 and "kept only the first" in text(13)
     # the uninterruptible loop and the kernel kill were left out; the rest ran again
-    assert errors(9) == [NOT_RUN_ERROR] and errors(10) == [NOT_RUN_ERROR]
-    assert "still here 42" in text(12) and errors(12) == []
-    lost = [e for e in GuardedExecute.journal if e["kind"] == "kernel-lost"]
+    assert errors(14) == [NOT_RUN_ERROR] and errors(15) == [NOT_RUN_ERROR]
+    assert "still here 42" in text(19) and errors(19) == []
+    assert "Hidden tests passed" in text(19)
+    lost = [e for e in JudgedExecute.journal if e["kind"] == "kernel-lost"]
     assert len(lost) == 2
+    # links planted before the kernel died were never written through; no module planted in
+    # the submission was imported by the launcher or the grader
+    assert target.read_text() == "untouched"
+    assert not escaped.exists(), escaped.read_text()
+    # the hidden tests never reached the graded notebook
+    assert "SECRET-MARKER" not in json.dumps([c.get("outputs", []) for c in nb.cells])
+    probe_line = next(line for line in text(18).splitlines() if line.startswith("PROBE "))
+    seen = json.loads(probe_line.removeprefix("PROBE "))
+    assert seen["judge_code_in_kernel"] is False
+    assert seen["write_autograded"] is False and not (work / "x.txt").exists()
+    limits = (run_dir / "limits.txt").read_text() if (run_dir / "limits.txt").is_file() else ""
+    forks = next(line for line in text(16).splitlines() if line.startswith("FORKS"))
+    if "pids.max" in limits or "RLIMIT_NPROC" in limits:
+        assert int(forks.split()[1]) < 48 and forks.split()[2] == "1", forks
     if sandboxed:
-        probe_line = next(line for line in text(11).splitlines() if line.startswith("PROBE "))
-        seen = json.loads(probe_line.removeprefix("PROBE "))
+        del seen["judge_code_in_kernel"]
         assert seen == {"read_source": False, "list_course_source": False,
-                        "write_gradebook": False,
-                        "read_other_student": False, "network": False,
-                        "see_parent_processes": False}, seen
+                        "read_judge": False, "write_gradebook": False,
+                        "read_other_student": False, "write_autograded": False,
+                        "network": False, "see_parent_processes": False}, seen
         assert gradebook.read_text() == ""
-    assert re.search(r"^still here 42$", text(12), re.M)
+        # the 2 GB write stops: EFBIG (27) at the file-size limit or ENOSPC (28) on the
+        # kernel's /tmp, a tmpfs of 512 MB
+        assert re.search(r"^DISK 2[78]$", text(17), re.M), text(17)
+    assert re.search(r"^still here 42$", text(19), re.M)

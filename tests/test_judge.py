@@ -24,7 +24,8 @@ PLAIN = [
     None, True, 3, -2.5, "text", float("nan"), float("inf"), 1 + 2j,
     [1, [2.0, "x"]], (1, (2, 3)), {"a": 1, (1, 2): [3]},
     np.arange(6, dtype=np.float32).reshape(2, 3), np.array([True, False]),
-    np.float32(1.5), np.int64(-7), np.zeros((0, 4), dtype=np.uint8),
+    np.float32(1.5), np.int64(-7), np.zeros((0, 4), dtype=np.uint8), np.array(0.5),
+    np.arange(12.0).reshape(3, 4).T,
 ]
 
 

@@ -65,7 +65,7 @@ class Name:
 
 def plain_kind(value) -> str:
     """A short description of a value's type for messages (``"a Tensor object"``)."""
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:
         return f"a numpy array of dtype {value.dtype}"
     name = type(value).__name__
     article = "an" if name[:1].lower() in "aeiou" else "a"
@@ -94,8 +94,8 @@ def encode(value, to_ref=None, depth: int = 0):
         return {"d": [[encode(k, to_ref, depth + 1), encode(v, to_ref, depth + 1)]
                       for k, v in value.items()]}
     if kind is np.ndarray and value.dtype.kind in _KINDS:
-        data = np.ascontiguousarray(value)
-        return {"a": [data.dtype.str, list(data.shape),
+        data = value if value.flags.c_contiguous else value.copy(order="C")
+        return {"a": [data.dtype.str, list(value.shape),
                       base64.b64encode(data.tobytes()).decode("ascii")]}
     if isinstance(value, np.generic) and type(value).__module__ == "numpy" \
             and value.dtype.kind in _KINDS:

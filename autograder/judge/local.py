@@ -83,6 +83,9 @@ def run_local(py_path: Path, variant: str = "solution", student_id: str = "local
     namespace: dict = {"__name__": "__main__"}
     results = []
     for gid, source, test, points in variant_cells(py_path, variant, buggy_cells):
+        # IPython magics (%matplotlib inline) mean nothing here
+        source = "\n".join("pass  # " + ln if ln.lstrip().startswith(("%", "!")) else ln
+                           for ln in source.split("\n"))
         sink = io.StringIO()
         error = ""
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable
 
 from .codec import CodecError, Name, Ref, decode, encode, loads, plain_kind
@@ -68,7 +69,10 @@ def _short(value) -> str:
             value.tolist())
     if isinstance(value, (Remote, _Target)):
         return value._label
-    text = repr(value)
+    if type(value) in (list, tuple) and any(isinstance(v, np.ndarray) for v in value):
+        inner = ", ".join(_short(v) for v in value[:3]) + (", ..." if len(value) > 3 else "")
+        return f"({inner})" if type(value) is tuple else f"[{inner}]"
+    text = " ".join(repr(value).split())
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -156,7 +160,8 @@ class Student:
         out = self._request({"op": "define", "source": source}, "a fixture", keep=True)
         if not isinstance(out, Remote):
             raise StudentError("a fixture", message="was not kept by the kernel")
-        out._label = "fixture " + source.split("(", 1)[0].replace("def ", "").strip()
+        names = re.findall(r"^def\s+(\w+)", source, re.M)
+        out._label = "fixture " + (names[-1] if names else "")
         return out
 
     @contextlib.contextmanager

@@ -593,13 +593,13 @@ with student.autograd_off():
             def loss(Yhat, Y=Y, scale=scale):
                 return scale * np.sum(np.square(Yhat - Y))
 
-            case = f"mse_backward(Yhat, Y, {reduction!r}) on a random batch of {n} " \
-                   f"({np.dtype(dt).name})"
+            case = (f"mse_backward(Yhat, Y, {reduction!r}) on a random batch of {n} "
+                    f"({np.dtype(dt).name})")
             got = np.asarray(student.mse_backward(Yhat, Y, reduction))
-            assert got.shape == (n, 1), f"{case} must have the shape of Yhat, (n, 1) = " \
-                                        f"({n}, 1); got {got.shape}"
-            assert got.dtype == dt, f"{case} must have the dtype of Yhat, " \
-                                    f"{np.dtype(dt).name}; got {got.dtype}"
+            assert got.shape == (n, 1), (
+                f"{case} must have the shape of Yhat, ({n}, 1); got {got.shape}")
+            assert got.dtype == dt, (
+                f"{case} must have the dtype of Yhat, {np.dtype(dt).name}; got {got.dtype}")
             gradients_ok(case, loss, {"Yhat": Yhat}, {"Yhat": got})
 
     Yhat = np.array([[1.0], [2.0], [-1.0], [0.5]])

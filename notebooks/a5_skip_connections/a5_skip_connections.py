@@ -635,12 +635,15 @@ def program_R_ref(W0, W1, W2, p, q):
 
 run = student.kernel('''
 def run_program_R(program_R, W0, W1, W2, p, q, dout):
-    """Build R from fresh Tensors, backpropagate dout twice; the values and gradients."""
+    """Build R from fresh Tensors; its shape and value, and (unless dout is None) the
+    gradients after one and after a second R.backward(dout)."""
     Ws = [mg.Tensor(w, requires_grad=True) for w in (W0, W1, W2)]
     R = program_R(*Ws, mg.Tensor(p), mg.Tensor(q))
     if not isinstance(R, mg.Tensor):
         return type(R).__name__, None, None, None
     value = (tuple(np.shape(R.data)), np.array(R.data).ravel())
+    if dout is None:
+        return "Tensor", value, None, None
     R.backward(np.array(dout))
     first = [None if w.grad is None else np.array(w.grad) for w in Ws]
     R.backward(np.array(dout))
@@ -651,7 +654,7 @@ def run_program_R(program_R, W0, W1, W2, p, q, dout):
 
 def check_case(W0, W1, W2, p, q, case, want_value=None):
     """Value, gradients against finite differences, and accumulation of a second backward."""
-    kind, value, _, _ = run(student.program_R, W0, W1, W2, p, q, 1.0)
+    kind, value, _, _ = run(student.program_R, W0, W1, W2, p, q, None)
     assert kind == "Tensor", (
         f"program_R {case} must return a minigrad Tensor, got {kind}: "
         "build R from Tensor operations only")
@@ -905,7 +908,7 @@ def check_run(start, P, Q, T, lr, epochs, case):
     e = int(np.argmax(np.abs(got_losses - ref_losses)))
     assert np.allclose(got_losses, ref_losses, rtol=1e-8, atol=1e-12), (
         f"train_program {case}: losses[{e}] = {got_losses[e]:.10g}, want {ref_losses[e]:.10g} "
-        "(the mean squared error at the weights before epoch's step)")
+        "(the mean squared error at the weights before that epoch's step)")
     assert isinstance(got_w, (tuple, list)) and len(got_w) == 3, (
         f"train_program {case}: new_weights must be the tuple (W0, W1, W2), "
         f"got {type(got_w).__name__}")
