@@ -302,11 +302,28 @@ CASES = [
          _prefix("f1-cube-grad", "import socket\n_s = socket.create_connection("
                                  "('example.com', 80), timeout=3)\n"),
          2, "flagged", "socket"),
-    # a patch the scanner does not see: the kernel guard finds it before the test runs
+    # a patch the scanner does not see: the kernel's numpy is not the judge's
     Case("a1-evasive-patch", A1, "solution",
          _chain(_a1_wrong("a1-mlp-by-hand"),
                 _prefix("a1-mlp-by-hand", "_m = [np][0]\n_m.allclose = lambda *a, **k: True\n")),
-         _minus("a1-mlp-by-hand"), "flagged", "numpy.allclose was replaced"),
+         _minus("a1-mlp-by-hand"), "graded"),
+    # objects that lie: only plain data reaches the judge
+    Case("a1-lying-float", A1, "solution",
+         _chain(_replace("a1-relu-square-by-hand", "return t, x_bar",
+                         "return _Any(t + 1.0), x_bar"),
+                _prefix("a1-relu-square-by-hand",
+                        "class _Any(float):\n    def __eq__(self, other):\n        return True\n"
+                        "\n    def __sub__(self, other):\n        return _Any(0.0)\n\n\n")),
+         _minus("a1-relu-square-by-hand"), "graded"),
+    # tags that would make nbclient skip a test cell are restored from the release
+    Case("f1-skip-tag", F1, "solution",
+         _chain(_set("f1-cube-grad", WRONG_GRAD),
+                lambda nb: (_cell(nb, "f1-cube-grad-test").metadata.update(
+                    tags=["skip-execution", "raises-exception"]), nb)[1]),
+         2, "graded", "tags"),
+    # links and special files in a folder submission are refused, never followed
+    Case("f1-link-to-source", F1, "solution", None, None, "failed", "a link", raw=b"link"),
+    Case("f1-named-pipe", F1, "solution", None, 5, "flagged", "a named pipe"),
 ]
 
 
@@ -346,9 +363,14 @@ def batch(tmp_path_factory):
         folder = course.submitted_dir / case.student / case.assignment
         folder.mkdir(parents=True)
         path = folder / f"{case.assignment}.ipynb"
+        if case.raw == b"link":
+            path.symlink_to(course.source_dir / case.assignment / f"{case.assignment}.ipynb")
+            continue
         if case.raw is not None:
             path.write_bytes(case.raw)
             continue
+        if case.student == "f1-named-pipe":
+            os.mkfifo(folder / "data.fifo")
         nb = copy.deepcopy(bases[case.assignment][case.base])
         if case.edit is not None:
             nb = case.edit(nb)
@@ -374,7 +396,7 @@ def batch(tmp_path_factory):
 def test_batch_completes_and_lists_every_student(batch):
     """One batch grades everyone: each student is graded, flagged or failed; exit status 1."""
     status, output, rows, course = batch
-    assert status == 1, output  # two submissions could not be graded
+    assert status == 1, output  # three submissions could not be graded
     assert set(rows) == {c.student for c in CASES}, output
     graded = sum(c.status == "graded" for c in CASES)
     flagged = sum(c.status == "flagged" for c in CASES)
@@ -435,7 +457,7 @@ def test_cheated_cells_never_ran(batch):
     assert all(line.startswith("#") for line in stub[:-1])
     assert stub[-1].startswith("raise RuntimeError(")
     test = _cell(graded, "f1-cube-test")
-    assert any(o.get("ename") == "GradingIntegrityError" for o in test.outputs)
+    assert any(o.get("ename") == "NotGraded" for o in test.outputs)
     with course.gradebook() as gb:
         assert gb.find_submission(F1, "f1-honest-blank").score == 0
     original = course.submitted_dir / "f1-write-gradebook" / F1 / f"{F1}.ipynb"

@@ -83,7 +83,8 @@ def _where(tb) -> str:
     found = ""
     for frame in traceback.extract_tb(tb):
         name = frame.filename
-        if "ipykernel_" in name or name.startswith("<ipython-input") or name == "<student>":
+        if "ipykernel_" in name or name.startswith(("<ipython-input", "<cell")) \
+                or name == "<student>":
             line = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
             found = f"in {frame.name}: {line}" if line else f"in {frame.name}"
     return found[:300]

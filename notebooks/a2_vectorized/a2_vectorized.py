@@ -491,6 +491,14 @@ args_after = student.kernel(
     "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
 
 
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def assert_untouched(fn_name, arg_names, *args):
     after = args_after(getattr(student, fn_name), *args)
     for name, before, now in zip(arg_names, args, after):
@@ -500,7 +508,7 @@ def assert_untouched(fn_name, arg_names, *args):
                                  f"from {before.shape} to {now.shape}")
         where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
         assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
             f"{before[where]:.4g} to {now[where]:.4g}): build new arrays and leave the "
             f"caller's arrays alone")
 
@@ -508,7 +516,7 @@ def assert_untouched(fn_name, arg_names, *args):
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -539,7 +547,7 @@ with student.autograd_off():
             f"shape {want.shape}, got {got.shape}")
         assert np.allclose(got, want), (
             f"affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]]): "
-            f"{name} must be {want.tolist()}, got {got.tolist()}")
+            f"{name} must be {want.tolist()}, got {show(got)}")
 
     rng = np.random.default_rng(seed)
     x, W, b = rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4)
@@ -630,6 +638,14 @@ args_after = student.kernel(
     "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
 
 
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def assert_untouched(fn_name, arg_names, *args):
     after = args_after(getattr(student, fn_name), *args)
     for name, before, now in zip(arg_names, args, after):
@@ -639,7 +655,7 @@ def assert_untouched(fn_name, arg_names, *args):
                                  f"from {before.shape} to {now.shape}")
         where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
         assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
             f"{before[where]:.4g} to {now[where]:.4g}): build a new array, e.g. "
             f"dout * mask, and leave the caller's arrays alone")
 
@@ -647,7 +663,7 @@ def assert_untouched(fn_name, arg_names, *args):
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -670,7 +686,7 @@ with student.autograd_off():
         got = np.asarray(getattr(student, name)(d, kept))
         assert got.shape == (3,) and np.allclose(got, want), (
             f"{name}(dout=[2, -1, 0.5], {shown}) must be {rule} = {want}, "
-            f"got {got.tolist()}")
+            f"got {show(got)}")
 
     rng = np.random.default_rng(seed)
     # entries at least 0.1 away from ReLU's kink at 0
@@ -808,6 +824,14 @@ shape_of = student.kernel(
     "def shape_of(fn, *args):\n    return list(np.shape(fn(*args)))\n")
 
 
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def assert_untouched(fn_name, arg_names, *args):
     after = args_after(getattr(student, fn_name), *args)
     for name, before, now in zip(arg_names, args, after):
@@ -819,7 +843,7 @@ def assert_untouched(fn_name, arg_names, *args):
                                  f"from {before.shape} to {now.shape}")
         where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
         assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{list(where)} went from "
+            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
             f"{before[where]:.4g} to {now[where]:.4g}): build a new array and leave the "
             f"caller's arrays alone")
 
@@ -827,7 +851,7 @@ def assert_untouched(fn_name, arg_names, *args):
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -841,7 +865,7 @@ def expect(label, got, want, got_shape=None):
     got, want = np.asarray(got), np.asarray(want)
     got_shape = got.shape if got_shape is None else tuple(got_shape)
     assert got_shape == want.shape, f"{label}: must have shape {want.shape}, got {got_shape}"
-    assert np.allclose(got, want), f"{label}: want {want.tolist()}, got {got.tolist()}"
+    assert np.allclose(got, want), f"{label}: want {want.tolist()}, got {show(got)}"
 
 
 def distinct(shape, rng):
@@ -1013,7 +1037,7 @@ print("Exercise 5: visible tests passed.")
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -1235,10 +1259,18 @@ print("Exercise 6: visible tests passed.")
 NAMES = ("W1", "b1", "W2", "b2")
 
 
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -1284,7 +1316,7 @@ with student.autograd_off():
              "and 2 outputs")
     loss, g = answer(shown, x, y, W1, b1, W2, b2)
     assert np.isclose(loss, 6.925), (
-        f"mlp_loss_and_grads {shown}: the loss must be 6.925, got {loss}")
+        f"mlp_loss_and_grads {shown}: the loss must be 6.925, got {show(loss)}")
     for k, want in [("b2", [-3.3, 4.1]),
                     ("W2", [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]]),
                     ("b1", [-3.3, 0.0, 7.4]),
@@ -1292,7 +1324,7 @@ with student.autograd_off():
         want = np.array(want)
         assert g[k].shape == want.shape and np.allclose(g[k], want), (
             f"mlp_loss_and_grads {shown}: grads['{k}'] must be {want.tolist()}, "
-            f"got {g[k].tolist()}")
+            f"got {show(g[k])}")
 
     rng = np.random.default_rng(seed)
     while True:  # every hidden unit at least 0.1 away from ReLU's kink
@@ -1486,10 +1518,18 @@ print("Exercise 7: visible tests passed.")
 NAMES = ("x", "W", "y", "z")
 
 
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -1520,13 +1560,13 @@ with student.autograd_off():
     loss, g = answer(shown, x, W, y, z)
     assert np.isclose(loss, 4.1), (
         f"layer_loss_and_grads {shown}: relu applies to each entry, so the loss must be 4.1, "
-        f"got {loss}")
+        f"got {show(loss)}")
     for k, want in [("x", [1.5, 3.0]), ("W", [[0, 0, 3.0], [0, 0, 6.0]]),
                     ("y", [1.0, -2.0, -3.0]), ("z", [1.0, 1.0, 1.0])]:
         want = np.array(want, dtype=float)
         assert g[k].shape == want.shape and np.allclose(g[k], want), (
             f"layer_loss_and_grads {shown}: grads['{k}'] must be {want.tolist()}, "
-            f"got {g[k].tolist()}")
+            f"got {show(g[k])}")
 
     rng = np.random.default_rng(seed)
     while True:  # every unit at least 0.1 away from ReLU's kink
@@ -1538,7 +1578,7 @@ with student.autograd_off():
     loss, g = answer(shown, *p.values())
     want = layer_ref(*p.values())
     assert np.isclose(loss, want), (
-        f"layer_loss_and_grads {shown}: the loss must be {want:.6g}, got {loss}")
+        f"layer_loss_and_grads {shown}: the loss must be {want:.6g}, got {show(loss)}")
     gradients_ok(f"layer_loss_and_grads {shown}", layer_ref, p, g)
 ### END HIDDEN TESTS
 
@@ -1603,10 +1643,18 @@ assert np.allclose(_z.data, _x.data @ _W.data + _b.data), "forward: values diffe
 mg.gradcheck.gradcheck(Affine, _x, _W, _b).assert_ok()
 print("Exercise 8: visible tests passed.")
 ### BEGIN HIDDEN TESTS
+def show(value):
+    """A short text for a small array from the student: rounded values, or its repr."""
+    try:
+        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 def gradients_ok(label, f, inputs, analytic):
     try:
         check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
+    except mg.gradcheck.GradientCheckError as exc:
         raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
             from None
 
@@ -1634,7 +1682,17 @@ engine = student.kernel('''def engine(Affine, x, W, b, douts):
 
 
 def run(shown, x, W, b, douts=()):
-    seen = engine(student.Affine, x, W, b, list(douts))
+    """Affine.apply on leaves x, W, b (then backward() once per dout), in the kernel."""
+    try:
+        seen = engine(student.Affine, x, W, b, list(douts))
+    except StudentError as exc:
+        if not exc.type_name:
+            raise
+        then = ", then backward() on its output" if douts else ""
+        where = f" ({exc.where})" if exc.where else ""
+        said = f": {exc.message}" if exc.message else ""
+        raise AssertionError(f"Affine.apply {shown}{then} raised {exc.type_name}{said}{where}") \
+            from None
     assert seen["tensor"], f"Affine.apply {shown} must return a minigrad Tensor, got a {seen['type']}"
     assert seen["recorded"] or not douts, (
         f"Affine.apply {shown} on tensors that require grad must record the op in the graph "
@@ -1653,10 +1711,10 @@ assert function in bases(student.Affine), (
 x = np.array([1.0, -2.0])
 W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
 b = np.array([0.5, 0.0, -1.0])
-shown = "(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1])"
+shown = "on x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1]"
 z = run(shown, x, W, b)["data"]
 assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
-    f"Affine.apply{shown} must compute x @ W + b = [3.5, -6, 0], got {z.tolist()}")
+    f"Affine.apply {shown} must compute x @ W + b = [3.5, -6, 0], got {show(z)}")
 
 rng = np.random.default_rng(seed)
 x, W, b = rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=2)
