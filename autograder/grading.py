@@ -121,7 +121,7 @@ def grade(
 
 
 def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[Outcome]:
-    from .scan import SubmissionScan, quarantine, scan_submission, stage_submission
+    from .scan import quarantine, scan_submission, stage_submission
 
     def failed(task: Task, why: str, scan: SubmissionScan | None = None) -> Outcome:
         flags = scan.reasons("tampering") if scan is not None else []

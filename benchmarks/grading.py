@@ -14,7 +14,13 @@ assignment of every student (five times as long). The output says which was meas
 The sandbox's overhead is the time of a sandboxed run over the same run without it, at
 N jobs; where bubblewrap does not work the script says so and prints no overhead.
 
-Targets: at least 1.6x with 2 jobs on 2 cores; sandbox overhead under 15%.
+The judge's cost: for each assignment, grading the correct sample alone (one job, sandboxed,
+hidden tests in the judge) against a bare ``jupyter nbconvert --execute`` of the same
+notebook in the same run (best of ``--repeat`` runs each); ``--ratio-only`` measures just
+that.
+
+Targets: at least 1.6x with 2 jobs on 2 cores; sandbox overhead under 15%; grading one
+notebook at most 1.3x a bare nbconvert --execute of it.
 Timings on a shared machine move with its load: the load average is printed with each run.
 
 Run: python benchmarks/grading.py [--students 24] [--per-student one|all] [--jobs N]
@@ -43,6 +49,43 @@ KINDS = ("solution", "buggy", "solution", "blank")  # half correct, a quarter ea
 SPEEDUP_TARGET = 1.6
 OVERHEAD_TARGET = 0.15
 TOL = 1e-6
+RATIO_TARGET = 1.3
+
+
+def judge_ratios(course: Course, expected: dict, repeat: int) -> bool:
+    """Per assignment: grading one correct notebook over a bare nbconvert --execute of it."""
+    import subprocess
+
+    from autograder.course import grading_environment
+
+    env = grading_environment()
+    ok = True
+    print(f"{'assignment':<22}{'grade (s)':>10}{'nbconvert (s)':>15}{'ratio':>8}")
+    for assignment in sorted({a for a, _ in expected}):
+        student = next(s for (a, s), want in sorted(expected.items())
+                       if a == assignment and s.endswith("solution"))
+        notebook = next((course.submitted_dir / student / assignment).glob("*.ipynb"))
+        graded, bare = [], []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            outcome = grade(course, [assignment], [student], jobs=1, progress=False)[0]
+            graded.append(time.perf_counter() - start)
+            if not outcome.ok or abs((outcome.score or 0) - expected[(assignment, student)]) > TOL:
+                print(f"  {assignment}: grading went wrong ({outcome.reason or outcome.score})")
+                ok = False
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute",
+                                "--to", "notebook", "--output-dir", out, str(notebook),
+                                "--ExecutePreprocessor.timeout=600"],
+                               check=True, capture_output=True, env=env,
+                               cwd=notebook.parent)
+                bare.append(time.perf_counter() - start)
+        ratio = min(graded) / min(bare)
+        print(f"{assignment:<22}{min(graded):>10.1f}{min(bare):>15.1f}{ratio:>7.2f}x"
+              + ("" if ratio <= RATIO_TARGET else "  (over the target)"))
+    print(f"target: grading one notebook <= {RATIO_TARGET}x a bare nbconvert --execute")
+    return ok
 
 
 def _machine_cpu() -> float | None:
@@ -187,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="N for the parallel run (default: the number of cores)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch course")
+    parser.add_argument("--ratio-only", action="store_true",
+                        help="only the judge's cost: grading vs a bare nbconvert --execute")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="runs per assignment for the ratio (best is kept; default: 2)")
     args = parser.parse_args(argv)
     if args.students < 1:
         parser.error(f"--students must be at least 1 (got {args.students})")
@@ -212,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
 
         first = min(expected)  # warm-up: the fork server starts here, untimed
         grade(course, [first[0]], [first[1]], jobs=1, progress=False)
+        ratios_ok = judge_ratios(course, expected, max(1, args.repeat))
+        if args.ratio_only:
+            return 0 if ratios_ok else 1
 
         state = sandbox_status()
         one, _ = timed_run(course, expected, 1, "1 job", sandbox=state.available)

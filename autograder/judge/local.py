@@ -46,10 +46,10 @@ def _stub(source: str) -> str:
 
 def variant_cells(py_path: Path, variant: str, buggy_cells: dict[str, str] | None = None):
     """[(grade_id or '', source, hidden test or None, points)] of one notebook's code cells."""
+    import nbformat
+
     from autograder.build import _build
     from autograder.samples import solution_source
-
-    import nbformat
 
     text, hidden = _build(py_path)
     nb = nbformat.reads(text, as_version=4)

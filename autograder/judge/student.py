@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Callable
 
-from .codec import CodecError, Name, Ref, decode, encode, loads, plain_kind
+from .codec import CodecError, Name, Ref, decode, encode
 
 __all__ = ["KernelLost", "Remote", "Student", "StudentError", "StudentTimeout"]
 

@@ -266,7 +266,14 @@ def shown(value):
     return np.asarray(value).tolist()
 
 
+def describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
 HINT = "subtract the maximum of each row before np.exp"
+LOG_HINT = "compute z - max - log(sum(exp(z - max))), never np.log of the softmax"
 
 out = student.softmax(np.array([1e5, -1e5]))
 assert np.array_equal(out, [1.0, 0.0]), (
@@ -285,8 +292,7 @@ assert np.allclose(out, want, rtol=1e-12, atol=0.0), (
 
 out = student.log_softmax(np.array([1e5, 0.0, -1e5]))
 assert np.shape(out) == (3,) and np.all(np.isfinite(out)), (
-    f"log_softmax([1e5, 0, -1e5]) must be finite, got {shown(out)}: compute "
-    "z - max - log(sum(exp(z - max))), never np.log of the softmax")
+    f"log_softmax([1e5, 0, -1e5]) must be finite, got {shown(out)}: {LOG_HINT}")
 assert np.allclose(out, [0.0, -1e5, -2e5], rtol=0.0, atol=1e-9), (
     f"log_softmax([1e5, 0, -1e5]) should be [0, -1e5, -2e5], got {shown(out)}")
 out = student.log_softmax(np.array([-1e5, -1e5, -1e5, -1e5]))
@@ -300,18 +306,16 @@ assert np.shape(out) == (2, 2) and np.allclose(out, [[0.0, -2e5], [-2e5, 0.0]], 
     f"got {shown(out)}")
 
 # float32 overflows already above 88
-out = student.softmax(np.array([100.0, 0.0], dtype=np.float32))
-assert isinstance(out, np.ndarray) and out.dtype == np.float32 and np.all(np.isfinite(out)), (
-    f"softmax of float32 logits [100, 0] must be a finite float32 array, got {shown(out)} "
-    f"of dtype {np.asarray(out).dtype}: {HINT}")
-assert np.allclose(out, [1.0, 0.0], atol=1e-6), (
-    f"softmax of float32 logits [100, 0] should be [1, 0], got {shown(out)}")
-out = student.log_softmax(np.array([100.0, 0.0], dtype=np.float32))
-assert isinstance(out, np.ndarray) and out.dtype == np.float32 and np.all(np.isfinite(out)), (
-    f"log_softmax of float32 logits [100, 0] must be a finite float32 array, got {shown(out)} "
-    f"of dtype {np.asarray(out).dtype}")
-assert np.allclose(out, [0.0, -100.0], atol=1e-4), (
-    f"log_softmax of float32 logits [100, 0] should be [0, -100], got {shown(out)}")
+for name, want, tol, hint in (("softmax", [1.0, 0.0], 1e-6, HINT),
+                              ("log_softmax", [0.0, -100.0], 1e-4, LOG_HINT)):
+    out = getattr(student, name)(np.array([100.0, 0.0], dtype=np.float32))
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32, (
+        f"{name} of float32 logits [100, 0] must return float32, got {describe(out)}")
+    assert np.all(np.isfinite(out)), (
+        f"{name} of float32 logits [100, 0] must be finite (float32 exp overflows above 88), "
+        f"got {shown(out)}: {hint}")
+    assert np.allclose(out, want, atol=tol), (
+        f"{name} of float32 logits [100, 0] should be {want}, got {shown(out)}")
 
 # a random batch whose rows sit far out, each at its own offset
 rng = np.random.default_rng(seed)
@@ -329,7 +333,7 @@ assert np.allclose(out, P, rtol=1e-9, atol=1e-15), f"softmax of {where}: {worst(
 out = student.log_softmax(Z)
 assert np.shape(out) == (4, 6) and np.all(np.isfinite(out)), (
     f"log_softmax of {where} must be finite of shape (4, 6), got shape {np.shape(out)} with "
-    f"{np.size(out) - np.isfinite(out).sum()} non-finite entries")
+    f"{np.size(out) - np.isfinite(out).sum()} non-finite entries: {LOG_HINT}")
 assert np.allclose(out, LP, rtol=1e-12, atol=1e-9), f"log_softmax of {where}: {worst(out, LP)}"
 ### END HIDDEN TESTS
 
@@ -1300,8 +1304,8 @@ print(f"three epochs: loss {losses[0]:.3f} -> {recent:.3f}, test accuracy {test_
 ### BEGIN HIDDEN TESTS
 # one fixture trains a fresh model in the kernel and hands back plain data
 train = student.kernel('''
-def train(train_classifier, hidden, init, X, y, lr, epochs, order, X_test):
-    model = mg.nn.MLP([64, 128, 10], seed=init) if hidden else mg.nn.Linear(64, 10, seed=init)
+def train(train_classifier, hidden, X, y, lr, epochs, order, X_test):
+    model = mg.nn.MLP([64, 128, 10], seed=0) if hidden else mg.nn.Linear(64, 10, seed=0)
     optimizer = mg.optim.Adam(model.parameters(), lr=lr)
     losses = train_classifier(model, X, y, optimizer, epochs=epochs, seed=order)
     with mg.no_grad():
@@ -1311,13 +1315,16 @@ def train(train_classifier, hidden, init, X, y, lr, epochs, order, X_test):
 
 X_tr, y_tr, X_te, y_te = mg.data.digits(test_fraction=0.25, seed=0)
 steps_per_epoch = -(-len(X_tr) // 64)
-rng = np.random.default_rng(seed)
+# Orders of the examples (seeds of train_classifier) after which the solution's models
+# clear both targets with a margin (logistic regression >= 0.948, the MLP >= 0.966):
+# some other orders leave the MLP just above 0.95, too close to grade on.
+ORDERS = (2, 3, 5, 6, 7, 8, 10, 13, 14, 15, 16, 17, 18, 21, 22, 23)
+order = ORDERS[np.random.default_rng(seed).integers(len(ORDERS))]
 for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20, 0.90),
                                          ("the MLP [64, 128, 10]", True, 0.01, 30, 0.95)):
-    init, order = (int(v) for v in rng.integers(0, 2**31, size=2))
-    losses, logits = train(student.train_classifier, hidden, init, X_tr, y_tr, lr, epochs,
-                           order, X_te)
-    what = f"train_classifier on {name}, Adam lr={lr}, {epochs} epochs"
+    losses, logits = train(student.train_classifier, hidden, X_tr, y_tr, lr, epochs, order,
+                           X_te)
+    what = f"train_classifier on {name}, Adam lr={lr}, {epochs} epochs, seed={order}"
     assert len(losses) == epochs * steps_per_epoch, (
         f"{what}: {epochs} epochs of {len(X_tr)} examples in batches of 64 are "
         f"{epochs * steps_per_epoch} steps, so losses should have that many entries, "
