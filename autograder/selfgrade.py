@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import GRADEBOOK_ENV, Course, PipelineError, default_paths
+from .execute import FAILED
 
 __all__ = [
     "STUDENT",
@@ -210,6 +211,8 @@ def _cell_feedback(cell: dict) -> tuple[str, bool]:
     for output in cell.get("outputs", []):
         if output.get("output_type") != "error":
             continue
+        if output.get("ename") == FAILED:  # the judge's verdict: the hidden tests failed
+            return _error_message(output), True
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         line = _failing_line(list(output.get("traceback", [])), cell.get("execution_count"))
