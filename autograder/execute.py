@@ -51,6 +51,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Enum, Float, Integer, Unicode
 
 from .judge import KernelLost, Student, judge_block, seed_for
+from .judge.codec import MAX_CHARS
 from .judge.tests import load_tests
 
 __all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression"]
@@ -357,8 +358,8 @@ class JudgedExecute(Execute):
                                f"{value.get('ename', '?')}: {str(value.get('evalue', ''))[:200]})"})
         text = value.get("data", {}).get("text/plain", "")
         try:
-            answer = ast.literal_eval(text) if isinstance(text, str) and len(text) < 2**27 \
-                else None
+            answer = ast.literal_eval(text) if isinstance(text, str) \
+                and len(text) <= 2 * MAX_CHARS else None
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             answer = None
         if not isinstance(answer, str):

@@ -4,6 +4,7 @@ handle, the hidden-test runner and the build step that takes hidden tests out.""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from autograder.judge import Student, StudentError, judge_block, raises, seed_for
 from autograder.judge.codec import CodecError, Name, Ref, decode, dumps, encode, loads
+from autograder.judge.expect import arrays, gradients_ok, numbers, times, unchanged, worst
 from autograder.judge.local import local_transport, run_local
 from autograder.judge.tests import check_hidden_code, load_tests, split_hidden
 from autograder.kernel import agent
@@ -264,3 +266,52 @@ def test_local_run_of_the_fixture_scores_solution_blank_and_buggy():
               for v in ("solution", "blank", "buggy")}
     assert scores == {"solution": 5.0, "blank": 0.0, "buggy": 2.0}
     assert any("cube_grad(-2) must be 3 x**2 = 12, got -12.0" in ln for ln in lines)
+
+
+# --- the shared checks of hidden tests ----------------------------------------------------------
+
+
+def test_unchanged_names_the_argument_a_call_changed_in_place():
+    """unchanged() returns the result, and fails naming the argument changed in place."""
+    def scale(a, k):
+        a *= k
+        return a.sum()
+
+    student = _student({"scale": scale, "total": lambda a, k: float((a * k).sum())})
+    x = np.array([1.0, 2.0])
+    assert unchanged(student.total, x, 3.0, names=["a", "k"]) == 9.0
+    with pytest.raises(AssertionError, match=r"scale changed its argument a in place "
+                                             r"\(at index \[1\] got 6, want 2\)"):
+        unchanged(student.scale, x, 3.0, names=["a", "k"])
+    assert x.tolist() == [1.0, 2.0]
+
+
+def test_numbers_and_arrays_say_what_came_back():
+    """numbers() and arrays() check the count, shapes and dtype, naming what was returned."""
+    assert numbers((1, 2.5), "f(1)", ["a", "b"]) == (1.0, 2.5)
+    with pytest.raises(AssertionError, match=r"f\(1\) must return 2 numbers \(a, b\), "
+                                             r"got \(1.0, a str\)"):
+        numbers((1.0, "x"), "f(1)", ["a", "b"])
+    dx, dw = arrays((np.zeros(2), np.zeros((2, 2))), "g", ["dx", "dW"], [(2,), (2, 2)],
+                    np.float64)
+    assert dw.shape == (2, 2)
+    with pytest.raises(AssertionError, match=r"g: \(dx, dW\) must have the shapes "
+                                             r"\[\(2,\), \(2, 2\)\], got \[\(2,\), \(2,\)\]"):
+        arrays((np.zeros(2), np.zeros(2)), "g", ["dx", "dW"], [(2,), (2, 2)])
+    with pytest.raises(AssertionError, match="must return float32 arrays like its inputs"):
+        arrays((np.zeros(2),), "g", ["dx"], dtype=np.float32)
+
+
+def test_times_finds_simple_factors_only():
+    """times() names a forgotten 1/N or a doubled gradient, and nothing else."""
+    want = np.array([1.0, -2.0, 0.5])
+    assert times(3 * want, want) == 3 and times(want / 4, want) == Fraction(1, 4)
+    assert times(want, want) is None and times(want + 0.1, want) is None
+    assert "at index [1] got -4, want -2" == worst(2 * want, want)
+
+
+def test_gradients_ok_puts_the_case_first():
+    """A failing gradient check starts with the label the hidden test gives."""
+    with pytest.raises(AssertionError, match=r"^relu_backward on a batch of 3: the gradients"):
+        gradients_ok("relu_backward on a batch of 3", lambda x: (x ** 2).sum(),
+                     {"x": np.array([1.0, 2.0, 3.0])}, {"x": np.array([1.0, 2.0, 3.0])})

@@ -11,7 +11,9 @@ the grading process, never in the student's kernel, with these names:
 - ``seed``: an integer derived from the student, the assignment and the test cell, for the
   test's random cases (the same student gets the same cases on a regrade);
 - ``StudentError`` and ``raises(type_name, call, *args, **kwargs)``, for tests that expect
-  the student's code to raise.
+  the student's code to raise;
+- the checks of :mod:`autograder.judge.expect`: ``numbers``, ``arrays``, ``unchanged``,
+  ``gradients_ok``, ``show``, ``describe``, ``worst`` and ``times``.
 
 The block passes when it finishes. It fails with one message: an ``assert``'s message,
 the first lines of a gradient check's report, or what the student's call raised. A
@@ -78,7 +80,10 @@ def _namespace(student: Student, seed: int) -> dict:
     import minigrad as mg
     from minigrad.gradcheck import check_gradients, gradcheck
 
+    from . import expect
+
     return {
+        **{name: getattr(expect, name) for name in expect.__all__},
         "__name__": "hidden_tests",
         "student": student,
         "np": np,

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Callable
 
-from .codec import CodecError, Name, Ref, decode, encode
+from .codec import MAX_CHARS, CodecError, Name, Ref, decode, encode
 
 __all__ = ["KernelLost", "Remote", "Student", "StudentError", "StudentTimeout"]
 
@@ -90,8 +90,13 @@ class _Target:
 
     def keep(self, *args, **kwargs) -> Remote:
         """Call, and keep the result in the kernel (a :class:`Remote`)."""
-        out = self._student._call(self._target, self._attr, args, kwargs, True, self._label)
-        return out
+        return self._student._call(self._target, self._attr, args, kwargs, True, self._label)
+
+    def inputs_after(self, *args, **kwargs) -> tuple:
+        """Call; (the plain result, the positional arguments as the kernel holds them after
+        the call), to see whether the student's code changed its inputs in place."""
+        return self._student._call(self._target, self._attr, args, kwargs, False, self._label,
+                                   args_back=True)
 
     def value(self):
         """The plain value of this name or attribute (no call)."""
@@ -104,24 +109,17 @@ class _Target:
         return getattr(remote, attr)
 
 
-class Remote:
+class Remote(_Target):
     """An object that stays in the kernel; the judge holds its number only."""
 
     def __init__(self, student: Student, number: int, label: str):
-        self._student = student
+        super().__init__(student, Ref(number), None, label)
         self._number = number
-        self._label = label
 
     def __getattr__(self, attr: str) -> _Target:
         if attr.startswith("_"):
             raise AttributeError(attr)
-        return _Target(self._student, Ref(self._number), attr, f"{self._label}.{attr}")
-
-    def __call__(self, *args, **kwargs):
-        return self._student._call(Ref(self._number), None, args, kwargs, False, self._label)
-
-    def keep(self, *args, **kwargs) -> Remote:
-        return self._student._call(Ref(self._number), None, args, kwargs, True, self._label)
+        return _Target(self._student, self._target, attr, f"{self._label}.{attr}")
 
     def _not_plain(self, *args):
         raise StudentError(self._label, message="is an object in the kernel, not plain data")
@@ -189,13 +187,14 @@ class Student:
             return {k: self._prepare(v) for k, v in value.items()}
         return value
 
-    def _call(self, target, attr, args, kwargs, keep: bool, label: str):
+    def _call(self, target, attr, args, kwargs, keep: bool, label: str,
+              args_back: bool = False):
         what = _describe(label, args, kwargs)
         args, kwargs = self._prepare(list(args)), self._prepare(dict(kwargs))
         try:
             request = {"op": "call", "target": encode(target), "attr": attr,
                        "args": encode(args), "kwargs": encode(kwargs),
-                       "keep": keep, "autograd": self._autograd}
+                       "keep": keep, "autograd": self._autograd, "args_back": args_back}
         except CodecError as exc:
             raise TypeError(f"the judge can only send plain data to the kernel ({exc})") \
                 from exc
@@ -211,7 +210,8 @@ class Student:
         if text is None:
             raise StudentTimeout(what, message=f"did not finish within {self._timeout:g} s")
         try:
-            answer = json.loads(text) if isinstance(text, str) and len(text) < 2**27 else None
+            answer = json.loads(text) if isinstance(text, str) and len(text) <= MAX_CHARS \
+                else None
         except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict) or len(answer) != 1:
