@@ -26,6 +26,7 @@ __all__ = [
     "BUGGY_NAME",
     "build",
     "build_notebook",
+    "build_with_tests",
     "is_notebook_source",
     "notebook_sources",
 ]
@@ -114,7 +115,7 @@ def _cell_ids(cells, where: str) -> list[str]:
 
 def build_notebook(py_path: Path) -> str:
     """The nbgrader source notebook (ipynb JSON text) for one jupytext source file."""
-    return _build(py_path)[0]
+    return build_with_tests(py_path)[0]
 
 
 def _hidden_line(text: str, code: str) -> int:
@@ -124,7 +125,7 @@ def _hidden_line(text: str, code: str) -> int:
     return text.count("\n", 0, at) + 2 if at >= 0 else 0
 
 
-def _build(py_path: Path):
+def build_with_tests(py_path: Path) -> tuple[str, list[HiddenTest]]:
     """(notebook JSON text, the hidden tests taken out of it) for one jupytext source."""
     import jupytext
     import nbformat
@@ -208,7 +209,7 @@ def build(
         for py_path in py_paths:
             target = target_dir / (py_path.stem + ".ipynb")
             wanted.add(target.name)
-            text, hidden = _build(py_path)
+            text, hidden = build_with_tests(py_path)
             data = text.encode("utf-8")
             if not target.is_file() or target.read_bytes() != data:
                 target.write_bytes(data)

@@ -322,14 +322,8 @@ class JudgedExecute(Execute):
         try:
             verdict = await asyncio.to_thread(judge_block, test.code, student, seed=seed,
                                               filename=test.filename)
-        except KernelLost as exc:
-            self._event("kernel-lost", cell, str(exc))
-            if "died" in str(exc):
-                raise DeadKernelError(str(exc)) from None
-            raise CellTimeoutError(str(exc)) from None
-        self._event("judged", cell, json.dumps({"passed": verdict.passed,
-                                                "seconds": round(verdict.seconds, 3),
-                                                "calls": verdict.calls}))
+        except KernelLost as exc:  # the notebook runs again, this cell left out
+            raise (DeadKernelError if exc.died else CellTimeoutError)(str(exc)) from None
         if verdict.passed and not visible_failed:
             cell.outputs.append(new_output("stream", name="stdout",
                                            text="Hidden tests passed.\n"))
@@ -350,7 +344,7 @@ class JudgedExecute(Execute):
             await ensure_async(self.km.interrupt_kernel())
             reply = await self._reply(msg_id, 10.0)
             if reply is None:
-                raise KernelLost("a judge call did not stop when interrupted")
+                raise KernelLost("a judge call did not stop when interrupted", died=False)
             return None
         value = reply.get("content", {}).get("user_expressions", {}).get("r", {})
         if value.get("status") != "ok":
@@ -377,7 +371,7 @@ class JudgedExecute(Execute):
                     self.kc.shell_channel.get_msg(timeout=min(remaining, 1.0)))
             except (Empty, asyncio.TimeoutError):
                 if not await ensure_async(self.kc.is_alive()):
-                    raise KernelLost("the kernel died during a judge call") from None
+                    raise KernelLost("the kernel died during a judge call", died=True) from None
                 continue
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg

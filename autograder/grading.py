@@ -165,8 +165,7 @@ def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[O
             slots.append(index)
         for index, outcome in zip(slots, run_tasks(course, tasks, **run_options)):
             scan = scans[index]
-            found_here = list(outcome.extra.get("flags", []))
-            outcome.extra.update(scan=scan.status, flags=scan.reasons("tampering") + found_here,
+            outcome.extra.update(scan=scan.status, flags=scan.reasons("tampering"),
                                  repairs=scan.reasons("repaired"))
             outcomes[index] = outcome
     return [o for o in outcomes if o is not None]

@@ -132,7 +132,7 @@ def kernel_plan(
     *,
     course_dir: str | Path,
     notebooks_dir: str | Path,
-    work_dir: str | Path,
+    submission_dir: str | Path,
     run_dir: str | Path,
     db_url: str = "",
     extra_hidden: tuple[str, ...] = (),
@@ -143,7 +143,10 @@ def kernel_plan(
     tmp_mb: int = 512,
     max_processes: int = 64,
 ) -> dict:
-    """Everything the kernel launcher needs for one student, as a JSON-ready dict."""
+    """Everything the kernel launcher needs for one student, as a JSON-ready dict.
+
+    ``submission_dir`` is where the launcher copies the kernel's working files from (its
+    regular files only); the kernel never sees the folder itself."""
     secrets_ = [os.path.realpath(p) for p in (course_dir, notebooks_dir, *extra_hidden)]
     for path in (course_dir, notebooks_dir):
         parent = Path(os.path.realpath(path)).parent
@@ -204,7 +207,7 @@ def kernel_plan(
         "blank_files": blank_files,
         "read_only": shown,
         "writable": [os.path.realpath(run_dir)],
-        "files_from": os.path.realpath(work_dir),
+        "files_from": os.path.realpath(submission_dir),
         "run_dir": os.path.realpath(run_dir),
         "font_cache": _matplotlib_font_cache(),
         "env": env,

@@ -8,13 +8,15 @@ What the scan looks for
     *Broken notebooks*: empty files, invalid or truncated JSON, JSON that is not a notebook,
     missing, duplicate or malformed cell ids, missing, renamed or malformed nbgrader
     metadata, a changed ``schema_version``, changed cell types, points, grade/solution/
-    locked flags or kernel name, edited, unlocked, deleted or duplicated test cells.
+    locked flags, tags or kernel name, edited, unlocked, deleted or duplicated test cells.
+
+    *Links and special files* (symbolic links, named pipes, sockets, devices) anywhere in
+    the submission: reported as refused and never followed, read or copied.
 
     *Tampering* in editable cells (answer cells and cells without nbgrader metadata whose
     source differs from the release), by static analysis: :mod:`ast` where the cell parses,
-    text patterns where it does not. It reports rebinding the checker or the hidden-test
-    helpers (``check_gradients``, ``gradcheck``, ``fresh_module``, ``engine_off``, ``quiet``,
-    ``_gc``...) or builtins (to a function), assigning attributes of numpy, builtins,
+    text patterns where it does not. It reports rebinding the checker (``check_gradients``,
+    ``gradcheck``...) or builtins (to a function), assigning attributes of numpy, builtins,
     minigrad, sys, os or IPython (``np.allclose = ...``, ``setattr(np, ...)``), IPython
     internals (``get_ipython``, input and AST transformers, ``showtraceback``,
     ``set_custom_exc``, event callbacks, ``run_cell``), leaving the process (``sys.exit``,
@@ -33,10 +35,10 @@ The rule (nobody is silently dropped; no points for a cheated exercise)
        back from the release, cells whose metadata was stripped or renamed are recognised
        (by their source, or by the functions an answer cell defines) and relabelled, a
        duplicated cell id keeps its last copy (nbgrader's choice) and the others become
-       plain cells, and missing test, locked and task cells are put back from the release
-       (nbgrader then restores the hidden tests of every test cell). A repaired notebook
-       is graded as if the damage had not happened: the student earns exactly what their
-       code earns against the real tests, so the damage itself earns nothing.
+       plain cells, and missing test, locked and task cells are put back from the release.
+       A repaired notebook is graded as if the damage had not happened: the student earns
+       exactly what their code earns against the judge's hidden tests, so the damage itself
+       earns nothing.
     2. A notebook that cannot be repaired (empty, not JSON, not a notebook, still invalid
        after repair) is not graded: the student is reported as *failed* with the reason,
        ``grade`` exits non-zero, and a copy goes to ``course/quarantine/``.
@@ -45,6 +47,10 @@ The rule (nobody is silently dropped; no points for a cheated exercise)
        next (those after the cell, up to the next answer cell) score 0 whatever happens.
        The student is graded and reported as *flagged*; the original submission and the
        reasons are copied to ``course/quarantine/<student>/<assignment>/`` for review.
+       This is a policy on top of the judge (:mod:`autograder.judge`), which decides every
+       point outside the kernel and would not be fooled by the tampering anyway.
+    4. A link or special file is *refused*: the student is flagged and quarantined, the rest
+       of the submission is graded.
     Every student appears in ``grade``'s summary as graded, flagged or failed.
 """
 
@@ -161,18 +167,17 @@ def _describe(f: Finding) -> str:
 
 # --- tampering: static analysis of one cell -------------------------------------------------------
 
-# names a hidden test or the checker relies on, and the modules they may be imported from
+# names the visible tests and the checker rely on, and the modules they may be imported from
 _CANONICAL = {
-    "np": {"numpy"}, "numpy": {"numpy"}, "_np": {"numpy"},
-    "mg": {"minigrad"}, "minigrad": {"minigrad"}, "_mg": {"minigrad"},
-    "math": {"math"}, "_math": {"math"}, "_sys": {"sys"},
+    "np": {"numpy"}, "numpy": {"numpy"},
+    "mg": {"minigrad"}, "minigrad": {"minigrad"},
+    "math": {"math"},
     "check_gradients": {"minigrad.gradcheck", "minigrad"},
     "gradcheck": {"minigrad.gradcheck", "minigrad"},
     "GradCheckResult": {"minigrad.gradcheck"}, "GradientCheckError": {"minigrad.gradcheck"},
     "Tensor": {"minigrad", "minigrad.tensor"}, "Value": {"minigrad", "minigrad.value"},
 }
-_HELPERS = {"fresh_module", "engine_off", "quiet", "AutogradDisabledError", "_gc", "_fresh",
-            "_quiet", "_engine_off", "get_ipython"}
+_HELPERS = {"get_ipython"}
 _BUILTIN_NAMES = set(dir(builtins)) - {"__name__", "__doc__", "_", "__debug__"}
 # modules whose attributes (and the classes they export) a submission must not assign
 _PROTECTED_MODULES = ("numpy", "math", "cmath", "builtins", "minigrad", "autograder", "sys",
@@ -1194,9 +1199,9 @@ def stage_submission(scan: SubmissionScan, submitted_dir: Path, staging_root: Pa
     return target
 
 
-def quarantine(course, scan: SubmissionScan, more: list[str] | tuple[str, ...] = ()) -> Path:
-    """Copy the submission as received, plus the scan's findings (and ``more``: what grading
-    itself found), for manual review."""
+def quarantine(course, scan: SubmissionScan) -> Path:
+    """Copy the submission's regular files as received, plus the scan's findings, for manual
+    review."""
     target = course.course_dir / "quarantine" / scan.student / scan.assignment
     if target.exists():
         shutil.rmtree(target)
@@ -1204,10 +1209,9 @@ def quarantine(course, scan: SubmissionScan, more: list[str] | tuple[str, ...] =
     target.mkdir(parents=True)
     if source.is_dir() and not source.is_symlink():
         copy_regular_files(source, target)
-    status = "flagged" if more and scan.status in ("ok", "repaired") else scan.status
+    status = scan.status
     lines = [f"{scan.student} / {scan.assignment}: {status}", ""]
     lines += [f"{f.kind}: {_describe(f)}" for f in scan.all_findings()]
-    lines += [f"found while grading: {line}" for line in more]
     (target / "SCAN.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 

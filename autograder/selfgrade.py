@@ -8,9 +8,10 @@ submission with nbgrader's autograde in a worker process. The course in ``course
 gradebook are never touched.
 
 What is printed: points per graded cell, and for each failing one the last line of its
-error (``NameOfError: message``), marked when the failing line is a hidden test. Hidden
-test source is never printed. The exit status is 0 when grading ran, whatever the score;
-1 when the notebook could not be graded (with the reason); 2 for a usage error.
+error (``NameOfError: message``), marked when it is the judge's verdict on the hidden tests
+(the judge's message, never the hidden test source). The exit status is 0 when grading
+ran, whatever the score; 1 when the notebook could not be graded (with the reason); 2 for
+a usage error.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 STUDENT = "selfgrade"
-_HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-_HIDDEN_END = "### END HIDDEN TESTS"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MESSAGE_LIMIT = 300
 
@@ -165,32 +164,6 @@ def identify(
 # --- feedback from the autograded notebook ----------------------------------------------------
 
 
-def _hidden_lines(source: str) -> set[int]:
-    """1-based line numbers of a cell that lie inside hidden-test regions."""
-    lines, inside = set(), False
-    for number, line in enumerate(source.split("\n"), start=1):
-        if _HIDDEN_BEGIN in line:
-            inside = True
-        if inside:
-            lines.add(number)
-        if _HIDDEN_END in line:
-            inside = False
-    return lines
-
-
-def _failing_line(traceback: list[str], execution_count: int | None) -> int | None:
-    """The line of the test cell itself where the error passed through (``Cell In[n], line L``)."""
-    if execution_count is None:
-        return None
-    found = None
-    pattern = re.compile(rf"Cell In\[{execution_count}\], line (\d+)")
-    for entry in traceback:
-        match = pattern.search(_ANSI.sub("", entry))
-        if match:
-            found = int(match.group(1))
-    return found
-
-
 def _error_message(output: dict) -> str:
     """``Name: first line of the message``, never a line of source."""
     ename = str(output.get("ename", "Error"))
@@ -211,13 +184,8 @@ def _cell_feedback(cell: dict) -> tuple[str, bool]:
     for output in cell.get("outputs", []):
         if output.get("output_type") != "error":
             continue
-        if output.get("ename") == FAILED:  # the judge's verdict: the hidden tests failed
-            return _error_message(output), True
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        line = _failing_line(list(output.get("traceback", [])), cell.get("execution_count"))
-        hidden = line is not None and line in _hidden_lines(source)
-        return _error_message(output), hidden
+        # the judge's verdict (Failed) is the hidden tests'; any other error, the visible ones
+        return _error_message(output), output.get("ename") == FAILED
     return "", False
 
 

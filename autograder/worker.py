@@ -113,7 +113,7 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     kernel = kernel_plan(
         course_dir=course.course_dir,
         notebooks_dir=course.notebooks_dir,
-        work_dir=coursedir.format_path(coursedir.autograded_directory, task["student"],
+        submission_dir=coursedir.format_path(coursedir.autograded_directory, task["student"],
                                        task["assignment"]),
         run_dir=run_dir,
         db_url=coursedir.db_url,
@@ -132,17 +132,16 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     return NbGraderAPI(coursedir=coursedir, config=cfg)
 
 
-def _journal_findings() -> tuple[list[str], list[str]]:
-    """(flags, notes) from what JudgedExecute saw while grading."""
+def _lost_kernels() -> list[str]:
+    """Cells JudgedExecute left out because they killed or hung the kernel."""
     from .execute import JudgedExecute
 
-    flags: list[str] = []
     notes: list[str] = []
     for event in JudgedExecute.journal:
-        where = f"{event['notebook']}.ipynb" + (f" [{event['cell']}]" if event["cell"] else "")
         if event["kind"] == "kernel-lost":
+            where = f"{event['notebook']}.ipynb" + (f" [{event['cell']}]" if event["cell"] else "")
             notes.append(f"{where}: not run: {event['detail']}")
-    return flags, notes
+    return notes
 
 
 def _grade(task: dict) -> dict:
@@ -165,7 +164,7 @@ def _grade(task: dict) -> dict:
         if plan_path.is_file():
             remove_cgroup(json.loads(plan_path.read_text()))
         shutil.rmtree(kernel_dir, ignore_errors=True)
-    flags, notes = _journal_findings()
+    notes = _lost_kernels()
     log = result.get("log") or ""
     if not result.get("success"):
         reason = error_summary(result)
@@ -173,7 +172,6 @@ def _grade(task: dict) -> dict:
             "ok": False,
             "reason": reason,
             "retryable": any(s in log + reason for s in _RETRYABLE),
-            "flags": flags,
             "notes": notes,
         }
     for line in log.splitlines():
@@ -189,7 +187,6 @@ def _grade(task: dict) -> dict:
         }
     if notes:
         out["reason"] = "; ".join(notes)
-    out["flags"] = flags
     return out
 
 

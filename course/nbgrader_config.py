@@ -6,11 +6,6 @@ Every path is computed from this file's folder, so the course can live anywhere.
 
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
-
-from autograder.feedback import HideHiddenTests
-
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 _here = os.path.dirname(os.path.abspath(__file__))
@@ -48,9 +43,3 @@ c.OverwriteCells.missing_cell_notification = (
     "This test cell (id: {cell_id}) was missing from the submission and was restored "
     "by the grader.\n\n"
 )
-
-# --- feedback --------------------------------------------------------------------------------
-# nbgrader's default feedback shows the autograded notebook, hidden tests included
-# (jupyter/nbgrader#917). HideHiddenTests removes hidden regions and the tracebacks of
-# cells that had one, so neither the tests nor their source lines reach a student.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -534,6 +534,8 @@ JUDGE_TESTS = {
     "t-warning": "assert student.double(21) == 42, 'double(21) must be 42'\n",
     "t-flood": "assert student.double(0) == 0, 'double(0) must be 0'\n",
     "t-after": "assert student.answer.value() == 42, 'answer must be 42'\n",
+    "t-spin": "student.spin()\n",
+    "t-dies": "student.die()\n",
 }
 
 
@@ -586,7 +588,9 @@ def test_runtime_defences_without_the_scan(tmp_path):
              "            pass\n"
              "os._exit(3)")
     nb = new_notebook(cells=[
-        new_code_cell("import numpy as np\nanswer = 42\n\ndef double(x):\n    return 2 * x"),
+        new_code_cell("import os\nimport numpy as np\nanswer = 42\n\ndef double(x):\n"
+                      "    return 2 * x\n\ndef spin():\n    while True:\n        pass\n\n"
+                      "def die():\n    os._exit(1)"),
         new_code_cell("def _mute(lines):\n"
                       "    return ['pass\\n'] if any('test one' in ln for ln in lines) else lines"
                       "\n\nget_ipython().input_transformers_post.append(_mute)"),
@@ -617,9 +621,11 @@ def test_runtime_defences_without_the_scan(tmp_path):
                       "    except OSError as e:\n        print('DISK', e.errno)"),
         new_code_cell(probe),
         _graded_cell("print('still here', answer)", "t-after"),
+        _graded_cell("pass", "t-spin"),
+        _graded_cell("pass", "t-dies"),
     ])
     plan = kernel_plan(course_dir=course_dir, notebooks_dir=tmp_path / "notebooks",
-                       work_dir=work, run_dir=run_dir, db_url=f"sqlite:///{gradebook}",
+                       submission_dir=work, run_dir=run_dir, db_url=f"sqlite:///{gradebook}",
                        sandbox=sandboxed, memory_mb=3072, cpu_seconds=300, max_processes=48)
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -667,8 +673,11 @@ def test_runtime_defences_without_the_scan(tmp_path):
     assert errors(14) == [NOT_RUN_ERROR] and errors(15) == [NOT_RUN_ERROR]
     assert "still here 42" in text(19) and errors(19) == []
     assert "Hidden tests passed" in text(19)
+    # a judge call that runs too long fails its cell; one that kills the kernel loses it
+    assert errors(20) == [FAILED] and "spin() did not finish within 8 s" in verdict(20)
+    assert errors(21) == [NOT_RUN_ERROR] and "the kernel died" in verdict(21)
     lost = [e for e in JudgedExecute.journal if e["kind"] == "kernel-lost"]
-    assert len(lost) == 2
+    assert len(lost) == 3
     # links planted before the kernel died were never written through; no module planted in
     # the submission was imported by the launcher or the grader
     assert target.read_text() == "untouched"

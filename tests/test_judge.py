@@ -108,10 +108,13 @@ def test_non_plain_results_are_refused_with_a_clear_message():
     class Tensor:
         pass
 
-    student = _student({"f": lambda x: Tensor()})
+    student = _student({"f": lambda x: Tensor(), "g": lambda: (1.0, {"dW": Tensor()})})
     with pytest.raises(StudentError, match=r"f\(1\) returned a Tensor object, which is not "
                                            r"plain data"):
         student.f(1)
+    with pytest.raises(StudentError, match=r"returned a tuple whose item 1 is a dict whose "
+                                           r"entry 'dW' is a Tensor object"):
+        student.g()
 
 
 def test_an_exception_in_the_kernel_names_type_message_and_line():

@@ -18,7 +18,7 @@ import pytest
 from autograder.cli import main
 from autograder.collect import plan_collect
 from autograder.course import Course, grading_environment, kernel_python
-from autograder.feedback import HIDDEN_TRACEBACK_NOTE, generate_feedback, hide_cell_frames
+from autograder.feedback import generate_feedback
 from autograder.grading import grade
 from autograder.pipeline import run_check
 from autograder.report import exercise_stats, gradebook_table, write_report
@@ -348,36 +348,6 @@ def test_collect_plan(tmp_path, files, placed, unplaced):
         assert unplaced[name] in why
 
 
-def test_hide_cell_frames():
-    """Frames quoting the test cell are dropped; the student's frames and the error stay."""
-    traceback = [
-        "\x1b[31m----\x1b[39m",
-        "\x1b[31mValueError\x1b[39m   Traceback (most recent call last)",
-        "\x1b[36mCell\x1b[39m \x1b[32mIn[7]\x1b[39m, line 3\n----> 3 _secret_check()",
-        "\x1b[36mCell\x1b[39m \x1b[32mIn[7]\x1b[39m, line 9, in _secret_check\n  hidden",
-        "\x1b[36mCell\x1b[39m \x1b[32mIn[4]\x1b[39m, line 2, in f\n----> 2 raise ValueError",
-        "\x1b[31mValueError\x1b[39m: bad",
-    ]
-    kept = hide_cell_frames(traceback, 7)
-    assert kept == [traceback[0], traceback[1], HIDDEN_TRACEBACK_NOTE, traceback[4],
-                    traceback[5]]
-    assert hide_cell_frames(traceback[:2], None)[-1] == HIDDEN_TRACEBACK_NOTE
-
-
-@pytest.mark.parametrize(
-    ("result", "expected"),
-    [
-        ({"log": "[ERROR] There was an error processing assignment: x\n"
-                 "[ERROR] Traceback (most recent call last):\n  File \"a.py\"\n"
-                 "nbformat.reader.NotJSONError: Notebook does not appear to be JSON\n"
-                 "[ERROR] Please see the error log"},
-         "nbformat.reader.NotJSONError: Notebook does not appear to be JSON"),
-        ({"log": "[ERROR] No assignment with ID 'a9' exists in the database"},
-         "No assignment with ID 'a9' exists in the database"),
-        ({"error": "Traceback\nnbgrader.converters.base.NbGraderException: Please see"},
-         "nbgrader reported a failure without a message"),
-    ],
-)
 def test_error_summary(result, expected):
     """The reason shown for a failed student is nbgrader's most specific error line."""
     assert error_summary(result) == expected

@@ -91,9 +91,8 @@ def _ids(nb) -> list[str]:
     ("source", "expected"),
     [
         ("def check_gradients(*a, **k):\n    return None", "rebinds `check_gradients`"),
-        ("_gc = object()", "rebinds the grader's helper `_gc`"),
         ("from autograder.hidden import quiet", "imports autograder"),
-        ("fresh_module = lambda name: None", "helper `fresh_module`"),
+        ("get_ipython = lambda: None", "helper `get_ipython`"),
         ("abs = lambda x: 0.0", "rebinds the builtin `abs`"),
         ("def isinstance(a, b):\n    return True", "rebinds the builtin `isinstance`"),
         ("np = FakeNumpy()", "rebinds `np`"),
@@ -414,7 +413,7 @@ def test_kernel_plan_hides_the_course_and_copies_the_work_folder(tmp_path):
     notebooks.mkdir()
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    plan = kernel_plan(course_dir=course_dir, notebooks_dir=notebooks, work_dir=work,
+    plan = kernel_plan(course_dir=course_dir, notebooks_dir=notebooks, submission_dir=work,
                        run_dir=run_dir, db_url=f"sqlite:///{course_dir}/gradebook.db",
                        memory_mb=1024, cpu_seconds=60)
     hidden = plan["hidden"]

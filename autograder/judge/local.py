@@ -48,10 +48,10 @@ def variant_cells(py_path: Path, variant: str, buggy_cells: dict[str, str] | Non
     """[(grade_id or '', source, hidden test or None, points)] of one notebook's code cells."""
     import nbformat
 
-    from autograder.build import _build
+    from autograder.build import build_with_tests
     from autograder.samples import solution_source
 
-    text, hidden = _build(py_path)
+    text, hidden = build_with_tests(py_path)
     nb = nbformat.reads(text, as_version=4)
     tests = {t.grade_id: t for t in hidden}
     out = []

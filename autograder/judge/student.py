@@ -52,7 +52,12 @@ class StudentTimeout(StudentError):
 
 
 class KernelLost(Exception):
-    """The kernel died, or did not stop after an interrupt: the cell cannot be judged."""
+    """The kernel died (``died``), or did not stop after an interrupt: the cell cannot be
+    judged, and the executor runs the notebook again without it."""
+
+    def __init__(self, message: str, died: bool):
+        super().__init__(message)
+        self.died = died
 
 
 def _describe(name: str, args: tuple, kwargs: dict) -> str:
@@ -114,7 +119,6 @@ class Remote(_Target):
 
     def __init__(self, student: Student, number: int, label: str):
         super().__init__(student, Ref(number), None, label)
-        self._number = number
 
     def __getattr__(self, attr: str) -> _Target:
         if attr.startswith("_"):
@@ -175,12 +179,10 @@ class Student:
     # --- the protocol --------------------------------------------------------------------
     def _prepare(self, value):
         """Arguments as codec values: kept objects and notebook names by reference."""
-        if isinstance(value, Remote):
-            return Ref(value._number)
-        if isinstance(value, _Target):
+        if isinstance(value, _Target):  # a Remote, a notebook name, or an attribute
             if value._attr is None:
                 return value._target
-            return Ref(self._get(value._target, value._attr, True, value._label)._number)
+            return self._get(value._target, value._attr, True, value._label)._target
         if type(value) in (list, tuple):
             return type(value)(self._prepare(v) for v in value)
         if type(value) is dict:

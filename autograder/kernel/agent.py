@@ -169,8 +169,27 @@ def _run(request: dict):
     try:
         return {"ok": encode(result, _keep if keep else None)}
     except CodecError:
-        return {"refused": f"returned {plain_kind(result)}, which is not plain data "
+        return {"refused": f"returned {_not_plain(result)}, which is not plain data "
                            "(numbers, strings, lists, tuples, dicts or numpy arrays)"}
+
+
+def _not_plain(value, depth: int = 0) -> str:
+    """What in a result is not plain data: 'a Tensor object', or for a container the first
+    item that is not ('a tuple whose item 0 is a Dual object')."""
+    if type(value) in (list, tuple) and depth < 8:
+        for index, item in enumerate(value):
+            try:
+                encode(item)
+            except CodecError:
+                return (f"a {type(value).__name__} whose item {index} is "
+                        f"{_not_plain(item, depth + 1)}")
+    if type(value) is dict and depth < 8:
+        for key, item in value.items():
+            try:
+                encode(item)
+            except CodecError:
+                return f"a dict whose entry {key!r} is {_not_plain(item, depth + 1)}"
+    return plain_kind(value)
 
 
 def handle(text: str) -> str:
