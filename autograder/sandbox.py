@@ -220,23 +220,44 @@ def kernel_plan(
     }
 
 
-def submission_files(folder: str, limit_mb: int = 64, limit_files: int = 500):
+def file_kind(mode: int) -> str:
+    """What a file is, for messages: 'a link', 'a named pipe', 'a socket', 'a device'..."""
+    import stat
+
+    for test, name in ((stat.S_ISLNK, "a link"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def submission_files(folder: str, limit_mb: int = 64, limit_files: int = 500,
+                     refused: list[str] | None = None) -> list[tuple[str, int]]:
     """(relative path, open read-only fd) of every regular file below ``folder``.
 
-    Opened with ``O_NOFOLLOW`` after an ``lstat``: links, pipes, sockets and devices are
-    skipped, never followed; so are files past ``limit_files`` or ``limit_mb`` in all.
-    The caller closes the descriptors.
+    Opened with ``O_NOFOLLOW`` after an ``lstat``, and checked again with ``fstat``: links,
+    pipes, sockets and devices are never followed or opened; nor are files past
+    ``limit_files`` or ``limit_mb`` in all. What was left out, and why, is appended to
+    ``refused`` ('path: a link, refused and not followed'). The caller closes the fds.
     """
     import stat
 
     out: list[tuple[str, int]] = []
     total = 0
     stack = [""]
-    while stack and len(out) < limit_files:
+
+    def refuse(path: str, why: str) -> None:
+        if refused is not None:
+            refused.append(f"{path or '.'}: {why}")
+
+    while stack:
         rel = stack.pop()
         try:
             entries = sorted(os.scandir(os.path.join(folder, rel)), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            refuse(rel, f"cannot be read ({exc.strerror or exc})")
             continue
         for entry in entries:
             path = os.path.join(rel, entry.name)
@@ -246,14 +267,19 @@ def submission_files(folder: str, limit_mb: int = 64, limit_files: int = 500):
                 continue
             if stat.S_ISDIR(info.st_mode):
                 stack.append(path)
-            elif stat.S_ISREG(info.st_mode) and total + info.st_size <= limit_mb * 2**20 \
-                    and len(out) < limit_files:
+            elif not stat.S_ISREG(info.st_mode):
+                refuse(path, f"{file_kind(info.st_mode)}, refused and not followed")
+            elif total + info.st_size > limit_mb * 2**20 or len(out) >= limit_files:
+                refuse(path, f"over the limit of {limit_files} files or {limit_mb} MB in all")
+            else:
                 try:
                     fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                except OSError:
+                except OSError as exc:
+                    refuse(path, f"cannot be opened ({exc.strerror or exc})")
                     continue
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the lstat
                     os.close(fd)
+                    refuse(path, "not a regular file when opened, refused")
                     continue
                 total += info.st_size
                 out.append((path, fd))

@@ -71,6 +71,8 @@ from pathlib import Path
 
 import nbformat
 
+from .sandbox import file_kind, submission_files
+
 __all__ = [
     "Finding",
     "NotebookScan",
@@ -689,26 +691,12 @@ def _join(source) -> str | None:
     return None
 
 
-def _file_kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "a link"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a regular file"
-
-
 def read_regular(path: Path, limit: int = 256 * 1024 * 1024) -> bytes:
     """The bytes of a regular file, opened without following a link; OSError otherwise
     (its message says what the path is instead)."""
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise OSError(f"{path.name} is {_file_kind(info.st_mode)}: refused, not followed")
+        raise OSError(f"{path.name} is {file_kind(info.st_mode)}: refused, not followed")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
@@ -721,39 +709,18 @@ def read_regular(path: Path, limit: int = 256 * 1024 * 1024) -> bytes:
 
 def copy_regular_files(source: Path, target: Path, skip: set[str] = frozenset()
                        ) -> list[str]:
-    """Copy the regular files below ``source`` to ``target``, never following a link.
-
-    Links, pipes, sockets and devices are not copied: the list returned says which (as
-    'name: what it is'). Top-level names in ``skip`` are left out.
-    """
+    """Copy the regular files below ``source`` to ``target``, never following a link
+    (:func:`autograder.sandbox.submission_files`); top-level names in ``skip`` are left out.
+    Returns what was not copied, and why."""
     refused: list[str] = []
+    for rel, fd in submission_files(str(source), limit_mb=256, limit_files=2000,
+                                    refused=refused):
+        with os.fdopen(fd, "rb") as src:
+            if rel in skip:
+                continue
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_bytes(src.read())
     target.mkdir(parents=True, exist_ok=True)
-    stack = [Path()]
-    while stack:
-        rel = stack.pop()
-        try:
-            entries = sorted(os.scandir(source / rel), key=lambda e: e.name)
-        except OSError as exc:
-            refused.append(f"{rel or '.'}: cannot be read ({exc.strerror or exc})")
-            continue
-        for entry in entries:
-            relative = rel / entry.name
-            if not rel.parts and entry.name in skip:
-                continue
-            try:
-                mode = entry.stat(follow_symlinks=False).st_mode
-            except OSError:
-                continue
-            if stat.S_ISDIR(mode):
-                (target / relative).mkdir(parents=True, exist_ok=True)
-                stack.append(relative)
-            elif stat.S_ISREG(mode):
-                try:
-                    (target / relative).write_bytes(read_regular(source / relative))
-                except OSError as exc:
-                    refused.append(f"{relative}: {exc}")
-            else:
-                refused.append(f"{relative}: {_file_kind(mode)}, refused and not followed")
     return refused
 
 
@@ -1152,7 +1119,7 @@ def scan_submission(course, assignment: str, student: str) -> SubmissionScan:
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 result.findings.append(Finding(
                     REFUSED, str(path.relative_to(folder)), "",
-                    f"{_file_kind(mode)} in the submission: refused, not followed"))
+                    f"{file_kind(mode)} in the submission: refused, not followed"))
     if not released:
         result.findings.append(Finding(NOTE, "", "", f"no release of {assignment} to compare "
                                                      "with"))
