@@ -233,11 +233,9 @@ else:
 def rejects(what, call, *args):
     """Fail unless call(*args) raises ValueError in the kernel."""
     try:
-        call(*args)
-    except StudentError as exc:
-        assert exc.type_name == "ValueError", f"{what} must raise ValueError; instead {exc}"
-        return
-    raise AssertionError(f"{what} must raise ValueError, and it returned normally")
+        raises("ValueError", call, *args)
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: {exc}") from None
 
 
 X = np.array([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
@@ -295,10 +293,8 @@ with student.autograd_off():
     out = np.asarray(student.mlp_forward(Xr, pr))
     case = f"a random batch of {n} (D={d}, H={h})"
     assert out.shape == (n, 1), f"mlp_forward on {case} must return shape ({n}, 1), got {out.shape}"
-    worst = int(np.argmax(np.abs(out - want)[:, 0]))
     assert np.allclose(out, want, rtol=1e-10, atol=1e-12), (
-        f"mlp_forward on {case} is not relu(X @ W1 + b1) @ W2 + b2: "
-        f"row {worst} should be {want[worst, 0]:.10g}, got {out[worst, 0]:.10g}")
+        f"mlp_forward on {case} is not relu(X @ W1 + b1) @ W2 + b2: {worst(out, want)}")
 
     for bad in [np.zeros(3), np.zeros((3, 2)), np.zeros((1, 3))]:
         rejects(f"mse_loss with a prediction of shape (3, 1) and a target of shape {bad.shape}",
@@ -391,21 +387,6 @@ def affine(X, W, b):
     return X @ W + b
 
 
-def gradients_ok(what, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
-        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
-            from None
-
-
-def three_arrays(got, what):
-    assert isinstance(got, (tuple, list)) and len(got) == 3, (
-        f"{what} must return a tuple (dX, dW, db), got {type(got).__name__}"
-        + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
-    return [np.asarray(g) for g in got]
-
-
 # literal values, by hand
 X = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
 W = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
@@ -414,26 +395,18 @@ wanted = {"dX": np.array([[-1.0, 3.0], [-1.0, -1.0], [0.0, 1.75]]),
           "dW": np.array([[-2.0, 3.0, 2.0], [3.5, -0.5, 4.5]]),
           "db": np.array([0.5, 1.5, 2.5])}
 rules = {"dX": "dout @ W.T", "dW": "X.T @ dout", "db": "dout.sum(axis=0)"}
+fixed = "affine_backward on a fixed batch of 3 (D=2, M=3)"
 rng = np.random.default_rng(seed)
-probe = student.kernel("""
-def probe(fn, *args):
-    out = fn(*args)
-    return out, list(args)
-""")
 with student.autograd_off():
-    got = three_arrays(student.affine_backward(dout, X, W),
-                       "affine_backward(dout, X, W) on a fixed batch of 3")
+    got = arrays(student.affine_backward(dout, X, W), fixed, list(wanted),
+                 shapes=[want.shape for want in wanted.values()])
     for (name, want), value in zip(wanted.items(), got):
-        assert value.shape == want.shape, (
-            f"affine_backward on a fixed batch of 3 (D=2, M=3): {name} must have shape "
-            f"{want.shape}, got {value.shape}")
         hint = ""
-        if name == "db" and np.allclose(3 * value, want):
+        if name == "db" and times(want, value) == 3:
             hint = (" (3 times too small: b is shared by the 3 examples, so its gradient sums "
                     "over the batch; it does not average)")
         assert np.allclose(value, want), (
-            f"affine_backward on a fixed batch of 3 (D=2, M=3): {name} must be {rules[name]} = "
-            f"{want.tolist()}, got {value.tolist()}{hint}")
+            f"{fixed}: {name} must be {rules[name]} = {want.tolist()}, got {value.tolist()}{hint}")
 
     n1, n2 = int(rng.integers(10, 30)), int(rng.integers(40, 80))
     cases = [(1, int(rng.integers(3, 7)), int(rng.integers(2, 5)), np.float64),
@@ -444,27 +417,17 @@ with student.autograd_off():
         Wr = rng.standard_normal((d, m)).astype(dt)
         br = rng.standard_normal(m).astype(dt)
         case = f"a random batch of {n} ({np.dtype(dt).name}, D={d}, M={m})"
-        got = three_arrays(student.affine_backward(np.ones((n, m), dtype=dt), Xr, Wr),
-                           f"affine_backward on {case}")
-        shapes = [g.shape for g in got]
-        assert shapes == [(n, d), (d, m), (m,)], (
-            f"affine_backward on {case}: (dX, dW, db) must have shapes "
-            f"{[(n, d), (d, m), (m,)]}, got {shapes}")
-        dtypes = [g.dtype.name for g in got]
-        assert all(g.dtype == dt for g in got), (
-            f"affine_backward on {case}: every gradient must be {np.dtype(dt).name}, "
-            f"got {dtypes}")
+        arrays(student.affine_backward(np.ones((n, m), dtype=dt), Xr, Wr),
+               f"affine_backward on {case}", list(wanted), shapes=[(n, d), (d, m), (m,)],
+               dtype=dt)
         gradients_ok(f"affine_backward on {case}", affine, {"X": Xr, "W": Wr, "b": br},
                      lambda dout, Xr=Xr, Wr=Wr: student.affine_backward(dout, Xr, Wr))
 
     # affine_backward must leave its arguments alone (checked in the kernel, on its own copies)
     n, d, m = n1, 4, 3
     args = [rng.standard_normal((n, m)), rng.standard_normal((n, d)), rng.standard_normal((d, m))]
-    _, after = probe(student.affine_backward, *args)
-    for name, before, now in zip(["dout", "X", "W"], args, after):
-        assert np.array_equal(np.asarray(now), before), (
-            f"affine_backward changed its argument {name} in place (a batch of {n}): "
-            "build new arrays instead")
+    unchanged(student.affine_backward, *args, names=["dout", "X", "W"],
+              hint=f"build new arrays instead (checked on a batch of {n}, D={d}, M={m})")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -566,19 +529,9 @@ else:
 def rejects(what, call, *args):
     """Fail unless call(*args) raises ValueError in the kernel."""
     try:
-        call(*args)
-    except StudentError as exc:
-        assert exc.type_name == "ValueError", f"{what} must raise ValueError; instead {exc}"
-        return
-    raise AssertionError(f"{what} must raise ValueError, and it returned normally")
-
-
-def gradients_ok(what, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
+        raises("ValueError", call, *args)
     except AssertionError as exc:
-        raise AssertionError(f"{what}: the gradient disagrees with finite differences\n{exc}") \
-            from None
+        raise AssertionError(f"{what}: {exc}") from None
 
 
 rng = np.random.default_rng(seed)
@@ -710,14 +663,6 @@ for _red, _scale in [("mean", 0.1), ("sum", 1.0)]:
 KEYS = ["W1", "b1", "W2", "b2"]
 
 
-def gradients_ok(what, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
-        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
-            from None
-
-
 def unpack(result, what, params):
     """(loss, grads) from what mlp_loss_and_grads returned, after checking its form."""
     assert isinstance(result, (tuple, list)) and len(result) == 2, (
@@ -734,18 +679,6 @@ def unpack(result, what, params):
             f"{what}: grads[{name!r}] must have the shape of params[{name!r}], "
             f"{params[name].shape}; got {np.shape(grads[name])}")
     return loss, {name: np.asarray(value) for name, value in grads.items()}
-
-
-def compare(what, got, want, n):
-    want = np.asarray(want, dtype=float)
-    if np.allclose(got, want, rtol=1e-10):
-        return
-    hint = ""
-    if np.allclose(n * got, want, rtol=1e-10):
-        hint = (f" ({n} times too small: a parameter is shared by the {n} examples, so its "
-                "gradient sums over the batch)")
-    raise AssertionError(f"{what}: want {np.round(want.ravel(), 6).tolist()}, "
-                         f"got {np.round(got.ravel(), 6).tolist()}{hint}")
 
 
 # the single-example network of assignment 1: L = 9, gradients (-36, -18, -12, -6)
@@ -781,8 +714,11 @@ with student.autograd_off():
         loss, grads = unpack(student.mlp_loss_and_grads(X, Y, params, reduction), what, params)
         assert abs(loss - want_loss) < 1e-12, f"{what}: the loss must be {want_loss!r}, got {loss!r}"
         for name in KEYS:
-            compare(f"{what}: grads[{name!r}]", grads[name],
-                    factor * np.asarray(fixed_grads[name]), 3)
+            want = factor * np.asarray(fixed_grads[name])
+            hint = (" (3 times too small: a parameter is shared by the 3 examples, so its "
+                    "gradient sums over the batch)") if times(want, grads[name]) == 3 else ""
+            assert np.allclose(grads[name], want, rtol=1e-10), (
+                f"{what}: grads[{name!r}]: want {show(want)}, got {show(grads[name])}{hint}")
 
     # random batches, float64 and float32, against a forward pass of our own
     rng = np.random.default_rng(seed)
@@ -941,14 +877,6 @@ check_gradients(
 KEYS = ["W1", "b1", "W2", "b2"]
 
 
-def gradients_ok(what, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except AssertionError as exc:
-        raise AssertionError(f"{what}: the gradients disagree with finite differences\n{exc}") \
-            from None
-
-
 def grads_dict(got, what, params):
     """What the student returned, checked to be a dict of arrays shaped like params."""
     assert isinstance(got, dict) and set(got) == set(params), (
@@ -1000,9 +928,12 @@ with student.autograd_off():
         batch = batch_grads(X, Y, params)
         for name in KEYS:
             err = np.abs(loop[name] - batch[name])
+            k = times(loop[name], batch[name])
             assert np.allclose(loop[name], batch[name], rtol=1e-9, atol=1e-12), (
                 f"{what}: dL/d{name} differs from the batched gradient of the mean squared "
-                f"error by up to {err.max():.3g} (largest entry {np.abs(batch[name]).max():.3g})")
+                f"error by up to {err.max():.3g} (largest entry {np.abs(batch[name]).max():.3g})"
+                + (f"; it is {k} times that gradient: multiply the sum of "
+                   "(t_i - R_i) dR_i/dw by -2/N once, at the end" if k else ""))
 
         x1 = X[0]
 
@@ -1144,8 +1075,7 @@ def epochs(n, batch_size, gen_seed, count):
         for b in epoch:
             assert isinstance(b, np.ndarray) and b.dtype.kind in "iu", (
                 f"iterate_minibatches({n}, {batch_size}, {rng_text}) must yield integer index "
-                f"arrays, got " + (f"an array of dtype {b.dtype}" if isinstance(b, np.ndarray)
-                                   else type(b).__name__))
+                f"arrays, got {describe(b)}")
     return got
 
 
@@ -1287,16 +1217,6 @@ def grad_fn(X, Y, p):
     return float(np.mean(res ** 2)), grads
 '''
 kernel_grad_fn = student.kernel(GRAD_FN)
-train = student.kernel('''
-def train(train_sgd, grad_fn, X, Y, params, lr, batch_size, epochs, seed):
-    import contextlib
-    import io
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        out = train_sgd(X, Y, params, lr, batch_size, epochs, seed=seed, grad_fn=grad_fn,
-                        progress=False)
-    return {"out": out, "params_after": params}
-''')
 reference_env = {"np": np}
 exec(GRAD_FN, reference_env)
 grad_fn = reference_env["grad_fn"]
@@ -1319,14 +1239,14 @@ def reference_sgd(X, Y, params, lr, batch_size, epochs, train_seed):
 
 def run(what, X, Y, params, lr, batch_size, epochs, train_seed):
     """train_sgd in the kernel; (trained params, losses as a float array), checked for form."""
-    got = train(student.train_sgd, kernel_grad_fn, X, Y, params, lr, batch_size, epochs,
-                train_seed)
+    out, after = student.train_sgd.inputs_after(X, Y, params, lr, batch_size, epochs,
+                                                seed=train_seed, grad_fn=kernel_grad_fn,
+                                                progress=False)
     for name in params:
-        assert np.array_equal(got["params_after"][name], params[name]), (
+        assert np.array_equal(after[2][name], params[name]), (
             f"{what}: train_sgd changed the caller's params[{name!r}]; work on copies")
-    out = got["out"]
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"{what}: train_sgd must return a pair (params, losses), got {type(out).__name__}")
+        f"{what}: train_sgd must return a pair (params, losses), got {describe(out)}")
     trained, losses = out
     assert isinstance(trained, dict) and set(trained) == set(params), (
         f"{what}: the trained parameters must be a dict with the keys {sorted(params)}")
