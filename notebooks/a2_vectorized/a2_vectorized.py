@@ -231,11 +231,6 @@ check_gradients(
 ).assert_ok()
 print("Exercise 1: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-def _jac(fn, x, what):
-    J = np.asarray(fn(x))
-    return J
-
-
 xs = np.array([0.5, -1.0, 2.0, 2.0])
 with student.autograd_off():
     J = np.asarray(student.jacobian_max(xs))
@@ -265,10 +260,10 @@ with student.autograd_off():
         f"got shape {Ab.shape}")
     rng = np.random.default_rng(seed)
     A, x = rng.normal(size=(5, 7)), rng.normal(size=7)
-    check_gradients(
+    gradients_ok(
+        "grad_weight_linear(x, v) and vjp_linear(A, v) for y = A @ x, random A (5, 7), x (7,)",
         lambda A, x: A @ x, {"A": A, "x": x},
-        lambda dout: {"A": student.grad_weight_linear(x, dout), "x": student.vjp_linear(A, dout)},
-    ).assert_ok()
+        lambda dout: {"A": student.grad_weight_linear(x, dout), "x": student.vjp_linear(A, dout)})
     v = rng.normal(size=7)
     for name in ("sin", "exp"):
         g = getattr(np, name)
@@ -487,46 +482,6 @@ check_gradients(
 ).assert_ok()
 print("Exercise 2: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-args_after = student.kernel(
-    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
-
-
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def assert_untouched(fn_name, arg_names, *args):
-    after = args_after(getattr(student, fn_name), *args)
-    for name, before, now in zip(arg_names, args, after):
-        now = np.asarray(now)
-        if now.shape != before.shape:
-            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
-                                 f"from {before.shape} to {now.shape}")
-        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
-        assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
-            f"{before[where]:.4g} to {now[where]:.4g}): build new arrays and leave the "
-            f"caller's arrays alone")
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
-def kind(value):
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"a {type(value).__name__}"
-
-
 x = np.array([1.0, -2.0])
 W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
 b = np.array([0.5, 0.0, -1.0])
@@ -535,19 +490,12 @@ with student.autograd_off():
     assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
         f"affine_forward(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1]) must be "
         f"x @ W + b = [3.5, -6, 0] of shape (3,), got shape {z.shape}: {z.tolist()}")
-    out = student.affine_backward(np.array([1.0, 2.0, -1.0]), x, W)
-    assert isinstance(out, (tuple, list)) and len(out) == 3, (
-        f"affine_backward must return the tuple (dx, dW, db), got {kind(out)}")
-    for name, got, want in [("dx", out[0], [-1.0, 4.5]),
-                            ("dW", out[1], [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]]),
-                            ("db", out[2], [1.0, 2.0, -1.0])]:
-        got, want = np.asarray(got), np.array(want)
-        assert got.shape == want.shape, (
-            f"affine_backward(dz=[1, 2, -1], x=[1, -2], W of shape (2, 3)): {name} must have "
-            f"shape {want.shape}, got {got.shape}")
-        assert np.allclose(got, want), (
-            f"affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]]): "
-            f"{name} must be {want.tolist()}, got {show(got)}")
+    call = "affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]])"
+    wants = [[-1.0, 4.5], [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]], [1.0, 2.0, -1.0]]
+    out = arrays(student.affine_backward(np.array([1.0, 2.0, -1.0]), x, W), call,
+                 ("dx", "dW", "db"), shapes=[(2,), (2, 3), (3,)])
+    for name, got, want in zip(("dx", "dW", "db"), out, wants):
+        assert np.allclose(got, want), f"{call}: {name} must be {want}, got {show(got)}"
 
     rng = np.random.default_rng(seed)
     x, W, b = rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4)
@@ -560,21 +508,16 @@ with student.autograd_off():
     gradients_ok("affine_backward(dz, x, W) for random x (5,), W (5, 4), b (4,)",
                  lambda x, W, b: x @ W + b, {"x": x, "W": W, "b": b},
                  lambda dz: student.affine_backward(dz, x, W))
-    assert_untouched("affine_backward", ("dz", "x", "W"), rng.normal(size=4), x, W)
+    unchanged(student.affine_backward, rng.normal(size=4), x, W, names=("dz", "x", "W"))
 
     x32, W32, b32 = x.astype(np.float32), W.astype(np.float32), b.astype(np.float32)
     dz32 = rng.normal(size=4).astype(np.float32)
     z32 = np.asarray(student.affine_forward(x32, W32, b32))
     assert z32.dtype == np.float32, (
         f"affine_forward on float32 inputs must return float32, got {z32.dtype}")
-    out = student.affine_backward(dz32, x32, W32)
-    assert isinstance(out, (tuple, list)) and len(out) == 3, (
-        f"affine_backward on float32 inputs must return the tuple (dx, dW, db), got {kind(out)}")
-    for name, g, shape in zip(("dx", "dW", "db"), out, [(5,), (5, 4), (4,)]):
-        g = np.asarray(g)
-        assert g.dtype == np.float32 and g.shape == shape, (
-            f"affine_backward on float32 inputs (x (5,), W (5, 4), dz (4,)): {name} must be "
-            f"float32 of shape {shape}, got {g.dtype} of shape {g.shape}")
+    arrays(student.affine_backward(dz32, x32, W32),
+           "affine_backward on float32 inputs (x (5,), W (5, 4), dz (4,))", ("dx", "dW", "db"),
+           shapes=[(5,), (5, 4), (4,)], dtype=np.float32)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -634,40 +577,6 @@ for _name, _fwd, _bwd, _kept in [
                     lambda dout, bwd=_bwd, saved=_saved: (bwd(dout, saved),)).assert_ok()
 print("Exercise 3: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-args_after = student.kernel(
-    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
-
-
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def assert_untouched(fn_name, arg_names, *args):
-    after = args_after(getattr(student, fn_name), *args)
-    for name, before, now in zip(arg_names, args, after):
-        now = np.asarray(now)
-        if now.shape != before.shape:
-            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
-                                 f"from {before.shape} to {now.shape}")
-        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
-        assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
-            f"{before[where]:.4g} to {now[where]:.4g}): build a new array, e.g. "
-            f"dout * mask, and leave the caller's arrays alone")
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
 def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -699,9 +608,11 @@ with student.autograd_off():
     gradients_ok("tanh_backward(dout, t) for t = tanh(z), random z (3, 4)", np.tanh,
                  {"z": z}, lambda dout: (student.tanh_backward(dout, np.tanh(z)),))
     dout = rng.normal(size=(3, 4))
-    assert_untouched("relu_backward", ("dout", "z"), dout, z)
-    assert_untouched("sigmoid_backward", ("dout", "s"), dout, sigmoid(z))
-    assert_untouched("tanh_backward", ("dout", "t"), dout, np.tanh(z))
+    for f, kept, name in [(student.relu_backward, z, "z"),
+                          (student.sigmoid_backward, sigmoid(z), "s"),
+                          (student.tanh_backward, np.tanh(z), "t")]:
+        unchanged(f, dout, kept, names=("dout", name), hint="build a new array, e.g. "
+                  "dout * mask, and leave the caller's arrays alone")
 
     z32 = z.astype(np.float32)
     d32 = np.ones_like(z32)
@@ -817,43 +728,9 @@ check_gradients(lambda x, c: x + c, {"x": _x, "c": _c},
                 lambda d: (unbroadcast(d, _x.shape), unbroadcast(d, _c.shape))).assert_ok()
 print("Exercise 4: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-args_after = student.kernel(
-    "def args_after(fn, *args):\n    fn(*args)\n    return list(args)\n")
 # a 0-d array crosses the protocol as shape (1,): the kernel reports such shapes itself
 shape_of = student.kernel(
     "def shape_of(fn, *args):\n    return list(np.shape(fn(*args)))\n")
-
-
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def assert_untouched(fn_name, arg_names, *args):
-    after = args_after(getattr(student, fn_name), *args)
-    for name, before, now in zip(arg_names, args, after):
-        if not isinstance(before, np.ndarray):
-            continue
-        now = np.asarray(now)
-        if now.shape != before.shape:
-            raise AssertionError(f"{fn_name} changed the shape of its argument {name} in place, "
-                                 f"from {before.shape} to {now.shape}")
-        where = np.unravel_index(np.argmax(np.abs(now - before)), before.shape)
-        assert np.array_equal(now, before), (
-            f"{fn_name} changed its argument {name} in place ({name}{[int(i) for i in where]} went from "
-            f"{before[where]:.4g} to {now[where]:.4g}): build a new array and leave the "
-            f"caller's arrays alone")
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
 
 
 def plain(d):
@@ -865,7 +742,8 @@ def expect(label, got, want, got_shape=None):
     got, want = np.asarray(got), np.asarray(want)
     got_shape = got.shape if got_shape is None else tuple(got_shape)
     assert got_shape == want.shape, f"{label}: must have shape {want.shape}, got {got_shape}"
-    assert np.allclose(got, want), f"{label}: want {want.tolist()}, got {show(got)}"
+    assert np.allclose(got, want), (
+        f"{label}: want {want.tolist()}, got {show(got)} ({worst(got, want)})")
 
 
 def distinct(shape, rng):
@@ -936,7 +814,7 @@ with student.autograd_off():
     gradients_ok("max_backward(dout, x, axis=0) for random x (5, 4)",
                  lambda x: np.max(x, axis=0), {"x": xm},
                  lambda d: (student.max_backward(d, xm, axis=0),))
-    assert_untouched("max_backward", ("dout", "x"), rng.normal(size=4), xm, 0)
+    unchanged(student.max_backward, rng.normal(size=4), xm, 0, names=("dout", "x"))
 
     x3 = distinct((3, 4, 2), rng)
     axis = [0, 1, 2, -1, -2, None][int(rng.integers(6))]
@@ -948,8 +826,8 @@ with student.autograd_off():
                  lambda x: x.max(axis=axis, keepdims=keep), {"x": x3},
                  lambda d: (student.max_backward(plain(d), x3, axis, keep),))
     dout = plain(rng.normal(size=x3.sum(axis=axis, keepdims=keep).shape))
-    assert_untouched("sum_backward", ("dout",), dout, x3.shape, axis, keep)
-    assert_untouched("unbroadcast", ("grad",), rng.normal(size=(5, 4)), (4,))
+    unchanged(student.sum_backward, dout, x3.shape, axis, keep, names=("dout",))
+    unchanged(student.unbroadcast, rng.normal(size=(5, 4)), (4,), names=("grad",))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1034,14 +912,6 @@ for _w, _b, _x, _t, _lam in [(0.5, -0.2, 1.5, 1.0, 0.0), (-1.0, 0.3, 2.0, 0.0, 0
     ).assert_ok()
 print("Exercise 5: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
 def answer(w, b, x, t, lam=None):
     """The student's loss and error signals, with the types and keys checked."""
     shown = f"w={w:.4g}, b={b:.4g}, x={x:.4g}, t={t:.4g}"
@@ -1052,7 +922,7 @@ def answer(w, b, x, t, lam=None):
         shown += f", lam={lam:.4g}"
     shown = f"logistic_least_squares({shown})"
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"{shown} must return (loss, bars), got a {type(out).__name__}")
+        f"{shown} must return (loss, bars), got {describe(out)}")
     loss, bars = out
     assert isinstance(loss, float), (
         f"{shown}: the loss must be a Python float, got {type(loss).__name__}")
@@ -1259,27 +1129,11 @@ print("Exercise 6: visible tests passed.")
 NAMES = ("W1", "b1", "W2", "b2")
 
 
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
 def answer(shown, *args):
     """The student's loss and gradient dict, with the types and keys checked."""
     out = student.mlp_loss_and_grads(*args)
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"mlp_loss_and_grads {shown} must return (loss, grads), got a {type(out).__name__}")
+        f"mlp_loss_and_grads {shown} must return (loss, grads), got {describe(out)}")
     loss, grads = out
     assert isinstance(loss, float), (
         f"mlp_loss_and_grads {shown}: the loss must be a Python float, "
@@ -1338,19 +1192,16 @@ with student.autograd_off():
     want = mlp_ref(x, y)(*p.values())
     assert np.isclose(loss, want), (
         f"mlp_loss_and_grads {shown}: the loss must be {want:.6g}, got {loss:.6g}")
-    for k, v in p.items():
-        assert g[k].shape == v.shape, (
-            f"mlp_loss_and_grads {shown}: grads['{k}'] must have shape {v.shape}, "
-            f"got {g[k].shape}")
+    arrays([g[k] for k in NAMES], f"mlp_loss_and_grads {shown}",
+           [f"grads['{k}']" for k in NAMES], shapes=[v.shape for v in p.values()])
     gradients_ok(f"mlp_loss_and_grads {shown}", mlp_ref(x, y), p, g)
 
     p32 = {k: v.astype(np.float32) for k, v in p.items()}
     loss, g = answer("on float32 inputs", x.astype(np.float32), y.astype(np.float32),
                      *p32.values())
-    for k, v in p32.items():
-        assert g[k].dtype == np.float32 and g[k].shape == v.shape, (
-            f"mlp_loss_and_grads on float32 inputs: grads['{k}'] must be float32 of shape "
-            f"{v.shape}, got {g[k].dtype} of shape {g[k].shape}")
+    arrays([g[k] for k in NAMES], "mlp_loss_and_grads on float32 inputs",
+           [f"grads['{k}']" for k in NAMES], shapes=[v.shape for v in p32.values()],
+           dtype=np.float32)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1518,27 +1369,11 @@ print("Exercise 7: visible tests passed.")
 NAMES = ("x", "W", "y", "z")
 
 
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
 def answer(shown, *args):
     """The student's loss and gradient dict, with the keys checked."""
     out = student.layer_loss_and_grads(*args)
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"layer_loss_and_grads {shown} must return (loss, grads), got a {type(out).__name__}")
+        f"layer_loss_and_grads {shown} must return (loss, grads), got {describe(out)}")
     loss, grads = out
     assert isinstance(grads, dict) and set(NAMES) <= set(grads), (
         f"layer_loss_and_grads {shown}: the gradients must be a dict with keys x, W, y, z, "
@@ -1643,22 +1478,6 @@ assert np.allclose(_z.data, _x.data @ _W.data + _b.data), "forward: values diffe
 mg.gradcheck.gradcheck(Affine, _x, _W, _b).assert_ok()
 print("Exercise 8: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-def show(value):
-    """A short text for a small array from the student: rounded values, or its repr."""
-    try:
-        return str(np.round(np.asarray(value, dtype=float), 6).tolist())
-    except (TypeError, ValueError):
-        return repr(value)[:200]
-
-
-def gradients_ok(label, f, inputs, analytic):
-    try:
-        check_gradients(f, inputs, analytic).assert_ok()
-    except mg.gradcheck.GradientCheckError as exc:
-        raise AssertionError(f"{label}: the gradients do not match finite differences\n{exc}") \
-            from None
-
-
 bases = student.kernel(
     "def bases(cls):\n"
     "    return [f'{c.__module__}.{c.__qualname__}' for c in getattr(cls, '__mro__', ())]\n")
