@@ -293,8 +293,10 @@ def test_numbers_and_arrays_say_what_came_back():
     """numbers() and arrays() check the count, shapes and dtype, naming what was returned."""
     assert numbers((1, 2.5), "f(1)", ["a", "b"]) == (1.0, 2.5)
     with pytest.raises(AssertionError, match=r"f\(1\) must return 2 numbers \(a, b\), "
-                                             r"got \(1.0, a str\)"):
+                                             r"got \(1.0, 'x'\)"):
         numbers((1.0, "x"), "f(1)", ["a", "b"])
+    with pytest.raises(AssertionError, match=r"must return 2 numbers \(a, b\), got 16.0$"):
+        numbers(16.0, "f(1)", ["a", "b"])
     dx, dw = arrays((np.zeros(2), np.zeros((2, 2))), "g", ["dx", "dW"], [(2,), (2, 2)],
                     np.float64)
     assert dw.shape == (2, 2)

@@ -84,13 +84,16 @@ def times(got, want, rtol: float = 1e-6) -> Fraction | None:
 
 def _shown_tuple(got) -> str:
     def item(v) -> str:
-        plain = isinstance(v, (np.ndarray, int, float, np.generic))
-        return show(v) if plain else describe(v)
+        if isinstance(v, (np.ndarray, int, float, np.generic)):
+            return show(v)
+        if isinstance(v, str) and len(v) <= 40:
+            return repr(v)
+        return describe(v)
 
     if type(got) in (tuple, list):
         text = "(" + ", ".join(item(v) for v in got) + ")"
     else:
-        text = describe(got)
+        text = item(got)
     return text if len(text) <= 2 * _SHOW else text[: 2 * _SHOW - 3] + "..."
 
 
