@@ -87,10 +87,11 @@ def grade(
     that holds none of the selected students returns no outcomes.
 
     Every submission is scanned first (:mod:`autograder.scan`; ``on_scan`` gets the scans
-    before any task starts) and graded by the scan's rule: repaired notebooks are graded
-    from a staged copy, tampering is withheld and its exercise scores 0 (the outcome's
-    ``extra["flags"]`` says why), a submission that cannot be repaired is not graded
-    (a failed outcome with the reason). Flagged and failed submissions are copied to
+    before any task starts) and graded by the scan's rule from a staged copy that holds its
+    regular files only (links and special files are refused): repaired notebooks are
+    graded as repaired, tampering is withheld and its exercise scores 0 (the outcome's
+    ``extra["flags"]`` says why), a submission that cannot be repaired or read is not
+    graded (a failed outcome with the reason). Flagged and failed submissions are copied to
     ``course/quarantine/``. One outcome per pair, in order.
     """
     pairs = course.submissions(assignments)

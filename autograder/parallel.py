@@ -139,7 +139,7 @@ def _start(task_file: Path, result_file: Path, log_file: Path, cwd: str, env: di
         return proc.pid, wait
     with open(log_file, "wb") as log:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", str(task_file), str(result_file)],
+            [sys.executable, "-I", "-m", "autograder.worker", str(task_file), str(result_file)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=env, cwd=cwd, start_new_session=True,
         )

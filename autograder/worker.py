@@ -2,7 +2,7 @@
 
 The parent (:mod:`autograder.parallel`) writes the task as JSON, runs it in a new process
 (forked from a fork server that has nbgrader imported already, via :func:`forked_entry`, or
-started as ``python -m autograder.worker TASK.json RESULT.json``) and reads the result; a
+started as ``python -I -m autograder.worker TASK.json RESULT.json``) and reads the result; a
 crash, a hang or a memory blow-up here costs one task, never the batch. Tasks:
 
 - ``grade``: nbgrader autograde of one (assignment, student), then the score from the
