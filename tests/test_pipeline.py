@@ -348,6 +348,20 @@ def test_collect_plan(tmp_path, files, placed, unplaced):
         assert unplaced[name] in why
 
 
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ({"log": "[ERROR] There was an error processing assignment: x\n"
+                 "[ERROR] Traceback (most recent call last):\n  File \"a.py\"\n"
+                 "nbformat.reader.NotJSONError: Notebook does not appear to be JSON\n"
+                 "[ERROR] Please see the error log"},
+         "nbformat.reader.NotJSONError: Notebook does not appear to be JSON"),
+        ({"log": "[ERROR] No assignment with ID 'a9' exists in the database"},
+         "No assignment with ID 'a9' exists in the database"),
+        ({"error": "Traceback\nnbgrader.converters.base.NbGraderException: Please see"},
+         "nbgrader reported a failure without a message"),
+    ],
+)
 def test_error_summary(result, expected):
     """The reason shown for a failed student is nbgrader's most specific error line."""
     assert error_summary(result) == expected
