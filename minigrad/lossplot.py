@@ -23,6 +23,8 @@ from minigrad.value import Value
 
 __all__ = ["LossPlot"]
 
+_CAUSES = "lower the learning rate, or look for log(0) or a division by zero"
+
 
 def _kernel_display():
     """IPython's ``display`` when running inside a Jupyter kernel, else None."""
@@ -65,8 +67,12 @@ class LossPlot:
     ``smooth`` (a number of steps) adds a moving average over that many steps, drawn
     thick over the faint raw curve; ``reference`` maps labels to horizontal lines (a target
     loss, say); ``logy`` puts the loss on a logarithmic axis; ``interval`` is the least
-    time in seconds between two redraws. A loss that is not finite (nan or inf) is named
-    in the title with the step where it first appeared.
+    time in seconds between two redraws.
+
+    A loss that is not finite (nan or inf) cannot be drawn, so its curve just stops. The
+    first step at which a curve's loss stopped being finite is marked on the axes with a
+    dotted line and named, with the usual causes, in the title and in ``message``;
+    ``nonfinite`` maps each such curve to that step.
     """
 
     def __init__(
@@ -98,7 +104,7 @@ class LossPlot:
         self._display = _kernel_display()
         self._handle = None
         self._last_draw = -math.inf
-        self._first_bad: tuple[str, int, float] | None = None
+        self._first_bad: dict[str, tuple[int, float]] = {}  # name -> (step, loss)
 
     # recording -----------------------------------------------------------------
 
@@ -106,8 +112,8 @@ class LossPlot:
         """Record the next loss of curve ``name``; redraw if ``interval`` has passed."""
         value = _as_float(loss, "LossPlot.add")
         curve = self.curves.setdefault(name, [])
-        if self._first_bad is None and not math.isfinite(value):
-            self._first_bad = (name, len(curve), value)
+        if name not in self._first_bad and not math.isfinite(value):
+            self._first_bad[name] = (len(curve), value)
         curve.append(value)
         if self._display is not None and time.perf_counter() - self._last_draw >= self.interval:
             self._show()
@@ -122,6 +128,30 @@ class LossPlot:
             return result
 
         return tracked
+
+    @property
+    def nonfinite(self) -> dict[str, int]:
+        """Each curve whose loss stopped being finite, mapped to the first such step."""
+        return {name: step for name, (step, _) in self._first_bad.items()}
+
+    @property
+    def message(self) -> str | None:
+        """What went wrong and the usual causes when a loss stopped being finite, else None.
+
+        One curve: ``loss is not finite (nan) from step 37 on: ...``; several curves name
+        the curve, the earliest first.
+        """
+        problems = self._problems()
+        return f"{'; '.join(problems)}: {_CAUSES}" if problems else None
+
+    def _problems(self) -> list[str]:
+        """For each curve whose loss stopped being finite, from which step; earliest first."""
+        several = len(self.curves) > 1
+        parts = []
+        for name, (step, value) in sorted(self._first_bad.items(), key=lambda kv: kv[1][0]):
+            who = f"{name!r} loss" if several else "loss"
+            parts.append(f"{who} is not finite ({value}) from step {step} on")
+        return parts
 
     def close(self) -> None:
         """Draw the final curves (shown in place in a notebook)."""
@@ -163,12 +193,15 @@ class LossPlot:
             ax.set_yscale("log")
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
-        title = self.title or ""
-        if self._first_bad is not None:
-            name, step, value = self._first_bad
-            where = f"{name!r} " if len(self.curves) > 1 else ""
-            title = f"{title}\n" if title else ""
-            title += f"{where}loss became {value} at step {step}: training diverged"
+        colors = {name: f"C{index}" for index, name in enumerate(self.curves)}
+        for name, (step, _) in self._first_bad.items():
+            ax.axvline(step, color=colors[name], linestyle=":", linewidth=1.5,
+                       label=f"not finite from step {step}" if single else None)
+        problems = self._problems()
+        if problems:  # one line each, to fit a notebook-wide figure
+            problems[-1] += ":"
+            problems.append(_CAUSES)
+        title = "\n".join(filter(None, [self.title, *problems]))
         if title:
             ax.set_title(title, color="tab:red" if self._first_bad else "black")
         if ax.get_legend_handles_labels()[1]:

@@ -28,7 +28,10 @@ INSTALL_HINT = (
     "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install python-graphviz`"
 )
 
-_RANKDIRS = ("LR", "RL", "TB", "BT")
+_RANKDIRS = ("TB", "BT", "LR", "RL")
+_FONTSIZE = "11"  # points, at the drawing's natural size
+_RANKSEP = "0.25"  # inches between ranks (Graphviz: 0.5)
+_NODESEP = "0.2"  # inches between nodes of one rank (Graphviz: 0.25)
 
 
 class GraphvizNotFoundError(graphviz.ExecutableNotFound):
@@ -67,16 +70,23 @@ class Graph(graphviz.Digraph):
 
 
 def draw_graph(
-    root, format: str = "svg", rankdir: str = "LR", size: str | None = "11,40"  # noqa: A002
+    root, format: str = "svg", rankdir: str = "TB", size: str | None = None  # noqa: A002
 ) -> Graph:
     """The computational graph that produced ``root`` (a Value or a Tensor).
 
     Data nodes show their label, value (or shape, dtype and a summary) and gradient;
     op nodes show the op's name. ``format`` is the output format used by ``.render``
-    and ``.pipe``; ``rankdir`` is the layout direction: LR, RL, TB or BT; ``size`` is the
-    largest drawing in inches ("width,height"), a bigger graph being scaled down to fit
-    (None: natural size). The default caps the width at a notebook's output area and lets
-    a tall graph scroll, so that its labels stay readable.
+    and ``.pipe``; ``rankdir`` is the layout direction: TB, BT, LR or RL; ``size`` is the
+    largest drawing in inches ("width,height"), a bigger graph being scaled down to fit,
+    text included (None: natural size).
+
+    The defaults keep every label readable in a notebook. A notebook scales a picture
+    wider than its output area (about 900 px) down to that width, text included, and a
+    graph grows along ``rankdir`` with its depth: the a1 MLP's loss, 17 nodes deep, is
+    about 1,800 pt (2,400 px) wide drawn LR, so its 11 pt labels would show at about
+    4 pt. Drawn TB, it grows downwards, where the page scrolls, and its labels stay at
+    11 pt. Ranks and node margins are tighter than Graphviz's defaults to keep a deep
+    graph short.
     """
     if isinstance(root, Value):
         describe, op_of, parents_of = _value_record, _value_op, _value_parents
@@ -87,11 +97,12 @@ def draw_graph(
     if rankdir not in _RANKDIRS:
         raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS} (got {rankdir!r})")
 
-    graph_attr = {"rankdir": rankdir}
+    graph_attr = {"rankdir": rankdir, "ranksep": _RANKSEP, "nodesep": _NODESEP}
     if size is not None:
         graph_attr["size"] = size
     graph = Graph(format=format, graph_attr=graph_attr)
-    graph.attr("node", fontname="Helvetica", fontsize="11")
+    graph.attr("node", fontname="Helvetica", fontsize=_FONTSIZE, height="0.3",
+               margin="0.08,0.03")
     names = {}  # id(node) -> dot name; the graph keeps every node alive meanwhile
     for node in _inputs_first(root, parents_of):
         name = names[id(node)] = f"n{len(names)}"

@@ -140,17 +140,54 @@ def test_several_curves_share_the_axes_with_a_legend():
     assert len(colors) == 2
 
 
-def test_a_diverging_loss_is_named_in_the_title():
-    """The first non-finite loss, its curve and its step appear in a red title."""
+def test_a_loss_that_stops_being_finite_is_named_with_its_first_step():
+    """A nan from step 37 on is marked at step 37 and named, with the causes, in the title."""
     plot = LossPlot(title="SGD")
-    for v in (1.0, 0.5):
+    for step in range(40):
+        plot.add(1.0 / (step + 1) if step < 37 else math.nan)
+    plot.close()
+    assert plot.nonfinite == {"loss": 37}
+    assert plot.message == ("loss is not finite (nan) from step 37 on: lower the learning "
+                            "rate, or look for log(0) or a division by zero")
+    ax = plot.figure.axes[0]
+    assert ax.title.get_text() == ("SGD\nloss is not finite (nan) from step 37 on:\n"
+                                   "lower the learning rate, or look for log(0) or a "
+                                   "division by zero")
+    assert ax.title.get_color() == "tab:red"
+    (_, _), (marker_x, _) = line_data(plot)
+    np.testing.assert_array_equal(marker_x, [37, 37])
+    assert ax.get_legend_handles_labels()[1] == ["not finite from step 37"]
+
+
+def test_each_curve_that_stops_being_finite_is_named_earliest_first():
+    """With several curves, each bad curve gets its first bad step, a marker in its colour
+    and a title line; later non-finite losses of a curve change nothing."""
+    plot = LossPlot()
+    for v in (1.0, 0.5, 0.25, math.nan):
         plot.add(v, "a")
     for v in (2.0, math.inf, math.nan):
         plot.add(v, "b")
     plot.close()
-    title = plot.figure.axes[0].title
-    assert title.get_text() == "SGD\n'b' loss became inf at step 1: training diverged"
-    assert title.get_color() == "tab:red"
+    assert plot.nonfinite == {"a": 3, "b": 1}
+    assert plot.message.startswith("'b' loss is not finite (inf) from step 1 on; "
+                                   "'a' loss is not finite (nan) from step 3 on: lower")
+    ax = plot.figure.axes[0]
+    assert ax.title.get_text().splitlines()[:2] == [
+        "'b' loss is not finite (inf) from step 1 on",
+        "'a' loss is not finite (nan) from step 3 on:",
+    ]
+    markers = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert [(line.get_xdata()[0], line.get_color()) for line in markers] == [(3, "C0"), (1, "C1")]
+    assert ax.get_legend_handles_labels()[1] == ["a", "b"]
+
+
+def test_finite_losses_have_no_message():
+    """Finite losses: no message, no marker, a black title."""
+    plot = LossPlot(title="fit")
+    plot.add(1.0)
+    plot.close()
+    assert plot.message is None and plot.nonfinite == {}
+    assert plot.figure.axes[0].title.get_color() == "black" and len(line_data(plot)) == 1
 
 
 def test_in_a_kernel_the_plot_is_shown_once_and_updated_in_place(shown):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from xml.etree import ElementTree
 
 import graphviz
 import numpy as np
@@ -292,30 +293,115 @@ def test_tensor_graph_renders():
     assert "float64" in draw_graph(loss).pipe(format="svg", encoding="utf-8")
 
 
-def test_large_graphs_are_scaled_to_fit_a_notebook():
-    """draw_graph caps the drawing size by default and leaves it natural with size=None."""
-    from minigrad import Value
-    from minigrad.viz import draw_graph
-
+def test_default_drawing_keeps_its_natural_size():
+    """draw_graph lays out top to bottom at natural size; size= still caps the drawing."""
     v = Value(1.0) * 2 + 3
-    assert 'size="11,40"' in draw_graph(v).source
-    assert " size=" not in draw_graph(v, size=None).source
+    assert "rankdir=TB" in draw_graph(v).source
+    assert " size=" not in draw_graph(v).source
+    assert 'size="11,40"' in draw_graph(v, size="11,40").source
 
 
 @needs_dot
-@pytest.mark.parametrize("rankdir, wide", [("LR", True), ("TB", False)])
-def test_the_default_size_caps_width_and_keeps_tall_graphs_readable(rankdir, wide):
-    """A chain drawn LR is scaled to 11 in (792 pt) wide; drawn TB, taller than the 7 in of a
-    screen but under 40 in, it keeps its natural size."""
+def test_an_explicit_size_scales_a_wide_graph_down():
+    """A chain drawn LR with size="11,40" is scaled to 11 in (792 pt) wide."""
     x = Value(0.5, label="x")
     for _ in range(6):
         x = (x * 1.01).tanh()
-    svg = draw_graph(x, rankdir=rankdir).pipe(format="svg", encoding="utf-8")
-    natural = draw_graph(x, rankdir=rankdir, size=None).pipe(format="svg", encoding="utf-8")
-    width, height = (float(v) for v in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"',
-                                                  svg).groups())
-    natural_width = float(re.search(r'width="([\d.]+)pt"', natural).group(1))
-    if wide:
-        assert natural_width > 792 and width <= 792
-    else:
-        assert 7 * 72 < height < 40 * 72 and width == natural_width
+    capped = Svg(draw_graph(x, rankdir="LR", size="11,40"))
+    natural = Svg(draw_graph(x, rankdir="LR"))
+    assert natural.width_pt > 792 and capped.width_pt <= 792 and capped.scale < 1
+
+
+# Readable at notebook width ------------------------------------------------------
+
+NOTEBOOK_PX = 900  # JupyterLab's output area; a wider picture is scaled down to it
+PX_PER_PT = 96 / 72
+
+
+class Svg:
+    """The SVG of a rendered graph: its size, the graph's scale, its texts and where they are."""
+
+    def __init__(self, graph):
+        text = graph.pipe(format="svg", encoding="utf-8")
+        root = ElementTree.fromstring(text)
+        ns = {"svg": "http://www.w3.org/2000/svg"}
+        self.width_pt = float(root.get("width").removesuffix("pt"))
+        self.height_pt = float(root.get("height").removesuffix("pt"))
+        _, _, self.view_w, self.view_h = (float(v) for v in root.get("viewBox").split())
+        group = root.find("svg:g[@class='graph']", ns)
+        transform = group.get("transform")
+        sx, sy = (float(v) for v in re.search(r"scale\(([\d.]+) ([\d.]+)\)", transform).groups())
+        tx, ty = (float(v) for v in re.search(r"translate\(([-\d.]+) ([-\d.]+)\)",
+                                                transform).groups())
+        assert sx == sy
+        self.scale = sx
+        # a point (x, y) of the graph lands at scale * (x + tx, y + ty) in the viewBox
+        self.texts = [(t.text, float(t.get("font-size")),
+                       sx * (float(t.get("x")) + tx), sy * (float(t.get("y")) + ty))
+                      for t in group.iter("{http://www.w3.org/2000/svg}text")]
+        self.points = []
+        for shape in group.iter("{http://www.w3.org/2000/svg}polygon"):
+            for pair in shape.get("points").split():
+                x, y = (float(v) for v in pair.split(","))
+                self.points.append((sx * (x + tx), sy * (y + ty)))
+        for shape in group.iter("{http://www.w3.org/2000/svg}ellipse"):
+            cx, cy, rx, ry = (float(shape.get(k)) for k in ("cx", "cy", "rx", "ry"))
+            for x, y in ((cx - rx, cy - ry), (cx + rx, cy + ry)):
+                self.points.append((sx * (x + tx), sy * (y + ty)))
+
+    def shown_font_pt(self, width_px=NOTEBOOK_PX):
+        """The smallest text as shown, in points: its font size, times the graph's own scale,
+        times the notebook's scaling of a picture wider than ``width_px``."""
+        shown_px = min(self.width_pt * PX_PER_PT, width_px)
+        fit = shown_px / (self.width_pt * PX_PER_PT)
+        pt_per_unit = self.width_pt / self.view_w
+        return min(size for _, size, _, _ in self.texts) * self.scale * pt_per_unit * fit
+
+
+def a1_mlp_loss():
+    """The loss of a1's 1-1-1 ReLU network after backward, as its notebook draws it."""
+    point = (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
+    x, y, w1, b1, w2, b2 = (Value(v, label=name)
+                            for v, name in zip(point, ("x", "y", "w1", "b1", "w2", "b2")))
+    hidden = (w1 * x + b1).relu()
+    output = (w2 * hidden + b2).relu()
+    loss = (output - y) ** 2
+    loss.backward()
+    return loss
+
+
+def value_labels(root):
+    """Every text the drawing of a Value graph must show: labels, data, grad and op names."""
+    texts, stack, seen = [], [root], set()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        texts += ([v.label] if v.label else []) + [f"data {v.data:.4g}", f"grad {v.grad:.4g}"]
+        texts += [v._op] if v._op else []
+        stack.extend(v._prev)
+    return sorted(texts)
+
+
+@needs_dot
+def test_a1_mlp_graph_reads_at_notebook_width():
+    """a1's MLP graph, drawn by default, shows labels of at least 9 pt in a 900 px cell."""
+    svg = Svg(draw_graph(a1_mlp_loss()))
+    assert svg.shown_font_pt() >= 9, (
+        f"labels show at {svg.shown_font_pt():.1f} pt in a {NOTEBOOK_PX} px notebook cell "
+        f"(the drawing is {svg.width_pt:.0f} pt wide at scale {svg.scale})")
+
+
+@needs_dot
+def test_a1_mlp_graph_shows_every_label_unclipped():
+    """Every label, value, gradient and op of a1's MLP graph is in the SVG, inside its viewBox."""
+    loss = a1_mlp_loss()
+    svg = Svg(draw_graph(loss))
+    assert sorted(text for text, _, _, _ in svg.texts) == value_labels(loss)
+    assert "data 9" in {text for text, _, _, _ in svg.texts}  # the loss node
+    outside = [(text, x, y) for text, _, x, y in svg.texts
+               if not (0 <= x <= svg.view_w and 0 <= y <= svg.view_h)]
+    outside += [("shape", x, y) for x, y in svg.points
+                if not (-0.5 <= x <= svg.view_w + 0.5 and -0.5 <= y <= svg.view_h + 0.5)]
+    assert not outside, f"outside the viewBox {svg.view_w} x {svg.view_h}: {outside}"
