@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
             "non-notebook .py files are skipped.")
     p.add_argument("assignments", nargs="*", help="assignments to build (default: all)")
 
+    p = add("tables", "write the points tables and exercise headings from the notebooks",
+            "Rewrite, in every notebooks/<a>/<a>.py, the points in each '### Exercise N'\n"
+            "heading and the points table between the table markers, and the README's table,\n"
+            "from the graded test cells. With --check, write nothing and exit 1 when a file\n"
+            "differs from what would be written.")
+    p.add_argument("--check", action="store_true", help="only report files that differ")
+
     p = add("release", "nbgrader generate_assignment: course/source -> course/release",
             "Generate the student version of each assignment (solutions and hidden tests\n"
             "removed) and register it in the gradebook. An assignment whose released\n"
@@ -212,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", "prove every assignment grades as it should (scratch course)",
             "For every assignment in notebooks/: build, release, validate the source,\n"
             "validate --invert the release, and grade three sample students: solution\n"
-            "(full marks), blank (zero) and buggy (buggy.py's EXPECTED_POINTS). Runs in a\n"
+            "(full marks), blank (zero) and buggy (each test cell as buggy.py says). Runs in a\n"
             "temporary course, never touching course/gradebook.db.\n\n" + _GRADE_LIMITS)
     p.add_argument("assignments", nargs="*", help="assignments (default: all)")
     p.add_argument("--keep", action="store_true", help="keep the scratch course and say where")
@@ -261,6 +268,24 @@ def _cmd_build(args) -> int:
         raise PipelineError(f"no notebook sources found in {course.notebooks_dir}")
     for path in paths:
         _say(f"built {path}")
+    return 0
+
+
+def _cmd_tables(args) -> int:
+    from .exercises import write_tables
+
+    course = _course(args)
+    readme = course.notebooks_dir.parent / "README.md"
+    try:
+        changed = write_tables(course.notebooks_dir, readme if readme.is_file() else None,
+                               check=args.check)
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from exc
+    for path in changed:
+        _say(f"{'differs' if args.check else 'wrote'} {path}")
+    if args.check and changed:
+        _say("run `python -m autograder tables` to rewrite them")
+        return 1
     return 0
 
 
@@ -468,6 +493,7 @@ def _cmd_lab(args) -> int:
 
 _COMMANDS = {
     "build": _cmd_build,
+    "tables": _cmd_tables,
     "release": _cmd_release,
     "validate": _cmd_validate,
     "collect": _cmd_collect,

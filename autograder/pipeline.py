@@ -4,7 +4,8 @@
 instructor's gradebook. For every assignment in notebooks/ it builds, releases, and then
 runs in one parallel batch: nbgrader validate on the source (must pass), validate --invert
 on the release (nothing may pass), and autograde of the three sample students (solution:
-full marks, blank: zero, buggy: EXPECTED_POINTS exactly).
+full marks, blank: zero, buggy: each test cell its points minus what buggy.py says it
+loses, with the verdict buggy.py quotes).
 
 ``demo`` does the same steps on its own course folder (``demo-output/course`` by default),
 writes feedback and prints the gradebook.
@@ -28,6 +29,7 @@ from .samples import (
     SAMPLE_STUDENTS,
     buggy_path,
     check_buggy,
+    expected_cell_scores,
     expected_scores,
     load_buggy,
     write_samples,
@@ -45,6 +47,8 @@ class AssignmentCheck:
     name: str
     problems: list[str] = field(default_factory=list)
     expected: dict[str, float] = field(default_factory=dict)
+    cells: dict[str, float] = field(default_factory=dict)
+    says: dict[str, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     total: float | None = None
 
@@ -85,6 +89,8 @@ def prepare_assignments(
             write_samples(course.source_dir / name, course.release_dir / name,
                           course.submitted_dir, spec)
             chk.expected = expected_scores(course.source_dir / name, spec)
+            chk.cells = expected_cell_scores(course.source_dir / name, spec)
+            chk.says = {gid: bug.says for bug in spec.bugs for gid in bug.loses if bug.says}
             chk.total = chk.expected["sample-solution"]
         except ValueError as exc:
             chk.problems.append(f"samples: {exc}")
@@ -115,7 +121,43 @@ def _create_students(course: Course) -> None:
             gb.update_or_create_student(student)
 
 
-def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome]) -> None:
+def _verdicts(course: Course, student: str, assignment: str) -> dict[str, str]:
+    """grade_id -> the text of a graded test cell's outputs in the autograded notebook."""
+    import nbformat
+
+    out = {}
+    for path in sorted((course.autograded_dir / student / assignment).glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and meta.get("grade_id"):
+                out[meta["grade_id"]] = "\n".join(
+                    o.get("text", "") if o.get("output_type") == "stream"
+                    else f"{o.get('ename', '')}: {o.get('evalue', '')}"
+                    for o in cell.get("outputs", []))
+    return out
+
+
+def _check_cells(course: Course, chk: AssignmentCheck, o: Outcome) -> None:
+    """The buggy student, cell by cell: each test cell's score and quoted verdict."""
+    got = o.extra.get("cells") or {}
+    for gid, want in sorted(chk.cells.items()):
+        if gid not in got:
+            chk.problems.append(f"sample-buggy: no grade for test cell {gid}")
+        elif abs(got[gid] - want) > _TOL:
+            chk.problems.append(f"sample-buggy: {gid} scored {got[gid]:g}, expected {want:g}")
+    if not chk.says:
+        return
+    verdicts = _verdicts(course, o.task.student, chk.name)
+    for gid, text in sorted(chk.says.items()):
+        if text not in verdicts.get(gid, ""):
+            shown = " ".join(verdicts.get(gid, "(no output)").split())[:300]
+            chk.problems.append(f"sample-buggy: the verdict of {gid} does not say {text!r}; "
+                                f"it says: {shown}")
+
+
+def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome],
+           course: Course | None = None) -> None:
     for o in outcomes:
         chk = checks[o.task.assignment]
         chk.outcomes.append(o)
@@ -131,6 +173,8 @@ def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome]) -> None:
         want = chk.expected.get(student)
         if want is not None and abs((o.score or 0.0) - want) > _TOL:
             chk.problems.append(f"{student}: scored {o.score:g}, expected {want:g}")
+        if student == "sample-buggy" and chk.cells and course is not None:
+            _check_cells(course, chk, o)
         top = o.max_score
         if chk.total is not None and top is not None and abs(top - chk.total) > _TOL:
             chk.problems.append(
@@ -213,7 +257,7 @@ def run_check(
         if tasks:
             _create_students(course)
             run_options.setdefault("desc", "check")
-            _judge(checks, run_tasks(course, tasks, **run_options))
+            _judge(checks, run_tasks(course, tasks, **run_options), course)
         say("")
         say(check_table(checks))
         failed = {n: c for n, c in checks.items() if c.problems}
@@ -254,7 +298,7 @@ def run_demo(
     if tasks:
         _create_students(course)
         run_options.setdefault("desc", "grading samples")
-        _judge(checks, run_tasks(course, tasks, **run_options))
+        _judge(checks, run_tasks(course, tasks, **run_options), course)
     feedback_files = []
     for name, chk in checks.items():
         if not chk.outcomes:

@@ -3,13 +3,24 @@
 - ``sample-solution``: the released notebook with every answer cell's source replaced by the
   source notebook's solution (the ``### BEGIN/END SOLUTION`` marker lines dropped);
 - ``sample-blank``: the released notebook as is;
-- ``sample-buggy``: the solution with the answer cells named in
+- ``sample-buggy``: the solution with the answer cells of every bug in
   ``notebooks/<assignment>/buggy.py`` replaced.
 
-``buggy.py`` is read with :mod:`ast`, never executed. It must assign two literals::
+``buggy.py`` is read with :mod:`ast`, never executed. It assigns one literal, a list of the
+typical mistakes of the assignment::
 
-    CELLS = {"<grade_id of an answer cell>": '''<full source of that cell>''', ...}
-    EXPECTED_POINTS = <number>   # what the buggy student scores: > 0 and < the total
+    BUGS = [
+        {"mistake": "what the student got wrong, in a sentence",
+         "cells": {"<grade_id of an answer cell>": \'\'\'<full source of that cell>\'\'\', ...},
+         "loses": {"<grade_id of a test cell>": <points lost>, ...},
+         "says": "<text the verdict of each losing cell must contain>"},
+        ...
+    ]
+
+``check`` grades the buggy student and demands, cell by cell, that every test cell in some
+``loses`` scores its points minus the loss and every other test cell full marks; that each
+losing cell's verdict contains ``says``; and, before grading, that a bug loses points only in
+the exercise(s) of its own answer cells: one mistake costs points once.
 """
 
 from __future__ import annotations
@@ -25,8 +36,10 @@ from .build import BUGGY_NAME
 
 __all__ = [
     "SAMPLE_STUDENTS",
+    "Bug",
     "BuggySpec",
     "check_buggy",
+    "expected_cell_scores",
     "expected_scores",
     "load_buggy",
     "solution_source",
@@ -35,51 +48,99 @@ __all__ = [
 
 SAMPLE_STUDENTS = ("sample-solution", "sample-blank", "sample-buggy")
 _MARKER = re.compile(r"^\s*#{2,3} (BEGIN|END) SOLUTION\s*$")
+_KEYS = {"mistake", "cells", "loses", "says"}
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One typical mistake: the answer cells it replaces and the points each test cell loses."""
+
+    mistake: str
+    cells: dict[str, str]
+    loses: dict[str, float]
+    says: str = ""
 
 
 @dataclass(frozen=True)
 class BuggySpec:
-    """The buggy sample of one assignment: replacement cells and the score it must get."""
+    """The buggy sample of one assignment: its bugs, applied together."""
 
     path: Path
-    cells: dict[str, str]
-    expected_points: float
+    bugs: tuple[Bug, ...]
+
+    @property
+    def cells(self) -> dict[str, str]:
+        return {k: v for bug in self.bugs for k, v in bug.cells.items()}
+
+    @property
+    def loses(self) -> dict[str, float]:
+        return {k: v for bug in self.bugs for k, v in bug.loses.items()}
+
+    @property
+    def expected_points(self) -> float:
+        """The points the buggy student loses in all (kept for the summary tables)."""
+        return sum(self.loses.values())
+
+
+def _bug(path: Path, index: int, item) -> Bug:
+    where = f"{path}: BUGS[{index}]"
+    if not isinstance(item, dict) or not {"mistake", "cells", "loses"} <= set(item):
+        raise ValueError(f"{where} must be a dict with 'mistake', 'cells' and 'loses' "
+                         "(and optionally 'says')")
+    unknown = set(item) - _KEYS
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {sorted(unknown)} (allowed: "
+                         f"{sorted(_KEYS)})")
+    cells, loses = item["cells"], item["loses"]
+    if not isinstance(cells, dict) or not cells or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in cells.items()):
+        raise ValueError(f"{where}: 'cells' must be a non-empty dict grade_id -> source")
+    if not isinstance(loses, dict) or not loses or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            and v > 0 for k, v in loses.items()):
+        raise ValueError(f"{where}: 'loses' must be a non-empty dict test grade_id -> "
+                         "points lost (> 0)")
+    says = item.get("says", "")
+    if not isinstance(says, str) or not isinstance(item["mistake"], str):
+        raise ValueError(f"{where}: 'mistake' and 'says' must be strings")
+    return Bug(item["mistake"], dict(cells), {k: float(v) for k, v in loses.items()}, says)
 
 
 def load_buggy(path: Path) -> BuggySpec:
-    """Read CELLS and EXPECTED_POINTS from a buggy.py without running it."""
+    """Read BUGS from a buggy.py without running it."""
     if not path.is_file():
         raise ValueError(
             f"{path} is missing: each assignment needs a sample buggy submission "
-            "(CELLS = {grade_id: source}, EXPECTED_POINTS = number)"
+            "(BUGS = [{'mistake': ..., 'cells': {grade_id: source}, 'loses': {test grade_id: "
+            "points}}])"
         )
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
         raise ValueError(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})") from exc
-    values = {}
+    bugs = None
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in ("CELLS", "EXPECTED_POINTS"):
+            if isinstance(target, ast.Name) and target.id == "BUGS":
                 try:
-                    values[target.id] = ast.literal_eval(node.value)
+                    bugs = ast.literal_eval(node.value)
                 except ValueError as exc:
                     raise ValueError(
-                        f"{path}: {target.id} must be a literal (line {node.lineno})"
-                    ) from exc
-    for name in ("CELLS", "EXPECTED_POINTS"):
-        if name not in values:
-            raise ValueError(f"{path}: no top-level assignment to {name}")
-    cells, points = values["CELLS"], values["EXPECTED_POINTS"]
-    if not isinstance(cells, dict) or not cells:
-        raise ValueError(f"{path}: CELLS must be a non-empty dict grade_id -> source")
-    for key, source in cells.items():
-        if not isinstance(key, str) or not isinstance(source, str):
-            raise ValueError(f"{path}: CELLS must map str grade_id -> str source, got {key!r}")
-    if isinstance(points, bool) or not isinstance(points, int | float):
-        raise ValueError(f"{path}: EXPECTED_POINTS must be a number, got {points!r}")
-    return BuggySpec(path, dict(cells), float(points))
+                        f"{path}: BUGS must be a literal (line {node.lineno})") from exc
+    if bugs is None:
+        raise ValueError(f"{path}: no top-level assignment to BUGS")
+    if not isinstance(bugs, list) or not bugs:
+        raise ValueError(f"{path}: BUGS must be a non-empty list of dicts")
+    parsed = tuple(_bug(path, i, item) for i, item in enumerate(bugs))
+    seen: dict[str, int] = {}
+    for i, bug in enumerate(parsed):
+        for key in list(bug.cells) + list(bug.loses):
+            if key in seen and seen[key] != i:
+                raise ValueError(f"{path}: BUGS[{seen[key]}] and BUGS[{i}] both name {key}: "
+                                 "give each mistake its own cells")
+            seen[key] = i
+    return BuggySpec(path, parsed)
 
 
 def solution_source(source: str) -> str:
@@ -106,41 +167,77 @@ def _total_points(nb) -> float:
     return total
 
 
+def _test_points(nb) -> dict[str, float]:
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
+            out[meta["grade_id"]] = float(meta.get("points", 0) or 0)
+    return out
+
+
+def _source_notebooks(source_dir: Path) -> list:
+    return [nbformat.read(str(p), as_version=4) for p in sorted(source_dir.glob("*.ipynb"))]
+
+
+def expected_cell_scores(source_dir: Path, buggy: BuggySpec) -> dict[str, float]:
+    """Test cell grade_id -> the points the buggy student must score there."""
+    points = {k: v for nb in _source_notebooks(source_dir) for k, v in _test_points(nb).items()}
+    return {gid: p - buggy.loses.get(gid, 0.0) for gid, p in points.items()}
+
+
 def expected_scores(source_dir: Path, buggy: BuggySpec) -> dict[str, float]:
-    """Score each sample student must get: total, zero, EXPECTED_POINTS."""
-    total = sum(
-        _total_points(nbformat.read(str(p), as_version=4))
-        for p in sorted(source_dir.glob("*.ipynb"))
-    )
+    """Score each sample student must get: total, zero, total minus the bugs' losses."""
+    total = sum(_total_points(nb) for nb in _source_notebooks(source_dir))
     return {
         "sample-solution": total,
         "sample-blank": 0.0,
-        "sample-buggy": buggy.expected_points,
+        "sample-buggy": total - buggy.expected_points,
     }
 
 
 def check_buggy(source_dir: Path, buggy: BuggySpec) -> None:
-    """Raise ValueError unless buggy.py names answer cells of the assignment's source
-    notebooks and its EXPECTED_POINTS lies strictly between 0 and their total."""
+    """Raise ValueError unless every bug in buggy.py names answer cells and test cells of the
+    assignment, loses no more than a cell's points, and loses them only in the exercises of
+    its own answer cells."""
+    from .exercises import exercises_of
+
     assignment = source_dir.name
     answer_ids: set[str] = set()
-    total = 0.0
-    for path in sorted(source_dir.glob("*.ipynb")):
-        nb = nbformat.read(str(path), as_version=4)
+    points: dict[str, float] = {}
+    exercise_of: dict[str, str] = {}
+    for index, nb in enumerate(_source_notebooks(source_dir)):
         answer_ids |= set(_answer_cells(nb))
-        total += _total_points(nb)
-    unknown = sorted(set(buggy.cells) - answer_ids)
-    if unknown:
-        raise ValueError(
-            f"{buggy.path}: CELLS names {', '.join(map(repr, unknown))}, which "
-            f"{'is not an answer cell' if len(unknown) == 1 else 'are not answer cells'} "
-            f"of {assignment} (answer cells: {', '.join(sorted(answer_ids)) or 'none'})"
-        )
+        points.update(_test_points(nb))
+        for ex in exercises_of(nb, f"{assignment} notebook {index + 1}"):
+            for gid in ex.answers + [p.grade_id for p in ex.parts]:
+                exercise_of[gid] = ex.label()
+    for i, bug in enumerate(buggy.bugs):
+        where = f"{buggy.path}: BUGS[{i}] ({bug.mistake[:60]})"
+        unknown = sorted(set(bug.cells) - answer_ids)
+        if unknown:
+            raise ValueError(
+                f"{where}: 'cells' names {', '.join(map(repr, unknown))}, not an answer cell of "
+                f"{assignment} (answer cells: {', '.join(sorted(answer_ids)) or 'none'})")
+        for gid, lost in bug.loses.items():
+            if gid not in points:
+                raise ValueError(f"{where}: 'loses' names {gid!r}, not a graded test cell of "
+                                 f"{assignment} (test cells: {', '.join(sorted(points))})")
+            if lost > points[gid]:
+                raise ValueError(f"{where}: {gid} is worth {points[gid]:g} points, it cannot "
+                                 f"lose {lost:g}")
+        own = {exercise_of.get(gid) for gid in bug.cells}
+        elsewhere = sorted(gid for gid in bug.loses if exercise_of.get(gid) not in own)
+        if elsewhere:
+            raise ValueError(
+                f"{where}: loses points in {', '.join(elsewhere)}, outside its own exercise "
+                f"({', '.join(sorted(x for x in own if x))}): one mistake must cost points "
+                "once; judge the later exercise on its own (a stand-in for the earlier "
+                "function, or follow-through marking)")
+    total = sum(points.values())
     if not 0 < buggy.expected_points < total:
-        raise ValueError(
-            f"{buggy.path}: EXPECTED_POINTS must be > 0 and < the total {total:g} "
-            f"(got {buggy.expected_points:g})"
-        )
+        raise ValueError(f"{buggy.path}: the bugs lose {buggy.expected_points:g} points; it "
+                         f"must be more than 0 and less than the total {total:g}")
 
 
 def write_samples(

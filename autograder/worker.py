@@ -184,6 +184,8 @@ def _grade(task: dict) -> dict:
             "score": float(submission.score),
             "max_score": float(submission.max_score),
             "needs_manual_grade": bool(submission.needs_manual_grade),
+            "cells": {grade.name: float(grade.score)
+                      for nb in submission.notebooks for grade in nb.grades},
         }
     if notes:
         out["reason"] = "; ".join(notes)

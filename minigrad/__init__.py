@@ -4,7 +4,7 @@
 built from ``Function`` ops registered in one table.
 """
 
-from minigrad import data, functional, gradcheck, nn, optim, viz
+from minigrad import data, expect, functional, gradcheck, nn, optim, viz
 from minigrad.function import Function, is_grad_enabled, no_grad
 from minigrad.tensor import Tensor
 from minigrad.value import Value
@@ -14,6 +14,7 @@ __all__ = [
     "Tensor",
     "Value",
     "data",
+    "expect",
     "functional",
     "gradcheck",
     "is_grad_enabled",

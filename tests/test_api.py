@@ -12,6 +12,7 @@ def test_top_level_all_is_pinned():
         "Tensor",
         "Value",
         "data",
+        "expect",
         "functional",
         "gradcheck",
         "is_grad_enabled",
@@ -49,3 +50,5 @@ def test_submodule_all_is_pinned():
     assert sorted(mg.data.__all__) == ["digits", "regression_1d", "spirals"]
     assert {"check_gradients", "gradcheck", "GradientCheckError"} <= set(mg.gradcheck.__all__)
     assert {"draw_graph", "LossPlot"} <= set(mg.viz.__all__)
+    assert {"expect_close", "expect_dtype", "expect_shape", "expect_finite", "require",
+            "autograd_off", "calls_to"} <= set(mg.expect.__all__)

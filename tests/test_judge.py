@@ -171,6 +171,56 @@ def test_autograd_off_makes_minigrads_backward_raise_inside_calls():
     assert student.uses_engine(3.0) == 6.0
 
 
+def test_a_stand_in_answers_the_judges_inputs_and_counts_calls():
+    """An earlier function is replaced for one exercise's test: stored answers for the test's
+    inputs, the student's own function for anything else, the original back afterwards."""
+    ns = {"np": np}
+    exec("def softmax(z):\n    return np.zeros_like(z)\n"  # a wrong earlier answer
+         "def predict(z):\n    return int(np.argmax(softmax(z)))\n", ns)
+    student = _student(ns)
+    z = np.array([0.1, 2.0, -1.0])
+    assert student.predict(z) == 0  # the wrong softmax costs the later exercise...
+    with student.standin("softmax", [((z,), np.array([0.1, 0.8, 0.1]))]) as patch:
+        assert student.predict(z) == 1  # ...but not while the judge answers for it
+        assert student.predict(z + 1) == 0  # an input it has no answer for
+    assert (patch.calls, patch.hits, patch.misses) == (2, 1, 1)
+    assert student.predict(z) == 0
+    with student.standin("softmax", [((z,), z)], on_miss="raise"):
+        with pytest.raises(StudentError, match="LookupError"):
+            student.predict(z * 2)
+    with pytest.raises(ValueError, match="on_miss"):
+        with student.standin("softmax", on_miss="skip"):
+            pass
+
+
+def test_counting_sees_how_an_answer_works():
+    """counting() counts calls of a notebook function or a dotted path in a module."""
+    import minigrad as mg
+
+    ns = {"np": np}
+    exec("def numerical(f, x):\n    return np.ones(3)\n"
+         "def by_differences(x):\n    return numerical(None, x)\n", ns)
+
+    def by_engine(x):
+        v = mg.Value(x)
+        (v * v).backward()
+        (v * v).backward()
+        return v.grad
+
+    ns["by_engine"] = by_engine
+    student = _student(ns)
+    with student.counting("numerical") as seen:
+        student.by_differences(np.zeros(3))
+        student.by_differences(np.zeros(3))
+    assert seen.calls == 2
+    with student.counting("minigrad.Value.backward") as seen:
+        assert student.by_engine(2.0) == 8.0
+    assert seen.calls == 2
+    with pytest.raises(StudentError, match="NameError"):
+        with student.counting("nowhere"):
+            pass
+
+
 # --- the runner -------------------------------------------------------------------------------
 
 

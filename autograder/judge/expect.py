@@ -14,6 +14,11 @@ a block states what it checks instead of re-defining how to check it:
 - ``times(got, want)``: the factor k when ``got`` is k times ``want`` (a forgotten 1/N,
   a doubled gradient), else None.
 
+- the requirement checks of :mod:`minigrad.expect` (``expect_close``, ``expect_shape``,
+  ``expect_dtype``, ``expect_finite``, ``expect_accuracy``, ``expect_unchanged``,
+  ``require``): the visible tests use the same functions, so a hidden check of a kind gives
+  the message the student has already met in a visible one.
+
 Each failure raises AssertionError with one message: what was called, what must hold and
 what was got.
 """
@@ -25,10 +30,21 @@ from fractions import Fraction
 
 import numpy as np
 
+from minigrad.expect import (
+    expect_accuracy,
+    expect_close,
+    expect_dtype,
+    expect_finite,
+    expect_shape,
+    expect_unchanged,
+    require,
+)
+
 from .codec import plain_kind
 
-__all__ = ["arrays", "describe", "gradients_ok", "numbers", "show", "times", "unchanged",
-           "worst"]
+__all__ = ["arrays", "describe", "expect_accuracy", "expect_close", "expect_dtype",
+           "expect_finite", "expect_shape", "expect_unchanged", "gradients_ok", "numbers",
+           "require", "show", "times", "unchanged", "worst"]
 
 _SHOW = 120
 

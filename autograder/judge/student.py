@@ -12,6 +12,8 @@ asked to keep there::
     build = student.kernel('''def build(Node, n): ...''')   # instructor fixture code
     build(student.Node, 10_000)              # fixtures take student things as arguments
     with student.autograd_off(): ...         # minigrad's backward raises in these calls
+    with student.standin("softmax", [((Z,), P)]): ...   # an earlier answer, judged apart
+    with student.counting("minigrad.Tensor.backward") as seen: ...   # seen.calls after
 
 A call that raises in the kernel raises :class:`StudentError` here, with the exception's
 type name, message and the student's line; a call that does not finish in time raises
@@ -28,7 +30,7 @@ from collections.abc import Callable
 
 from .codec import MAX_CHARS, CodecError, Name, Ref, decode, encode
 
-__all__ = ["KernelLost", "Remote", "Student", "StudentError", "StudentTimeout"]
+__all__ = ["KernelLost", "Patch", "Remote", "Student", "StudentError", "StudentTimeout"]
 
 
 class StudentError(Exception):
@@ -138,6 +140,18 @@ class Remote(_Target):
 Transport = Callable[[str, float], str]
 
 
+class Patch:
+    """What a stand-in saw: ``calls``, and of those ``hits`` (answered from the judge's
+    values) and ``misses``; filled in when its block ends."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.calls = self.hits = self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"<{self.path}: {self.calls} call(s), {self.hits} answered by the judge>"
+
+
 class Student:
     """The judge's handle on one student's kernel (see the module docstring)."""
 
@@ -175,6 +189,46 @@ class Student:
             yield
         finally:
             self._autograd = saved
+
+    @contextlib.contextmanager
+    def standin(self, path: str, answers=None, on_miss: str = "original"):
+        """Inside the block, the kernel's ``path`` (a notebook function, or a dotted path such
+        as ``minigrad.Tensor.backward``) is replaced by a stand-in that counts its calls and,
+        for arguments found in ``answers`` (a list of ``(args, result)`` or
+        ``(args, kwargs, result)``, values the judge computed), returns the stored result.
+        Other calls go to the student's own function (``on_miss="original"``) or raise
+        (``"raise"``). Yields a :class:`Patch` whose counts are filled in when the block ends.
+
+        This is how one exercise is judged on its own when it calls an earlier one: the
+        earlier function answers the test's inputs correctly without any solution code
+        entering the kernel."""
+        if on_miss not in ("original", "raise"):
+            raise ValueError(f"on_miss must be 'original' or 'raise', got {on_miss!r}")
+        rows = []
+        for answer in answers or []:
+            args, kwargs, result = answer if len(answer) == 3 else (answer[0], {}, answer[1])
+            rows.append((list(args), dict(kwargs), result))
+        try:
+            request = {"op": "patch", "path": path, "answers": encode(rows),
+                       "on_miss": on_miss}
+        except CodecError as exc:
+            raise TypeError(f"stand-in answers must be plain data ({exc})") from exc
+        number = self._request(request, f"the stand-in for {path}")
+        patch = Patch(path)
+        try:
+            yield patch
+        finally:
+            counts = self._request({"op": "unpatch", "number": number},
+                                   f"restoring {path}")
+            if isinstance(counts, dict):
+                patch.calls = int(counts.get("calls", 0))
+                patch.hits = int(counts.get("hits", 0))
+                patch.misses = int(counts.get("misses", 0))
+
+    def counting(self, path: str):
+        """Count the calls of ``path`` in the kernel inside the block (``.calls``), to grade
+        how an answer works: a loop, one ``backward()``, no finite differences."""
+        return self.standin(path)
 
     # --- the protocol --------------------------------------------------------------------
     def _prepare(self, value):

@@ -11,7 +11,13 @@ no output. ``REQUEST`` is JSON text (see :mod:`autograder.judge.codec`):
 - ``{"op": "get", "target": T, "attr": A, "keep": K}``: the value of a name or attribute;
 - ``{"op": "has", "name": N}``: whether the student's namespace defines ``N``;
 - ``{"op": "define", "source": S}``: run instructor fixture code (functions that build
-  inputs, never checks) in a namespace of its own and keep the last function it defines.
+  inputs, never checks) in a namespace of its own and keep the last function it defines;
+- ``{"op": "patch", "path": P, "answers": [[args, kwargs, result], ...], "on_miss": M}``:
+  put a stand-in over the function ``P`` (a notebook name, or a dotted path such as
+  ``minigrad.Tensor.backward``) that counts its calls and returns the stored result for
+  arguments it has an answer for (else calls the original, or raises when ``M`` is
+  "raise"); answers with the patch's number. ``{"op": "unpatch", "number": N}`` puts the
+  original back and answers with ``{"calls", "hits", "misses"}``.
 
 The answer is JSON text: ``{"ok": value}``, ``{"raised": {"type", "message", "where"}}``
 when the student's code raised, or ``{"refused": why}`` when the result is not plain data
@@ -22,6 +28,8 @@ data from the student.
 from __future__ import annotations
 
 import ast
+import contextlib
+import inspect
 import json
 import linecache
 import math
@@ -30,15 +38,11 @@ import traceback
 
 from autograder.judge.codec import CodecError, decode, encode, plain_kind
 
-__all__ = ["AutogradDisabledError", "handle"]
+__all__ = ["handle"]
 
 _KEPT: dict[int, object] = {}
 _NUMBERS: dict[int, int] = {}
 _MESSAGE = 600
-
-
-class AutogradDisabledError(RuntimeError):
-    """Raised when an exercise graded with autograd off calls minigrad's backward."""
 
 
 def _namespace() -> dict:
@@ -90,24 +94,101 @@ def _where(tb) -> str:
     return found[:300]
 
 
-def _refuse_backward(*args, **kwargs):
-    raise AutogradDisabledError(
-        "autograd is switched off for this exercise: compute the gradient by hand with "
-        "numpy instead of calling .backward()")
-
-
 class _AutogradOff:
+    """minigrad.expect.autograd_off when minigrad is loaded (nothing to switch off else)."""
+
     def __enter__(self):
-        self.saved = []
-        mg = sys.modules.get("minigrad")
-        for cls in (getattr(mg, "Tensor", None), getattr(mg, "Value", None)):
-            if isinstance(cls, type) and "backward" in vars(cls):
-                self.saved.append((cls, vars(cls)["backward"]))
-                cls.backward = _refuse_backward
+        expect = sys.modules.get("minigrad.expect")
+        self.inner = expect.autograd_off() if expect is not None else contextlib.nullcontext()
+        return self.inner.__enter__()
 
     def __exit__(self, *exc):
-        for cls, original in self.saved:
-            cls.backward = original
+        return self.inner.__exit__(*exc)
+
+
+_PATCHES: dict[int, dict] = {}
+
+
+def _owner(path: str):
+    """(the dict or object holding the last part of ``path``, that part's name)."""
+    ns = _namespace()
+    parts = path.split(".")
+    if len(parts) == 1:
+        if parts[0] not in ns:
+            raise NameError(f"name {parts[0]!r} is not defined in the notebook")
+        return ns, parts[0]
+    root = ns[parts[0]] if parts[0] in ns else sys.modules.get(parts[0])
+    if root is None:
+        raise NameError(f"{parts[0]!r} is neither a name of the notebook nor a loaded module")
+    for part in parts[1:-1]:
+        root = getattr(root, part)
+    return root, parts[-1]
+
+
+def _key(signature, args, kwargs):
+    """The canonical text of a call's arguments (None when they are not plain data)."""
+    try:
+        bound = signature.bind(*args, **kwargs) if signature is not None else None
+        if bound is not None:
+            bound.apply_defaults()
+            args, kwargs = list(bound.args), dict(bound.kwargs)
+        return json.dumps(encode([list(args), kwargs]), sort_keys=True,
+                          separators=(",", ":"))
+    except (CodecError, TypeError, ValueError, RecursionError):
+        return None
+
+
+def _patch(request: dict):
+    """Put a stand-in over a function (a notebook name or a dotted path from a module): it
+    counts calls and, when given answers, returns the answer stored for the arguments."""
+    owner, attr = _owner(str(request.get("path", "")))
+    original = owner[attr] if isinstance(owner, dict) else getattr(owner, attr)
+    if not callable(original):
+        raise TypeError(f"{request.get('path')} is not a function")
+    try:
+        signature = inspect.signature(original)
+    except (TypeError, ValueError):
+        signature = None
+    answers = {}
+    for args, kwargs, result in decode(request.get("answers") or []):
+        key = _key(signature, args, kwargs)
+        if key is not None:
+            answers[key] = encode(result)
+    on_miss = request.get("on_miss", "original")
+    record = {"owner": owner, "attr": attr, "original": original,
+              "calls": 0, "hits": 0, "misses": 0}
+
+    def stand_in(*args, **kwargs):
+        record["calls"] += 1
+        if answers:
+            key = _key(signature, args, kwargs)
+            if key in answers:
+                record["hits"] += 1
+                return decode(answers[key])
+            record["misses"] += 1
+            if on_miss == "raise":
+                raise LookupError(f"{attr} was called with arguments the test did not expect")
+        return original(*args, **kwargs)
+
+    stand_in.__name__ = getattr(original, "__name__", attr)
+    stand_in.__doc__ = getattr(original, "__doc__", None)
+    if isinstance(owner, dict):
+        owner[attr] = stand_in
+    else:
+        setattr(owner, attr, stand_in)
+    number = max(_PATCHES, default=0) + 1
+    _PATCHES[number] = record
+    return number
+
+
+def _unpatch(number: int) -> dict:
+    record = _PATCHES.pop(int(number))
+    owner, attr = record["owner"], record["attr"]
+    if isinstance(owner, dict):
+        owner[attr] = record["original"]
+    else:
+        setattr(owner, attr, record["original"])
+    return {k: record[k] for k in ("calls", "hits", "misses")}
 
 
 def _define(source: str):
@@ -141,6 +222,10 @@ def _run(request: dict):
         return {"ok": str(request.get("name")) in _namespace()}
     if op == "define":
         return {"ok": {"r": _keep(_define(str(request.get("source", ""))))}}
+    if op == "patch":
+        return {"ok": _patch(request)}
+    if op == "unpatch":
+        return {"ok": encode(_unpatch(request.get("number", 0)))}
     if op not in ("call", "get"):
         return {"refused": f"unknown request {op!r}"}
     attr = request.get("attr")

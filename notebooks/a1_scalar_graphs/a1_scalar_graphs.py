@@ -31,7 +31,7 @@
 # 7. compare numerical, symbolic and automatic differentiation.
 #
 # **Grading.**
-# There are 7 exercises worth 25 points.
+# The exercises and their points are in the table at the end of this cell.
 # Each one is a function (or a class method) with a fixed name and signature:
 # do not rename it and do not change its arguments.
 # Replace `raise NotImplementedError()` with your code.
@@ -44,6 +44,19 @@
 # The helper `check_gradients(f, inputs, analytic)` compares gradients with finite differences
 # and, when they disagree, says which input is wrong and how.
 # Use it on your own functions whenever you are unsure.
+#
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | points |
+# |---|---|---|---|
+# | 1 | $g(x, y, z) = [\max(3x, 0) - y]^2 + z$ by hand | one | 3 |
+# | 2 | the loss of a tiny network, by hand | one | 4 |
+# | 3 | the sum over paths | one | 3 |
+# | 4 | the chain rule in $O(k)$ | one | 3 |
+# | 5 | the local derivatives | one | 4 |
+# | 6 | the order of the backward pass | one | 4 |
+# | 7 | dual numbers | one | 4 |
+# | | **total** | 7 graded cells | **25** |
+# <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a1-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import math

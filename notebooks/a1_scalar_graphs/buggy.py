@@ -6,8 +6,11 @@ node used twice (``x * x``) or feeding several operations (fan-out) keeps only t
 contribution. The closure exercise and the engine exercise fail; everything else passes.
 """
 
-CELLS = {
-    "a1-node-local-derivatives": '''class Node:
+BUGS = [
+    {
+        "mistake": 'Sample submission with a typical bug for assignment 1 (scalar computational graphs).',
+        "cells": {
+            'a1-node-local-derivatives': '''class Node:
     """A scalar in a computational graph: value, gradient, and how to pass gradients back."""
 
     def __init__(self, data, children=(), op=""):
@@ -102,6 +105,7 @@ CELLS = {
     def backward(self):
         """Fill in .grad of every node this one depends on (uses your backpropagate)."""
         backpropagate(self)''',
-}
-
-EXPECTED_POINTS = 17  # 25 minus the closure (4) and engine (4) exercises
+        },
+        "loses": {'a1-node-local-derivatives-test': 4.0, 'a1-topological-order-test': 4.0},
+    },
+]

@@ -39,6 +39,20 @@
 # (`Tensor.backward` raises inside the hidden tests),
 # so compute every gradient with numpy.
 # Exercise 8 is the one place where we plug a backward into the engine.
+#
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | points |
+# |---|---|---|---|
+# | 1 | Jacobians and VJPs of the primitives | one | 3 |
+# | 2 | affine forward and backward | one | 3 |
+# | 3 | activation backward | one | 3 |
+# | 4 | sum and max backward, and un-broadcasting | one | 3 |
+# | 5 | logistic least squares with L2 | one | 3 |
+# | 6 | the two-layer network in vector form | one | 4 |
+# | 7 | fix the layer | one | 2 |
+# | 8 | an affine op for minigrad | one | 3 |
+# | | **total** | 8 graded cells | **24** |
+# <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import ast

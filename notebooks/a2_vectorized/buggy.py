@@ -5,8 +5,11 @@ number (the largest entry) instead of an elementwise ReLU, and, making the same 
 leaves the spot-the-bug layer unchanged. Every other answer is the solution.
 """
 
-CELLS = {
-    "a2-mlp-backward": '''def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
+BUGS = [
+    {
+        "mistake": 'A sample submission for assignment 2 with a typical bug: `np.max` where `np.maximum` is meant.',
+        "cells": {
+            'a2-mlp-backward': '''def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
     """Loss ||relu(x @ W1 + b1) @ W2 + b2 - y||^2 and its gradients W1, b1, W2, b2."""
     z1 = x @ W1 + b1
     h = np.max(z1, 0)
@@ -21,7 +24,13 @@ CELLS = {
     db1 = dz1
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 ''',
-    "a2-spot-the-bug": '''def layer_loss_and_grads(x, W, y, z):
+        },
+        "loses": {'a2-mlp-backward-test': 4.0},
+    },
+    {
+        "mistake": 'A sample submission for assignment 2 with a typical bug: `np.max` where `np.maximum` is meant.',
+        "cells": {
+            'a2-spot-the-bug': '''def layer_loss_and_grads(x, W, y, z):
     """L = sum((relu(x @ W) - y)**2 + z) and the gradients for x, W, y, z (as a dict)."""
     p = x @ W
     q = np.max(p, 0)
@@ -37,7 +46,7 @@ CELLS = {
     dx, dW = W @ dp, np.outer(x, dp)
     return loss, {"x": dx, "W": dW, "y": dy, "z": dz}
 ''',
-}
-
-# Exercises 6 (4 points) and 7 (2 points) fail; the other six exercises score 18 of 24.
-EXPECTED_POINTS = 18
+        },
+        "loses": {'a2-spot-the-bug-test': 2.0},
+    },
+]

@@ -39,7 +39,7 @@
 # 9. measure what a backward pass costs compared with a forward pass.
 #
 # **Grading.**
-# Seven exercises, 17 points.
+# The exercises and their points are in the table at the end of this cell.
 # Each answer cell holds one or two functions with a fixed signature;
 # replace `raise NotImplementedError()` with your code and keep the signature.
 # The test cell under each exercise runs a few visible checks that tell you what is wrong;
@@ -47,6 +47,19 @@
 # Exercises 2 to 5 ask for gradients **by hand, with numpy**:
 # the grader runs your functions with minigrad's autograd switched off,
 # so calling `.backward()` earns no points.
+#
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | points |
+# |---|---|---|---|
+# | 1 | forward pass and loss for a batch | one | 2 |
+# | 2 | batched affine backward | one | 2 |
+# | 3 | backward of the squared error | one | 2 |
+# | 4 | backward pass of the MLP for a batch | one | 3 |
+# | 5 | the lecture's per-example loop | one | 3 |
+# | 6 | a minibatch iterator | one | 2 |
+# | 7 | the training loop | one | 3 |
+# | | **total** | 7 graded cells | **17** |
+# <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a3-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline

@@ -6,8 +6,11 @@ The network's backward pass calls this affine_backward, so it inherits the bug; 
 loop, the iterator and the training loop are the solution.
 """
 
-CELLS = {
-    "a3-affine-backward": '''def affine_backward(dout, X, W):
+BUGS = [
+    {
+        "mistake": 'A sample submission for assignment 3 with a typical bug: a mean where the batch sum belongs.',
+        "cells": {
+            'a3-affine-backward': '''def affine_backward(dout, X, W):
     """Backward pass of P = X @ W + b for a batch.
 
     dout: dL/dP, shape (N, M).  X: shape (N, D).  W: shape (D, M).
@@ -18,6 +21,7 @@ CELLS = {
     db = dout.mean(axis=0)
     return dX, dW, db
 ''',
-}
-
-EXPECTED_POINTS = 12
+        },
+        "loses": {'a3-affine-backward-test': 2.0, 'a3-mlp-backward-test': 3.0},
+    },
+]

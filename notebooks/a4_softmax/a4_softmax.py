@@ -38,6 +38,19 @@
 # Exercises 2 to 5 ask for gradients **by hand, with numpy**.
 # While grading them, minigrad's autograd is switched off:
 # calling `.backward()` inside those functions raises an error and earns no points.
+#
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | points |
+# |---|---|---|---|
+# | 1 | stable softmax and log-softmax | values (2), large logits (2) | 4 |
+# | 2 | the softmax Jacobian by hand | one | 2 |
+# | 3 | cross-entropy and its gradient for one example | one | 2 |
+# | 4 | gradients of the logistic-regression layer | one | 3 |
+# | 5 | batched cross-entropy | one | 2 |
+# | 6 | a fused softmax cross-entropy op | one | 3 |
+# | 7 | train with your op | one | 4 |
+# | | **total** | 8 graded cells | **20** |
+# <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a4-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Setup: run this cell first. Do not change it.
@@ -96,7 +109,7 @@ with np.errstate(over="ignore", invalid="ignore"):
 # a smooth version of the maximum.
 
 # %% [markdown]
-# ### Exercise 1: stable softmax and log-softmax (4 points)
+# ### Exercise 1 (4 points): stable softmax and log-softmax
 #
 # Write `softmax(z)` and `log_softmax(z)`.
 # Both work along the last axis of an array of any shape,
@@ -136,6 +149,7 @@ def log_softmax(z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a4-softmax-values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: values
 # Checks: softmax and log_softmax give the right values, shapes and dtypes on ordinary logits.
 z = np.array([1.0, 2.0, 3.0])
 p = softmax(z)
@@ -216,6 +230,7 @@ assert got.shape == shape and np.allclose(got, np.log(P3), rtol=1e-5, atol=1e-5)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a4-softmax-stable", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: large logits
 # Checks: softmax and log_softmax stay finite and exact for logits far beyond exp's range.
 with np.errstate(all="ignore"):
     p_big = softmax(np.array([1000.0, 0.0]))
@@ -373,7 +388,7 @@ fig.colorbar(image, ax=axes, shrink=0.8)
 plt.show()
 
 # %% [markdown]
-# ### Exercise 2: the softmax Jacobian by hand (2 points)
+# ### Exercise 2 (2 points): the softmax Jacobian by hand
 #
 # Write `softmax_jacobian(z)` for a single example, a 1-D array of length $k$.
 # Return the $k \times k$ matrix $J_{ij} = p_i(\delta_{ij} - p_j)$ with numpy only
@@ -483,7 +498,7 @@ print("J^T (dL/dp), measured:", np.round(J_demo.T @ upstream, 6))
 print("p - e_y              :", np.round(p_demo - np.eye(3)[y_demo], 6))
 
 # %% [markdown]
-# ### Exercise 3: cross-entropy and its gradient for one example (2 points)
+# ### Exercise 3 (2 points): cross-entropy and its gradient for one example
 #
 # Write `cross_entropy_single(z, y)`.
 # It returns the loss $L = -\log p_y$ as a Python float
@@ -605,7 +620,7 @@ with student.autograd_off():
 # and $W^\top \delta$ is $(d,k)(k,) = (d,)$ like $x$.
 
 # %% [markdown]
-# ### Exercise 4: gradients of the logistic-regression layer (3 points)
+# ### Exercise 4 (3 points): gradients of the logistic-regression layer
 #
 # Write `linear_softmax_backward(W, b, x, y)` for one example.
 # Return the gradients of $L = -\log \operatorname{softmax}(W x + b)_y$
@@ -706,7 +721,7 @@ with student.autograd_off():
 # after copying if `P` is still needed.
 
 # %% [markdown]
-# ### Exercise 5: batched cross-entropy (2 points)
+# ### Exercise 5 (2 points): batched cross-entropy
 #
 # Write `batched_cross_entropy(Z, y)` for logits `Z` of shape $(N, k)$ and integer labels `y`.
 # Return the mean loss as a Python float and $\partial L / \partial Z = (P - Y)/N$,
@@ -895,7 +910,7 @@ print(gradcheck(lambda t: LogSumExp.apply(t), Z_t))
 # so the backward must multiply by `grad_output` even when it is often $1$.
 # For a scalar output `grad_output` is a 0-d array and multiplies like a number.
 #
-# ### Exercise 6: a fused softmax cross-entropy op (3 points)
+# ### Exercise 6 (3 points): a fused softmax cross-entropy op
 #
 # Complete `SoftmaxCrossEntropy`.
 # `forward(ctx, logits, labels)` gets logits of shape $(N, k)$ and integer labels of shape $(N,)$
@@ -1082,7 +1097,7 @@ plt.show()
 # with small random weights every class gets probability close to $1/10$,
 # so the first losses should be near $\log 10 \approx 2.30$.
 #
-# ### Exercise 7: train with your op (4 points)
+# ### Exercise 7 (4 points): train with your op
 #
 # Fill in one training step inside `train_classifier`:
 # compute the logits of the minibatch `xb` with `model`,

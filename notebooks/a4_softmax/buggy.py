@@ -7,8 +7,11 @@ The gradient checks of exercises 5 and 6 catch it (2 + 3 points lost);
 training with Adam still works, because Adam divides out a constant gradient scale.
 """
 
-CELLS = {
-    "a4-batched-xent": '''def batched_cross_entropy(Z, y):
+BUGS = [
+    {
+        "mistake": 'A sample submission for assignment 4 with a typical bug: the batch mean loses its 1/N.',
+        "cells": {
+            'a4-batched-xent': '''def batched_cross_entropy(Z, y):
     """Mean cross-entropy of a batch and its gradient with respect to the logits."""
     Z = np.asarray(Z)
     rows = np.arange(Z.shape[0])
@@ -17,7 +20,13 @@ CELLS = {
     dZ[rows, y] -= 1
     return loss, dZ
 ''',
-    "a4-softmax-ce-function": '''class SoftmaxCrossEntropy(mg.Function):
+        },
+        "loses": {'a4-batched-xent-test': 2.0},
+    },
+    {
+        "mistake": 'A sample submission for assignment 4 with a typical bug: the batch mean loses its 1/N.',
+        "cells": {
+            'a4-softmax-ce-function': '''class SoftmaxCrossEntropy(mg.Function):
     """Mean over the batch of -log softmax(logits)[n, labels[n]], as one op."""
 
     @staticmethod
@@ -34,6 +43,7 @@ CELLS = {
         (P,) = ctx.saved_tensors
         return grad_output * P, None
 ''',
-}
-
-EXPECTED_POINTS = 15
+        },
+        "loses": {'a4-softmax-ce-function-test': 3.0},
+    },
+]

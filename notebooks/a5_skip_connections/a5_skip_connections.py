@@ -25,15 +25,18 @@
 # and then sends one message to each of its own inputs.
 # Nothing else changes.
 #
-# | # | exercise | points |
-# |---|---|---|
-# | 1 | gradient of a skip-connection block, by hand | 3 |
-# | 2 | gradient of a shared weight, by hand | 2 |
-# | 3 | backward pass of a program with branches, by hand | 3 |
-# | 4 | the same program as a minigrad graph | 2 |
-# | 5 | training the program with the per-sample loop | 2 |
-# | 6 | a residual block as an `mg.nn.Module` | 2 |
-# | 7 | per-layer gradient norms of a deep network | 2 |
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | points |
+# |---|---|---|---|
+# | 1 | the gradient of the skip block | one | 3 |
+# | 2 | the gradient of a shared weight | one | 2 |
+# | 3 | the backward pass of the program, by hand | one | 3 |
+# | 4 | the program as a minigrad graph | one | 2 |
+# | 5 | the per-sample training loop | one | 2 |
+# | 6 | a residual block as a module | one | 2 |
+# | 7 | per-layer gradient norms | one | 2 |
+# | | **total** | 7 graded cells | **16** |
+# <!-- end of points table -->
 #
 # Exercises 1, 2 and 3 ask for gradients by hand, with numpy.
 # The grader runs them with minigrad's autograd switched off,

@@ -5,8 +5,11 @@ backward overwrites the first use's gradient with the second instead of adding t
 Every other answer cell keeps the solution, so the submission scores between zero and full.
 """
 
-CELLS = {
-    "a5-skip-backward": '''def skip_block_backward(x, W1, W2, delta):
+BUGS = [
+    {
+        "mistake": 'A sample submission for assignment 5 with two typical bugs.',
+        "cells": {
+            'a5-skip-backward': '''def skip_block_backward(x, W1, W2, delta):
     """Gradients of y = W2 relu(W1 x) + x given delta = dL/dy."""
     z = W1 @ x
     a = np.maximum(z, 0)
@@ -16,7 +19,13 @@ CELLS = {
     dx = W1.T @ dz
     return dx, dW1, dW2
 ''',
-    "a5-shared-weight": '''def shared_weight_backward(x, W, delta):
+        },
+        "loses": {'a5-skip-backward-test': 3.0},
+    },
+    {
+        "mistake": 'A sample submission for assignment 5 with two typical bugs.',
+        "cells": {
+            'a5-shared-weight': '''def shared_weight_backward(x, W, delta):
     """Gradients of y = W relu(W x) given delta = dL/dy."""
     h = W @ x
     a = np.maximum(h, 0)
@@ -26,6 +35,7 @@ CELLS = {
     dx = W.T @ dh
     return dx, dW
 ''',
-}
-
-EXPECTED_POINTS = 11
+        },
+        "loses": {'a5-shared-weight-test': 2.0},
+    },
+]

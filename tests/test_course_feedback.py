@@ -1,0 +1,60 @@
+"""The course's feedback, read from the notebooks: labels, points tables, and visible tests
+that check every kind of requirement their hidden tests grade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from autograder.build import notebook_sources
+from autograder.exercises import exercises_of, write_tables
+from autograder.judge.kinds import REQUIREMENTS, kinds_of
+from autograder.judge.tests import split_hidden
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = notebook_sources(ROOT / "notebooks")
+GRADED = [
+    pytest.param(path, id=path.stem)
+    for paths in SOURCES.values() for path in paths
+]
+
+
+def _graded_cells(path: Path):
+    nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent")
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            yield meta["grade_id"], cell.source
+
+
+def test_points_tables_and_headings_are_written_from_the_notebooks():
+    """`autograder tables --check` finds nothing to rewrite: the tables are not typed by hand."""
+    assert write_tables(ROOT / "notebooks", ROOT / "README.md", check=True) == []
+
+
+@pytest.mark.parametrize("path", GRADED)
+def test_every_graded_cell_belongs_to_a_labelled_exercise(path):
+    """Each graded test cell sits under an exercise heading; multi-part exercises name parts."""
+    nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent")
+    exercises = exercises_of(nb, str(path))
+    in_exercises = {p.grade_id for ex in exercises for p in ex.parts}
+    assert {gid for gid, _ in _graded_cells(path)} == in_exercises
+    assert [ex.number for ex in exercises] == list(range(1, len(exercises) + 1))
+
+
+@pytest.mark.parametrize("path", GRADED)
+def test_visible_tests_check_every_kind_the_hidden_tests_grade(path):
+    """Per graded cell, the requirement kinds (dtype, shape, order, reset, stability,
+    accuracy, method, autograd off, in place) of its hidden block are all in its visible
+    block, so a student who passes the visible tests has met every kind of check."""
+    report, missing = [], []
+    for gid, source in _graded_cells(path):
+        visible, hidden = split_hidden(source)
+        seen, graded = kinds_of(visible), kinds_of(hidden or "")
+        only_hidden = sorted((graded - seen) & REQUIREMENTS)
+        report.append(f"{gid}: hidden {sorted(graded)}, visible {sorted(seen)}")
+        if only_hidden:
+            missing.append(f"{gid}: only hidden: {', '.join(only_hidden)}")
+    assert not missing, "\n".join(missing + ["", *report])
