@@ -40,7 +40,9 @@
 #
 # Exercises 1, 2 and 3 ask for gradients by hand, with numpy.
 # The grader runs them with minigrad's autograd switched off,
-# so a solution that calls `.backward()` there earns no points.
+# so a solution that calls `.backward()` there earns no points;
+# their visible tests switch it off too, so you meet the same error here first.
+# Their gradients keep the dtype of the inputs: float32 in, float32 out.
 # In exercises 4 to 7 we use the engine.
 #
 # Every exercise has a cell of visible tests right below it.
@@ -48,14 +50,44 @@
 # and what the likely mistake is.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import traceback
+
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm.auto import trange
 
 import minigrad as mg
+from minigrad.expect import (
+    AutogradDisabledError,
+    autograd_off,
+    calls_to,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    expect_unchanged,
+    require,
+)
 from minigrad.gradcheck import check_gradients, gradcheck
 
 np.set_printoptions(precision=4, suppress=True)
+
+
+def attempt(what, answer, *args, **kwargs):
+    """Call an answer from a test cell; its usual failures become one line saying what to do."""
+    try:
+        return answer(*args, **kwargs)
+    except NotImplementedError:
+        raise AssertionError(f"{what}: the answer cell still raises NotImplementedError; "
+                             "write the function and run its cell again") from None
+    except AutogradDisabledError as exc:
+        raise AssertionError(f"{what}: {exc}") from None
+    except ValueError as exc:  # mostly numpy's shape errors
+        ours = [f for f in traceback.extract_tb(exc.__traceback__)
+                if "site-packages" not in f.filename and "minigrad" not in f.filename]
+        where = f" at `{ours[-1].line}`" if ours and ours[-1].line else ""
+        hint = ("; write down the shape of every product (np.outer makes an outer product)"
+                if "shape" in str(exc) or "dimension" in str(exc) else "")
+        raise AssertionError(f"{what} raised ValueError{where}: {exc}{hint}") from None
 
 # %% [markdown]
 # ## 1. Backpropagation as message passing
@@ -175,7 +207,7 @@ def skip_block_forward(x, W1, W2):
 # and returns the tuple `(dx, dW1, dW2)`
 # of $\partial L / \partial x$, $\partial L / \partial W_1$ and $\partial L / \partial W_2$,
 # each with the shape and dtype of the matching input.
-# Use numpy only: the grader switches minigrad's autograd off for this exercise.
+# Use numpy only: the tests and the grader switch minigrad's autograd off for this exercise.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-skip-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def skip_block_backward(x, W1, W2, delta):
@@ -196,28 +228,40 @@ def skip_block_backward(x, W1, W2, delta):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-skip-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks that skip_block_backward returns dL/dx, dL/dW1, dL/dW2, including the skip path's delta.
+# Checks that skip_block_backward returns dL/dx, dL/dW1, dL/dW2, including the skip path's delta,
+# with their inputs' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(5)
 x = rng.normal(size=4)
 W1 = rng.normal(size=(6, 4))
 W2 = rng.normal(size=(4, 6))
+names = ("dx", "dW1", "dW2")
+call = "skip_block_backward with d = 4, h = 6"
 
-grads = skip_block_backward(x, W1, W2, rng.normal(size=4))
-assert isinstance(grads, tuple) and len(grads) == 3, "return the tuple (dx, dW1, dW2)"
+with autograd_off():
+    grads = attempt(call, skip_block_backward, x, W1, W2, rng.normal(size=4))
+    assert isinstance(grads, tuple) and len(grads) == 3, (
+        f"{call} must return the tuple (dx, dW1, dW2), got {type(grads).__name__}")
+    for name, got, like in zip(names, grads, (x, W1, W2)):
+        expect_shape(got, like.shape, f"{call}: {name}")
 
-# With W2 = 0 nothing flows through the layers: only the skip path is left, so dx must equal delta.
-delta = rng.normal(size=4)
-dx_only_skip = skip_block_backward(x, W1, np.zeros_like(W2), delta)[0]
-assert np.allclose(dx_only_skip, delta), (
-    "with W2 = 0 the only path from x to y is the skip connection, so dx must equal delta; "
-    f"got {dx_only_skip} for delta {delta}. Did you forget to add delta for the skip path?"
-)
+    # With W2 = 0 nothing flows through the layers: only the skip path is left, so dx = delta.
+    delta = rng.normal(size=4)
+    dx_only_skip = skip_block_backward(x, W1, np.zeros_like(W2), delta)[0]
+    expect_close(dx_only_skip, delta, f"{call} and W2 = 0: dx",
+                 hint="With W2 = 0 the only path from x to y is the skip connection, so dx must equal "
+                      "delta. Did you forget to add delta for the skip path?")
 
-check_gradients(
-    skip_block_forward,
-    {"x": x, "W1": W1, "W2": W2},
-    lambda dout: skip_block_backward(x, W1, W2, dout),
-).assert_ok()
+    check_gradients(
+        skip_block_forward,
+        {"x": x, "W1": W1, "W2": W2},
+        lambda dout: skip_block_backward(x, W1, W2, dout),
+    ).assert_ok()
+
+    # float32 inputs give float32 gradients.
+    x32, W1_32, W2_32 = (a.astype(np.float32) for a in (x, W1, W2))
+    grads32 = skip_block_backward(x32, W1_32, W2_32, np.ones(4, dtype=np.float32))
+    for name, got in zip(names, grads32):
+        expect_dtype(got, np.float32, f"{call} and float32 inputs: {name}")
 print("skip_block_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
@@ -232,8 +276,9 @@ with student.autograd_off():
     W2 = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [0.5, 1.0, -1.0]])
     delta = np.array([1.0, 0.5, -1.0])
     call = "skip_block_backward at x = [1, -2, 0.5], delta = [1, 0.5, -1] with 3x3 weights"
-    dx, dW1, dW2 = arrays(student.skip_block_backward(x, W1, W2, delta), call, names,
-                          shapes=[(3,), (3, 3), (3, 3)])
+    dx, dW1, dW2 = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
+    for name, got in zip(names, (dx, dW1, dW2)):
+        expect_shape(got, (3,) if name == "dx" else (3, 3), f"{call}: {name}")
     want_dx = np.array([2.5, 1.75, 0.0])
     hint = (": that is W1^T dz alone, add delta for the skip path"
             if np.allclose(dx, want_dx - delta, rtol=0, atol=1e-9) else "")
@@ -255,9 +300,10 @@ with student.autograd_off():
         W2 = rng.normal(size=(d, h)).astype(dt)
         delta = rng.normal(size=d).astype(dt)
         call = f"skip_block_backward with d = {d}, h = {h} and {np.dtype(dt).name} inputs"
-        # (dx, dW1, dW2) have the shapes and the dtype of (x, W1, W2)
-        arrays(student.skip_block_backward(x, W1, W2, delta), call, names,
-               shapes=[(d,), (h, d), (d, h)], dtype=dt)
+        out = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
+        for name, got, like in zip(names, out, (x, W1, W2)):
+            expect_shape(got, like.shape, f"{call}: {name}")
+            expect_dtype(got, dt, f"{call}: {name}")
         gradients_ok(call, skip_forward, {"x": x, "W1": W1, "W2": W2},
                      lambda dout, x=x, W1=W1, W2=W2: student.skip_block_backward(x, W1, W2, dout),
                      seed=seed)
@@ -294,8 +340,9 @@ def shared_weight_forward(x, W):
 # ### Exercise 2 (2 points): the gradient of a shared weight
 #
 # Write `shared_weight_backward(x, W, delta)` returning `(dx, dW)` for $y = W\,\mathrm{relu}(W x)$
-# and upstream $\delta = \partial L / \partial y$.
-# Numpy only, autograd is switched off in grading.
+# and upstream $\delta = \partial L / \partial y$,
+# with the shapes and dtype of `x` and `W`.
+# Numpy only: autograd is switched off in the tests and in grading.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-shared-weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def shared_weight_backward(x, W, delta):
@@ -315,16 +362,30 @@ def shared_weight_backward(x, W, delta):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-shared-weight-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks that shared_weight_backward sums the gradient contributions of both uses of W.
+# Checks that shared_weight_backward sums the gradient contributions of both uses of W,
+# with its inputs' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(6)
 x = rng.normal(size=5)
 W = rng.normal(size=(5, 5))
-grads = shared_weight_backward(x, W, rng.normal(size=5))
-assert isinstance(grads, tuple) and len(grads) == 2, "return the tuple (dx, dW)"
+names = ("dx", "dW")
+call = "shared_weight_backward with d = 5"
 
-check_gradients(
-    shared_weight_forward, {"x": x, "W": W}, lambda dout: shared_weight_backward(x, W, dout)
-).assert_ok()
+with autograd_off():
+    grads = attempt(call, shared_weight_backward, x, W, rng.normal(size=5))
+    assert isinstance(grads, tuple) and len(grads) == 2, (
+        f"{call} must return the tuple (dx, dW), got {type(grads).__name__}")
+    for name, got, like in zip(names, grads, (x, W)):
+        expect_shape(got, like.shape, f"{call}: {name}")
+
+    check_gradients(
+        shared_weight_forward, {"x": x, "W": W}, lambda dout: shared_weight_backward(x, W, dout)
+    ).assert_ok()
+
+    # float32 inputs give float32 gradients.
+    grads32 = shared_weight_backward(x.astype(np.float32), W.astype(np.float32),
+                                     np.ones(5, dtype=np.float32))
+    for name, got in zip(names, grads32):
+        expect_dtype(got, np.float32, f"{call} and float32 inputs: {name}")
 print("shared_weight_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
@@ -338,8 +399,9 @@ with student.autograd_off():
     W = np.array([[2.0, -1.0], [-1.0, 1.5]])
     delta = np.array([1.0, -2.0])
     call = "shared_weight_backward at x = [0.5, -1], W = [[2, -1], [-1, 1.5]], delta = [1, -2]"
-    dx, dW = arrays(student.shared_weight_backward(x, W, delta), call, names,
-                    shapes=[(2,), (2, 2)])
+    dx, dW = arrays(student.shared_weight_backward(x, W, delta), call, names)
+    expect_shape(dx, (2,), f"{call}: dx")
+    expect_shape(dW, (2, 2), f"{call}: dW")
     assert np.allclose(dx, [8.0, -4.0], rtol=0, atol=1e-12), (
         f"{call}: dx must be [8, -4], got {show(dx)}")
     h = W @ x
@@ -363,9 +425,10 @@ with student.autograd_off():
                 break
         delta = rng.normal(size=d).astype(dt)
         call = f"shared_weight_backward with d = {d} and {np.dtype(dt).name} inputs"
-        # (dx, dW) have the shapes and the dtype of (x, W)
-        arrays(student.shared_weight_backward(x, W, delta), call, names,
-               shapes=[(d,), (d, d)], dtype=dt)
+        out = arrays(student.shared_weight_backward(x, W, delta), call, names)
+        for name, got, like in zip(names, out, (x, W)):
+            expect_shape(got, like.shape, f"{call}: {name}")
+            expect_dtype(got, dt, f"{call}: {name}")
         gradients_ok(call, shared_forward, {"x": x, "W": W},
                      lambda dout, x=x, W=W: student.shared_weight_backward(x, W, dout),
                      seed=seed)
@@ -455,11 +518,11 @@ def program_value(W0, W1, W2, p, q):
 #
 # Write `program_backward(W0, W1, W2, p, q)` returning the tuple
 # $(\partial R / \partial W_0, \partial R / \partial W_1, \partial R / \partial W_2)$
-# for one sample.
+# for one sample, with the shapes and dtype of the weights.
 # Call `program_forward` for the stored values, start from $\bar R = 1$,
 # and visit $F, E, D, C, B, A$ in that order (a reverse topological order).
 # At $B$ two messages arrive, one from $C$ and one from $D$.
-# Numpy only: autograd is switched off in grading.
+# Numpy only: autograd is switched off in the tests and in grading.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-program-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def program_backward(W0, W1, W2, p, q):
@@ -483,18 +546,31 @@ def program_backward(W0, W1, W2, p, q):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-program-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks program_backward against finite differences of program_value.
+# Checks program_backward against finite differences of program_value, and that the gradients
+# keep the weights' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(7)
 W0, W1, W2 = rng.normal(size=(3, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
 p, q = rng.normal(size=2), rng.normal(size=3)
-grads = program_backward(W0, W1, W2, p, q)
-assert isinstance(grads, tuple) and len(grads) == 3, "return the tuple (dW0, dW1, dW2)"
+names = ("dW0", "dW1", "dW2")
+call = "program_backward with random weights"
 
-check_gradients(
-    lambda W0, W1, W2: program_value(W0, W1, W2, p, q),
-    {"W0": W0, "W1": W1, "W2": W2},
-    dict(zip(["W0", "W1", "W2"], grads)),
-).assert_ok()
+with autograd_off():
+    grads = attempt(call, program_backward, W0, W1, W2, p, q)
+    assert isinstance(grads, tuple) and len(grads) == 3, (
+        f"{call} must return the tuple (dW0, dW1, dW2), got {type(grads).__name__}")
+    for name, got, like in zip(names, grads, (W0, W1, W2)):
+        expect_shape(got, like.shape, f"{call}: {name}")
+
+    check_gradients(
+        lambda W0, W1, W2: program_value(W0, W1, W2, p, q),
+        {"W0": W0, "W1": W1, "W2": W2},
+        dict(zip(["W0", "W1", "W2"], grads)),
+    ).assert_ok()
+
+    # float32 weights and inputs give float32 gradients.
+    grads32 = program_backward(*(a.astype(np.float32) for a in (W0, W1, W2, p, q)))
+    for name, got in zip(names, grads32):
+        expect_dtype(got, np.float32, f"{call} and float32 inputs: {name}")
 print("program_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
@@ -512,7 +588,9 @@ with student.autograd_off():
     p = np.array([1.0, -0.5])
     q = np.array([0.0, 0.5, -1.0])
     call = "program_backward at p = [1, -0.5], q = [0, 0.5, -1] with small integer-and-half weights"
-    out = arrays(student.program_backward(W0, W1, W2, p, q), call, names, shapes=shapes)
+    out = arrays(student.program_backward(W0, W1, W2, p, q), call, names)
+    for name, got, shape in zip(names, out, shapes):
+        expect_shape(got, shape, f"{call}: {name}")
     wants = [
         [[-0.0950115846018866, 0.0475057923009433],
          [0.0890706848194328, -0.0445353424097164],
@@ -532,9 +610,10 @@ with student.autograd_off():
         p = rng.normal(size=2).astype(dt)
         q = rng.normal(size=3).astype(dt)
         call = f"program_backward with random {np.dtype(dt).name} weights and inputs"
-        # (dW0, dW1, dW2) have the shapes and the dtype of (W0, W1, W2)
-        out = arrays(student.program_backward(W0, W1, W2, p, q), call, names, shapes=shapes,
-                     dtype=dt)
+        out = arrays(student.program_backward(W0, W1, W2, p, q), call, names)
+        for name, got, shape in zip(names, out, shapes):
+            expect_shape(got, shape, f"{call}: {name}")
+            expect_dtype(got, dt, f"{call}: {name}")
         gradients_ok(call, lambda W0, W1, W2, p=p, q=q: program_R_ref(W0, W1, W2, p, q),
                      {"W0": W0, "W1": W1, "W2": W2}, dict(zip(["W0", "W1", "W2"], out)))
 ### END HIDDEN TESTS
@@ -740,6 +819,18 @@ print(P_train.shape, Q_train.shape, T_train.shape)
 # measured during epoch `e`, that is, at the weights *before* that epoch's step.
 # Show a `tqdm` progress bar over the epochs when `progress` is true
 # (`trange(epochs, disable=not progress)` does it).
+#
+# Two things are graded besides the numbers.
+# The method: one forward pass and one `R.backward(...)` per sample,
+# as in the lecture's loop; the tests count the `backward()` calls,
+# so one summed graph per epoch with a single `backward()` does not count.
+# The reset: minigrad keeps adding to `.grad`,
+# so set `W.grad = None` for every weight at the start of each epoch.
+#
+# `train_program` builds on your `program_R` from exercise 4.
+# It is graded against what your own `program_R` computes,
+# so a mistake there costs points in exercise 4 only,
+# as long as `program_R` returns a Tensor that `backward()` works on.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-program-train", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_program(weights, P, Q, T, lr, epochs, progress=True):
@@ -768,64 +859,108 @@ def train_program(weights, P, Q, T, lr, epochs, progress=True):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-program-train-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks that train_program takes the lecture's gradient-descent steps and reports the losses.
+# Checks that train_program runs the lecture's loop (one backward() per sample and epoch),
+# resets the gradients every epoch, takes the right steps and reports the losses.
 start = init_program_weights(seed=1)
 start_copy = [w.copy() for w in start]
 P_small, Q_small, T_small = P_train[:16], Q_train[:16], T_train[:16]
-new_weights, losses = train_program(
-    start, P_small, Q_small, T_small, lr=0.3, epochs=3, progress=False
-)
-assert all(np.array_equal(a, b) for a, b in zip(start, start_copy)), (
-    "train_program changed its input weights: work on copies"
-)
-assert len(new_weights) == 3, "return the weights as a tuple (W0, W1, W2)"
-assert np.shape(losses) == (3,), f"losses must have shape (epochs,) = (3,), got {np.shape(losses)}"
+call = "train_program on 16 samples with lr=0.3 for 2 epochs"
 
-# The first loss is the mean squared error at the starting weights.
-mse_start = np.mean(
-    [(t - program_value(*start, p, q)) ** 2 for p, q, t in zip(P_small, Q_small, T_small)]
-)
-assert np.isclose(losses[0], mse_start), (
-    f"losses[0] = {losses[0]}, but the MSE at the starting weights is {mse_start}"
-)
+with calls_to("minigrad.Tensor.backward") as seen:
+    out = attempt(call, train_program, start, P_small, Q_small, T_small, lr=0.3, epochs=2,
+                  progress=False)
+require("method", seen.count == 2 * 16, (
+    f"{call} called backward() {seen.count} times; the exercise asks for the lecture's "
+    "per-sample loop: one R.backward(t_i - r_i) per sample and epoch, 32 calls in all"))
+for i, (before, after) in enumerate(zip(start_copy, start)):
+    expect_unchanged(before, after, f"{call} (W{i} of weights)")
+assert isinstance(out, tuple) and len(out) == 2 and len(out[0]) == 3, (
+    f"{call} must return (new_weights, losses) with new_weights = (W0, W1, W2)")
+new_weights, losses = out
+expect_shape(losses, (2,), f"{call}: losses")
+expect_dtype(losses, np.float64, f"{call}: losses")
+for i, (got, like) in enumerate(zip(new_weights, start)):
+    expect_shape(got, like.shape, f"{call}: W{i}")
+    expect_dtype(got, np.float64, f"{call}: W{i}")
 
-# One epoch must be one step along the mean gradient of the squared error.
-one_step, _ = train_program(start, P_small, Q_small, T_small, lr=0.3, epochs=1, progress=False)
-Ws = [mg.Tensor(w, requires_grad=True) for w in start]
-total = None
-for p, q, t in zip(P_small, Q_small, T_small):
-    diff = program_R(*Ws, mg.Tensor(p), mg.Tensor(q)) - t
-    total = diff * diff if total is None else total + diff * diff
-(total * (1.0 / len(T_small))).backward()
-for name, w, w_new in zip(["W0", "W1", "W2"], Ws, one_step):
-    expected = w.data - 0.3 * w.grad
-    assert np.allclose(w_new, expected), (
-        f"after one epoch {name} is not W - lr * dLoss/dW; "
-        f"largest difference {np.max(np.abs(w_new - expected)):.3g}. "
-        "Check the -2/N scaling and that gradients are reset at the start of each epoch."
-    )
+
+def loss_and_grads(weights):
+    """The MSE of program_R over the samples and its gradients, from one summed graph."""
+    Ws = [mg.Tensor(w, requires_grad=True) for w in weights]
+    total = None
+    for p, q, t in zip(P_small, Q_small, T_small):
+        diff = program_R(*Ws, mg.Tensor(p), mg.Tensor(q)) - t
+        total = diff * diff if total is None else total + diff * diff
+    loss = total * (1.0 / len(T_small))
+    loss.backward()
+    return float(loss.data), [w.grad for w in Ws]
+
+
+# Each epoch is one step along the gradient of the mean squared error at that epoch's weights.
+loss0, g0 = loss_and_grads(start)
+after1 = [w - 0.3 * g for w, g in zip(start, g0)]
+loss1, g1 = loss_and_grads(after1)
+after2 = [w - 0.3 * g for w, g in zip(after1, g1)]
+kept = [w - 0.3 * (a + b) for w, a, b in zip(after1, g0, g1)]  # epoch 1's gradients kept
+require("reset", not all(np.allclose(got, k) for got, k in zip(new_weights, kept)), (
+    f"{call}: the gradients of W0, W1, W2 in epoch 2 include epoch 1's: reset them "
+    "(W.grad = None or zero_grad()) before each epoch's accumulation"))
+expect_close(losses[0], loss0, f"{call}: losses[0]",
+             hint="It is the MSE at the starting weights")
+for i, (got, want) in enumerate(zip(new_weights, after2)):
+    expect_close(got, want, f"{call}: W{i} after 2 epochs",
+                 hint="Each epoch takes one step W <- W - lr * (-2/N) * sum_i (t_i - r_i) dR/dW, "
+                      "summed over all N samples")
+expect_close(losses, [loss0, loss1], f"{call}: losses",
+             hint="Entry e is the MSE at the weights before epoch e's step")
 print("train_program takes the right steps")
 
 ### BEGIN HIDDEN TESTS
-def train_ref(weights, P, Q, T, lr, epochs):
-    """The lecture's loop with hand-written per-sample gradients."""
+def own_grads(Ws, P, Q):
+    """Each sample's R and (dR/dW0, dR/dW1, dR/dW2), by hand."""
+    out = []
+    for p, q in zip(P, Q):
+        B = np.tanh(Ws[0] @ p + q)
+        E = 1.0 / (1.0 + np.exp(-(Ws[1] @ B)))
+        F = np.tanh(Ws[2] @ B)
+        dC = F * E * (1 - E)
+        dD = E * (1 - F**2)
+        dA = (Ws[1].T @ dC + Ws[2].T @ dD) * (1 - B**2)
+        out.append((np.sum(E * F), [np.outer(dA, p), np.outer(dC, B), np.outer(dD, B)]))
+    return out
+
+
+per_sample = student.kernel('''
+def per_sample(program_R, Ws, P, Q):
+    """Each sample's R and the gradients of R.backward() at the weights Ws, fresh Tensors."""
+    out = []
+    for p, q in zip(P, Q):
+        ts = [mg.Tensor(np.array(w), requires_grad=True) for w in Ws]
+        R = program_R(*ts, mg.Tensor(np.array(p)), mg.Tensor(np.array(q)))
+        R.backward()
+        out.append((float(np.asarray(R.data).reshape(-1)[0]), [np.array(t.grad) for t in ts]))
+    return out
+''')
+
+
+def their_grads(Ws, P, Q):
+    """Follow-through: each sample's R and dR/dW from the student's own program_R."""
+    return per_sample(student.program_R, [np.asarray(w) for w in Ws], P, Q)
+
+
+def train_ref(weights, P, Q, T, lr, epochs, grads=own_grads, reset=True):
+    """The lecture's loop: per-sample gradients accumulated, one step per epoch."""
     Ws = [np.array(w, dtype=float) for w in weights]
+    G = [np.zeros_like(w) for w in Ws]
     losses = []
     for _ in range(epochs):
-        G = [np.zeros_like(w) for w in Ws]
+        if reset:
+            G = [np.zeros_like(w) for w in Ws]
         squared = 0.0
-        for p, q, t in zip(P, Q, T):
-            B = np.tanh(Ws[0] @ p + q)
-            E = 1.0 / (1.0 + np.exp(-(Ws[1] @ B)))
-            F = np.tanh(Ws[2] @ B)
-            err = t - np.sum(E * F)
+        for (r, dR), t in zip(grads(Ws, P, Q), T):
+            err = t - r
             squared += err**2
-            dC = F * E * (1 - E)
-            dD = E * (1 - F**2)
-            dA = (Ws[1].T @ dC + Ws[2].T @ dD) * (1 - B**2)
-            G[0] += err * np.outer(dA, p)
-            G[1] += err * np.outer(dC, B)
-            G[2] += err * np.outer(dD, B)
+            G = [g + err * np.asarray(d) for g, d in zip(G, dR)]
         losses.append(squared / len(T))
         Ws = [w - lr * (-2.0 / len(T)) * g for w, g in zip(Ws, G)]
     return Ws, np.array(losses)
@@ -840,40 +975,76 @@ def make_case(rng):
 
 
 def check_run(start, P, Q, T, lr, epochs, case):
-    """train_program's weights and losses against the reference loop; its losses."""
-    out = student.train_program(start, P, Q, T, lr=lr, epochs=epochs, progress=False)
+    """train_program's method, weights and losses; whether the judge's own program was the
+    reference (else the student's program_R, followed through)."""
+    call = f"train_program {case}"
+    try:
+        with student.counting("minigrad.Tensor.backward") as seen:
+            out = student.train_program(start, P, Q, T, lr=lr, epochs=epochs, progress=False)
+    except StudentError as exc:
+        try:  # is it the program_R of exercise 4 that cannot be used?
+            their_grads(start, P[:1], Q[:1])
+        except StudentError as why:
+            raise AssertionError(
+                f"{call} raised {exc.type_name or 'an error'}: it builds on your program_R from "
+                "exercise 4, which must return a scalar Tensor that backward() works on; with "
+                f"it, R.backward() gives {why.type_name or 'an answer'}: {why.message}") from None
+        raise
+    n = epochs * len(T)
+    require("method", seen.calls == n, (
+        f"{call} called backward() {seen.calls} times; the exercise asks for the lecture's "
+        f"per-sample loop: one R.backward(t_i - r_i) per sample and epoch, {n} calls in all"))
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"train_program {case} must return the pair (new_weights, losses), got {describe(out)}")
-    got_w, got_losses = out
-    ref_w, ref_losses = train_ref(start, P, Q, T, lr, epochs)
-    got_losses = np.asarray(got_losses)
-    assert got_losses.shape == (epochs,), (
-        f"train_program {case}: losses must have shape (epochs,) = ({epochs},), "
-        f"got {got_losses.shape}")
-    assert got_losses.dtype == np.float64, (
-        f"train_program {case}: losses must be a float64 array, got dtype {got_losses.dtype}")
-    e = int(np.argmax(np.abs(got_losses - ref_losses)))
-    assert np.allclose(got_losses, ref_losses, rtol=1e-8, atol=1e-12), (
-        f"train_program {case}: losses[{e}] = {got_losses[e]:.10g}, want {ref_losses[e]:.10g} "
-        "(the mean squared error at the weights before that epoch's step)")
-    got_w = arrays(got_w, f"train_program {case} (new_weights)", ("W0", "W1", "W2"),
-                   shapes=[r.shape for r in ref_w], dtype=np.float64)
-    for i, (g, r) in enumerate(zip(got_w, ref_w)):
-        assert np.allclose(g, r, rtol=1e-8, atol=1e-12), (
-            f"train_program {case}: after {epochs} epochs W{i} is off {worst(g, r)}; each "
-            "epoch must take one step W <- W - lr * (-2/N) * sum_i (t_i - r_i) dR/dW, with the "
-            "gradients reset first")
-    return got_losses
+        f"{call} must return the pair (new_weights, losses), got {describe(out)}")
+    got_w = arrays(out[0], f"{call} (new_weights)", ("W0", "W1", "W2"))
+    got_losses = np.asarray(out[1])
+    expect_shape(got_losses, (epochs,), f"{call}: losses")
+    expect_dtype(got_losses, np.float64, f"{call}: losses")
+    for i, (got, like) in enumerate(zip(got_w, start)):
+        expect_shape(got, like.shape, f"{call}: W{i}")
+        expect_dtype(got, np.float64, f"{call}: W{i}")
+
+    def matches(ref):
+        ref_w, ref_losses = ref
+        return np.allclose(got_losses, ref_losses, rtol=1e-8, atol=1e-12) and all(
+            np.allclose(g, r, rtol=1e-8, atol=1e-12) for g, r in zip(got_w, ref_w))
+
+    mine = train_ref(start, P, Q, T, lr, epochs)
+    if matches(mine):
+        return got_losses, True
+    try:  # follow-through: the steps that the student's own program_R gives
+        theirs = train_ref(start, P, Q, T, lr, epochs, grads=their_grads)
+    except StudentError:
+        theirs = None
+    if theirs is not None and matches(theirs):
+        return got_losses, False
+    grads, ref_w, ref_losses, note = own_grads, mine[0], mine[1], ""
+    if theirs is not None and not np.allclose(theirs[1], mine[1], rtol=1e-8, atol=1e-12):
+        grads, ref_w, ref_losses = their_grads, theirs[0], theirs[1]
+        note = " (with what your program_R from exercise 4 computes)"
+    kept = train_ref(start, P, Q, T, lr, epochs, grads=grads, reset=False)
+    require("reset", not matches(kept), (
+        f"{call}: the gradients of W0, W1, W2 in epoch 2 include epoch 1's: reset them "
+        "(W.grad = None or zero_grad()) before each epoch's accumulation"))
+    expect_close(got_losses[0], ref_losses[0], f"{call}: losses[0]{note}", rtol=1e-8,
+                 atol=1e-12, hint="It is the MSE at the starting weights")
+    for i, (got, want) in enumerate(zip(got_w, ref_w)):
+        expect_close(got, want, f"{call}: W{i} after {epochs} epochs{note}", rtol=1e-8,
+                     atol=1e-12, hint="Each epoch takes one step "
+                     "W <- W - lr * (-2/N) * sum_i (t_i - r_i) dR/dW, summed over all N samples")
+    expect_close(got_losses, ref_losses, f"{call}: losses{note}", rtol=1e-8, atol=1e-12,
+                 hint="Entry e is the MSE at the weights before epoch e's step")
+    raise AssertionError(f"{call}: the weights or losses are off")  # not reached
 
 
 case = "on 12 fixed samples with lr=0.2 for 15 epochs"
-losses = check_run(*make_case(np.random.default_rng(77)), lr=0.2, epochs=15, case=case)
-assert np.isclose(losses[0], 0.10604243126167895, rtol=1e-10, atol=0), (
-    f"train_program {case}: losses[0] must be 0.10604243126167895, got {float(losses[0])!r}")
-assert np.isclose(losses[-1], 0.07738017269469331, rtol=1e-8, atol=0), (
-    f"train_program {case}: losses[-1] must be 0.07738017269469331, got {float(losses[-1])!r}")
-assert losses[-1] < losses[0], (
-    f"train_program {case}: the loss must go down, got {losses[0]:.4g} -> {losses[-1]:.4g}")
+losses, own = check_run(*make_case(np.random.default_rng(77)), lr=0.2, epochs=15, case=case)
+if own:  # the judge's reference, pinned
+    assert np.isclose(losses[0], 0.10604243126167895, rtol=1e-10, atol=0), (
+        f"train_program {case}: losses[0] must be 0.10604243126167895, got {float(losses[0])!r}")
+    assert np.isclose(losses[-1], 0.07738017269469331, rtol=1e-8, atol=0), (
+        f"train_program {case}: losses[-1] must be 0.07738017269469331, got "
+        f"{float(losses[-1])!r}")
 
 start, P, Q, T = make_case(np.random.default_rng(seed))
 check_run(start, P, Q, T, lr=0.5, epochs=4, case="on 12 random samples with lr=0.5 for 4 epochs")
@@ -881,10 +1052,8 @@ check_run(start, P, Q, T, lr=0.5, epochs=4, case="on 12 random samples with lr=0
 # the weights handed to train_program, read back after the call
 _, (after, *_) = student.train_program.inputs_after(start, P, Q, T, lr=0.5, epochs=2,
                                                      progress=False)
-changed = [f"W{i} {worst(a, b)}" for i, (a, b) in enumerate(zip(after, start))
-           if not np.array_equal(a, b)]
-assert not changed, (
-    f"train_program changed the weights it was given ({'; '.join(changed)}): work on copies")
+for i, (before, now) in enumerate(zip(start, after)):
+    expect_unchanged(before, now, f"train_program on 12 random samples (W{i} of weights)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1113,11 +1282,12 @@ class DeepNet(mg.nn.Module):
 #
 # Write `layer_grad_norms(net, x, y)`.
 # It resets the gradients of `net`, computes the loss `mg.functional.mse_loss(net(x), y)`,
-# backpropagates it once, and returns a float numpy array
+# backpropagates it once, and returns a float64 numpy array
 # with one entry per layer in `net.hidden_layers()`:
 # the Frobenius norm $\lVert \partial L / \partial W \rVert$
 # of that layer's weight gradient `layer.W.grad`.
-# Calling it twice on the same network must give the same numbers.
+# Calling it twice on the same network must give the same numbers,
+# so reset the gradients first (`net.zero_grad()`): minigrad adds to `.grad`.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-layer-grad-norms", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def layer_grad_norms(net, x, y):
@@ -1130,20 +1300,25 @@ def layer_grad_norms(net, x, y):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-layer-grad-norms-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks layer_grad_norms on a small plain network: one norm per layer, grads reset each call.
+# Checks layer_grad_norms on a small plain network: one float64 norm per hidden layer,
+# and the gradients reset on every call.
 rng = np.random.default_rng(12)
 small = DeepNet(depth=4, width=5, residual=False, seed=3)
 xs, ys = mg.Tensor(rng.normal(size=(8, 1))), mg.Tensor(rng.normal(size=(8, 1)))
-norms = layer_grad_norms(small, xs, ys)
-assert np.shape(norms) == (4,), (
-    f"expected one norm per hidden layer, shape (4,), got {np.shape(norms)}"
-)
+call = "layer_grad_norms on a plain DeepNet(depth=4, width=5), batch of 8"
+norms = attempt(call, layer_grad_norms, small, xs, ys)
+expect_shape(norms, (4,), f"{call}: the norms (one per hidden layer)")
+expect_dtype(norms, np.float64, f"{call}: the norms")
 small.zero_grad()
 mg.functional.mse_loss(small(xs), ys).backward()
 expected = [np.sqrt(np.sum(layer.W.grad ** 2)) for layer in small.hidden_layers()]
-assert np.allclose(norms, expected), f"got {norms}, expected {np.array(expected)}"
+expect_close(norms, expected, f"{call}, first call")
 again = layer_grad_norms(small, xs, ys)
-assert np.allclose(again, norms), "a second call gave different norms: reset the gradients first"
+require("reset", not np.allclose(again, 2 * np.asarray(expected)), (
+    f"{call}, second call on the same network: the norms are 2 times the right ones, so the "
+    "gradients of earlier calls are still in W.grad: reset them (net.zero_grad()) before the "
+    "backward pass"))
+expect_close(again, expected, f"{call}, second call on the same network")
 print("layer_grad_norms works")
 
 ### BEGIN HIDDEN TESTS
@@ -1194,19 +1369,17 @@ net = make_net.keep()
 set_weights(net, Ws, bs)
 xt, yt = tensor.keep(x), tensor.keep(y)
 case = "on a 3-layer tanh network whose hidden_layers() are its first 2 layers, batch of 6"
-for call in ("first", "second", "third"):
-    got = np.asarray(student.layer_grad_norms(net, xt, yt))
-    assert got.shape == (2,), (
-        f"layer_grad_norms {case}, {call} call: want one norm per hidden layer, shape (2,), "
-        f"got shape {got.shape}")
-    assert got.dtype == np.float64, (
-        f"layer_grad_norms {case}, {call} call: want a float64 array, got dtype {got.dtype}")
+for which in ("first", "second", "third"):
+    what = f"layer_grad_norms {case}, {which} call on the same network"
+    got = expect_shape(student.layer_grad_norms(net, xt, yt), (2,),
+                       f"{what}: the norms (one per hidden layer)")
+    expect_dtype(got, np.float64, f"{what}: the norms")
     k = times(got, want)
-    hint = (f": {k} times the right norms, reset the gradients before the backward pass"
-            if call != "first" and k in (2, 3) else "")
-    assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (
-        f"layer_grad_norms {case}, {call} call on the same network: want the Frobenius norms "
-        f"{want.tolist()} of dL/dW for the MSE loss, got {got.tolist()}{hint}")
+    require("reset", which == "first" or k not in (2, 3), (
+        f"{what}: the norms are {k} times the right ones, so the gradients of earlier calls "
+        "are still in W.grad: reset them (net.zero_grad()) before the backward pass"))
+    expect_close(got, want, what, rtol=1e-9, atol=1e-12,
+                 hint="Want the Frobenius norms of dL/dW for the MSE loss")
 ### END HIDDEN TESTS
 
 # %% [markdown]

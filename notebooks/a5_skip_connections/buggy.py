@@ -1,15 +1,23 @@
-"""A sample submission for assignment 5 with two typical bugs.
+"""A sample submission for assignment 5 with five typical mistakes, one per exercise.
 
-The skip-connection backward drops the skip path's delta from dx, and the shared-weight
-backward overwrites the first use's gradient with the second instead of adding them.
+- Exercise 1: skip_block_backward drops the skip path's delta from dx.
+- Exercise 2: shared_weight_backward overwrites the first use's gradient with the second.
+- Exercise 4: program_R adds q after the first tanh instead of before it. train_program
+  (exercise 5) calls program_R and is judged with what this program_R computes, so the
+  mistake costs points in exercise 4 only.
+- Exercise 5: train_program never resets the gradients, so each epoch's step also carries
+  the gradients of every earlier epoch.
+- Exercise 7: layer_grad_norms does not reset the network's gradients before backward, so a
+  second call on the same network reports twice the norms.
+
 Every other answer cell keeps the solution, so the submission scores between zero and full.
 """
 
 BUGS = [
     {
-        "mistake": 'A sample submission for assignment 5 with two typical bugs.',
+        "mistake": "skip_block_backward returns W1^T dz for dx and forgets the skip path's delta",
         "cells": {
-            'a5-skip-backward': '''def skip_block_backward(x, W1, W2, delta):
+            "a5-skip-backward": '''def skip_block_backward(x, W1, W2, delta):
     """Gradients of y = W2 relu(W1 x) + x given delta = dL/dy."""
     z = W1 @ x
     a = np.maximum(z, 0)
@@ -20,12 +28,14 @@ BUGS = [
     return dx, dW1, dW2
 ''',
         },
-        "loses": {'a5-skip-backward-test': 3.0},
+        "loses": {"a5-skip-backward-test": 3.0},
+        "says": "that is W1^T dz alone, add delta for the skip path",
     },
     {
-        "mistake": 'A sample submission for assignment 5 with two typical bugs.',
+        "mistake": "shared_weight_backward overwrites the gradient of the first use of W "
+                   "with the second instead of adding them",
         "cells": {
-            'a5-shared-weight': '''def shared_weight_backward(x, W, delta):
+            "a5-shared-weight": '''def shared_weight_backward(x, W, delta):
     """Gradients of y = W relu(W x) given delta = dL/dy."""
     h = W @ x
     a = np.maximum(h, 0)
@@ -36,6 +46,61 @@ BUGS = [
     return dx, dW
 ''',
         },
-        "loses": {'a5-shared-weight-test': 2.0},
+        "loses": {"a5-shared-weight-test": 2.0},
+        "says": "that is only the message from h = W x; add the one from y = W a",
+    },
+    {
+        "mistake": "program_R computes B = tanh(W0 p) + q instead of tanh(W0 p + q); "
+                   "train_program calls it and must not lose points for it",
+        "cells": {
+            "a5-program-graph": '''def program_R(W0, W1, W2, p, q):
+    """The program R(p, q) as a minigrad graph: Tensors in, a 0-d Tensor R out."""
+    B = (W0 @ p).tanh() + q
+    E = (W1 @ B).sigmoid()
+    F = (W2 @ B).tanh()
+    return (E * F).sum()
+''',
+        },
+        "loses": {"a5-program-graph-test": 2.0},
+        "says": "but the program's value is",
+    },
+    {
+        "mistake": "train_program never resets the weights' gradients, so every epoch's step "
+                   "also carries the gradients of all earlier epochs",
+        "cells": {
+            "a5-program-train": '''def train_program(weights, P, Q, T, lr, epochs, progress=True):
+    """Full-batch gradient descent on the program, accumulating per-sample gradients."""
+    Ws = [mg.Tensor(np.array(w, dtype=float), requires_grad=True) for w in weights]
+    n = len(T)
+    losses = np.zeros(epochs)
+    for epoch in trange(epochs, disable=not progress, desc="epochs"):
+        squared = 0.0
+        for p, q, t in zip(P, Q, T):
+            R = program_R(*Ws, mg.Tensor(p), mg.Tensor(q))
+            err = t - float(R.data)
+            squared += err**2
+            R.backward(np.array(err))
+        losses[epoch] = squared / n
+        for w in Ws:
+            w.data = w.data - lr * (-2.0 / n) * w.grad
+    return tuple(w.data.copy() for w in Ws), losses
+''',
+        },
+        "loses": {"a5-program-train-test": 2.0},
+        "says": "include epoch 1's: reset them (W.grad = None or zero_grad()) before each "
+                "epoch's accumulation",
+    },
+    {
+        "mistake": "layer_grad_norms does not reset the network's gradients before backward",
+        "cells": {
+            "a5-layer-grad-norms": '''def layer_grad_norms(net, x, y):
+    """Frobenius norms of dL/dW for every layer in net.hidden_layers(), with L the MSE loss."""
+    mg.functional.mse_loss(net(x), y).backward()
+    return np.array([np.linalg.norm(layer.W.grad) for layer in net.hidden_layers()])
+''',
+        },
+        "loses": {"a5-layer-grad-norms-test": 2.0},
+        "says": "so the gradients of earlier calls are still in W.grad: reset them "
+                "(net.zero_grad()) before the backward pass",
     },
 ]
