@@ -52,10 +52,10 @@
 # | 2 | the loss of a tiny network, by hand | one | 4 |
 # | 3 | the sum over paths | one | 3 |
 # | 4 | the chain rule in $O(k)$ | one | 3 |
-# | 5 | the local derivatives | one | 4 |
-# | 6 | the order of the backward pass | one | 4 |
-# | 7 | dual numbers | one | 4 |
-# | | **total** | 7 graded cells | **25** |
+# | 5 | the local derivatives | addition (1), multiplication (1), power (1), exp (1), relu (1) | 5 |
+# | 6 | the order of the backward pass | topological_order (3), backpropagate (1) | 4 |
+# | 7 | dual numbers | Dual (2), forward_partials (2) | 4 |
+# | | **total** | 13 graded cells | **26** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a1-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -66,6 +66,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
+from minigrad.expect import autograd_off, expect_close, require
 from minigrad.gradcheck import check_gradients
 from minigrad.viz import draw_graph
 
@@ -271,11 +272,13 @@ def relu_square_forward_backward(x, y, z):
 
 # %% nbgrader={"grade": true, "grade_id": "a1-relu-square-by-hand-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # relu_square_forward_backward: value and all three partials are right on both sides of the ReLU
-_out = relu_square_forward_backward(1.0, 0.0, -2.0)
+with autograd_off():  # by hand: minigrad's .backward() raises in here, as in grading
+    _out = relu_square_forward_backward(1.0, 0.0, -2.0)
 assert len(_out) == 4, f"return (g, dg/dx, dg/dy, dg/dz): 4 numbers, got {len(_out)}"
 assert abs(_out[0] - 7.0) < 1e-12, f"g(1, 0, -2) must be 7, got {_out[0]}"
 for _point in [(1.0, 0.0, -2.0), (-0.5, 1.5, 0.25)]:
-    _t, _dx, _dy, _dz = relu_square_forward_backward(*_point)
+    with autograd_off():
+        _t, _dx, _dy, _dz = relu_square_forward_backward(*_point)
     check_gradients(
         lambda x, y, z: (np.maximum(3.0 * x, 0.0) - y) ** 2 + z,
         dict(zip(("x", "y", "z"), _point)),
@@ -359,11 +362,13 @@ def mlp_loss_forward_backward(x, y, w1, b1, w2, b2):
 
 # %% nbgrader={"grade": true, "grade_id": "a1-mlp-by-hand-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 # mlp_loss_forward_backward: loss and four parameter gradients are right with ReLUs on and off
-_out = mlp_loss_forward_backward(2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
+with autograd_off():  # by hand: minigrad's .backward() raises in here, as in grading
+    _out = mlp_loss_forward_backward(2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
 assert len(_out) == 5, f"return (L, dL/dw1, dL/db1, dL/dw2, dL/db2): 5 numbers, got {len(_out)}"
 assert abs(_out[0] - 9.0) < 1e-12, f"L_MLP(2, 10, -1, 4, 3, 1) must be 9, got {_out[0]}"
 for _x, _y, _params in [(2.0, 10.0, (-1.0, 4.0, 3.0, 1.0)), (1.0, 0.0, (2.0, -3.0, 1.0, 0.5))]:
-    _loss, *_grads = mlp_loss_forward_backward(_x, _y, *_params)
+    with autograd_off():
+        _loss, *_grads = mlp_loss_forward_backward(_x, _y, *_params)
     check_gradients(
         lambda w1, b1, w2, b2, x=_x, y=_y: (
             np.maximum(w2 * np.maximum(w1 * x + b1, 0.0) + b2, 0.0) - y
@@ -509,8 +514,12 @@ _cases = [
     (fan_out_edges, "x", "w", 7.0),
 ]
 for _edges, _source, _target, _want in _cases:
+    _before = {_node: list(_out) for _node, _out in _edges.items()}
     _got = sum_over_paths(_edges, _source, _target)
     assert abs(_got - _want) < 1e-12, f"d{_target}/d{_source}: want {_want}, got {_got}"
+    require("inplace", _edges == _before,
+            f"sum_over_paths(edges, {_source!r}, {_target!r}) changed edges: leave the graph "
+            "as it was passed")
 print("sum_over_paths: visible tests passed")
 ### BEGIN HIDDEN TESTS
 def number(got, call):
@@ -537,55 +546,54 @@ def backprop_ref(edges, target):
     return bar
 
 
-with student.autograd_off():
-    # a chain of three diamonds, each contributing a*b + c*d: literal answers
-    diamonds = {}
-    weights = [(2.0, 0.5, -1.0, 3.0), (1.0, 1.0, 1.0, 1.0), (0.5, 4.0, 2.0, -0.25)]
-    for i, (a, b, c, d) in enumerate(weights):
-        diamonds[f"v{i}"] = [(f"t{i}", a), (f"b{i}", c)]
-        diamonds[f"t{i}"] = [(f"v{i + 1}", b)]
-        diamonds[f"b{i}"] = [(f"v{i + 1}", d)]
-    diamonds["v3"] = []
-    # edges as the kernel holds them after the call: sum_over_paths must not change them
-    got, (edges_after, *_) = student.sum_over_paths.inputs_after(diamonds, "v0", "v3")
-    got = number(got, "sum_over_paths(three diamonds, 'v0', 'v3')")
-    assert abs(got - (-6.0)) < 1e-12, (
-        f"sum_over_paths on a chain of three diamonds, dv3/dv0: want -6.0 "
-        f"(the product of a*b + c*d over the diamonds), got {got}")
-    changed = sorted(set(edges_after) ^ set(diamonds)) or [
-        node for node in diamonds if edges_after.get(node) != diamonds[node]]
-    assert edges_after == diamonds, (
-        f"sum_over_paths must not change edges: after the call on a chain of three diamonds "
-        f"the entries of {', '.join(map(repr, changed[:4])) or 'the dictionary'} differ from "
-        f"what was passed")
-    got = number(student.sum_over_paths(diamonds, "t1", "v3"),
-                 "sum_over_paths(three diamonds, 't1', 'v3')")
-    assert abs(got - 1.5) < 1e-12, (
-        f"sum_over_paths on a chain of three diamonds, dv3/dt1 (a path starting mid-chain): "
-        f"want 1.5, got {got}")
-    got = number(student.sum_over_paths(diamonds, "v3", "v0"),
-                 "sum_over_paths(three diamonds, 'v3', 'v0')")
-    assert got == 0.0, (
-        f"sum_over_paths from v3 to v0 (no path, the edges point the other way): want 0.0, "
-        f"got {got}")
-    # random DAGs with repeated edges, against a memoised backward sweep
-    rng = np.random.default_rng(seed)
-    for graph in range(5):
-        n = 9
-        edges = {f"n{i}": [] for i in range(n)}
-        for i in range(n):
-            for j in range(i + 1, n):
-                for _ in range(int(rng.integers(0, 2)) + (1 if j == i + 1 else 0)):
-                    edges[f"n{i}"].append((f"n{j}", float(rng.uniform(-1.5, 1.5))))
-        bar = backprop_ref(edges, f"n{n - 1}")
-        n_edges = sum(len(out) for out in edges.values())
-        for i in range(n):
-            want = bar(f"n{i}")
-            got = number(student.sum_over_paths(edges, f"n{i}", f"n{n - 1}"),
-                         f"sum_over_paths(random DAG {graph + 1}, 'n{i}', 'n8')")
-            assert abs(got - want) <= 1e-9 * (1.0 + abs(want)), (
-                f"sum_over_paths on random DAG {graph + 1} (nodes n0..n8, {n_edges} edges, "
-                f"some repeated), dn8/dn{i}: want {want:.10g}, got {got}")
+# a chain of three diamonds, each contributing a*b + c*d: literal answers
+diamonds = {}
+weights = [(2.0, 0.5, -1.0, 3.0), (1.0, 1.0, 1.0, 1.0), (0.5, 4.0, 2.0, -0.25)]
+for i, (a, b, c, d) in enumerate(weights):
+    diamonds[f"v{i}"] = [(f"t{i}", a), (f"b{i}", c)]
+    diamonds[f"t{i}"] = [(f"v{i + 1}", b)]
+    diamonds[f"b{i}"] = [(f"v{i + 1}", d)]
+diamonds["v3"] = []
+# edges as the kernel holds them after the call: sum_over_paths must not change them
+got, (edges_after, *_) = student.sum_over_paths.inputs_after(diamonds, "v0", "v3")
+got = number(got, "sum_over_paths(three diamonds, 'v0', 'v3')")
+assert abs(got - (-6.0)) < 1e-12, (
+    f"sum_over_paths on a chain of three diamonds, dv3/dv0: want -6.0 "
+    f"(the product of a*b + c*d over the diamonds), got {got}")
+changed = sorted(set(edges_after) ^ set(diamonds)) or [
+    node for node in diamonds if edges_after.get(node) != diamonds[node]]
+require("inplace", edges_after == diamonds,
+        f"sum_over_paths(three diamonds, 'v0', 'v3') changed edges: after the call the "
+        f"entries of {', '.join(map(repr, changed[:4])) or 'the dictionary'} differ from "
+        f"what was passed; leave the graph as it was passed")
+got = number(student.sum_over_paths(diamonds, "t1", "v3"),
+             "sum_over_paths(three diamonds, 't1', 'v3')")
+assert abs(got - 1.5) < 1e-12, (
+    f"sum_over_paths on a chain of three diamonds, dv3/dt1 (a path starting mid-chain): "
+    f"want 1.5, got {got}")
+got = number(student.sum_over_paths(diamonds, "v3", "v0"),
+             "sum_over_paths(three diamonds, 'v3', 'v0')")
+assert got == 0.0, (
+    f"sum_over_paths from v3 to v0 (no path, the edges point the other way): want 0.0, "
+    f"got {got}")
+# random DAGs with repeated edges, against a memoised backward sweep
+rng = np.random.default_rng(seed)
+for graph in range(5):
+    n = 9
+    edges = {f"n{i}": [] for i in range(n)}
+    for i in range(n):
+        for j in range(i + 1, n):
+            for _ in range(int(rng.integers(0, 2)) + (1 if j == i + 1 else 0)):
+                edges[f"n{i}"].append((f"n{j}", float(rng.uniform(-1.5, 1.5))))
+    bar = backprop_ref(edges, f"n{n - 1}")
+    n_edges = sum(len(out) for out in edges.values())
+    for i in range(n):
+        want = bar(f"n{i}")
+        got = number(student.sum_over_paths(edges, f"n{i}", f"n{n - 1}"),
+                     f"sum_over_paths(random DAG {graph + 1}, 'n{i}', 'n8')")
+        assert abs(got - want) <= 1e-9 * (1.0 + abs(want)), (
+            f"sum_over_paths on random DAG {graph + 1} (nodes n0..n8, {n_edges} edges, "
+            f"some repeated), dn8/dn{i}: want {want:.10g}, got {got}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -781,9 +789,10 @@ _dfs = [
     for _i in range(_k)
 ]
 _value, _deriv = chain_derivative(_fs, _dfs, 0.3)
-assert _calls[0] <= 4 * _k, (
-    f"{_k} steps took {_calls[0]} calls; at most {4 * _k} are allowed: reuse intermediate values"
-)
+require("method", _calls[0] <= 4 * _k,
+        f"chain_derivative on a chain of {_k} steps made {_calls[0]} calls of the steps and "
+        f"their derivatives; at most {4 * _k} are allowed: compute each intermediate value "
+        "once and reuse it")
 
 
 def _composed(x):
@@ -840,33 +849,33 @@ def chain_ref(x, kinds, scales):
 
 
 PAIR = ("value", "derivative")
-with student.autograd_off():
-    # literal answers
-    call = "chain_derivative([t*t, t - 1, 2t], [2t, 1, 2], 3.0), that is 2(x^2 - 1) at x = 3,"
-    got = numbers(literal_chain(student.chain_derivative, 3.0), call, PAIR)
-    assert np.allclose(got, (16.0, 12.0), rtol=1e-12, atol=0), (
-        f"{call} must return (16, 12), got {got}")
-    call = "chain_derivative([], [], 1.5) (an empty chain is the identity)"
-    got = numbers(student.chain_derivative([], [], 1.5), call, PAIR)
-    assert got == (1.5, 1.0), f"{call} must return (1.5, 1.0), got {got}"
-    # random chains of three kinds of step, each with a derivative near 1
-    rng = np.random.default_rng(seed)
-    for k in (1, 5, 300):
-        kinds = [int(c) for c in rng.integers(0, 3, size=k)]
-        scales = [float(s) for s in rng.uniform(0.1, 0.4, size=k)]
-        x0 = float(rng.uniform(-1.0, 1.0))
-        call = f"chain_derivative on a random chain of {k} step(s) at x = {x0:.6g}"
-        result, n_calls = counted_chain(student.chain_derivative, kinds, scales, x0)
-        value, deriv = numbers(result, call, PAIR)
-        want = chain_ref(x0, kinds, scales)
-        assert abs(value - want) <= 1e-10 * (1.0 + abs(want)), (
-            f"{call}: the value must be {want:.12g}, got {value:.12g}")
-        gradients_ok(f"{call}, derivative {deriv:.10g}",
-                     lambda x, kinds=kinds, scales=scales: chain_ref(x, kinds, scales),
-                     {"x": x0}, {"x": deriv})
-        assert n_calls <= 4 * k, (
-            f"{call}: {n_calls} calls of the steps and their derivatives, at most {4 * k} "
-            f"are allowed: compute each intermediate value once and reuse it")
+# literal answers
+call = "chain_derivative([t*t, t - 1, 2t], [2t, 1, 2], 3.0), that is 2(x^2 - 1) at x = 3,"
+got = numbers(literal_chain(student.chain_derivative, 3.0), call, PAIR)
+assert np.allclose(got, (16.0, 12.0), rtol=1e-12, atol=0), (
+    f"{call} must return (16, 12), got {got}")
+call = "chain_derivative([], [], 1.5) (an empty chain is the identity)"
+got = numbers(student.chain_derivative([], [], 1.5), call, PAIR)
+assert got == (1.5, 1.0), f"{call} must return (1.5, 1.0), got {got}"
+# random chains of three kinds of step, each with a derivative near 1
+rng = np.random.default_rng(seed)
+for k in (1, 5, 300):
+    kinds = [int(c) for c in rng.integers(0, 3, size=k)]
+    scales = [float(s) for s in rng.uniform(0.1, 0.4, size=k)]
+    x0 = float(rng.uniform(-1.0, 1.0))
+    call = f"chain_derivative on a random chain of {k} step(s) at x = {x0:.6g}"
+    result, n_calls = counted_chain(student.chain_derivative, kinds, scales, x0)
+    value, deriv = numbers(result, call, PAIR)
+    want = chain_ref(x0, kinds, scales)
+    assert abs(value - want) <= 1e-10 * (1.0 + abs(want)), (
+        f"{call}: the value must be {want:.12g}, got {value:.12g}")
+    gradients_ok(f"{call}, derivative {deriv:.10g}",
+                 lambda x, kinds=kinds, scales=scales: chain_ref(x, kinds, scales),
+                 {"x": x0}, {"x": deriv})
+    require("method", n_calls <= 4 * k,
+            f"chain_derivative on a chain of {k} steps made {n_calls} calls of the steps "
+            f"and their derivatives; at most {4 * k} are allowed: compute each "
+            "intermediate value once and reuse it")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -938,7 +947,7 @@ fig.tight_layout()
 # Only five operations have their own closure: `+`, `*`, `** number`, `exp` and `relu`.
 # Negation, subtraction and division are built from them and need no closure of their own.
 #
-# ### Exercise 5 (4 points): the local derivatives
+# ### Exercise 5 (5 points): the local derivatives
 #
 # Fill in the five `_backward` closures in the class below.
 # Inside a closure, `self`, `other` and `out` are the nodes of that one operation.
@@ -948,7 +957,11 @@ fig.tight_layout()
 # * Multiply by `out.grad`, the gradient arriving from above.
 # * For `relu`, use local derivative $0$ at $0$.
 #
-# The tests call each closure directly, so this exercise does not need exercise 6.
+# Each closure is graded on its own, one part per operation.
+# The tests build one operation, set `out.grad`,
+# give the inputs a `grad` that already holds a contribution from another use,
+# and call `out._backward()` once;
+# so this exercise does not need exercise 6.
 # `Node.backward` at the end of the class calls your `backpropagate` from exercise 6.
 
 # %% nbgrader={"grade": false, "grade_id": "a1-node-local-derivatives", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1059,114 +1072,266 @@ class Node:
         backpropagate(self)
 
 
-# %% nbgrader={"grade": true, "grade_id": "a1-node-local-derivatives-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
-# Node closures: each op adds upstream gradient times its local derivative into every input
-_cases = [
-    # what, the op on Nodes, the same op on numbers, the point
-    ("a + b", lambda a, b: a + b, lambda a, b: a + b, (1.5, -0.5)),
-    ("a * b", lambda a, b: a * b, lambda a, b: a * b, (1.5, -0.5)),
-    ("a ** 3", lambda a: a**3, lambda a: a**3, (1.2,)),
-    ("a ** -1", lambda a: a**-1, lambda a: a**-1.0, (0.8,)),
-    ("a.exp()", lambda a: a.exp(), np.exp, (0.3,)),
-    ("a.relu() at a > 0", lambda a: a.relu(), lambda a: np.maximum(a, 0.0), (0.7,)),
-    ("a.relu() at a < 0", lambda a: a.relu(), lambda a: np.maximum(a, 0.0), (-0.7,)),
-]
-for _what, _on_nodes, _on_numbers, _point in _cases:
-    _leaves = [Node(_v) for _v in _point]
-    _out = _on_nodes(*_leaves)
-    _out.grad = 2.0  # an upstream gradient other than 1
-    _out._backward()
-    _names = ("a", "b")[: len(_point)]
-    _res = check_gradients(
-        lambda *args, g=_on_numbers: 2.0 * g(*args),
-        dict(zip(_names, _point)),
-        {_name: _leaf.grad for _name, _leaf in zip(_names, _leaves)},
-    )
-    assert _res.passed, f"the closure of {_what} (upstream gradient 2.0) is wrong:\n{_res}"
-_a = Node(3.0)
-_sq = _a * _a
-_sq.grad = 1.0
-_sq._backward()
-assert _a.grad == 6.0, (
-    f"x * x at x = 3: both factors must add into x.grad (use +=), want 6.0, got {_a.grad}"
-)
-print("Node closures: visible tests passed")
+# %% [markdown]
+# The visible tests of the five parts use this helper.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-node-closure-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def check_closure(what, build, point, local, upstream=2.0, start=0.5):
+    """Run the closure of one operation once and compare its inputs' grads.
+
+    `build` makes the output Node from the input Nodes; `local` holds each input's local
+    derivative (summed over its uses). Every input's grad already holds `start`, a
+    contribution from another use, and out.grad is `upstream`, so each input must end with
+    start + upstream * local.
+    """
+    leaves = [Node(value) for value in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = build(*leaves)
+    out.grad = upstream
+    out._backward()
+    got = [leaf.grad for leaf in leaves]
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {what} at {where}, with out.grad = {upstream:g} "
+                 f"and the inputs' grad already {start:g}", hint=hint)
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-local-derivatives-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: addition
+# Node.__add__: the closure adds out.grad into both inputs, also when both are the same node
+check_closure("a + b", lambda a, b: a + b, (1.5, -0.5), [1.0, 1.0])
+check_closure("a + a", lambda a: a + a, (0.7,), [2.0])
+check_closure("a + 2.5", lambda a: a + 2.5, (0.7,), [1.0])
+print("Node.__add__: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# the graphs are built from the student's Node in the kernel; the fixture runs each
-# closure once, in reverse topological order (not the student's backpropagate), and hands
-# back the output's value and the inputs' gradients
-run_program = student.kernel('''
-def run_program(Node, program, values):
-    programs = {
-        "recip": lambda x, y: 1 / (y + (-x).exp()),
-        "relu_square": lambda x, y, z: ((3 * x).relu() - y) ** 2 + z,
-        "mlp": lambda x, y, w1, b1, w2, b2: (((w1 * x + b1).relu() * w2 + b2).relu() - y) ** 2,
-        "fan_out": lambda x: x * x + 3 * x,
-        "mixed": lambda a, b, c: (
-            ((a * b + c**2).exp() * 0.5 - (a - c).relu() * b) / (1.0 + b**2) + 2.0 / (a + 3.0)
-        ),
-    }
-    leaves = [Node(v) for v in values]
-    root = programs[program](*leaves)
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in node._prev if id(child) not in seen)
-    root.grad = 1.0
-    for node in reversed(order):
-        node._backward()
-    return float(root.data), [float(leaf.grad) for leaf in leaves]
+# one operation on the student's Node, its closure run once; the fixture only calls it
+closure = student.kernel('''
+def closure(Node, expression, point, start, upstream):
+    leaves = [Node(v) for v in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = eval(expression, {}, dict(zip("ab", leaves)))
+    out.grad = upstream
+    out._backward()
+    return [float(leaf.grad) for leaf in leaves]
 ''')
 
 
-def mixed_ref(a, b, c):
-    top = np.exp(a * b + c**2) * 0.5 - np.maximum(a - c, 0.0) * b
-    return top / (1.0 + b**2) + 2.0 / (a + 3.0)
+def check(expression, point, local, start=0.5, upstream=2.0):
+    """The closure of `expression` once: each input must end at start + upstream * local."""
+    got = closure(student.Node, expression, list(point), start, upstream)
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:.6g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
+                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
 
 
-with student.autograd_off():
-    # the three lecture functions and a fan-out, with literal answers
-    for program, what, point, want, grads_of in [
-        ("recip", "f(x, y) = 1 / (y + exp(-x))", (0.0, 1.0), (0.5, 0.25, -0.25),
-         "(df/dx, df/dy)"),
-        ("relu_square", "g(x, y, z) = (relu(3x) - y)^2 + z", (1.0, 0.0, -2.0),
-         (7.0, 18.0, -6.0, 1.0), "(dg/dx, dg/dy, dg/dz)"),
-        ("mlp", "L_MLP(x, y, w1, b1, w2, b2)", (2.0, 10.0, -1.0, 4.0, 3.0, 1.0),
-         (9.0, -36.0, -18.0, -12.0, -6.0), "(dL/dw1, dL/db1, dL/dw2, dL/db2)"),
-        ("fan_out", "w = x*x + 3x (x used three times)", (-1.25,), (-2.1875, 0.5), "dw/dx"),
-    ]:
-        value, grads = run_program(student.Node, program, point)
-        if program == "mlp":
-            grads = grads[2:]  # the parameters only
-        got = (value, *grads)
-        shown = ", ".join(f"{g:.10g}" for g in grads)
-        wanted = ", ".join(f"{g:g}" for g in want[1:])
-        if len(grads) > 1:
-            shown, wanted = f"({shown})", f"({wanted})"
-        where = ", ".join(f"{v:g}" for v in point)
-        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (
-            f"Node closures on {what} at ({where}): want value {want[0]:g} and "
-            f"{grads_of} = {wanted}, got value {value:.10g} and {grads_of} = {shown}")
-    # every operation together, against finite differences of a judge-side forward
-    rng = np.random.default_rng(seed)
-    for _ in range(6):
-        p = [float(v) for v in rng.uniform(-1.0, 1.0, size=3)]
-        if abs(p[0] - p[2]) < 0.1:
-            p[0] += 0.3  # keep relu(a - c) away from its kink
-        where = f"(a, b, c) = ({p[0]:.6g}, {p[1]:.6g}, {p[2]:.6g})"
-        value, grads = run_program(student.Node, "mixed", p)
-        want = mixed_ref(*p)
-        assert abs(value - want) < 1e-10, (
-            f"Node forward of ((a*b + c**2).exp()*0.5 - (a - c).relu()*b) / (1 + b**2) "
-            f"+ 2 / (a + 3) at {where}: want {want:.12g}, got {value:.12g}")
-        gradients_ok(f"Node closures on ((a*b + c**2).exp()*0.5 - (a - c).relu()*b) / (1 + b**2) "
-                     f"+ 2 / (a + 3) at {where} (uses +, *, **, exp and relu)",
-                     mixed_ref, dict(zip("abc", p)), dict(zip("abc", grads)))
+rng = np.random.default_rng(seed)
+check("a + b", (1.5, -0.5), (1.0, 1.0))
+check("a + a", (0.7,), (2.0,))
+check("a + 2.5", (0.7,), (1.0,))
+for _ in range(3):
+    a, b = (float(v) for v in rng.uniform(-2.0, 2.0, size=2))
+    start, upstream = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.5, 3.0))
+    check("a + b", (a, b), (1.0, 1.0), start, upstream)
+    check("a + a", (a,), (2.0,), start, upstream)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-mul-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: multiplication
+# Node.__mul__: each input gets the other factor times out.grad; x * x gets both
+check_closure("a * b", lambda a, b: a * b, (1.5, -0.5), [-0.5, 1.5])
+check_closure("a * a", lambda a: a * a, (3.0,), [6.0])
+check_closure("a * -1.5", lambda a: a * -1.5, (0.7,), [-1.5])
+print("Node.__mul__: visible tests passed")
+### BEGIN HIDDEN TESTS
+# one operation on the student's Node, its closure run once; the fixture only calls it
+closure = student.kernel('''
+def closure(Node, expression, point, start, upstream):
+    leaves = [Node(v) for v in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = eval(expression, {}, dict(zip("ab", leaves)))
+    out.grad = upstream
+    out._backward()
+    return [float(leaf.grad) for leaf in leaves]
+''')
+
+
+def check(expression, point, local, start=0.5, upstream=2.0):
+    """The closure of `expression` once: each input must end at start + upstream * local."""
+    got = closure(student.Node, expression, list(point), start, upstream)
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:.6g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
+                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
+
+
+rng = np.random.default_rng(seed)
+check("a * b", (1.5, -0.5), (-0.5, 1.5))
+check("a * a", (3.0,), (6.0,))
+check("a * -1.5", (0.7,), (-1.5,))
+for _ in range(3):
+    a, b = (float(v) for v in rng.uniform(-2.0, 2.0, size=2))
+    start, upstream = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.5, 3.0))
+    check("a * b", (a, b), (b, a), start, upstream)
+    check("a * a", (a,), (2.0 * a,), start, upstream)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-pow-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: power
+# Node.__pow__: n * a**(n - 1) times out.grad, for integer, negative and fractional n
+check_closure("a ** 3", lambda a: a**3, (1.2,), [3 * 1.2**2])
+check_closure("a ** -1", lambda a: a**-1, (0.8,), [-1 / 0.8**2])
+check_closure("a ** 0.5", lambda a: a**0.5, (2.25,), [0.5 / 1.5])
+print("Node.__pow__: visible tests passed")
+### BEGIN HIDDEN TESTS
+# one operation on the student's Node, its closure run once; the fixture only calls it
+closure = student.kernel('''
+def closure(Node, expression, point, start, upstream):
+    leaves = [Node(v) for v in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = eval(expression, {}, dict(zip("ab", leaves)))
+    out.grad = upstream
+    out._backward()
+    return [float(leaf.grad) for leaf in leaves]
+''')
+
+
+def check(expression, point, local, start=0.5, upstream=2.0):
+    """The closure of `expression` once: each input must end at start + upstream * local."""
+    got = closure(student.Node, expression, list(point), start, upstream)
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:.6g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
+                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
+
+
+rng = np.random.default_rng(seed)
+check("a ** 3", (1.2,), (3 * 1.2**2,))
+check("a ** -1", (0.8,), (-1 / 0.8**2,))
+check("a ** 0.5", (2.25,), (0.5 / 1.5,))
+for _ in range(3):
+    a = float(rng.uniform(0.3, 2.0))
+    n = float(rng.choice([2, 3, -1, -2, 0.5, 1.5]))
+    start, upstream = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.5, 3.0))
+    check(f"a ** {n:g}", (a,), (n * a ** (n - 1),), start, upstream)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-exp-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: exp
+# Node.exp: e**a times out.grad
+check_closure("a.exp()", lambda a: a.exp(), (0.3,), [math.exp(0.3)])
+check_closure("a.exp()", lambda a: a.exp(), (-1.0,), [math.exp(-1.0)])
+print("Node.exp: visible tests passed")
+### BEGIN HIDDEN TESTS
+# one operation on the student's Node, its closure run once; the fixture only calls it
+closure = student.kernel('''
+def closure(Node, expression, point, start, upstream):
+    leaves = [Node(v) for v in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = eval(expression, {}, dict(zip("ab", leaves)))
+    out.grad = upstream
+    out._backward()
+    return [float(leaf.grad) for leaf in leaves]
+''')
+
+
+def check(expression, point, local, start=0.5, upstream=2.0):
+    """The closure of `expression` once: each input must end at start + upstream * local."""
+    got = closure(student.Node, expression, list(point), start, upstream)
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:.6g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
+                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
+
+
+rng = np.random.default_rng(seed)
+check("a.exp()", (0.3,), (math.exp(0.3),))
+check("a.exp()", (-1.0,), (math.exp(-1.0),))
+for _ in range(3):
+    a = float(rng.uniform(-2.0, 2.0))
+    start, upstream = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.5, 3.0))
+    check("a.exp()", (a,), (math.exp(a),), start, upstream)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-node-relu-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: relu
+# Node.relu: out.grad passes where a > 0 and nothing where a <= 0
+check_closure("a.relu()", lambda a: a.relu(), (0.7,), [1.0])
+check_closure("a.relu()", lambda a: a.relu(), (-0.7,), [0.0])
+check_closure("a.relu()", lambda a: a.relu(), (0.0,), [0.0])
+print("Node.relu: visible tests passed")
+### BEGIN HIDDEN TESTS
+# one operation on the student's Node, its closure run once; the fixture only calls it
+closure = student.kernel('''
+def closure(Node, expression, point, start, upstream):
+    leaves = [Node(v) for v in point]
+    for leaf in leaves:
+        leaf.grad = start
+    out = eval(expression, {}, dict(zip("ab", leaves)))
+    out.grad = upstream
+    out._backward()
+    return [float(leaf.grad) for leaf in leaves]
+''')
+
+
+def check(expression, point, local, start=0.5, upstream=2.0):
+    """The closure of `expression` once: each input must end at start + upstream * local."""
+    got = closure(student.Node, expression, list(point), start, upstream)
+    hint = ""
+    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
+        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
+    elif np.allclose(got, [start + d for d in local]):
+        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
+    where = (f"a = {point[0]:.6g}" if len(point) == 1
+             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
+    expect_close(got, [start + upstream * d for d in local],
+                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
+                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
+
+
+rng = np.random.default_rng(seed)
+check("a.relu()", (0.7,), (1.0,))
+check("a.relu()", (-0.7,), (0.0,))
+check("a.relu()", (0.0,), (0.0,))
+for _ in range(4):
+    a = float(rng.uniform(-2.0, 2.0))
+    start, upstream = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.5, 3.0))
+    check("a.relu()", (a,), (1.0 if a > 0 else 0.0,), start, upstream)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1194,6 +1359,13 @@ with student.autograd_off():
 # a duplicate would run its closure twice and double its contribution.
 # Like PyTorch and micrograd, gradients accumulate across calls,
 # so build a fresh graph (or zero the `grad`s) before calling `backward()` again.
+#
+# The two functions are graded as two parts.
+# Both are tested on graphs made with `Node`'s constructor only,
+# whose closures add fixed numbers into their inputs' `grad`s (the helper `constant_graph` below),
+# so a mistake in your closures of exercise 5 costs no points here.
+# `backpropagate` is tested with a correct order standing in for your `topological_order`,
+# so a mistake in the order costs points in its own part only.
 
 # %% nbgrader={"grade": false, "grade_id": "a1-topological-order", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def topological_order(root):
@@ -1224,173 +1396,236 @@ def backpropagate(root):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a1-topological-order-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
-# topological_order, backpropagate: each node once, inputs first; fan-out and deep chains work
-_x = Node(2.0)
-_w = _x * _x + 3 * _x  # nodes: x, x*x, the constant 3, 3*x, and the sum
-_order = topological_order(_w)
+# %% [markdown]
+# The tests of exercise 6 build their graphs with this helper.
+
+# %% nbgrader={"grade": false, "grade_id": "a1-constant-graph", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def constant_graph(values, steps):
+    """Nodes made with Node's constructor only, for testing the order of the backward pass.
+
+    `values` are the leaves. Each step `(inputs, local)` adds a node computed from the nodes
+    at the positions `inputs` (a position may repeat, as in x * x); its closure adds
+    `local[i] * out.grad` into input i. Returns the nodes in the order they were made, which
+    is a topological order; the last one is the root.
+    """
+    nodes = [Node(value) for value in values]
+    for inputs, local in steps:
+        out = Node(0.0, tuple(nodes[i] for i in inputs), "f")
+
+        def _backward(out=out, local=tuple(local)):
+            for child, derivative in zip(out._prev, local):
+                child.grad += derivative * out.grad
+
+        out._backward = _backward
+        nodes.append(out)
+    return nodes
+
+
+# w = x*x + 3*x: nodes x, the constant 3, x*x (x in both slots), 3*x and w; local derivatives at x = 2
+fan_out_steps = [((0, 0), (2.0, 2.0)), ((1, 0), (2.0, 3.0)), ((2, 3), (1.0, 1.0))]
+
+
+# %% nbgrader={"grade": true, "grade_id": "a1-topological-order-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Part: topological_order
+# topological_order: every node once, after its inputs, the root last; iterative on a deep chain
+_nodes = constant_graph([2.0, 3.0], fan_out_steps)
+_order = topological_order(_nodes[-1])
 _distinct = len({id(_n) for _n in _order})
-assert len(_order) == 5 and _distinct == 5, (
-    f"x*x + 3*x has 5 distinct nodes; got a list of {len(_order)} with {_distinct} distinct"
-)
-assert _order[-1] is _w, "the root must come last"
+require("order", len(_order) == 5 and _distinct == 5,
+        f"topological_order on x*x + 3*x: want its 5 nodes once each, got a list of "
+        f"{len(_order)} with {_distinct} distinct")
+require("order", _order[-1] is _nodes[-1],
+        "topological_order on x*x + 3*x: the root must come last")
 _position = {id(_n): _i for _i, _n in enumerate(_order)}
-for _n in _order:
+for _i, _n in enumerate(_order):
     for _c in _n._prev:
-        assert _position[id(_c)] < _position[id(_n)], f"{_c} is an input of {_n} but comes after it"
-_w.backward()
-assert abs(_x.grad - 7.0) < 1e-12, f"x*x + 3*x at x = 2: want grad 7.0, got {_x.grad}"
-_start = Node(1.0)
-_end = _start
-for _ in range(3000):
-    _end = _end + 1.0
-_end.backward()
-assert _start.grad == 1.0, f"a chain of 3000 additions: want grad 1.0, got {_start.grad}"
-print("topological_order and backpropagate: visible tests passed")
+        require("order", _position.get(id(_c), len(_order)) < _i,
+                f"topological_order on x*x + 3*x: entry {_i} comes before its input "
+                "(each node must come after all nodes in its _prev)")
+# a chain 3,000 nodes deep: y_1 = f(x), then y_k = f(y_(k-1), x)
+_chain = constant_graph([1.5], [((0,), (1.0,))] + [((_k, 0), (0.5, 1.0)) for _k in range(1, 2999)])
+try:
+    _order, _recursed = topological_order(_chain[-1]), False
+except RecursionError:
+    _order, _recursed = [], True
+require("iterative", not _recursed,
+        "topological_order must be iterative: this chain is 3,000 nodes deep and Python stops "
+        "recursing at about 1,000 calls; use an explicit stack instead of recursion")
+require("order", len(_order) == 3000 and _order[-1] is _chain[-1],
+        f"topological_order on a chain 3,000 nodes deep: want its 3000 nodes, the root last, "
+        f"got {len(_order)} entries")
+print("topological_order: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# graphs are built from the student's Node in the kernel and kept there; the student's
-# topological_order and Node.backward run under Python's default recursion limit (1000)
-deep_chain = student.kernel('''
-def deep_chain(Node, n):
-    x = Node(1.5)
-    y = x
-    for _ in range(n):
-        y = 0.5 * y + x
-    return x, y
-''')
-fan_out = student.kernel('''
-def fan_out(Node, v):
-    x = Node(v)
-    return x, x * x + 3 * x
-''')
-shared = student.kernel('''
-def shared(Node, levels, v):
-    x = Node(v)
-    y = x
-    for _ in range(levels):
-        y = (y + y) * 0.5
-    return x, y
-''')
-random_graph = student.kernel('''
-def random_graph(Node, values, steps):
-    pool = [Node(v) for v in values]
-    for i, j, product in steps:
-        pool.append(pool[i] * pool[j] if product else pool[i] + pool[j])
-    return pool[-1]
-''')
+# graphs made with the student's Node constructor only (no arithmetic, no closure runs), so
+# exercise 5 plays no part; topological_order runs under Python's default recursion limit
 order_of = student.kernel('''
-def order_of(topological_order, root):
+def order_of(Node, topological_order, values, steps, chain):
     import sys
 
+    nodes = [Node(v) for v in values]
+    for inputs in steps:
+        nodes.append(Node(0.0, tuple(nodes[i] for i in inputs), "f"))
+    for _ in range(chain):
+        nodes.append(Node(0.0, (nodes[-1], nodes[0]), "f"))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(1000)
     try:
-        order = topological_order(root)
+        order = topological_order(nodes[-1])
     finally:
         sys.setrecursionlimit(limit)
-    # the order as plain data: every entry's identity and the identities of its inputs
-    ids = [id(node) for node in order]
-    prevs = [[id(child) for child in getattr(node, "_prev", ())] for node in order]
-    return id(root), ids, prevs
-''')
-backward_of = student.kernel('''
-def backward_of(root, leaf):
-    import sys
-
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    try:
-        root.backward()
-    finally:
-        sys.setrecursionlimit(limit)
-    return float(root.data), float(leaf.grad)
+    if not isinstance(order, (list, tuple)):
+        return type(order).__name__
+    position = {id(node): k for k, node in enumerate(nodes)}
+    return [position.get(id(node), -1) for node in order]
 ''')
 
 
-HINT = "(Node.backward runs your backpropagate, which runs the closures of your Node)"
-
-
-def check_order(described, what):
-    """Every node of the graph once, each after its inputs, the root last; the entry count."""
-    root, ids, prevs = described
+def check_order(what, values, steps, chain=0):
+    """The order is every node the root depends on, once each, each after its inputs."""
     call = f"topological_order on {what}"
-    assert len(set(ids)) == len(ids), (
-        f"{call}: every node must appear once, got {len(ids)} entries for "
-        f"{len(set(ids))} distinct nodes")
-    assert ids and ids[-1] == root, f"{call}: the root must come last"
-    position = {node: k for k, node in enumerate(ids)}
-    for k, children in enumerate(prevs):
-        for child in children:
-            assert child in position, (
-                f"{call}: entry {k} has an input that is missing from the order "
-                f"(every node the root depends on must be listed)")
-            assert position[child] < k, (
-                f"{call}: entry {k} comes before its input at entry {position[child]} "
-                f"(each node must come after all nodes in its _prev)")
-    reached, stack = {root}, [root]
-    while stack:
-        for child in prevs[position[stack.pop()]]:
-            if child not in reached:
-                reached.add(child)
-                stack.append(child)
-    assert len(reached) == len(ids), (
-        f"{call}: {len(ids) - len(reached)} entries are not nodes the root depends on")
-    return len(ids)
-
-
-with student.autograd_off():
-    # a 10,000-step chain with fan-out at every step: y <- 0.5 * y + x
-    x, y = deep_chain.keep(student.Node, 10_000)
+    prevs = [[] for _ in values] + [list(inputs) for inputs in steps]
+    for _ in range(chain):
+        prevs.append([len(prevs) - 1, 0])
+    root = len(prevs) - 1
     try:
-        described = order_of(student.topological_order, y)
+        got = order_of(student.Node, student.topological_order, list(values), steps, chain)
     except StudentError as exc:
         if exc.type_name != "RecursionError":
             raise
-        raise AssertionError(
-            "topological_order on a 10,000-step chain y <- 0.5 * y + x hit Python's recursion "
-            "limit (1000): it must be iterative, with an explicit stack instead of recursion"
-        ) from None
-    n = check_order(described, "a 10,000-step chain y <- 0.5 * y + x")
-    assert n == 1 + 3 * 10_000, (
-        f"topological_order on a 10,000-step chain y <- 0.5 * y + x: want {1 + 3 * 10_000} "
-        f"nodes (x, and per step the constant 0.5, the product and the sum), got {n}")
-    value, grad = backward_of(y, x)
-    assert abs(value - 3.0) < 1e-9 and abs(grad - 2.0) < 1e-9, (
-        f"backward on a 10,000-step chain y <- 0.5 * y + x from x = 1.5: want y = 3.0 and "
-        f"dy/dx = 2.0, got y = {value:.12g} and dy/dx = {grad:.12g} {HINT}")
-    # fan-out: x * x + 3 * x
-    x, w = fan_out.keep(student.Node, -1.25)
-    n = check_order(order_of(student.topological_order, w), "x*x + 3*x")
-    assert n == 5, f"topological_order on x*x + 3*x: want 5 nodes, got {n}"
-    value, grad = backward_of(w, x)
-    assert abs(grad - 0.5) < 1e-12, (
-        f"backward on x*x + 3*x at x = -1.25: want dw/dx = 2x + 3 = 0.5, got {grad} {HINT}")
-    # heavy sharing: 20 levels of (y + y) * 0.5 have 2**20 paths but only 61 nodes
-    x, y = shared.keep(student.Node, 20, 0.75)
-    n = check_order(order_of(student.topological_order, y), "20 levels of y <- (y + y) * 0.5")
-    assert n == 61, (
-        f"topological_order on 20 levels of y <- (y + y) * 0.5: want 61 distinct nodes "
-        f"(a node reached along many paths appears once), got {n}")
-    value, grad = backward_of(y, x)
-    assert abs(grad - 1.0) < 1e-12, (
-        f"backward on 20 levels of y <- (y + y) * 0.5: want dy/dx = 1.0, got {grad} "
-        f"(a node listed or run more than once multiplies its contribution) {HINT}")
-    # the order property on a random graph of sums and products
-    rng = np.random.default_rng(seed)
-    values = [float(v) for v in rng.uniform(0.5, 1.5, size=4)]
-    steps = []
-    for k in range(40):
-        i, j = (int(v) for v in rng.integers(0, 4 + k, size=2))
-        steps.append((i, j, bool(rng.random() < 0.5)))
-    root = random_graph.keep(student.Node, values, steps)
-    check_order(order_of(student.topological_order, root),
-                "a random graph of 40 sums and products of 4 inputs")
+        got = None
+    require("iterative", got is not None,
+            f"topological_order must be iterative: {what} hit Python's recursion limit "
+            "(about 1,000 calls); use an explicit stack instead of recursion")
+    require("order", isinstance(got, list), f"{call} must return a list of nodes, got {got}")
+    require("order", all(k >= 0 for k in got),
+            f"{call}: {sum(k < 0 for k in got)} entries are not nodes of the graph")
+    require("order", len(set(got)) == len(got),
+            f"{call}: every node must appear once, got {len(got)} entries for "
+            f"{len(set(got))} distinct nodes (a node listed twice runs its closure twice)")
+    require("order", got and got[-1] == root, f"{call}: the root must come last")
+    position = {node: k for k, node in enumerate(got)}
+    for k, node in enumerate(got):
+        for child in prevs[node]:
+            require("order", child in position,
+                    f"{call}: an input of entry {k} is missing (every node the root depends "
+                    "on must be listed)")
+            require("order", position[child] < k,
+                    f"{call}: entry {k} comes before its input at entry {position[child]} "
+                    "(each node must come after all nodes in its _prev)")
+    reached, stack = {root}, [root]
+    while stack:
+        for child in prevs[stack.pop()]:
+            if child not in reached:
+                reached.add(child)
+                stack.append(child)
+    require("order", set(got) == reached,
+            f"{call}: {len(set(got) - reached)} entries are nodes the root does not depend on")
+
+
+check_order("a chain 10,000 nodes deep", [1.5], [], chain=9_999)
+check_order("x*x + 3*x", [-1.25, 3.0], [(0, 0), (1, 0), (2, 3)])
+# 20 levels of y <- (y + y) * c: 2**20 paths, 42 nodes
+steps = []
+for level in range(20):
+    y = 0 if level == 0 else 1 + 2 * level
+    steps += [(y, y), (2 + 2 * level, 1)]
+check_order("20 levels of y <- (y + y) * c (2**20 paths, 42 nodes)", [0.75, 0.5], steps)
+# a random graph of 40 nodes on 4 leaves, some of which the root does not depend on
+rng = np.random.default_rng(seed)
+steps = [tuple(int(i) for i in rng.integers(0, 4 + k, size=2)) for k in range(40)]
+check_order("a random graph of 40 nodes with two inputs each, on 4 leaves", [1.0] * 4, steps)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-backpropagate-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: backpropagate
+# backpropagate: root.grad = 1, then every closure once, in reverse order; fan-out adds up
+# The order the graph was made in stands in for your topological_order here,
+# so a mistake in the order costs points in its own part only.
+_nodes = constant_graph([2.0, 3.0], fan_out_steps)
+
+
+def _made_order(root):
+    return list(_nodes)
+
+
+_yours, topological_order = topological_order, _made_order
+try:
+    backpropagate(_nodes[-1])
+finally:
+    topological_order = _yours
+expect_close(_nodes[-1].grad, 1.0, "backpropagate(w) on w = x*x + 3*x: w.grad, set to 1.0 first")
+expect_close(_nodes[0].grad, 7.0, "backpropagate(w) on w = x*x + 3*x at x = 2: x.grad = 2x + 3")
+print("backpropagate: visible tests passed")
+### BEGIN HIDDEN TESTS
+# graphs made with the student's Node constructor only, each closure adding fixed local
+# derivatives (data); the order the nodes were made in stands in for the notebook's
+# topological_order, so a mistake there costs points once
+run_backprop = student.kernel('''
+def run_backprop(Node, backpropagate, values, steps):
+    nodes = [Node(v) for v in values]
+    for inputs, local in steps:
+        out = Node(0.0, tuple(nodes[i] for i in inputs), "f")
+
+        def _backward(out=out, local=tuple(local)):
+            for child, derivative in zip(out._prev, local):
+                child.grad += derivative * out.grad
+
+        out._backward = _backward
+        nodes.append(out)
+    names = getattr(backpropagate, "__globals__", {})
+    saved = names.get("topological_order")
+    names["topological_order"] = lambda root: list(nodes)
+    try:
+        backpropagate(nodes[-1])
+    finally:
+        if saved is not None:
+            names["topological_order"] = saved
+    return [float(node.grad) for node in nodes]
+''')
+
+
+def check_backprop(what, values, steps, leaves):
+    """Every node's grad after backpropagate(root), against a sweep in the judge."""
+    want = [0.0] * (len(values) + len(steps))
+    want[-1] = 1.0
+    for k in reversed(range(len(steps))):
+        inputs, local = steps[k]
+        for child, derivative in zip(inputs, local):
+            want[child] += derivative * want[len(values) + k]
+    got = run_backprop(student.Node, student.backpropagate, list(values), steps)
+    require("value", isinstance(got, list) and len(got) == len(want),
+            f"backpropagate on {what}: the graph came back broken")
+    expect_close(got[-1], 1.0, f"backpropagate(root) on {what}: root.grad, set to 1.0 first")
+    expect_close(got[:len(leaves)], want[:len(leaves)],
+                 f"backpropagate on {what}: the grads of ({', '.join(leaves)})",
+                 rtol=1e-10, atol=1e-12)
+    expect_close(got, want, f"backpropagate on {what}: the grads of all {len(want)} nodes "
+                 "(in the order they were made, the root last)", rtol=1e-10, atol=1e-12)
+
+
+x = -1.25
+check_backprop("w = x*x + 3*x at x = -1.25", [x, 3.0],
+               [((0, 0), (x, x)), ((1, 0), (x, 3.0)), ((2, 3), (1.0, 1.0))], ["x", "3"])
+steps = []
+for level in range(20):
+    y = 0 if level == 0 else 1 + 2 * level
+    steps += [((y, y), (1.0, 1.0)), ((2 + 2 * level, 1), (0.5, 0.75))]
+check_backprop("20 levels of y <- (y + y) * 0.5 (2**20 paths)", [0.75, 0.5], steps, ["x", "0.5"])
+rng = np.random.default_rng(seed)
+steps = []
+for k in range(30):
+    other = int(rng.integers(0, 4 + k))
+    steps.append(((3 + k, other), tuple(float(v) for v in rng.uniform(-1.5, 1.5, size=2))))
+check_backprop("a random graph of 30 nodes with fan-out, on 4 leaves", [1.0] * 4, steps,
+               ["a", "b", "c", "d"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# With both parts in place, `Node` computes what we derived by hand in section 2.
+# With exercises 5 and 6 in place, `Node` computes what we derived by hand in section 2.
 # `minigrad.Value` is built the same way; we compare the two on the lecture network
 # and draw minigrad's graph, with the gradient of every node after the backward pass.
+# The drawing reads from the top, where the inputs and parameters are, down to the loss;
+# the parameters' gradients are those of exercise 2 at the same point.
 
 # %%
 point = (2.0, 10.0, -1.0, 4.0, 3.0, 1.0)
@@ -1431,7 +1666,10 @@ draw_graph(loss_theirs)
 # the float $f(\text{args})$ and the tuple of its partial derivatives,
 # one forward pass per input.
 # Addition, subtraction, powers and `relu` are given as examples.
-# This exercise is graded with minigrad's autograd switched off.
+# This exercise is graded with minigrad's autograd switched off, in two parts:
+# `Dual`, and `forward_partials`.
+# The functions that test `forward_partials` use only the operations given above,
+# so a mistake in your multiplication, division or `exp` costs points in the `Dual` part only.
 
 # %% nbgrader={"grade": false, "grade_id": "a1-dual-numbers", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Dual:
@@ -1508,55 +1746,129 @@ def forward_partials(f, args):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a1-dual-numbers-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
-# Dual, forward_partials: eps parts follow the product, quotient and exp rules; partials are right
-for _what, _got, _want in [
-    ("Dual(2, 1) * Dual(3, 0.5)", Dual(2.0, 1.0) * Dual(3.0, 0.5), (6.0, 4.0)),
-    ("3 * Dual(2, 1)", 3 * Dual(2.0, 1.0), (6.0, 3.0)),
-    ("Dual(1, 1) / Dual(2, 0)", Dual(1.0, 1.0) / Dual(2.0, 0.0), (0.5, 0.5)),
-    ("Dual(1, 0) / Dual(2, 1)", Dual(1.0, 0.0) / Dual(2.0, 1.0), (0.5, -0.25)),
-    ("Dual(0, 2).exp()", Dual(0.0, 2.0).exp(), (1.0, 2.0)),
-]:
-    assert abs(_got.val - _want[0]) < 1e-12 and abs(_got.dot - _want[1]) < 1e-12, (
-        f"{_what}: want Dual(val={_want[0]}, dot={_want[1]}), got {_got}"
-    )
-_value, _partials = forward_partials(recip_program, (0.5, 2.0))
-assert len(_partials) == 2, f"one partial per input: want 2, got {len(_partials)}"
-check_gradients(
-    lambda x, y: 1.0 / (y + np.exp(-x)),
-    {"x": 0.5, "y": 2.0},
-    {"x": _partials[0], "y": _partials[1]},
-).assert_ok()
-print("Dual and forward_partials: visible tests passed")
+# %% nbgrader={"grade": true, "grade_id": "a1-dual-numbers-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: Dual
+# Dual: the eps parts follow the product, quotient and exp rules
+with autograd_off():  # graded with minigrad's .backward() raising, as here
+    _cases = [
+        ("Dual(2, 1) * Dual(3, 0.5)", Dual(2.0, 1.0) * Dual(3.0, 0.5), (6.0, 4.0)),
+        ("3 * Dual(2, 1)", 3 * Dual(2.0, 1.0), (6.0, 3.0)),
+        ("Dual(1, 1) / Dual(2, 0)", Dual(1.0, 1.0) / Dual(2.0, 0.0), (0.5, 0.5)),
+        ("Dual(1, 0) / Dual(2, 1)", Dual(1.0, 0.0) / Dual(2.0, 1.0), (0.5, -0.25)),
+        ("Dual(0, 2).exp()", Dual(0.0, 2.0).exp(), (1.0, 2.0)),
+    ]
+for _what, _got, _want in _cases:
+    require("value", isinstance(_got, Dual), f"{_what} must be a Dual, got {_got!r}")
+    expect_close([_got.val, _got.dot], _want, f"{_what} as (val, dot)")
+print("Dual: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# the functions handed to forward_partials are built in the kernel
-recip = student.kernel('''
-def recip(x, y):
-    return 1 / (y + (-x).exp())
-''')
-relu_square = student.kernel('''
-def relu_square(x, y, z):
-    return ((3 * x).relu() - y) ** 2 + z
-''')
-mlp = student.kernel('''
-def mlp(x, y, w1, b1, w2, b2):
-    return (((w1 * x + b1).relu() * w2 + b2).relu() - y) ** 2
-''')
-mixed = student.kernel('''
-def mixed(a, b):
-    return (a * b).exp() / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+# one operation on the student's Dual; the fixture only calls it
+dual = student.kernel('''
+def dual(Dual, expression, a, b):
+    out = eval(expression, {}, {"a": Dual(*a), "b": Dual(*b)})
+    if not isinstance(out, Dual):
+        return type(out).__name__
+    return [float(out.val), float(out.dot)]
 ''')
 
 
-def mixed_ref(a, b):
-    return np.exp(a * b) / (1.0 + b * b) - 2.0 / (a + 3.0) * b
+def check(expression, a, b, want):
+    """`expression` on a = Dual(*a) and b = Dual(*b) must be Dual(*want)."""
+    text = expression.replace("a", f"Dual({a[0]:.6g}, {a[1]:.6g})", 1)
+    text = text.replace("b", f"Dual({b[0]:.6g}, {b[1]:.6g})", 1)
+    got = dual(student.Dual, expression, list(a), list(b))
+    require("value", isinstance(got, list), f"{text} must be a Dual, got {got}")
+    expect_close(got, want, f"{text} as (val, dot)", rtol=1e-10, atol=1e-12)
+
+
+def answers(a, b):
+    """(expression, Dual(val, dot) it must give) for the operations of the exercise."""
+    (u, du), (v, dv) = a, b
+    return [
+        ("a * b", (u * v, u * dv + du * v)),
+        ("a * 3.0", (3.0 * u, 3.0 * du)),
+        ("3.0 * a", (3.0 * u, 3.0 * du)),
+        ("a / b", (u / v, (du * v - u * dv) / v**2)),
+        ("a / 4.0", (u / 4.0, du / 4.0)),
+        ("2.0 / a", (2.0 / u, -2.0 * du / u**2)),
+        ("a.exp()", (math.exp(u), math.exp(u) * du)),
+    ]
+
+
+with student.autograd_off():
+    for expression, want in answers((2.0, 1.0), (3.0, 0.5)):
+        check(expression, (2.0, 1.0), (3.0, 0.5), want)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        a = tuple(float(v) for v in rng.uniform(0.5, 2.0, size=2) * rng.choice([-1, 1], 2))
+        b = tuple(float(v) for v in rng.uniform(0.5, 2.0, size=2) * rng.choice([-1, 1], 2))
+        for expression, want in answers(a, b):
+            check(expression, a, b, want)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a1-forward-partials-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: forward_partials
+# forward_partials: the value and one partial per input, from one forward pass per input
+# (these functions use only the operations Dual is given, not your *, / or exp)
+def _four_xy(x, y):
+    return (x + y) ** 2 - (x - y) ** 2  # 4xy
+
+
+def _cubic(x, y, z):
+    return (x + y + y) ** 3 - z**2 + (x - z).relu()
+
+
+for _f, _what, _point, _want_value, _want_partials in [
+    (_four_xy, "(x + y)**2 - (x - y)**2", (0.5, 2.0), 4.0, (8.0, 2.0)),
+    (_cubic, "(x + 2y)**3 - z**2 + relu(x - z)", (1.0, 0.5, -2.0), 7.0, (13.0, 24.0, 3.0)),
+]:
+    with autograd_off():
+        _value, _partials = forward_partials(_f, _point)
+    expect_close(_value, _want_value, f"forward_partials({_what}, {_point}): the value")
+    expect_close(_partials, _want_partials, f"forward_partials({_what}, {_point}): the partials")
+print("forward_partials: visible tests passed")
+### BEGIN HIDDEN TESTS
+# the functions handed to forward_partials are built in the kernel; they use only the
+# operations Dual is given (+, -, ** number, relu), so the student's *, / and exp play no part
+four_xy = student.kernel('''
+def four_xy(x, y):
+    return (x + y) ** 2 - (x - y) ** 2
+''')
+cubic = student.kernel('''
+def cubic(x, y, z):
+    return (x + y + y) ** 3 - z**2 + (x - z).relu()
+''')
+inverse = student.kernel('''
+def inverse(x, y):
+    return (y + x**2) ** -1
+''')
+square = student.kernel('''
+def square(x, y):
+    return x**2 + 1.0
+''')
+one_input = student.kernel('''
+def one_input(x):
+    return (x - 1.0) ** 2
+''')
+neighbours = student.kernel('''
+def neighbours(a, b, c, d, e):
+    return (a - b) ** 2 + (b - c) ** 2 + (c - d) ** 2 + (d - e) ** 2
+''')
+
+
+def cubic_ref(x, y, z):
+    return (x + 2.0 * y) ** 3 - z**2 + np.maximum(x - z, 0.0)
+
+
+def neighbours_ref(a, b, c, d, e):
+    return (a - b) ** 2 + (b - c) ** 2 + (c - d) ** 2 + (d - e) ** 2
 
 
 def value_and_partials(f, point, call):
     """forward_partials(f, point) as (float, tuple of floats); fails with a message if not."""
     want = f"{call} must return the pair (value, partials), a float and a tuple of floats"
     try:
-        got = student.forward_partials(f, point)
+        got = student.forward_partials(f, list(point))
     except StudentError as exc:  # e.g. a Dual left in the answer, named by the kernel
         if "not plain data" not in exc.message:
             raise
@@ -1564,38 +1876,43 @@ def value_and_partials(f, point, call):
     ok = type(got) in (tuple, list) and len(got) == 2 and type(got[1]) in (tuple, list)
     ok = ok and all(isinstance(v, (int, float, np.integer, np.floating))
                     and not isinstance(v, bool) for v in (got[0], *got[1]))
-    assert ok, f"{want}, got {' '.join(repr(got).split())[:120]}"
+    require("value", ok, f"{want}, got {' '.join(repr(got).split())[:120]}")
     return float(got[0]), tuple(float(p) for p in got[1])
 
 
 with student.autograd_off():
-    # the three lecture functions, with literal answers
+    # literal answers, including an input the function does not use and a single input
     for f, what, point, want_value, want_partials in [
-        (recip, "f(x, y) = 1 / (y + exp(-x))", (0.0, 1.0), 0.5, (0.25, -0.25)),
-        (relu_square, "g(x, y, z) = (relu(3x) - y)^2 + z", (1.0, 0.0, -2.0), 7.0,
-         (18.0, -6.0, 1.0)),
-        (mlp, "L_MLP(x, y, w1, b1, w2, b2)", (2.0, 10.0, -1.0, 4.0, 3.0, 1.0), 9.0,
-         (18.0, 6.0, -36.0, -18.0, -12.0, -6.0)),
+        (four_xy, "(x + y)**2 - (x - y)**2", (0.5, 2.0), 4.0, (8.0, 2.0)),
+        (cubic, "(x + 2y)**3 - z**2 + relu(x - z)", (1.0, 0.5, -2.0), 7.0, (13.0, 24.0, 3.0)),
+        (inverse, "(y + x**2)**-1", (1.0, 1.0), 0.5, (-0.5, -0.25)),
+        (square, "x**2 + 1 (y unused)", (3.0, -1.0), 10.0, (6.0, 0.0)),
+        (one_input, "(x - 1)**2", (2.5,), 2.25, (3.0,)),
     ]:
         call = f"forward_partials({what}, {point})"
         value, partials = value_and_partials(f, point, call)
-        assert abs(value - want_value) < 1e-12, f"{call}: want value {want_value}, got {value}"
-        assert len(partials) == len(point), (
-            f"{call}: want one partial per input ({len(point)}), got {len(partials)}")
-        assert np.allclose(partials, want_partials, rtol=1e-12, atol=1e-12), (
-            f"{call}: want partials {want_partials}, got {partials}")
-    # products, quotients (also of a number by a Dual) and exp, at random points
+        expect_close(value, want_value, f"{call}: the value", rtol=1e-12, atol=1e-12)
+        expect_close(partials, want_partials, f"{call}: the partials (one per input)",
+                     rtol=1e-12, atol=1e-12)
+    # random points, against finite differences of judge-side references
     rng = np.random.default_rng(seed)
-    for _ in range(6):
-        a, b = (float(v) for v in rng.uniform(-1.0, 1.0, size=2))
-        call = (f"forward_partials(exp(a*b) / (1 + b*b) - 2 / (a + 3) * b, "
-                f"({a:.6g}, {b:.6g}))")
-        value, partials = value_and_partials(mixed, (a, b), call)
-        want = mixed_ref(a, b)
-        assert abs(value - want) < 1e-10, f"{call}: want value {want:.12g}, got {value:.12g}"
-        assert len(partials) == 2, f"{call}: want 2 partials, got {len(partials)}"
-        gradients_ok(f"{call}, partials ({partials[0]:.10g}, {partials[1]:.10g})",
-                     mixed_ref, {"a": a, "b": b}, dict(zip("ab", partials)))
+    for _ in range(3):
+        p = [float(v) for v in rng.uniform(-1.0, 1.0, size=3)]
+        if abs(p[0] - p[2]) < 0.1:
+            p[0] += 0.3  # keep relu(x - z) away from its kink
+        call = f"forward_partials((x + 2y)**3 - z**2 + relu(x - z), {tuple(round(v, 6) for v in p)})"
+        value, partials = value_and_partials(cubic, p, call)
+        expect_close(value, cubic_ref(*p), f"{call}: the value", rtol=1e-10, atol=1e-12)
+        expect_close(len(partials), 3, f"{call}: the number of partials (one per input)")
+        gradients_ok(f"{call}, partials {tuple(round(v, 10) for v in partials)}",
+                     cubic_ref, dict(zip("xyz", p)), dict(zip("xyz", partials)))
+        q = [float(v) for v in rng.uniform(-2.0, 2.0, size=5)]
+        call = f"forward_partials of a sum of 4 squared differences at {tuple(round(v, 6) for v in q)}"
+        value, partials = value_and_partials(neighbours, q, call)
+        expect_close(value, neighbours_ref(*q), f"{call}: the value", rtol=1e-10, atol=1e-12)
+        expect_close(len(partials), 5, f"{call}: the number of partials (one per input)")
+        gradients_ok(f"{call}, partials {tuple(round(v, 10) for v in partials)}",
+                     neighbours_ref, dict(zip("abcde", q)), dict(zip("abcde", partials)))
 ### END HIDDEN TESTS
 
 # %% [markdown]

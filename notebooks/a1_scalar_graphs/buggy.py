@@ -1,14 +1,66 @@
-"""Sample submission with a typical bug for assignment 1 (scalar computational graphs).
+"""Sample submission with typical mistakes for assignment 1 (scalar computational graphs).
 
-The student's ``Node.__mul__`` closure assigns its contributions with ``=`` instead of
-adding them with ``+=``. Every single-use product still gets the right gradient, but a
-node used twice (``x * x``) or feeding several operations (fan-out) keeps only the last
-contribution. The closure exercise and the engine exercise fail; everything else passes.
+Each mistake sits in a different exercise and costs points in that exercise only:
+
+1. exercise 2, mlp_loss_forward_backward: no gate on the hidden ReLU's gradient;
+2. exercise 4, chain_derivative: the chain rule copied into code, O(k^2) calls (the method
+   check fails, the values are right);
+3. exercise 5, Node.__mul__: the closure assigns with = instead of adding with +=; only the
+   multiplication part loses its point, and exercise 6 builds its graphs without Node's
+   arithmetic;
+4. exercise 6, topological_order: recursive, so a deep chain hits the recursion limit; the
+   backpropagate part, judged with a correct order standing in, keeps its point;
+5. exercise 7, Dual.__truediv__: the quotient rule with the wrong sign; the forward_partials
+   part, tested with the operations Dual is given, keeps its points.
 """
 
 BUGS = [
     {
-        "mistake": 'Sample submission with a typical bug for assignment 1 (scalar computational graphs).',
+        "mistake": 'mlp_loss_forward_backward passes the gradient through the hidden ReLU without its gate: z1_bar = h_bar instead of (1 if z1 > 0 else 0) * h_bar, so w1 and b1 get a gradient where the hidden unit is off.',
+        "cells": {
+            'a1-mlp-by-hand': '''def mlp_loss_forward_backward(x, y, w1, b1, w2, b2):
+    """L_MLP and its partials in the parameters, as (L, dL/dw1, dL/db1, dL/dw2, dL/db2)."""
+    z1 = w1 * x + b1
+    h = max(z1, 0.0)
+    z2 = w2 * h + b2
+    o = max(z2, 0.0)
+    r = o - y
+    loss = r**2
+    r_bar = 2.0 * r
+    o_bar = r_bar
+    z2_bar = (1.0 if z2 > 0 else 0.0) * o_bar
+    w2_bar = h * z2_bar
+    b2_bar = z2_bar
+    h_bar = w2 * z2_bar
+    z1_bar = h_bar
+    w1_bar = x * z1_bar
+    b1_bar = z1_bar
+    return loss, w1_bar, b1_bar, w2_bar, b2_bar''',
+        },
+        "loses": {'a1-mlp-by-hand-test': 4},
+        "says": 'mlp_loss_forward_backward(1.0, 0.0, 2.0, -3.0, 1.0, 0.5): want',
+    },
+    {
+        "mistake": 'chain_derivative copies the chain rule into code: every factor recomputes its argument from x, so the values are right but a chain of k steps costs about k^2/2 calls.',
+        "cells": {
+            'a1-chain-derivative': '''def chain_derivative(fs, dfs, x):
+    """Value and derivative of fs[-1](...fs[0](x)), computing each intermediate value once."""
+    derivative = 1.0
+    for i in range(len(fs)):
+        inner = x
+        for f in fs[:i]:
+            inner = f(inner)
+        derivative *= dfs[i](inner)
+    value = x
+    for f in fs:
+        value = f(value)
+    return value, derivative''',
+        },
+        "loses": {'a1-chain-derivative-test': 3},
+        "says": 'at most 1200 are allowed: compute each intermediate value once',
+    },
+    {
+        "mistake": "The closure of Node.__mul__ assigns with = instead of adding with +=, so an input that already holds a contribution (fan-out, or x * x with the same node in both slots) keeps only the last one. Node.backward, which later exercises' demos use, calls it.",
         "cells": {
             'a1-node-local-derivatives': '''class Node:
     """A scalar in a computational graph: value, gradient, and how to pass gradients back."""
@@ -106,6 +158,106 @@ BUGS = [
         """Fill in .grad of every node this one depends on (uses your backpropagate)."""
         backpropagate(self)''',
         },
-        "loses": {'a1-node-local-derivatives-test': 4.0, 'a1-topological-order-test': 4.0},
+        "loses": {'a1-node-mul-test': 1},
+        "says": 'The grad the inputs held was replaced: add into grad with +=',
+    },
+    {
+        "mistake": "topological_order is a recursive depth-first search: right on small graphs, but deep chains hit Python's recursion limit. backpropagate calls it, yet its own part is judged with a correct order standing in.",
+        "cells": {
+            'a1-topological-order': '''def topological_order(root):
+    """Every node root depends on, once each, each after the nodes in its _prev; root is last."""
+    order, visited = [], set()
+
+    def visit(node):
+        if id(node) in visited:
+            return
+        visited.add(id(node))
+        for child in node._prev:
+            visit(child)
+        order.append(node)
+
+    visit(root)
+    return order
+
+
+def backpropagate(root):
+    """Set root.grad to 1 and run every node's _backward in reverse topological order."""
+    root.grad = 1.0
+    for node in reversed(topological_order(root)):
+        node._backward()''',
+        },
+        "loses": {'a1-topological-order-test': 3},
+        "says": 'topological_order must be iterative',
+    },
+    {
+        "mistake": "Dual.__truediv__ has the quotient rule's numerator the wrong way round (val * other.dot - dot * other.val), so every quotient's eps part has the wrong sign. forward_partials, which uses Dual, keeps its points: its tests use only the operations Dual is given.",
+        "cells": {
+            'a1-dual-numbers': '''class Dual:
+    """A dual number val + dot * eps with eps**2 = 0: a value and its derivative along one input."""
+
+    def __init__(self, val, dot=0.0):
+        self.val = float(val)
+        self.dot = float(dot)
+
+    def __repr__(self):
+        return f"Dual(val={self.val:.6g}, dot={self.dot:.6g})"
+
+    @staticmethod
+    def lift(other):
+        """A Python number c becomes the constant c + 0 eps."""
+        return other if isinstance(other, Dual) else Dual(other, 0.0)
+
+    def __add__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val + other.val, self.dot + other.dot)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Dual(-self.val, -self.dot)
+
+    def __sub__(self, other):
+        return self + (-Dual.lift(other))
+
+    def __rsub__(self, other):
+        return Dual.lift(other) - self
+
+    def __pow__(self, n):
+        return Dual(self.val**n, n * self.val ** (n - 1) * self.dot)
+
+    def relu(self):
+        return Dual(max(self.val, 0.0), self.dot if self.val > 0 else 0.0)
+
+    def __mul__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val * other.val, self.val * other.dot + self.dot * other.val)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = Dual.lift(other)
+        dot = (self.val * other.dot - self.dot * other.val) / other.val**2
+        return Dual(self.val / other.val, dot)
+
+    def __rtruediv__(self, other):
+        return Dual.lift(other) / self
+
+    def exp(self):
+        e = math.exp(self.val)
+        return Dual(e, e * self.dot)
+
+
+def forward_partials(f, args):
+    """f(*args) as a float and the tuple of its partials, by one forward pass per input."""
+    value, partials = None, []
+    for i in range(len(args)):
+        duals = [Dual(a, 1.0 if j == i else 0.0) for j, a in enumerate(args)]
+        out = Dual.lift(f(*duals))
+        value = out.val
+        partials.append(out.dot)
+    return value, tuple(partials)''',
+        },
+        "loses": {'a1-dual-numbers-test': 2},
+        "says": 'Dual(2, 1) / Dual(3, 0.5) as (val, dot): wrong values',
     },
 ]
