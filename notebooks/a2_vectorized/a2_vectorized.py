@@ -43,19 +43,20 @@
 # <!-- points table: written by `autograder tables` from the exercises -->
 # | # | exercise | graded parts | points |
 # |---|---|---|---|
-# | 1 | Jacobians and VJPs of the primitives | one | 3 |
-# | 2 | affine forward and backward | one | 3 |
-# | 3 | activation backward | one | 3 |
-# | 4 | sum and max backward, and un-broadcasting | one | 3 |
+# | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 |
+# | 2 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 |
+# | 3 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 |
+# | 4 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 |
 # | 5 | logistic least squares with L2 | one | 3 |
 # | 6 | the two-layer network in vector form | one | 4 |
 # | 7 | fix the layer | one | 2 |
 # | 8 | an affine op for minigrad | one | 3 |
-# | | **total** | 8 graded cells | **24** |
+# | | **total** | 17 graded cells | **26** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import ast
+import contextlib
 import inspect
 import textwrap
 import time
@@ -64,9 +65,41 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigrad as mg
+from minigrad.expect import (autograd_off, calls_to, expect_close, expect_dtype, expect_shape,
+                             expect_unchanged, require)
 from minigrad.gradcheck import check_gradients
 
 np.set_printoptions(precision=4, suppress=True)
+
+passed = set()  # functions whose visible tests have passed in this session
+
+
+def check_on_its_own(check, *earlier):
+    """Run the test function `check` and count the calls of the functions named in `earlier`;
+    True when it passed.
+
+    When `check` fails after the code under test called one of them whose own tests have not
+    passed, print that instead of failing: the grader judges this exercise with correct
+    answers in place of those functions, so a mistake there costs points only there.
+    """
+    with contextlib.ExitStack() as stack:
+        seen = [stack.enter_context(calls_to(name, globals())) for name in earlier
+                if name in globals()]
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - reported below or raised again
+            failure = exc
+        else:
+            return True
+    suspects = [c.name for c in seen if c.count and c.name not in passed]
+    if not suspects:
+        raise failure
+    names = ", ".join(suspects)
+    print(f"Not checked here: this code calls {names}, whose own tests have not passed "
+          f"({type(failure).__name__}: {failure}).\n"
+          f"Make that exercise pass first. The grader judges this exercise on its own, "
+          f"with correct answers in place of {names}.")
+    return False
 
 # %% [markdown]
 # ## 1. Jacobians in numerator layout
@@ -176,13 +209,16 @@ fig.tight_layout()
 # Compare the exact rules with the numerical Jacobians of section 1 as you go.
 
 # %% [markdown]
-# ### Exercise 1 (3 points): Jacobians and VJPs of the primitives
+# ### Exercise 1 (5 points): Jacobians and VJPs of the primitives
 #
 # Write the Jacobians of the map, sum and max nodes as full matrices in numerator layout,
 # and the two VJPs of a linear node.
 # Inputs are 1-D float arrays.
-# The tests compare your matrices with finite differences,
-# so a transposed matrix or a $(n,)$ array where $(1, n)$ is asked fails.
+# Each function is graded on its own.
+# A transposed matrix, or a $(n,)$ array where $(1, n)$ is asked, fails.
+# Use the exact rules of section 2, not `numerical_jacobian`:
+# the tests count its calls,
+# and compare your values with exact ones at a tolerance finite differences do not reach.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-transfer-jacobians", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def jacobian_map(g_prime, x):
@@ -223,73 +259,167 @@ def grad_weight_linear(x, v):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-transfer-jacobians-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks: map/sum/max Jacobians match finite differences in numerator layout; linear VJPs pass.
-_rng = np.random.default_rng(1)
-_x = _rng.normal(size=5)
-for _name, _J, _g in [
-    ("jacobian_map (tanh)", jacobian_map(lambda u: 1 - np.tanh(u) ** 2, _x), np.tanh),
-    ("jacobian_sum", jacobian_sum(_x), np.sum),
-    ("jacobian_max", jacobian_max(_x), np.max),
-]:
-    _want = numerical_jacobian(_g, _x)
-    assert np.shape(_J) == _want.shape, f"{_name}: shape must be {_want.shape}, got {np.shape(_J)}"
-    assert np.allclose(_J, _want, atol=1e-6), f"{_name}: got\n{_J}\nexpected\n{_want}"
-_tie = jacobian_max(np.array([1.0, 3.0, 3.0]))
-assert np.allclose(_tie, [[0.0, 0.5, 0.5]]), f"jacobian_max at a tie: want [[0, .5, .5]] not {_tie}"
-_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
-check_gradients(
-    lambda A, x: A @ x,
-    {"A": _A, "x": _xa},
-    lambda dout: {"A": grad_weight_linear(_xa, dout), "x": vjp_linear(_A, dout)},
-).assert_ok()
-print("Exercise 1: visible tests passed.")
+# %% nbgrader={"grade": true, "grade_id": "a2-transfer-jacobians-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: jacobian_map
+# Checks: jacobian_map gives the (n, n) Jacobian of an elementwise map, as finite differences do.
+_x = np.random.default_rng(1).normal(size=5)
+with autograd_off():
+    _J = jacobian_map(lambda u: 1 - np.tanh(u) ** 2, _x)
+expect_close(_J, numerical_jacobian(np.tanh, _x), "jacobian_map(tanh', x of 5 entries)",
+             atol=1e-6, hint="compare with numerical_jacobian(np.tanh, x)")
+print("jacobian_map: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-xs = np.array([0.5, -1.0, 2.0, 2.0])
+rng = np.random.default_rng(seed)
+v = rng.normal(size=7)
+primes = {name: student.kernel(f"def {name}_prime(u):\n    return {rule}\n")
+          for name, rule in [("tanh", "1 - np.tanh(u) ** 2"), ("sin", "np.cos(u)"),
+                             ("exp", "np.exp(u)")]}
 with student.autograd_off():
-    J = np.asarray(student.jacobian_max(xs))
-    assert J.shape == (1, 4), f"jacobian_max([0.5, -1, 2, 2]) must have shape (1, 4), got {J.shape}"
-    assert np.allclose(J, [[0.0, 0.0, 0.5, 0.5]]), (
-        f"jacobian_max([0.5, -1, 2, 2]): the two tied maxima share the derivative, "
-        f"want [[0, 0, 0.5, 0.5]], got {J.tolist()}")
-    J = np.asarray(student.jacobian_max(np.array([-3.0, -1.0, -2.0])))
-    assert J.shape == (1, 3) and np.allclose(J, [[0.0, 1.0, 0.0]]), (
-        f"jacobian_max([-3, -1, -2]): want [[0, 1, 0]], got {J.tolist()}")
-    J = np.asarray(student.jacobian_sum(xs))
-    assert J.shape == (1, 4) and np.allclose(J, 1.0), (
-        f"jacobian_sum of 4 entries: want a (1, 4) row of ones, got shape {J.shape}: {J.tolist()}")
-    tanh_prime = student.kernel("def tanh_prime(u):\n    return 1 - np.tanh(u) ** 2\n")
-    J = np.asarray(student.jacobian_map(tanh_prime, xs))
-    want = np.diag(1 - np.tanh(xs) ** 2)
-    assert J.shape == (4, 4) and np.allclose(J, want), (
-        f"jacobian_map(tanh', [0.5, -1, 2, 2]): want diag(1 - tanh(x)**2) of shape (4, 4), "
-        f"got shape {J.shape}")
-    A = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
-    got = np.asarray(student.vjp_linear(A, np.array([1.0, -2.0])))
-    assert np.allclose(got, [1.0, 4.0, -6.0]), (
-        f"vjp_linear(A, v) must be A.T @ v = [1, 4, -6], got {got.tolist()}")
-    Ab = np.asarray(student.grad_weight_linear(np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0])))
-    assert Ab.shape == (2, 3) and np.allclose(Ab, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]]), (
-        f"grad_weight_linear(x, v) must be the outer product v x^T of shape (2, 3), "
-        f"got shape {Ab.shape}")
-    rng = np.random.default_rng(seed)
-    A, x = rng.normal(size=(5, 7)), rng.normal(size=7)
-    gradients_ok(
-        "grad_weight_linear(x, v) and vjp_linear(A, v) for y = A @ x, random A (5, 7), x (7,)",
-        lambda A, x: A @ x, {"A": A, "x": x},
-        lambda dout: {"A": student.grad_weight_linear(x, dout), "x": student.vjp_linear(A, dout)})
-    v = rng.normal(size=7)
-    for name in ("sin", "exp"):
-        g = getattr(np, name)
-        gp = student.kernel(f"def {name}_prime(u):\n    return np.{'cos' if name == 'sin' else 'exp'}(u)\n")
-        J = np.asarray(student.jacobian_map(gp, v))
-        cols = [(g(v + e * 1e-6) - g(v - e * 1e-6)) / 2e-6 for e in np.eye(7)]
-        assert J.shape == (7, 7) and np.allclose(J, np.stack(cols, axis=1), atol=1e-6), (
-            f"jacobian_map for {name} on 7 random entries does not match finite differences")
-    J = np.asarray(student.jacobian_max(v))
-    assert J.shape == (1, 7) and J[0, np.argmax(v)] == 1.0 and np.isclose(J.sum(), 1.0), (
-        f"jacobian_max on 7 distinct random entries: want a one at the largest entry "
-        f"(index {int(np.argmax(v))}) and zeros elsewhere, got {J.tolist()}")
+    J = student.jacobian_map(primes["tanh"], np.array([0.5, -1.0, 2.0, 2.0]))
+    J7 = {name: student.jacobian_map(primes[name], v) for name in ("sin", "exp")}
+expect_close(J, np.diag(1 - np.tanh([0.5, -1.0, 2.0, 2.0]) ** 2),
+             "jacobian_map(tanh', x=[0.5, -1, 2, 2])",
+             hint="the Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
+for name, want in [("sin", np.diag(np.cos(v))), ("exp", np.diag(np.exp(v)))]:
+    expect_close(J7[name], want, f"jacobian_map({name}', 7 random entries)",
+                 hint="the Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-jacobian-sum-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: jacobian_sum
+# Checks: jacobian_sum is the (1, n) Jacobian of a sum, from its rule, not finite differences.
+_x = np.random.default_rng(1).normal(size=5)
+with autograd_off(), calls_to("numerical_jacobian") as _fd:
+    _J = jacobian_sum(_x)
+require("method", _fd.count == 0,
+        f"jacobian_sum called numerical_jacobian {_fd.count} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+expect_close(_J, numerical_jacobian(np.sum, _x), "jacobian_sum(x of 5 entries)", atol=1e-6)
+print("jacobian_sum: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import contextlib
+
+rng = np.random.default_rng(seed)
+v = rng.normal(size=7)
+fd = student.counting("numerical_jacobian") if student.has("numerical_jacobian") \
+    else contextlib.nullcontext()
+with student.autograd_off(), fd as seen:
+    J4 = student.jacobian_sum(np.array([0.5, -1.0, 2.0, 2.0]))
+    J7 = student.jacobian_sum(v)
+calls = seen.calls if seen is not None else 0
+require("method", calls == 0,
+        f"jacobian_sum called numerical_jacobian {calls} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+expect_close(J4, np.ones((1, 4)), "jacobian_sum(x=[0.5, -1, 2, 2])", rtol=0.0, atol=1e-12,
+             hint="the Jacobian of a sum is a (1, n) row of ones")
+expect_close(J7, np.ones((1, 7)), "jacobian_sum(7 random entries)", rtol=0.0, atol=1e-12,
+             hint="the exact rule gives exactly 1 everywhere, finite differences do not")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-jacobian-max-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: jacobian_max
+# Checks: jacobian_max is the (1, n) Jacobian of a max; tied maxima share it equally.
+_x = np.random.default_rng(1).normal(size=5)
+with autograd_off(), calls_to("numerical_jacobian") as _fd:
+    _J = jacobian_max(_x)
+    _tie = jacobian_max(np.array([1.0, 3.0, 3.0]))
+require("method", _fd.count == 0,
+        f"jacobian_max called numerical_jacobian {_fd.count} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+expect_close(_J, numerical_jacobian(np.max, _x), "jacobian_max(x of 5 entries)", atol=1e-6)
+expect_close(_tie, [[0.0, 0.5, 0.5]], "jacobian_max([1, 3, 3]), a tie of two",
+             hint="tied maxima share the derivative equally")
+print("jacobian_max: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import contextlib
+
+rng = np.random.default_rng(seed)
+v = rng.normal(size=7)
+fd = student.counting("numerical_jacobian") if student.has("numerical_jacobian") \
+    else contextlib.nullcontext()
+cases = [
+    ("jacobian_max(x=[0.5, -1, 2, 2]), a tie of two", [0.5, -1.0, 2.0, 2.0],
+     [[0.0, 0.0, 0.5, 0.5]]),
+    ("jacobian_max(x=[-3, -1, -2]), all negative", [-3.0, -1.0, -2.0], [[0.0, 1.0, 0.0]]),
+    ("jacobian_max(x=[1, 4, 4, 4]), a tie of three", [1.0, 4.0, 4.0, 4.0],
+     [[0.0, 1 / 3, 1 / 3, 1 / 3]]),
+    ("jacobian_max(7 distinct random entries)", v, np.eye(7)[None, int(np.argmax(v))]),
+]
+with student.autograd_off(), fd as seen:
+    got = [student.jacobian_max(np.array(x, dtype=float)) for _, x, _ in cases]
+calls = seen.calls if seen is not None else 0
+require("method", calls == 0,
+        f"jacobian_max called numerical_jacobian {calls} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+for (what, _, want), J in zip(cases, got):
+    expect_close(J, want, what, rtol=0.0, atol=1e-12,
+                 hint="a one at the maximum, zeros elsewhere; k tied maxima get 1/k each")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-vjp-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: vjp_linear
+# Checks: vjp_linear gives x-bar for y = A @ x, by its rule (not by finite differences).
+_rng = np.random.default_rng(1)
+_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
+with autograd_off(), calls_to("numerical_jacobian") as _fd:
+    check_gradients(lambda x: _A @ x, {"x": _xa},
+                    lambda dout: {"x": vjp_linear(_A, dout)}).assert_ok()
+require("method", _fd.count == 0,
+        f"vjp_linear called numerical_jacobian {_fd.count} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+print("vjp_linear: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import contextlib
+
+rng = np.random.default_rng(seed)
+A, v = rng.normal(size=(5, 7)), rng.normal(size=5)
+fd = student.counting("numerical_jacobian") if student.has("numerical_jacobian") \
+    else contextlib.nullcontext()
+with student.autograd_off(), fd as seen:
+    got = student.vjp_linear(np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]),
+                             np.array([1.0, -2.0]))
+    got7 = student.vjp_linear(A, v)
+calls = seen.calls if seen is not None else 0
+require("method", calls == 0,
+        f"vjp_linear called numerical_jacobian {calls} time(s): this exercise asks for "
+        "the exact rule of section 2, not finite differences")
+expect_close(got, [1.0, 4.0, -6.0], "vjp_linear(A=[[1, 2, 0], [0, -1, 3]], v=[1, -2])",
+             hint="x-bar = A.T @ v, of shape (n,)")
+expect_close(got7, A.T @ v, "vjp_linear(random A (5, 7), v (5,))", rtol=1e-12, atol=1e-12,
+             hint="the exact rule A.T @ v, not finite differences")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-grad-weight-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: grad_weight_linear
+# Checks: grad_weight_linear gives A-bar for y = A @ x, by its rule (not finite differences).
+_rng = np.random.default_rng(1)
+_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
+with autograd_off(), calls_to("numerical_jacobian") as _fd:
+    check_gradients(lambda A: A @ _xa, {"A": _A},
+                    lambda dout: {"A": grad_weight_linear(_xa, dout)}).assert_ok()
+require("method", _fd.count == 0,
+        f"grad_weight_linear called numerical_jacobian {_fd.count} time(s): this exercise "
+        "asks for the exact rule of section 2, not finite differences")
+print("grad_weight_linear: visible tests passed.")
+### BEGIN HIDDEN TESTS
+import contextlib
+
+rng = np.random.default_rng(seed)
+x, v = rng.normal(size=7), rng.normal(size=5)
+fd = student.counting("numerical_jacobian") if student.has("numerical_jacobian") \
+    else contextlib.nullcontext()
+with student.autograd_off(), fd as seen:
+    got = student.grad_weight_linear(np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0]))
+    got7 = student.grad_weight_linear(x, v)
+calls = seen.calls if seen is not None else 0
+require("method", calls == 0,
+        f"grad_weight_linear called numerical_jacobian {calls} time(s): this exercise asks "
+        "for the exact rule of section 2, not finite differences")
+expect_close(got, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]],
+             "grad_weight_linear(x=[1, 2, 3], v=[1, -2])",
+             hint="A-bar is the outer product v x^T, with the shape (m, n) of A")
+expect_close(got7, np.outer(v, x), "grad_weight_linear(random x (7,), v (5,))",
+             rtol=1e-12, atol=1e-12, hint="A-bar is the outer product v x^T")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -458,8 +588,11 @@ for case in timings:
 #
 # `affine_forward(x, W, b)` returns `x @ W + b`.
 # `affine_backward(dz, x, W)` returns the tuple `(dx, dW, db)`,
-# given the error signal `dz` of the output.
-# Keep the dtype of the inputs (float32 in gives float32 out).
+# given the error signal `dz` of the output,
+# and leaves its arguments unchanged.
+# Keep the dtype of the inputs: float32 in gives float32 out,
+# so no accumulator made with `np.zeros(...)` without a dtype, which is float64.
+# Both functions are graded, on float32 inputs too.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-affine-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def affine_forward(x, W, b):
@@ -479,59 +612,86 @@ def affine_backward(dz, x, W):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-affine-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks: affine_forward computes x @ W + b; the dx, dW, db of affine_backward pass gradcheck.
+# %% nbgrader={"grade": true, "grade_id": "a2-affine-forward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: affine_forward
+# Checks: affine_forward computes x @ W + b and keeps float32 inputs float32.
+passed.discard("affine_forward")
 _rng = np.random.default_rng(2)
 _x, _W, _b = _rng.normal(size=4), _rng.normal(size=(4, 3)), _rng.normal(size=3)
-_z = affine_forward(_x, _W, _b)
-assert np.shape(_z) == (3,), f"affine_forward: output shape must be (3,), got {np.shape(_z)}"
-assert np.allclose(_z, _x @ _W + _b), "affine_forward: values differ from x @ W + b"
-_dx, _dW, _db = affine_backward(np.ones(3), _x, _W)
-for _name, _g, _v in [("dx", _dx, _x), ("dW", _dW, _W), ("db", _db, _b)]:
-    assert np.shape(_g) == _v.shape, f"{_name} must have shape {_v.shape}, got {np.shape(_g)}"
-check_gradients(
-    lambda x, W, b: x @ W + b,
-    {"x": _x, "W": _W, "b": _b},
-    lambda dz: affine_backward(dz, _x, _W),
-).assert_ok()
-print("Exercise 2: visible tests passed.")
+with autograd_off():
+    _z = affine_forward(_x, _W, _b)
+    _z32 = affine_forward(_x.astype(np.float32), _W.astype(np.float32), _b.astype(np.float32))
+expect_close(_z, _x @ _W + _b, "affine_forward(x (4,), W (4, 3), b (3,))")
+expect_dtype(_z32, np.float32, "affine_forward(float32 x (4,), W (4, 3), b (3,))")
+passed.add("affine_forward")
+print("affine_forward: visible tests passed.")
 ### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+x, W, b = rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4)
+x32, W32, b32 = x.astype(np.float32), W.astype(np.float32), b.astype(np.float32)
+with student.autograd_off():
+    z = student.affine_forward(np.array([1.0, -2.0]),
+                               np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]]),
+                               np.array([0.5, 0.0, -1.0]))
+    z5 = student.affine_forward(x, W, b)
+    z32 = student.affine_forward(x32, W32, b32)
+expect_close(z, [3.5, -6.0, 0.0],
+             "affine_forward(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1])",
+             hint="z = x @ W + b has shape (n_out,)")
+expect_close(z5, x @ W + b, "affine_forward(random x (5,), W (5, 4), b (4,))")
+expect_dtype(z32, np.float32, "affine_forward(float32 x (5,), W (5, 4), b (4,))")
+expect_close(z32, x32 @ W32 + b32, "affine_forward(float32 x (5,), W (5, 4), b (4,))",
+             rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-affine-backward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: affine_backward
+# Checks: dx, dW, db pass gradcheck, keep their shapes and float32, and leave the inputs alone.
+passed.discard("affine_backward")
+_rng = np.random.default_rng(2)
+_x, _W, _b = _rng.normal(size=4), _rng.normal(size=(4, 3)), _rng.normal(size=3)
+_dz = _rng.normal(size=3)
+_args = (_dz.copy(), _x.copy(), _W.copy())
+with autograd_off():
+    _dx, _dW, _db = affine_backward(*_args)
+    _grads32 = affine_backward(_dz.astype(np.float32), _x.astype(np.float32),
+                               _W.astype(np.float32))
+    for _name, _g, _v in [("dx", _dx, _x), ("dW", _dW, _W), ("db", _db, _b)]:
+        expect_shape(_g, _v.shape, f"affine_backward(dz (3,), x (4,), W (4, 3)): {_name}")
+    for _name, _before, _after in zip(("dz", "x", "W"), (_dz, _x, _W), _args):
+        expect_unchanged(_before, _after, f"affine_backward (argument {_name})")
+    for _name, _g in zip(("dx", "dW", "db"), _grads32):
+        expect_dtype(_g, np.float32, f"affine_backward(float32 dz, x, W): {_name}")
+    check_gradients(lambda x, W, b: x @ W + b, {"x": _x, "W": _W, "b": _b},
+                    lambda dz: affine_backward(dz, _x, _W)).assert_ok()
+passed.add("affine_backward")
+print("affine_backward: visible tests passed.")
+### BEGIN HIDDEN TESTS
+NAMES = ("dx", "dW", "db")
 x = np.array([1.0, -2.0])
 W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
-b = np.array([0.5, 0.0, -1.0])
+call = "affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]])"
+wants = [[-1.0, 4.5], [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]], [1.0, 2.0, -1.0]]
+rng = np.random.default_rng(seed)
+x5, W5 = rng.normal(size=5), rng.normal(size=(5, 4))
+dz5 = rng.normal(size=4)
+x32, W32, dz32 = x5.astype(np.float32), W5.astype(np.float32), dz5.astype(np.float32)
 with student.autograd_off():
-    z = np.asarray(student.affine_forward(x, W, b))
-    assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
-        f"affine_forward(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1]) must be "
-        f"x @ W + b = [3.5, -6, 0] of shape (3,), got shape {z.shape}: {z.tolist()}")
-    call = "affine_backward(dz=[1, 2, -1], x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]])"
-    wants = [[-1.0, 4.5], [[1.0, 2.0, -1.0], [-2.0, -4.0, 2.0]], [1.0, 2.0, -1.0]]
-    out = arrays(student.affine_backward(np.array([1.0, 2.0, -1.0]), x, W), call,
-                 ("dx", "dW", "db"), shapes=[(2,), (2, 3), (3,)])
-    for name, got, want in zip(("dx", "dW", "db"), out, wants):
-        assert np.allclose(got, want), f"{call}: {name} must be {want}, got {show(got)}"
-
-    rng = np.random.default_rng(seed)
-    x, W, b = rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4)
-    z = np.asarray(student.affine_forward(x, W, b))
-    assert z.shape == (4,), (
-        f"affine_forward on random x (5,), W (5, 4), b (4,) must have shape (4,), got {z.shape}")
-    assert np.allclose(z, x @ W + b), (
-        f"affine_forward on random x (5,), W (5, 4), b (4,) must be x @ W + b; "
-        f"largest error {np.max(np.abs(z - (x @ W + b))):.3g}")
+    out = arrays(student.affine_backward(np.array([1.0, 2.0, -1.0]), x, W), call, NAMES)
+    for name, got, want in zip(NAMES, out, wants):
+        expect_close(got, want, f"{call}: {name}")
     gradients_ok("affine_backward(dz, x, W) for random x (5,), W (5, 4), b (4,)",
-                 lambda x, W, b: x @ W + b, {"x": x, "W": W, "b": b},
-                 lambda dz: student.affine_backward(dz, x, W))
-    unchanged(student.affine_backward, rng.normal(size=4), x, W, names=("dz", "x", "W"))
-
-    x32, W32, b32 = x.astype(np.float32), W.astype(np.float32), b.astype(np.float32)
-    dz32 = rng.normal(size=4).astype(np.float32)
-    z32 = np.asarray(student.affine_forward(x32, W32, b32))
-    assert z32.dtype == np.float32, (
-        f"affine_forward on float32 inputs must return float32, got {z32.dtype}")
-    arrays(student.affine_backward(dz32, x32, W32),
-           "affine_backward on float32 inputs (x (5,), W (5, 4), dz (4,))", ("dx", "dW", "db"),
-           shapes=[(5,), (5, 4), (4,)], dtype=np.float32)
+                 lambda x, W, b: x @ W + b, {"x": x5, "W": W5, "b": rng.normal(size=4)},
+                 lambda dz: student.affine_backward(dz, x5, W5))
+    result, after = student.affine_backward.inputs_after(dz5, x5, W5)
+    for name, before, now in zip(("dz", "x", "W"), (dz5, x5, W5), after):
+        expect_unchanged(before, now, f"affine_backward (argument {name})")
+    what = "affine_backward(float32 dz (4,), x (5,), W (5, 4))"
+    out = arrays(student.affine_backward(dz32, x32, W32), what, NAMES)
+    for name, got in zip(NAMES, out):
+        expect_dtype(got, np.float32, f"{what}: {name}")
+    for name, got, want in zip(NAMES, out, (W32 @ dz32, np.outer(x32, dz32), dz32)):
+        expect_close(got, want, f"{what}: {name}", rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -551,6 +711,8 @@ with student.autograd_off():
 #
 # Each function receives the upstream error signal `dout` and the array named in its signature.
 # Note that `sigmoid_backward` and `tanh_backward` receive the forward *outputs*.
+# Each function is graded on its own;
+# each must keep the dtype of its inputs and leave them unchanged.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-activation-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def relu_backward(dout, z):
@@ -574,68 +736,154 @@ def tanh_backward(dout, t):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-activation-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks: ReLU, sigmoid and tanh backward pass gradcheck against their forward functions.
-_rng = np.random.default_rng(3)
-_z = _rng.normal(size=6)
-for _name, _fwd, _bwd, _kept in [
-    ("relu_backward", lambda z: np.maximum(z, 0), relu_backward, lambda z: z),
-    ("sigmoid_backward", lambda z: 1 / (1 + np.exp(-z)), sigmoid_backward,
-     lambda z: 1 / (1 + np.exp(-z))),
-    ("tanh_backward", np.tanh, tanh_backward, np.tanh),
-]:
-    _g = _bwd(np.ones(6), _kept(_z))
-    assert np.shape(_g) == (6,), f"{_name}: shape must be (6,), got {np.shape(_g)}"
-    _saved = _kept(_z)
-    check_gradients(_fwd, {"z": _z},
-                    lambda dout, bwd=_bwd, saved=_saved: (bwd(dout, saved),)).assert_ok()
-print("Exercise 3: visible tests passed.")
+# %% nbgrader={"grade": true, "grade_id": "a2-activation-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: relu_backward
+# Checks: relu_backward passes gradcheck, keeps float32 and leaves its inputs alone.
+passed.discard("relu_backward")
+_z = np.random.default_rng(3).normal(size=6)
+_kept = _z
+_d = np.ones(6)
+_args = (_d.copy(), _kept.copy())
+with autograd_off():
+    _g = relu_backward(*_args)
+    _g32 = relu_backward(_d.astype(np.float32), _kept.astype(np.float32))
+    expect_shape(_g, (6,), "relu_backward(dout (6,), z (6,))")
+    for _name, _before, _after in zip(("dout", "z"), (_d, _kept), _args):
+        expect_unchanged(_before, _after, f"relu_backward (argument {_name})")
+    expect_dtype(_g32, np.float32, "relu_backward(float32 dout (6,), z (6,))")
+    check_gradients(lambda z: np.maximum(z, 0), {"z": _z},
+                    lambda dout: (relu_backward(dout, _kept),)).assert_ok()
+passed.add("relu_backward")
+print("relu_backward: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-def sigmoid(z):
+def forward(z):
+    return np.where(z > 0, z, 0.0)
+
+
+def kept(z):
+    return z
+
+
+rng = np.random.default_rng(seed)
+# entries at least 0.1 away from ReLU's kink at 0
+z = rng.uniform(0.1, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
+dout = rng.normal(size=(3, 4))
+z32 = z.astype(np.float32)
+lit_dout, lit_kept = np.array([2.0, -1.0, 0.5, 3.0]), np.array([-1.5, 0.0, 0.3, 2.0])
+with student.autograd_off():
+    got = student.relu_backward(lit_dout, lit_kept)
+    expect_close(got, [0.0, 0.0, 0.5, 3.0],
+                 f"relu_backward(dout={lit_dout.tolist()}, z=[-1.5, 0, 0.3, 2])",
+                 hint="the slope is 1 where z > 0 and 0 elsewhere, also at z = 0")
+    gradients_ok("relu_backward(dout, z) for h = relu(z), random z (3, 4)", forward, {"z": z},
+                 lambda d: (student.relu_backward(d, kept(z)),))
+    result, after = student.relu_backward.inputs_after(dout, kept(z))
+    for name, before, now in zip(("dout", "z"), (dout, kept(z)), after):
+        expect_unchanged(before, now, f"relu_backward (argument {name})")
+    what = "relu_backward(float32 dout (3, 4), z (3, 4))"
+    got = student.relu_backward(np.ones_like(z32), kept(z32))
+    expect_dtype(got, np.float32, what)
+    expect_close(got, (z32 > 0).astype(np.float32), what, rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-sigmoid-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: sigmoid_backward
+# Checks: sigmoid_backward passes gradcheck, keeps float32 and leaves its inputs alone.
+passed.discard("sigmoid_backward")
+_z = np.random.default_rng(3).normal(size=6)
+_kept = 1 / (1 + np.exp(-_z))
+_d = np.ones(6)
+_args = (_d.copy(), _kept.copy())
+with autograd_off():
+    _g = sigmoid_backward(*_args)
+    _g32 = sigmoid_backward(_d.astype(np.float32), _kept.astype(np.float32))
+    expect_shape(_g, (6,), "sigmoid_backward(dout (6,), s (6,))")
+    for _name, _before, _after in zip(("dout", "s"), (_d, _kept), _args):
+        expect_unchanged(_before, _after, f"sigmoid_backward (argument {_name})")
+    expect_dtype(_g32, np.float32, "sigmoid_backward(float32 dout (6,), s (6,))")
+    check_gradients(lambda z: 1 / (1 + np.exp(-z)), {"z": _z},
+                    lambda dout: (sigmoid_backward(dout, _kept),)).assert_ok()
+passed.add("sigmoid_backward")
+print("sigmoid_backward: visible tests passed.")
+### BEGIN HIDDEN TESTS
+def forward(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-d = np.array([2.0, -1.0, 0.5])
-literal = [
-    ("relu_backward", "z=[-1.5, 0.3, 2]", "dout * (z > 0)", np.array([-1.5, 0.3, 2.0]),
-     [0.0, -1.0, 0.5]),
-    ("sigmoid_backward", "s=[0.2, 0.5, 0.9]", "dout * s * (1 - s)", np.array([0.2, 0.5, 0.9]),
-     [0.32, -0.25, 0.045]),
-    ("tanh_backward", "t=[-0.5, 0, 0.8]", "dout * (1 - t**2)", np.array([-0.5, 0.0, 0.8]),
-     [1.5, -1.0, 0.18]),
-]
+def kept(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+rng = np.random.default_rng(seed)
+# entries at least 0.1 away from ReLU's kink at 0
+z = rng.uniform(0.1, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
+dout = rng.normal(size=(3, 4))
+z32 = z.astype(np.float32)
+lit_dout, lit_kept = np.array([2.0, -1.0, 0.5]), np.array([0.2, 0.5, 0.9])
 with student.autograd_off():
-    for name, shown, rule, kept, want in literal:
-        got = np.asarray(getattr(student, name)(d, kept))
-        assert got.shape == (3,) and np.allclose(got, want), (
-            f"{name}(dout=[2, -1, 0.5], {shown}) must be {rule} = {want}, "
-            f"got {show(got)}")
+    got = student.sigmoid_backward(lit_dout, lit_kept)
+    expect_close(got, [0.32, -0.25, 0.045],
+                 f"sigmoid_backward(dout={lit_dout.tolist()}, s=[0.2, 0.5, 0.9])",
+                 hint="s is the forward output: the slope is s * (1 - s), with no second sigmoid")
+    gradients_ok("sigmoid_backward(dout, s) for s = sigmoid(z), random z (3, 4)", forward, {"z": z},
+                 lambda d: (student.sigmoid_backward(d, kept(z)),))
+    result, after = student.sigmoid_backward.inputs_after(dout, kept(z))
+    for name, before, now in zip(("dout", "s"), (dout, kept(z)), after):
+        expect_unchanged(before, now, f"sigmoid_backward (argument {name})")
+    what = "sigmoid_backward(float32 dout (3, 4), s (3, 4))"
+    got = student.sigmoid_backward(np.ones_like(z32), kept(z32))
+    expect_dtype(got, np.float32, what)
+    expect_close(got, kept(z32) * (1 - kept(z32)), what, rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
 
-    rng = np.random.default_rng(seed)
-    # entries at least 0.1 away from ReLU's kink at 0
-    z = rng.uniform(0.1, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
-    gradients_ok("relu_backward(dout, z) for random z (3, 4)",
-                 lambda z: np.where(z > 0, z, 0.0), {"z": z},
-                 lambda dout: (student.relu_backward(dout, z),))
-    gradients_ok("sigmoid_backward(dout, s) for s = sigmoid(z), random z (3, 4)", sigmoid,
-                 {"z": z}, lambda dout: (student.sigmoid_backward(dout, sigmoid(z)),))
-    gradients_ok("tanh_backward(dout, t) for t = tanh(z), random z (3, 4)", np.tanh,
-                 {"z": z}, lambda dout: (student.tanh_backward(dout, np.tanh(z)),))
-    dout = rng.normal(size=(3, 4))
-    for f, kept, name in [(student.relu_backward, z, "z"),
-                          (student.sigmoid_backward, sigmoid(z), "s"),
-                          (student.tanh_backward, np.tanh(z), "t")]:
-        unchanged(f, dout, kept, names=("dout", name), hint="build a new array, e.g. "
-                  "dout * mask, and leave the caller's arrays alone")
+# %% nbgrader={"grade": true, "grade_id": "a2-tanh-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: tanh_backward
+# Checks: tanh_backward passes gradcheck, keeps float32 and leaves its inputs alone.
+passed.discard("tanh_backward")
+_z = np.random.default_rng(3).normal(size=6)
+_kept = np.tanh(_z)
+_d = np.ones(6)
+_args = (_d.copy(), _kept.copy())
+with autograd_off():
+    _g = tanh_backward(*_args)
+    _g32 = tanh_backward(_d.astype(np.float32), _kept.astype(np.float32))
+    expect_shape(_g, (6,), "tanh_backward(dout (6,), t (6,))")
+    for _name, _before, _after in zip(("dout", "t"), (_d, _kept), _args):
+        expect_unchanged(_before, _after, f"tanh_backward (argument {_name})")
+    expect_dtype(_g32, np.float32, "tanh_backward(float32 dout (6,), t (6,))")
+    check_gradients(lambda z: np.tanh(z), {"z": _z},
+                    lambda dout: (tanh_backward(dout, _kept),)).assert_ok()
+passed.add("tanh_backward")
+print("tanh_backward: visible tests passed.")
+### BEGIN HIDDEN TESTS
+def forward(z):
+    return np.tanh(z)
 
-    z32 = z.astype(np.float32)
-    d32 = np.ones_like(z32)
-    for name, kept in [("relu_backward", z32), ("sigmoid_backward", sigmoid(z32)),
-                       ("tanh_backward", np.tanh(z32))]:
-        got = np.asarray(getattr(student, name)(d32, kept))
-        assert got.dtype == np.float32 and got.shape == (3, 4), (
-            f"{name} on float32 inputs of shape (3, 4) must return float32 of shape (3, 4), "
-            f"got {got.dtype} of shape {got.shape}")
+
+def kept(z):
+    return np.tanh(z)
+
+
+rng = np.random.default_rng(seed)
+# entries at least 0.1 away from ReLU's kink at 0
+z = rng.uniform(0.1, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
+dout = rng.normal(size=(3, 4))
+z32 = z.astype(np.float32)
+lit_dout, lit_kept = np.array([2.0, -1.0, 0.5]), np.array([-0.5, 0.0, 0.8])
+with student.autograd_off():
+    got = student.tanh_backward(lit_dout, lit_kept)
+    expect_close(got, [1.5, -1.0, 0.18],
+                 f"tanh_backward(dout={lit_dout.tolist()}, t=[-0.5, 0, 0.8])",
+                 hint="t is the forward output: the slope is 1 - t**2, with no second tanh")
+    gradients_ok("tanh_backward(dout, t) for t = tanh(z), random z (3, 4)", forward, {"z": z},
+                 lambda d: (student.tanh_backward(d, kept(z)),))
+    result, after = student.tanh_backward.inputs_after(dout, kept(z))
+    for name, before, now in zip(("dout", "t"), (dout, kept(z)), after):
+        expect_unchanged(before, now, f"tanh_backward (argument {name})")
+    what = "tanh_backward(float32 dout (3, 4), t (3, 4))"
+    got = student.tanh_backward(np.ones_like(z32), kept(z32))
+    expect_dtype(got, np.float32, what)
+    expect_close(got, 1 - kept(z32) ** 2, what, rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -678,7 +926,10 @@ print("d sum(x + b) / db =", numerical_jacobian(lambda b: np.sum(x43 + b), b3).r
 # ### Exercise 4 (3 points): sum and max backward, and un-broadcasting
 #
 # `axis` is an int (possibly negative) or `None` (reduce over everything).
-# Return arrays with the shape of `x` (or `shape`) and the dtype of the incoming gradient.
+# Return arrays with the shape of `x` (or `shape`) and the dtype of the incoming gradient
+# (a float32 `dout` gives a float32 result, so no `np.ones(...)` or `np.zeros(...)` without a dtype),
+# and leave the arguments unchanged.
+# Each function is graded on its own.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-reduce-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sum_backward(dout, x_shape, axis=None, keepdims=False):
@@ -718,46 +969,87 @@ def unbroadcast(grad, shape):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-reduce-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks: sum/max backward over an axis and unbroadcast pass gradcheck and keep the shapes.
-_rng = np.random.default_rng(4)
-_x = _rng.normal(size=(4, 3))
-for _axis in [0, 1, -1, None]:
-    for _keep in [False, True]:
-        _y = _x.sum(axis=_axis, keepdims=_keep)
-        _g = sum_backward(np.ones_like(_y), _x.shape, _axis, _keep)
-        assert np.shape(_g) == _x.shape, (f"sum_backward(axis={_axis}, keepdims={_keep}): "
-                                          f"shape must be {_x.shape}, got {np.shape(_g)}")
-        check_gradients(lambda x, a=_axis, k=_keep: x.sum(axis=a, keepdims=k), {"x": _x},
-                        lambda d, a=_axis, k=_keep: (sum_backward(d, _x.shape, a, k),)).assert_ok()
-        check_gradients(lambda x, a=_axis, k=_keep: x.max(axis=a, keepdims=k), {"x": _x},
-                        lambda d, a=_axis, k=_keep: (max_backward(d, _x, a, k),)).assert_ok()
-_tie = max_backward(np.array([1.0, 2.0]), np.array([[1.0, 4.0, 4.0], [0.0, 2.0, -1.0]]), axis=1)
-assert np.allclose(_tie, [[0, 0.5, 0.5], [0, 2, 0]]), f"max_backward at a tie: got\n{_tie}"
-_b = _rng.normal(size=(3,))
-check_gradients(lambda x, b: x * b, {"x": _x, "b": _b},
-                lambda d: (d * _b, unbroadcast(d * _x, _b.shape))).assert_ok()
-_c = _rng.normal(size=(4, 1))
-check_gradients(lambda x, c: x + c, {"x": _x, "c": _c},
-                lambda d: (unbroadcast(d, _x.shape), unbroadcast(d, _c.shape))).assert_ok()
-print("Exercise 4: visible tests passed.")
+# %% nbgrader={"grade": true, "grade_id": "a2-reduce-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: sum_backward
+# Checks: sum_backward over every axis passes gradcheck, keeps shape and float32, leaves dout alone.
+_x = np.random.default_rng(4).normal(size=(4, 3))
+with autograd_off():
+    for _axis in [0, 1, -1, None]:
+        for _keep in [False, True]:
+            _what = f"sum_backward(dout, (4, 3), axis={_axis}, keepdims={_keep})"
+            _d = np.ones_like(_x.sum(axis=_axis, keepdims=_keep))
+            _g = sum_backward(_d, _x.shape, _axis, _keep)
+            expect_shape(_g, _x.shape, _what)
+            check_gradients(lambda x, a=_axis, k=_keep: x.sum(axis=a, keepdims=k), {"x": _x},
+                            lambda d, a=_axis, k=_keep: (sum_backward(d, _x.shape, a, k),)
+                            ).assert_ok()
+    _d = np.array([1.0, 2.0, 3.0])
+    _g32 = sum_backward(_d.astype(np.float32), (4, 3), axis=0)
+    expect_dtype(_g32, np.float32, "sum_backward(float32 dout (3,), (4, 3), axis=0)")
+    _g = sum_backward(_d, (4, 3), axis=0)
+expect_unchanged([1.0, 2.0, 3.0], _d, "sum_backward (argument dout)")
+print("sum_backward: visible tests passed.")
 ### BEGIN HIDDEN TESTS
-# a 0-d array crosses the protocol as shape (1,): the kernel reports such shapes itself
-shape_of = student.kernel(
-    "def shape_of(fn, *args):\n    return list(np.shape(fn(*args)))\n")
-
-
 def plain(d):
     """A 0-d upstream gradient as a numpy scalar (0-d arrays do not cross the protocol)."""
     return d[()] if np.ndim(d) == 0 else d
 
 
-def expect(label, got, want, got_shape=None):
-    got, want = np.asarray(got), np.asarray(want)
-    got_shape = got.shape if got_shape is None else tuple(got_shape)
-    assert got_shape == want.shape, f"{label}: must have shape {want.shape}, got {got_shape}"
-    assert np.allclose(got, want), (
-        f"{label}: want {want.tolist()}, got {show(got)} ({worst(got, want)})")
+rng = np.random.default_rng(seed)
+x3 = rng.normal(size=(3, 4, 2))
+axis = [0, 1, 2, -1, -2, None][int(rng.integers(6))]
+keep = bool(rng.integers(2))
+dout = plain(rng.normal(size=x3.sum(axis=axis, keepdims=keep).shape))
+cases = [
+    ("sum_backward(dout=[1, 2], x_shape=(2, 3), axis=1)",
+     (np.array([1.0, 2.0]), (2, 3)), {"axis": 1}, [[1, 1, 1], [2, 2, 2]]),
+    ("sum_backward(dout=[[1, 2, 3]], x_shape=(2, 3), axis=-2, keepdims=True)",
+     (np.array([[1.0, 2.0, 3.0]]), (2, 3)), {"axis": -2, "keepdims": True},
+     [[1, 2, 3], [1, 2, 3]]),
+    ("sum_backward(dout=1.5 (a numpy scalar), x_shape=(2, 2)) over all entries",
+     (np.float64(1.5), (2, 2)), {}, np.full((2, 2), 1.5)),
+]
+with student.autograd_off():
+    for what, args, kwargs, want in cases:
+        expect_close(student.sum_backward(*args, **kwargs), want, what,
+                     hint="copy dout back along the summed axis (np.expand_dims, then "
+                          "np.broadcast_to the shape of x)")
+    gradients_ok(f"sum_backward(dout, (3, 4, 2), axis={axis}, keepdims={keep})",
+                 lambda x: x.sum(axis=axis, keepdims=keep), {"x": x3},
+                 lambda d: (student.sum_backward(plain(d), x3.shape, axis, keep),))
+    result, after = student.sum_backward.inputs_after(dout, x3.shape, axis, keep)
+    expect_unchanged(dout, after[0], "sum_backward (argument dout)")
+    what = "sum_backward(float32 dout (2,), x_shape=(2, 3), axis=1)"
+    got = student.sum_backward(np.array([1.0, 2.0], np.float32), (2, 3), axis=1)
+    expect_dtype(got, np.float32, what)
+    expect_close(got, [[1, 1, 1], [2, 2, 2]], what)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-max-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: max_backward
+# Checks: max_backward passes gradcheck, splits ties, keeps shape and float32, leaves x alone.
+_x = np.random.default_rng(4).normal(size=(4, 3))
+with autograd_off():
+    for _axis in [0, 1, -1, None]:
+        for _keep in [False, True]:
+            _what = f"max_backward(dout, x (4, 3), axis={_axis}, keepdims={_keep})"
+            _d = np.ones_like(_x.max(axis=_axis, keepdims=_keep))
+            expect_shape(max_backward(_d, _x, _axis, _keep), _x.shape, _what)
+            check_gradients(lambda x, a=_axis, k=_keep: x.max(axis=a, keepdims=k), {"x": _x},
+                            lambda d, a=_axis, k=_keep: (max_backward(d, _x, a, k),)
+                            ).assert_ok()
+    _xt = np.array([[1.0, 4.0, 4.0], [0.0, 2.0, -1.0]])
+    _tie = max_backward(np.array([1.0, 2.0]), _xt, axis=1)
+    _g32 = max_backward(np.ones(2, np.float32), _xt.astype(np.float32), axis=1)
+expect_close(_tie, [[0, 0.5, 0.5], [0, 2, 0]], "max_backward([1, 2], [[1, 4, 4], [0, 2, -1]], axis=1)",
+             hint="tied maxima share the error equally")
+expect_unchanged([[1.0, 4.0, 4.0], [0.0, 2.0, -1.0]], _xt, "max_backward (argument x)")
+expect_dtype(_g32, np.float32, "max_backward(float32 dout (2,), x (2, 3), axis=1)")
+print("max_backward: visible tests passed.")
+### BEGIN HIDDEN TESTS
+def plain(d):
+    """A 0-d upstream gradient as a numpy scalar (0-d arrays do not cross the protocol)."""
+    return d[()] if np.ndim(d) == 0 else d
 
 
 def distinct(shape, rng):
@@ -769,53 +1061,82 @@ def distinct(shape, rng):
 
 x = np.array([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]])
 shown = "x = [[1, 5, 5], [2, 0, -1]]"
+cases = [
+    (f"max_backward(dout=[1, 3], {shown}, axis=1), the tied 5s share the error",
+     (np.array([1.0, 3.0]), x), {"axis": 1}, [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]]),
+    (f"max_backward(dout=[[1, 2, 4]], {shown}, axis=0, keepdims=True)",
+     (np.array([[1.0, 2.0, 4.0]]), x), {"axis": 0, "keepdims": True},
+     [[0.0, 2.0, 4.0], [1.0, 0.0, 0.0]]),
+    (f"max_backward(dout=2.0, {shown}) over all entries (axis=None), a tie of two 5s",
+     (2.0, x), {}, [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]),
+    (f"max_backward(dout=[1, 3], {shown}, axis=-1)",
+     (np.array([1.0, 3.0]), x), {"axis": -1}, [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]]),
+]
+rng = np.random.default_rng(seed)
+xm = distinct((5, 4), rng)
+x3 = distinct((3, 4, 2), rng)
+axis = [0, 1, 2, -1, -2, None][int(rng.integers(6))]
+keep = bool(rng.integers(2))
 with student.autograd_off():
-    expect(f"max_backward(dout=[1, 3], {shown}, axis=1), the tied 5s share the error",
-           student.max_backward(np.array([1.0, 3.0]), x, axis=1),
-           [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
-    expect(f"max_backward(dout=[[1, 2, 4]], {shown}, axis=0, keepdims=True)",
-           student.max_backward(np.array([[1.0, 2.0, 4.0]]), x, axis=0, keepdims=True),
-           [[0.0, 2.0, 4.0], [1.0, 0.0, 0.0]])
-    expect(f"max_backward(dout=2.0, {shown}) over all entries (axis=None), a tie of two 5s",
-           student.max_backward(2.0, x), [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
-    expect(f"max_backward(dout=[1, 3], {shown}, axis=-1)",
-           student.max_backward(np.array([1.0, 3.0]), x, axis=-1),
-           [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]])
-    expect("sum_backward(dout=[1, 2], x_shape=(2, 3), axis=1)",
-           student.sum_backward(np.array([1.0, 2.0]), (2, 3), axis=1),
-           [[1, 1, 1], [2, 2, 2]])
-    expect("sum_backward(dout=[[1, 2, 3]], x_shape=(2, 3), axis=-2, keepdims=True)",
-           student.sum_backward(np.array([[1.0, 2.0, 3.0]]), (2, 3), axis=-2, keepdims=True),
-           [[1, 2, 3], [1, 2, 3]])
-    expect("sum_backward(dout=1.5 (a numpy scalar), x_shape=(2, 2)) over all entries",
-           student.sum_backward(np.float64(1.5), (2, 2)), np.full((2, 2), 1.5))
+    for what, args, kwargs, want in cases:
+        expect_close(student.max_backward(*args, **kwargs), want, what,
+                     hint="only the maximum of each line gets the error; k tied maxima get "
+                          "1/k of it each")
+    gradients_ok("max_backward(dout, x, axis=0) for random x (5, 4)",
+                 lambda x: np.max(x, axis=0), {"x": xm},
+                 lambda d: (student.max_backward(d, xm, axis=0),))
+    gradients_ok(f"max_backward(dout, x, axis={axis}, keepdims={keep}) for random x (3, 4, 2)",
+                 lambda x: x.max(axis=axis, keepdims=keep), {"x": x3},
+                 lambda d: (student.max_backward(plain(d), x3, axis, keep),))
+    dout = rng.normal(size=4)
+    result, after = student.max_backward.inputs_after(dout, xm, 0)
+    for name, before, now in zip(("dout", "x"), (dout, xm), after):
+        expect_unchanged(before, now, f"max_backward (argument {name})")
+    what = f"max_backward(float32 dout (2,), float32 {shown}, axis=1)"
+    got = student.max_backward(np.array([1.0, 3.0], np.float32), x.astype(np.float32), axis=1)
+    expect_dtype(got, np.float32, what)
+    expect_close(got, [[0.0, 0.5, 0.5], [3.0, 0.0, 0.0]], what)
+### END HIDDEN TESTS
 
-    G = np.arange(24.0).reshape(2, 4, 3)
+# %% nbgrader={"grade": true, "grade_id": "a2-unbroadcast-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: unbroadcast
+# Checks: unbroadcast sums a gradient back to its operand's shape (gradcheck) and keeps float32.
+_rng = np.random.default_rng(4)
+_x, _b, _c = _rng.normal(size=(4, 3)), _rng.normal(size=(3,)), _rng.normal(size=(4, 1))
+with autograd_off():
+    check_gradients(lambda x, b: x * b, {"x": _x, "b": _b},
+                    lambda d: (d * _b, unbroadcast(d * _x, _b.shape))).assert_ok()
+    check_gradients(lambda x, c: x + c, {"x": _x, "c": _c},
+                    lambda d: (unbroadcast(d, _x.shape), unbroadcast(d, _c.shape))).assert_ok()
+    _G = np.ones((2, 4, 3))
+    _g32 = unbroadcast(_G.astype(np.float32), (4, 1))
+    _g = unbroadcast(_G, (4, 1))
+expect_shape(_g, (4, 1), "unbroadcast(G (2, 4, 3), shape=(4, 1))")
+expect_unchanged(np.ones((2, 4, 3)), _G, "unbroadcast (argument grad)")
+expect_dtype(_g32, np.float32, "unbroadcast(float32 G (2, 4, 3), shape=(4, 1))")
+print("unbroadcast: visible tests passed.")
+### BEGIN HIDDEN TESTS
+# a 0-d array crosses the protocol as shape (1,): the kernel reports such shapes itself
+shape_of = student.kernel(
+    "def shape_of(fn, *args):\n    return list(np.shape(fn(*args)))\n")
+G = np.arange(24.0).reshape(2, 4, 3)
+rng = np.random.default_rng(seed)
+x, b, c = rng.normal(size=(5, 4)), rng.normal(size=(4,)), rng.normal(size=(5, 1))
+with student.autograd_off():
     for shape, want in [
         ((4, 1), [[42.0], [60.0], [78.0], [96.0]]),
         ((3,), [84.0, 92.0, 100.0]),
         ((1, 3), [[84.0, 92.0, 100.0]]),
         ((2, 1, 3), [[[18.0, 22.0, 26.0]], [[66.0, 70.0, 74.0]]]),
-        ((), 276.0),
         ((2, 4, 3), G),
     ]:
-        expect(f"unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape={shape})",
-               student.unbroadcast(G, shape), want,
-               shape_of(student.unbroadcast, G, shape) if shape == () else None)
-
-    got = np.asarray(student.unbroadcast(G.astype(np.float32), (4, 1)))
-    assert got.dtype == np.float32, (
-        f"unbroadcast of a float32 gradient (2, 4, 3) to (4, 1) must stay float32, "
-        f"got {got.dtype}")
-    got = np.asarray(student.max_backward(np.ones(2, np.float32), x.astype(np.float32), axis=1))
-    assert got.dtype == np.float32, (
-        f"max_backward with a float32 dout over axis=1 must return float32, got {got.dtype}")
-    got = np.asarray(student.sum_backward(np.ones(2, np.float32), (2, 3), axis=1))
-    assert got.dtype == np.float32, (
-        f"sum_backward with a float32 dout over axis=1 must return float32, got {got.dtype}")
-
-    rng = np.random.default_rng(seed)
-    x, b, c = rng.normal(size=(5, 4)), rng.normal(size=(4,)), rng.normal(size=(5, 1))
+        expect_close(student.unbroadcast(G, shape), want,
+                     f"unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape={shape})",
+                     hint="sum over the added leading axes, then with keepdims over the "
+                          "axes where shape has size 1")
+    what = "unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape=())"
+    expect_shape(np.empty(shape_of(student.unbroadcast, G, ())), (), what)
+    expect_close(np.ravel(student.unbroadcast(G, ()))[:1], [276.0], what)
 
     def analytic(d):
         e = 2 * (x * b - c) * d
@@ -823,25 +1144,13 @@ with student.autograd_off():
 
     gradients_ok("unbroadcast, for (x * b - c)**2 with x (5, 4), b (4,) and c (5, 1)",
                  lambda x, b, c: (x * b - c) ** 2, {"x": x, "b": b, "c": c}, analytic)
-
-    xm = distinct((5, 4), rng)
-    gradients_ok("max_backward(dout, x, axis=0) for random x (5, 4)",
-                 lambda x: np.max(x, axis=0), {"x": xm},
-                 lambda d: (student.max_backward(d, xm, axis=0),))
-    unchanged(student.max_backward, rng.normal(size=4), xm, 0, names=("dout", "x"))
-
-    x3 = distinct((3, 4, 2), rng)
-    axis = [0, 1, 2, -1, -2, None][int(rng.integers(6))]
-    keep = bool(rng.integers(2))
-    gradients_ok(f"sum_backward(dout, (3, 4, 2), axis={axis}, keepdims={keep})",
-                 lambda x: x.sum(axis=axis, keepdims=keep), {"x": x3},
-                 lambda d: (student.sum_backward(plain(d), x3.shape, axis, keep),))
-    gradients_ok(f"max_backward(dout, x, axis={axis}, keepdims={keep}) for random x (3, 4, 2)",
-                 lambda x: x.max(axis=axis, keepdims=keep), {"x": x3},
-                 lambda d: (student.max_backward(plain(d), x3, axis, keep),))
-    dout = plain(rng.normal(size=x3.sum(axis=axis, keepdims=keep).shape))
-    unchanged(student.sum_backward, dout, x3.shape, axis, keep, names=("dout",))
-    unchanged(student.unbroadcast, rng.normal(size=(5, 4)), (4,), names=("grad",))
+    grad = rng.normal(size=(5, 4))
+    result, after = student.unbroadcast.inputs_after(grad, (4,))
+    expect_unchanged(grad, after[0], "unbroadcast (argument grad)")
+    what = "unbroadcast(float32 G (2, 4, 3), shape=(4, 1))"
+    got = student.unbroadcast(G.astype(np.float32), (4, 1))
+    expect_dtype(got, np.float32, what)
+    expect_close(got, [[42.0], [60.0], [78.0], [96.0]], what)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -912,7 +1221,8 @@ def _logistic_ref(w, b, x, t, lam):
 
 
 for _w, _b, _x, _t, _lam in [(0.5, -0.2, 1.5, 1.0, 0.0), (-1.0, 0.3, 2.0, 0.0, 0.1)]:
-    _loss, _bars = logistic_least_squares(_w, _b, _x, _t, _lam)
+    with autograd_off():
+        _loss, _bars = logistic_least_squares(_w, _b, _x, _t, _lam)
     assert isinstance(_loss, float), f"the loss must be a Python float, got {type(_loss).__name__}"
     assert set(_bars) == {"y", "z", "w", "b"}, f"keys must be y, z, w, b; got {sorted(_bars)}"
     assert np.isclose(_loss, _logistic_ref(_w, _b, _x, _t, _lam)), f"loss: got {_loss}"
@@ -1095,57 +1405,85 @@ print("loss", loss, " grads", {name: g.ravel() for name, g in grads.items()})
 # Write the loss and all four parameter gradients with array operations only (no Python loops).
 # Return the loss as a Python float and the gradients in a dict with keys
 # `"W1"`, `"b1"`, `"W2"`, `"b2"`, each with its parameter's shape and dtype.
-# You may call your functions from exercises 2 and 3, or write the lines out.
+# You may call your `affine_forward`, `affine_backward` and `relu_backward`
+# from exercises 2 and 3, or write the lines out.
+# This exercise is graded on its own:
+# the hidden tests answer those calls with the right values for their inputs,
+# so a mistake in exercise 2 or 3 costs points there only.
+# The visible test below runs your own functions;
+# when it fails after calling one whose own tests have not passed, it says so and does not fail.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-mlp-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
     """Loss ||relu(x @ W1 + b1) @ W2 + b2 - y||^2 and its gradients W1, b1, W2, b2."""
     ### BEGIN SOLUTION
-    z1 = x @ W1 + b1
+    z1 = affine_forward(x, W1, b1)
     h = np.maximum(z1, 0)
-    y_hat = h @ W2 + b2
+    y_hat = affine_forward(h, W2, b2)
     loss = float(np.sum((y_hat - y) ** 2))
     dy_hat = 2 * (y_hat - y)
-    dW2 = np.outer(h, dy_hat)
-    db2 = dy_hat
-    dh = W2 @ dy_hat
-    dz1 = dh * (z1 > 0)
-    dW1 = np.outer(x, dz1)
-    db1 = dz1
+    dh, dW2, db2 = affine_backward(dy_hat, h, W2)
+    dz1 = relu_backward(dh, z1)
+    _, dW1, db1 = affine_backward(dz1, x, W1)
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "a2-mlp-backward-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
-# Checks: the vector two-layer network reproduces assignment 1 and its gradients pass gradcheck.
-_loss, _grads = mlp_loss_and_grads(*point)
-assert isinstance(_loss, float), f"the loss must be a Python float, got {type(_loss).__name__}"
-assert np.isclose(_loss, 9.0), f"at the lecture's point the loss is 9, got {_loss}"
-_got = [float(np.ravel(_grads[_k])[0]) for _k in ("W1", "b1", "W2", "b2")]
-assert np.allclose(_got, [-36, -18, -12, -6]), f"expected (-36, -18, -12, -6), got {_got}"
-_rng = np.random.default_rng(6)
-_params = {"W1": _rng.normal(size=(3, 5)), "b1": _rng.normal(size=5),
-           "W2": _rng.normal(size=(5, 2)), "b2": _rng.normal(size=2)}
-_x, _y = _rng.normal(size=3), _rng.normal(size=2)
-_loss, _grads = mlp_loss_and_grads(_x, _y, *_params.values())
-for _k, _v in _params.items():
-    assert np.shape(_grads[_k]) == _v.shape, (
-        f"{_k}: shape must be {_v.shape}, got {np.shape(_grads[_k])}")
+# Checks: the vector two-layer network reproduces assignment 1, passes gradcheck, keeps float32.
+def _check_mlp():
+    """The visible checks of exercise 6 (check_on_its_own runs them, see the setup cell)."""
+    with autograd_off():
+        loss, grads = mlp_loss_and_grads(*point)
+        assert isinstance(loss, float), (
+            f"mlp_loss_and_grads: the loss must be a Python float, got {type(loss).__name__}")
+        expect_close(loss, 9.0, "mlp_loss_and_grads at the lecture's point: the loss")
+        expect_close([float(np.ravel(grads[k])[0]) for k in ("W1", "b1", "W2", "b2")],
+                     [-36, -18, -12, -6],
+                     "mlp_loss_and_grads at the lecture's point: the gradients (W1, b1, W2, b2)")
+        rng = np.random.default_rng(6)
+        params = {"W1": rng.normal(size=(3, 5)), "b1": rng.normal(size=5),
+                  "W2": rng.normal(size=(5, 2)), "b2": rng.normal(size=2)}
+        x, y = rng.normal(size=3), rng.normal(size=2)
+        loss, grads = mlp_loss_and_grads(x, y, *params.values())
+        for k, v in params.items():
+            expect_shape(grads[k], v.shape, f"mlp_loss_and_grads (3 inputs, 5 hidden units, "
+                                            f"2 outputs): grads['{k}']")
+        check_gradients(lambda W1, b1, W2, b2: np.sum((np.maximum(x @ W1 + b1, 0) @ W2 + b2
+                                                       - y) ** 2),
+                        params, grads).assert_ok()
+        p32 = [v.astype(np.float32) for v in params.values()]
+        loss, grads = mlp_loss_and_grads(x.astype(np.float32), y.astype(np.float32), *p32)
+        for k in params:
+            expect_dtype(grads[k], np.float32, f"mlp_loss_and_grads(float32 inputs): grads['{k}']")
 
 
-def _mlp_ref(W1, b1, W2, b2):
-    return np.sum((np.maximum(_x @ W1 + b1, 0) @ W2 + b2 - _y) ** 2)
-
-
-check_gradients(_mlp_ref, _params, _grads).assert_ok()
-print("Exercise 6: visible tests passed.")
+if check_on_its_own(_check_mlp, "affine_forward", "affine_backward", "relu_backward"):
+    print("Exercise 6: visible tests passed.")
 ### BEGIN HIDDEN TESTS
+import contextlib
+
 NAMES = ("W1", "b1", "W2", "b2")
 
 
-def answer(shown, *args):
+def earlier_answers(x, y, W1, b1, W2, b2, into):
+    """Add to `into` what affine_forward, affine_backward and relu_backward must return for
+    the calls a correct mlp_loss_and_grads makes on these inputs (the stand-ins' answers)."""
+    z1 = x @ W1 + b1
+    into["affine_forward"].append(((x, W1, b1), z1))
+    for h in (np.maximum(z1, 0), z1 * (z1 > 0)):  # 0.0 or -0.0 where a unit is off
+        y_hat = h @ W2 + b2
+        dy = 2 * (y_hat - y)
+        dh = W2 @ dy
+        dz1 = dh * (z1 > 0)
+        into["affine_forward"].append(((h, W2, b2), y_hat))
+        into["affine_backward"] += [((dy, h, W2), (dh, np.outer(h, dy), dy.copy())),
+                                    ((dz1, x, W1), (W1 @ dz1, np.outer(x, dz1), dz1.copy()))]
+        into["relu_backward"] += [((dh, z1), dz1), ((dh, h), dz1)]
+
+
+def answer(shown, out):
     """The student's loss and gradient dict, with the types and keys checked."""
-    out = student.mlp_loss_and_grads(*args)
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
         f"mlp_loss_and_grads {shown} must return (loss, grads), got {describe(out)}")
     loss, grads = out
@@ -1164,58 +1502,57 @@ def mlp_ref(x, y):
     return loss
 
 
-with student.autograd_off():
-    shown = "at the lecture's point (x, y, W1, b1, W2, b2) = (2, 10, -1, 4, 3, 1)"
-    loss, g = answer(shown, np.array([2.0]), np.array([10.0]), np.array([[-1.0]]),
-                     np.array([4.0]), np.array([[3.0]]), np.array([1.0]))
-    assert np.isclose(loss, 9.0), f"mlp_loss_and_grads {shown}: the loss must be 9, got {loss}"
-    got = [float(np.ravel(g[k])[0]) if g[k].size else np.nan for k in NAMES]
-    assert np.allclose(got, [-36, -18, -12, -6]), (
-        f"mlp_loss_and_grads {shown}: the gradients (W1, b1, W2, b2) must be "
-        f"(-36, -18, -12, -6), got {tuple(got)}")
+lecture = (np.array([2.0]), np.array([10.0]), np.array([[-1.0]]), np.array([4.0]),
+           np.array([[3.0]]), np.array([1.0]))
+small = (np.array([1.0, -1.0]), np.array([0.5, -0.5]),
+         np.array([[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]]), np.array([0.0, 0.5, 0.25]),
+         np.array([[1.0, 0.0], [2.0, -1.0], [-1.0, 1.0]]), np.array([0.1, -0.2]))
+rng = np.random.default_rng(seed)
+while True:  # every hidden unit at least 0.1 away from ReLU's kink
+    p = {"W1": rng.normal(size=(4, 6)), "b1": rng.normal(size=6),
+         "W2": rng.normal(size=(6, 3)), "b2": rng.normal(size=3)}
+    x, y = rng.normal(size=4), rng.normal(size=3)
+    if np.min(np.abs(x @ p["W1"] + p["b1"])) > 0.1:
+        break
+rand = (x, y, *p.values())
+rand32 = tuple(a.astype(np.float32) for a in rand)
+stand_ins = {"affine_forward": [], "affine_backward": [], "relu_backward": []}
+for args in (lecture, small, rand, rand32):
+    earlier_answers(*args, stand_ins)
+with student.autograd_off(), contextlib.ExitStack() as stack:
+    for name, answers in stand_ins.items():
+        if student.has(name):
+            stack.enter_context(student.standin(name, answers))
+    outs = [student.mlp_loss_and_grads(*args) for args in (lecture, small, rand, rand32)]
 
-    x = np.array([1.0, -1.0])
-    y = np.array([0.5, -0.5])
-    W1 = np.array([[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]])
-    b1 = np.array([0.0, 0.5, 0.25])
-    W2 = np.array([[1.0, 0.0], [2.0, -1.0], [-1.0, 1.0]])
-    b2 = np.array([0.1, -0.2])
-    shown = ("with 2 inputs, 3 hidden units (the second one inactive, z1 = [0.5, -2.5, 1.75]) "
-             "and 2 outputs")
-    loss, g = answer(shown, x, y, W1, b1, W2, b2)
-    assert np.isclose(loss, 6.925), (
-        f"mlp_loss_and_grads {shown}: the loss must be 6.925, got {show(loss)}")
-    for k, want in [("b2", [-3.3, 4.1]),
-                    ("W2", [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]]),
-                    ("b1", [-3.3, 0.0, 7.4]),
-                    ("W1", [[-3.3, 0.0, 7.4], [3.3, 0.0, -7.4]])]:
-        want = np.array(want)
-        assert g[k].shape == want.shape and np.allclose(g[k], want), (
-            f"mlp_loss_and_grads {shown}: grads['{k}'] must be {want.tolist()}, "
-            f"got {show(g[k])}")
+shown = "at the lecture's point (x, y, W1, b1, W2, b2) = (2, 10, -1, 4, 3, 1)"
+loss, g = answer(shown, outs[0])
+expect_close(loss, 9.0, f"mlp_loss_and_grads {shown}: the loss")
+expect_close([float(np.ravel(g[k])[0]) if g[k].size else np.nan for k in NAMES],
+             [-36, -18, -12, -6], f"mlp_loss_and_grads {shown}: the gradients (W1, b1, W2, b2)")
 
-    rng = np.random.default_rng(seed)
-    while True:  # every hidden unit at least 0.1 away from ReLU's kink
-        p = {"W1": rng.normal(size=(4, 6)), "b1": rng.normal(size=6),
-             "W2": rng.normal(size=(6, 3)), "b2": rng.normal(size=3)}
-        x, y = rng.normal(size=4), rng.normal(size=3)
-        if np.min(np.abs(x @ p["W1"] + p["b1"])) > 0.1:
-            break
-    shown = "for random x (4,), y (3,), W1 (4, 6), b1 (6,), W2 (6, 3), b2 (3,)"
-    loss, g = answer(shown, x, y, *p.values())
-    want = mlp_ref(x, y)(*p.values())
-    assert np.isclose(loss, want), (
-        f"mlp_loss_and_grads {shown}: the loss must be {want:.6g}, got {loss:.6g}")
-    arrays([g[k] for k in NAMES], f"mlp_loss_and_grads {shown}",
-           [f"grads['{k}']" for k in NAMES], shapes=[v.shape for v in p.values()])
-    gradients_ok(f"mlp_loss_and_grads {shown}", mlp_ref(x, y), p, g)
+shown = ("with 2 inputs, 3 hidden units (the second one inactive, z1 = [0.5, -2.5, 1.75]) "
+         "and 2 outputs")
+loss, g = answer(shown, outs[1])
+expect_close(loss, 6.925, f"mlp_loss_and_grads {shown}: the loss")
+for k, want in [("b2", [-3.3, 4.1]),
+                ("W2", [[-1.65, 2.05], [0.0, 0.0], [-5.775, 7.175]]),
+                ("b1", [-3.3, 0.0, 7.4]),
+                ("W1", [[-3.3, 0.0, 7.4], [3.3, 0.0, -7.4]])]:
+    expect_close(g[k], want, f"mlp_loss_and_grads {shown}: grads['{k}']")
 
-    p32 = {k: v.astype(np.float32) for k, v in p.items()}
-    loss, g = answer("on float32 inputs", x.astype(np.float32), y.astype(np.float32),
-                     *p32.values())
-    arrays([g[k] for k in NAMES], "mlp_loss_and_grads on float32 inputs",
-           [f"grads['{k}']" for k in NAMES], shapes=[v.shape for v in p32.values()],
-           dtype=np.float32)
+shown = "for random x (4,), y (3,), W1 (4, 6), b1 (6,), W2 (6, 3), b2 (3,)"
+loss, g = answer(shown, outs[2])
+want = mlp_ref(x, y)(*p.values())
+expect_close(loss, want, f"mlp_loss_and_grads {shown}: the loss")
+for k in NAMES:
+    expect_shape(g[k], p[k].shape, f"mlp_loss_and_grads {shown}: grads['{k}']")
+gradients_ok(f"mlp_loss_and_grads {shown}", mlp_ref(x, y), p, g)
+
+shown = "on float32 inputs of the same shapes"
+loss, g = answer(shown, outs[3])
+for k in NAMES:
+    expect_dtype(g[k], np.float32, f"mlp_loss_and_grads({shown}): grads['{k}']")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1364,19 +1701,22 @@ def layer_loss_and_grads(x, W, y, z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a2-spot-the-bug-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks: the fixed layer applies relu elementwise and its gradients pass gradcheck.
-_loss, _g = layer_loss_and_grads(np.array([1.0]), np.array([[-2.0]]),
-                                 np.array([0.5]), np.array([0.25]))
-assert np.isclose(_loss, 0.5), f"x=1, W=-2, y=0.5, z=0.25: relu gives 0, the loss 0.5; got {_loss}"
-
-
+# Checks: the fixed layer applies relu elementwise, keeps the shapes and passes gradcheck.
 def _layer_ref(x, W, y, z):
     return np.sum((np.maximum(x @ W, 0) - y) ** 2 + z)
 
 
-_loss, _g = layer_loss_and_grads(bx, bW, by, bz)
-_want = _layer_ref(bx, bW, by, bz)
-assert np.isclose(_loss, _want), f"loss: expected {_want}, got {_loss}"
+with autograd_off():
+    _loss, _g = layer_loss_and_grads(np.array([1.0]), np.array([[-2.0]]),
+                                     np.array([0.5]), np.array([0.25]))
+    expect_close(_loss, 0.5, "layer_loss_and_grads(x=[1], W=[[-2]], y=[0.5], z=[0.25]): "
+                             "relu gives 0, so the loss")
+    _loss, _g = layer_loss_and_grads(bx, bW, by, bz)
+    expect_close(_loss, _layer_ref(bx, bW, by, bz),
+                 "layer_loss_and_grads(x (3,), W (3, 4), y (4,), z (4,)): the loss")
+    for _k, _v in {"x": bx, "W": bW, "y": by, "z": bz}.items():
+        expect_shape(_g[_k], _v.shape, f"layer_loss_and_grads(x (3,), W (3, 4), y (4,), z (4,)): "
+                                       f"grads['{_k}']")
 check_gradients(_layer_ref, {"x": bx, "W": bW, "y": by, "z": bz}, _g).assert_ok()
 print("Exercise 7: visible tests passed.")
 ### BEGIN HIDDEN TESTS
@@ -1460,6 +1800,8 @@ with student.autograd_off():
 #
 # Make `Affine` compute `x @ W + b` for one example, with your backward from exercise 2.
 # Here the engine is on: the hidden tests run your op inside minigrad's graph.
+# If the op calls your `affine_forward` and `affine_backward`, it is graded on its own,
+# as in exercise 6: the hidden tests answer those calls with the right values.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-affine-function", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Affine(mg.Function):
@@ -1482,16 +1824,24 @@ class Affine(mg.Function):
 
 # %% nbgrader={"grade": true, "grade_id": "a2-affine-function-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Checks: Affine.apply computes x @ W + b as a minigrad Tensor and its gradients pass gradcheck.
-_rng = np.random.default_rng(10)
-_x = mg.Tensor(_rng.normal(size=4), requires_grad=True)
-_W = mg.Tensor(_rng.normal(size=(4, 3)), requires_grad=True)
-_b = mg.Tensor(_rng.normal(size=3), requires_grad=True)
-_z = Affine.apply(_x, _W, _b)
-assert isinstance(_z, mg.Tensor), f"Affine.apply must return a Tensor, got {type(_z).__name__}"
-assert np.allclose(_z.data, _x.data @ _W.data + _b.data), "forward: values differ from x @ W + b"
-mg.gradcheck.gradcheck(Affine, _x, _W, _b).assert_ok()
-print("Exercise 8: visible tests passed.")
+def _check_affine_op():
+    """The visible checks of exercise 8 (check_on_its_own runs them, see the setup cell)."""
+    rng = np.random.default_rng(10)
+    x = mg.Tensor(rng.normal(size=4), requires_grad=True)
+    W = mg.Tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    b = mg.Tensor(rng.normal(size=3), requires_grad=True)
+    z = Affine.apply(x, W, b)
+    assert isinstance(z, mg.Tensor), f"Affine.apply must return a Tensor, got {type(z).__name__}"
+    expect_shape(z.data, (3,), "Affine.apply(x (4,), W (4, 3), b (3,))")
+    expect_close(z.data, x.data @ W.data + b.data, "Affine.apply(x (4,), W (4, 3), b (3,))")
+    mg.gradcheck.gradcheck(Affine, x, W, b).assert_ok()
+
+
+if check_on_its_own(_check_affine_op, "affine_forward", "affine_backward"):
+    print("Exercise 8: visible tests passed.")
 ### BEGIN HIDDEN TESTS
+import contextlib
+
 bases = student.kernel(
     "def bases(cls):\n"
     "    return [f'{c.__module__}.{c.__qualname__}' for c in getattr(cls, '__mro__', ())]\n")
@@ -1545,35 +1895,42 @@ x = np.array([1.0, -2.0])
 W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
 b = np.array([0.5, 0.0, -1.0])
 shown = "on x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1]"
-z = run(shown, x, W, b)["data"]
-assert z.shape == (3,) and np.allclose(z, [3.5, -6.0, 0.0]), (
-    f"Affine.apply {shown} must compute x @ W + b = [3.5, -6, 0], got {show(z)}")
-
 rng = np.random.default_rng(seed)
-x, W, b = rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=2)
-shown = "on random x (5,), W (5, 2), b (2,)"
-z = run(shown, x, W, b)["data"]
-assert z.shape == (2,) and np.allclose(z, x @ W + b), (
-    f"Affine.apply {shown} must compute x @ W + b of shape (2,), got shape {z.shape}")
-gradients_ok(f"Affine's backward through the engine {shown}", lambda x, W, b: x @ W + b,
-             {"x": x, "W": W, "b": b},
-             lambda dz: tuple(run(shown, x, W, b, [dz])["grads"][0]))
+x5, W5, b5 = rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=2)
+shown5 = "on random x (5,), W (5, 2), b (2,)"
+d1, d2 = rng.normal(size=2), rng.normal(size=2)
+# the answers of exercise 2's functions for the calls a correct Affine makes: judged on its own
+forward_answers = [((x, W, b), x @ W + b), ((x5, W5, b5), x5 @ W5 + b5)]
+backward_answers = [((d, x5, W5), (W5 @ d, np.outer(x5, d), d.copy()))
+                    for d in (d1, d2, d1 + 2.0 * d2)]
+with contextlib.ExitStack() as stack:
+    for name, answers in (("affine_forward", forward_answers),
+                          ("affine_backward", backward_answers)):
+        if student.has(name):
+            stack.enter_context(student.standin(name, answers))
+    z = run(shown, x, W, b)["data"]
+    z5 = run(shown5, x5, W5, b5)["data"]
+    first, second = run(shown5, x5, W5, b5, [d1, d1])["grads"]
+    g2 = run(shown5, x5, W5, b5, [d2])["grads"][0]
+    g12 = run(shown5, x5, W5, b5, [d1 + 2.0 * d2])["grads"][0]
+
+expect_close(z, [3.5, -6.0, 0.0], f"Affine.apply {shown}", hint="forward returns x @ W + b")
+expect_close(z5, x5 @ W5 + b5, f"Affine.apply {shown5}", hint="forward returns x @ W + b")
+for name, got, want in zip(("x", "W", "b"), first, (W5 @ d1, np.outer(x5, d1), d1)):
+    expect_close(got, want, f"Affine {shown5}, after backward(d) through the engine: {name}.grad",
+                 hint="backward returns (dx, dW, db) in the order of forward's inputs")
 
 # what gradcheck(Affine, ...) adds: leaf gradients accumulate, backward is linear in dout
-d1, d2 = rng.normal(size=2), rng.normal(size=2)
-first, second = run(shown, x, W, b, [d1, d1])["grads"]
-g2 = run(shown, x, W, b, [d2])["grads"][0]
-g12 = run(shown, x, W, b, [d1 + 2.0 * d2])["grads"][0]
 for name, a, a2, c2, c12 in zip(("x", "W", "b"), first, second, g2, g12):
     scale = max(float(np.max(np.abs(a))), 1e-300)
     assert a2.shape == a.shape and np.all(np.abs(a2 - 2.0 * a) <= 1e-5 * 2.0 * scale), (
-        f"Affine {shown}: a second backward() on the same graph must add the same gradient "
+        f"Affine {shown5}: a second backward() on the same graph must add the same gradient "
         f"again ({name}.grad must double), got {name}.grad = "
         f"{float(np.sum(a2 * a) / max(float(np.sum(a * a)), 1e-300)):.4g} x the first")
     want = a + 2.0 * c2
     scale = max(float(np.max(np.abs(want))), 1e-300)
     assert c12.shape == want.shape and np.all(np.abs(c12 - want) <= 1e-5 * scale), (
-        f"Affine {shown}: backward must be linear in grad_output, but the gradient of {name} "
+        f"Affine {shown5}: backward must be linear in grad_output, but the gradient of {name} "
         f"for d1 + 2 d2 is not grad(d1) + 2 grad(d2); multiply by grad_output instead of "
         f"ignoring or transforming it")
 ### END HIDDEN TESTS

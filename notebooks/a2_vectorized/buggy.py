@@ -1,34 +1,138 @@
-"""A sample submission for assignment 2 with a typical bug: `np.max` where `np.maximum` is meant.
+"""The typical wrong submission of assignment 2: five mistakes, each in its own exercise.
 
-The student writes the ReLU of the two-layer network as `np.max(z1, 0)`, which returns one
-number (the largest entry) instead of an elementwise ReLU, and, making the same mistake,
-leaves the spot-the-bug layer unchanged. Every other answer is the solution.
+1. Exercise 1: `vjp_linear` goes through `numerical_jacobian` (finite differences) instead of
+   the exact rule `A.T @ v`; only the vjp_linear part loses its point.
+2. Exercise 2: `affine_backward` accumulates into `np.zeros(...)` without a dtype, so float32
+   inputs give float64 gradients. Exercises 6 and 8 call it and lose nothing: they are judged
+   on their own.
+3. Exercise 3: `sigmoid_backward` applies the sigmoid again to the forward output `s`; only
+   the sigmoid part loses its point.
+4. Exercise 4: `sum_backward` multiplies by a float64 `np.ones(x_shape)`, so a float32 `dout`
+   gives a float64 gradient; only the sum_backward part loses its point.
+5. Exercise 7: the spot-the-bug layer keeps `np.max(p, 0)` where `np.maximum(p, 0)` is meant.
+
+Every other answer is the solution.
 """
 
 BUGS = [
     {
-        "mistake": 'A sample submission for assignment 2 with a typical bug: `np.max` where `np.maximum` is meant.',
+        "mistake": 'vjp_linear builds the full Jacobian with numerical_jacobian and multiplies by v: finite differences instead of the exact rule A.T @ v.',
         "cells": {
-            'a2-mlp-backward': '''def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
-    """Loss ||relu(x @ W1 + b1) @ W2 + b2 - y||^2 and its gradients W1, b1, W2, b2."""
-    z1 = x @ W1 + b1
-    h = np.max(z1, 0)
-    y_hat = h @ W2 + b2
-    loss = float(np.sum((y_hat - y) ** 2))
-    dy_hat = 2 * (y_hat - y)
-    dW2 = np.outer(h, dy_hat)
-    db2 = dy_hat
-    dh = W2 @ dy_hat
-    dz1 = dh * (z1 > 0)
-    dW1 = np.outer(x, dz1)
-    db1 = dz1
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+            'a2-transfer-jacobians': '''def jacobian_map(g_prime, x):
+    """Jacobian (n, n) of x -> g(x) applied elementwise; g_prime(x) gives g' at every entry."""
+    return np.diag(g_prime(np.asarray(x)))
+
+
+def jacobian_sum(x):
+    """Jacobian (1, n) of x -> x.sum()."""
+    x = np.asarray(x, dtype=float)
+    return np.ones((1, x.size), dtype=x.dtype)
+
+
+def jacobian_max(x):
+    """Jacobian (1, n) of x -> x.max(); tied maxima share the derivative equally."""
+    x = np.asarray(x, dtype=float)
+    winners = (x == x.max()).astype(x.dtype)
+    return (winners / winners.sum())[None, :]
+
+
+def vjp_linear(A, v):
+    """x-bar for y = A @ x, given v = y-bar of shape (m,); A has shape (m, n). Returns (n,)."""
+    J = numerical_jacobian(lambda x: A @ x, np.zeros(A.shape[1]))
+    return J.T @ v
+
+
+def grad_weight_linear(x, v):
+    """A-bar for y = A @ x, given the input x of shape (n,) and v = y-bar of shape (m,)."""
+    return np.outer(v, x)
 ''',
         },
-        "loses": {'a2-mlp-backward-test': 4.0},
+        "loses": {'a2-vjp-linear-test': 1.0},
+        "says": 'vjp_linear called numerical_jacobian',
     },
     {
-        "mistake": 'A sample submission for assignment 2 with a typical bug: `np.max` where `np.maximum` is meant.',
+        "mistake": 'affine_backward accumulates into np.zeros(...) without a dtype, so float32 inputs give float64 dx and dW; exercises 6 and 8 call it and are judged on their own.',
+        "cells": {
+            'a2-affine-backward': '''def affine_forward(x, W, b):
+    """z = x @ W + b for x of shape (n_in,), W of shape (n_in, n_out), b of shape (n_out,)."""
+    return x @ W + b
+
+
+def affine_backward(dz, x, W):
+    """Return (dx, dW, db) for z = x @ W + b, given dz = dL/dz of shape (n_out,)."""
+    dx = np.zeros(W.shape[0])
+    dW = np.zeros(W.shape)
+    for j in range(dz.shape[0]):
+        dx += W[:, j] * dz[j]
+        dW[:, j] = x * dz[j]
+    db = dz.copy()
+    return dx, dW, db
+''',
+        },
+        "loses": {'a2-affine-backward-test': 2.0},
+        "says": 'must be a float32 array like its inputs, got float64',
+    },
+    {
+        "mistake": 'sigmoid_backward applies the sigmoid again to its argument, which is already the forward output s.',
+        "cells": {
+            'a2-activation-backward': '''def relu_backward(dout, z):
+    """dL/dz for h = relu(z), given dout = dL/dh and the input z."""
+    return dout * (z > 0)
+
+
+def sigmoid_backward(dout, s):
+    """dL/dz for s = sigmoid(z), given dout = dL/ds and the output s."""
+    sig = 1 / (1 + np.exp(-s))
+    return dout * sig * (1 - sig)
+
+
+def tanh_backward(dout, t):
+    """dL/dz for t = tanh(z), given dout = dL/dt and the output t."""
+    return dout * (1 - t**2)
+''',
+        },
+        "loses": {'a2-sigmoid-backward-test': 1.0},
+        "says": 'sigmoid_backward',
+    },
+    {
+        "mistake": 'sum_backward multiplies by np.ones(x_shape), a float64 array, so a float32 dout gives a float64 gradient.',
+        "cells": {
+            'a2-reduce-backward': '''def sum_backward(dout, x_shape, axis=None, keepdims=False):
+    """dL/dx of shape x_shape for y = x.sum(axis=axis, keepdims=keepdims), given dout = dL/dy."""
+    dout = np.asarray(dout)
+    if axis is not None and not keepdims:
+        dout = np.expand_dims(dout, axis)
+    return np.ones(x_shape) * dout
+
+
+def max_backward(dout, x, axis=None, keepdims=False):
+    """dL/dx for y = x.max(axis=axis, keepdims=keepdims); tied maxima share the error equally."""
+    x = np.asarray(x)
+    dout = np.asarray(dout)
+    winners = (x == x.max(axis=axis, keepdims=True)).astype(dout.dtype)
+    winners /= winners.sum(axis=axis, keepdims=True)
+    if axis is not None and not keepdims:
+        dout = np.expand_dims(dout, axis)
+    return winners * dout
+
+
+def unbroadcast(grad, shape):
+    """Sum grad (the gradient of a broadcast result) down to an operand of the given shape."""
+    grad = np.asarray(grad)
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = grad.sum(axis=ones, keepdims=True)
+    return grad
+''',
+        },
+        "loses": {'a2-reduce-backward-test': 1.0},
+        "says": 'sum_backward(float32 dout',
+    },
+    {
+        "mistake": 'layer_loss_and_grads keeps np.max(p, 0), one number, where the elementwise ReLU np.maximum(p, 0) is meant.',
         "cells": {
             'a2-spot-the-bug': '''def layer_loss_and_grads(x, W, y, z):
     """L = sum((relu(x @ W) - y)**2 + z) and the gradients for x, W, y, z (as a dict)."""
@@ -48,5 +152,6 @@ BUGS = [
 ''',
         },
         "loses": {'a2-spot-the-bug-test': 2.0},
+        "says": 'layer_loss_and_grads',
     },
 ]
