@@ -39,7 +39,10 @@
 # the grader runs more tests that you do not see.
 # Exercises that ask for a derivative *by hand* are graded with minigrad's autograd switched off:
 # calling `.backward()` of `minigrad.Value` or `minigrad.Tensor` there raises an error
-# and earns no points.
+# and earns no points, in the visible tests as in grading.
+# An exercise with several functions is graded in parts, one per function,
+# and an exercise that builds on an earlier one is graded on its own:
+# a mistake costs points once.
 #
 # The helper `check_gradients(f, inputs, analytic)` compares gradients with finite differences
 # and, when they disagree, says which input is wrong and how.
