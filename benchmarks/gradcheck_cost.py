@@ -93,8 +93,10 @@ def main() -> int:
             for seed in range(1 if "512" in case.name else 3):
                 fc, inputs, variants = case.make(seed, dtype)
                 for name, analytic in variants.items():
-                    full = check_gradients(fc, inputs, analytic, mode="full", seed=seed).passed
-                    auto = check_gradients(fc, inputs, analytic, mode="auto", seed=seed).passed
+                    full = check_gradients(fc, inputs, analytic, mode="full", seed=seed,
+                                           **case.options).passed
+                    auto = check_gradients(fc, inputs, analytic, mode="auto", seed=seed,
+                                           **case.options).passed
                     checks += 1
                     if full != auto or full != (name in case.right):
                         disagree.append((case.name, name, dtype.__name__, seed, full, auto))

@@ -35,11 +35,39 @@ Large inputs (``mode="auto"``) are checked on sampled entries (the largest analy
 entries, entries where the analytic gradient is zero, and random ones) plus a few
 random directions over the whole input, one input at a time, so that a wrong bias
 is never drowned by a large weight matrix.
+
+How hints are decided
+---------------------
+A hint names a cause only when the evidence for it holds; otherwise it says where the
+gradient is wrong and by how much, and guesses nothing. The probes below run only when
+a check fails, so a passing check costs nothing extra.
+
+* A callable ``analytic`` is called once more with ``2 * dout``. A gradient that does
+  not change did not multiply by the upstream gradient; one that does not double is
+  not linear in it. Without that call (a dict, or a call that fails), a gradient equal
+  to the one for an upstream gradient of all ones says the same.
+* ``shared={"W": g}``: ``g`` is f with one argument per use of ``W``. A ``dW`` equal to
+  the numerical gradient of one use alone was overwritten instead of summed. This needs
+  the caller's split: from f alone the uses cannot be told apart, since any gradient is
+  the contribution of one use for some way of splitting f.
+* A ratio (a wrong sign, a factor 2 or 1/2, the batch size, another constant) is named
+  only when it holds, within 2%, at every entry or direction where the numerical
+  gradient is clearly nonzero, and there are at least two of them (three for a factor
+  with no name). For a callable ``analytic`` and an array-valued f it must also hold
+  for an all-ones upstream gradient. A ratio equal to the value of a constant upstream
+  gradient is not called a factor. The batch size is the first axis of the output, of
+  an integer label array, of two inputs, or of the checked input when every float input
+  with two or more axes has that first axis.
+* Two inputs of the same shape whose gradients each match the other's numerical
+  gradient are named as swapped.
+* Then: a transposed square matrix, zeros in the wrong places, wrong entries confined
+  to one row or column, wrong entries that sampling missed; else "recheck the formula".
 """
 
 from __future__ import annotations
 
 import html
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -168,7 +196,9 @@ class GradCheckResult:
         evaluations: int,
         mode: str,
         seed: int,
+        name: str | None = None,
     ) -> None:
+        self.name = name
         self.inputs = inputs
         self.problems = problems
         self.notes = notes
@@ -199,8 +229,17 @@ class GradCheckResult:
 
     @property
     def failures(self) -> list[str]:
-        """One self-contained line per problem, most important first."""
-        return list(self.problems) + [r.message for r in self.inputs.values() if not r.passed]
+        """One self-contained line per problem, most important first; each starts with the
+        checked function's name when one was given."""
+        lines = list(self.problems) + [r.message for r in self.inputs.values() if not r.passed]
+        return [self._named(line) for line in lines]
+
+    def _named(self, line: str) -> str:
+        if not self.name:
+            return line
+        if line.startswith("gradient of "):
+            return f"{self.name}: gradient check failed for {line[len('gradient of '):]}"
+        return f"{self.name}: gradient check failed: {line}"
 
     @property
     def message(self) -> str:
@@ -210,7 +249,8 @@ class GradCheckResult:
 
     def _header(self) -> str:
         what = "passed" if self.passed else "FAILED"
-        return f"gradient check {what} (mode {self.mode}, seed {self.seed}, " \
+        named = f"{self.name}: " if self.name else ""
+        return f"{named}gradient check {what} (mode {self.mode}, seed {self.seed}, " \
                f"{self.evaluations} evaluations of f)"
 
     def __str__(self) -> str:
@@ -547,6 +587,8 @@ def check_gradients(
     atol: float = 0.0,
     max_entries: int = 400,
     directions: int = 4,
+    name: str | None = None,
+    shared: Mapping[str, Callable[..., Any]] | None = None,
 ) -> GradCheckResult:
     """Compare ``analytic`` gradients of ``f`` at ``inputs`` with finite differences.
 
@@ -555,22 +597,32 @@ def check_gradients(
     ``f`` returns a scalar, or a callable ``analytic(dout)`` that returns the gradients (a tuple
     in the order of the float inputs, or a dict) for the upstream gradient ``dout``.
 
-    ``upstream`` is "random" (Gaussian, from a private generator seeded by ``seed``), "ones", or
-    an array of f's output shape. ``mode`` is "auto" (every entry of small inputs; sampled
-    entries plus ``directions`` random directions for the large ones, ``max_entries`` entries in
-    all), "full", "sample" or "directional". ``rtol`` defaults from the dtypes.
+    ``upstream`` is "random" (Gaussian, from a private generator seeded by ``seed``), "ones", an
+    array of f's output shape, or a number used for every output. A dict ``analytic`` holds the
+    gradients for an upstream gradient of 1, or for ``upstream`` when it is given as a number.
+    ``mode`` is "auto" (every entry of small inputs; sampled entries plus ``directions`` random
+    directions for the large ones, ``max_entries`` entries in all), "full", "sample" or
+    "directional". ``rtol`` defaults from the dtypes.
+
+    ``name`` (the checked function's name, e.g. "affine_backward") starts the first line of
+    every failure. ``shared`` maps an input that f uses more than once to f with one argument
+    per use in that input's place (``{"W": lambda x, W1, W2: W2 @ relu(W1 @ x)}``); it is
+    only used to tell, on a failure, whether the gradient holds one use's contribution.
 
     Returns a ``GradCheckResult``; call ``.assert_ok()`` on it in a test.
     """
-    _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions)
+    _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions,
+              name)
+    uses = _shared_uses(inputs, shared)
     checker = _Checker(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries,
-                       directions)
+                       directions, name, shared, uses)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return checker.run()
 
 
-def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions):
+def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions,
+              name):
     if not callable(f):
         raise TypeError(f"check_gradients: f must be callable (got {type(f).__name__})")
     if not isinstance(inputs, Mapping) or not inputs:
@@ -578,9 +630,9 @@ def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries
             "check_gradients: inputs must be a non-empty dict of name -> array, in the order f "
             f"takes them (got {type(inputs).__name__})"
         )
-    for name in inputs:
-        if not isinstance(name, str):
-            raise TypeError(f"check_gradients: input names must be strings (got {name!r})")
+    for key in inputs:
+        if not isinstance(key, str):
+            raise TypeError(f"check_gradients: input names must be strings (got {key!r})")
     if not (callable(analytic) or isinstance(analytic, Mapping)):
         raise TypeError(
             "check_gradients: analytic must be a dict name -> gradient or a callable "
@@ -605,14 +657,56 @@ def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries
             )
     if mode == "directional" and directions < 1:
         raise ValueError("check_gradients: mode='directional' needs directions >= 1 (got 0)")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"check_gradients: name must be a string or None (got "
+                        f"{type(name).__name__})")
+
+
+def _shared_uses(inputs: Mapping[str, Any], shared) -> dict[str, list[str]]:
+    """For each shared input, the names of its uses in its split function's signature."""
+    if shared is None:
+        return {}
+    if not isinstance(shared, Mapping):
+        raise TypeError(f"check_gradients: shared must be a dict input name -> f with one "
+                        f"argument per use (got {type(shared).__name__})")
+    uses = {}
+    for key, split in shared.items():
+        if key not in inputs:
+            known = ", ".join(map(str, inputs))
+            raise ValueError(f"check_gradients: shared names {key!r}, which is not an input "
+                             f"(inputs: {known})")
+        try:
+            params = list(inspect.signature(split).parameters.values())
+        except (TypeError, ValueError):
+            raise TypeError(f"check_gradients: shared[{key!r}] must be a Python function "
+                            f"(got {type(split).__name__})") from None
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        required = [q for q in params if q.kind in positional and q.default is q.empty]
+        count = len(required) - (len(inputs) - 1)
+        if count < 2 or any(q.kind == inspect.Parameter.VAR_POSITIONAL for q in params):
+            raise TypeError(
+                f"check_gradients: shared[{key!r}] must take f's arguments in order with one "
+                f"argument per use of {key} in its place, so at least {len(inputs) + 1} "
+                f"arguments without defaults and no *args (got {len(required)})"
+            )
+        pos = list(inputs).index(key)
+        uses[key] = [q.name for q in required[pos:pos + count]]
+    return uses
 
 
 class _Checker:
     """One run of check_gradients: holds the inputs, the copies and the verdicts."""
 
     def __init__(self, f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries,
-                 directions):
+                 directions, name, shared, uses):
         self.f = f
+        self.name = name
+        self.shared = shared or {}
+        self.uses = uses or {}  # shared input -> the names of its uses in the split
+        self.failed: dict[str, tuple] = {}  # name -> what a failing input's message is made of
+        self.probe_grads: dict[str, dict[str, np.ndarray]] = {}  # analytic at other upstreams
+        self.split_evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
+        self.split_y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
         self.analytic = analytic
         self.upstream = upstream
         self.mode = mode
@@ -669,7 +763,7 @@ class _Checker:
             self.problems.append(str(stop))
         count = self.ev.count if self.ev is not None else self.base_calls
         return GradCheckResult(self.results, self.problems, self.notes, count, self.mode,
-                               self.seed)
+                               self.seed, self.name)
 
     def _args(self, as_float64: bool) -> list:
         out = []
@@ -731,7 +825,10 @@ class _Checker:
         # 3. the upstream gradient and the analytic gradients
         dout = self._make_dout(y_orig)
         grads = self._collect_analytic(dout)
+        self.dout = dout
         self.dout_is_ones = bool(np.all(dout == 1))
+        first = dout.reshape(-1)[0] if dout.size else 0.0
+        self.dout_value = float(first) if dout.size and np.all(dout == first) else None
 
         # 4. the numerical side
         self.ev = _Evaluator(self.f, args64, self.scalars, y0, np.asarray(dout, np.float64),
@@ -739,11 +836,13 @@ class _Checker:
         self.ev.count = self.base_calls
         self.batch_sizes = self._batch_sizes(y0)
         self.y_dtype = y_orig.dtype
+        self._check_splits(y0, eps_w)
         plan = self._plan(grads)
         for name in self.float_names:
             if name in self.results:
                 continue
             self.results[name] = self._check_input(name, grads[name], plan[name])
+        self._find_swaps()
         for name, r in self.results.items():
             self.notes += [f"{name}: {note}" for note in r.notes]
 
@@ -765,12 +864,15 @@ class _Checker:
                     f"a callable analytic(dout) returning the gradients for an upstream gradient "
                     f"dout of that shape (got a dict, which only fits a scalar f)"
                 )
-            return np.ones(shape, dtype=dtype)
+            if isinstance(self.upstream, str):
+                return np.ones(shape, dtype=dtype)
         if isinstance(self.upstream, str):
             if self.upstream == "ones":
                 return np.ones(shape, dtype=dtype)
             return self.rng_dout.standard_normal(shape).astype(dtype)
         given = np.asarray(_unwrap(self.upstream))
+        if given.ndim == 0 or given.size == 1 == int(np.prod(shape)):
+            return np.full(shape, given.reshape(-1)[0], dtype=dtype)
         if given.shape != shape:
             raise ValueError(
                 f"check_gradients: upstream must have the shape of f's output {shape} "
@@ -779,8 +881,6 @@ class _Checker:
         return given.astype(dtype)
 
     def _collect_analytic(self, dout: np.ndarray) -> dict[str, Any]:
-        names = self.float_names
-        listing = ", ".join(names)
         if isinstance(self.analytic, Mapping):
             raw = self.analytic
         else:
@@ -800,6 +900,12 @@ class _Checker:
                     f"({name}{_diff_report(before, np.asarray(now))}): work on a copy, e.g. "
                     f"{name} = {name}.copy(), and leave the caller's arrays alone"
                 )
+        return self._by_name(raw)
+
+    def _by_name(self, raw) -> dict[str, Any]:
+        """What analytic returned, as float input name -> gradient (raises _Abort if it can't)."""
+        names = self.float_names
+        listing = ", ".join(names)
         if isinstance(raw, Mapping):
             extra = [k for k in raw if k not in names]
             if extra and extra[0] in self.names:
@@ -925,7 +1031,7 @@ class _Checker:
         eps_a = max(_eps(x.dtype), _eps(g.dtype) if g.dtype.kind == "f" else 0.0,
                     _eps(self.y_dtype) if self.y_dtype.kind == "f" else 0.0)
         rtol = self.rtol if self.rtol is not None else _default_rtol(eps_a)
-        gf = np.asarray(g, dtype=np.float64)
+        gf = np.array(g, dtype=np.float64, copy=True)  # analytic may reuse its buffers
         bad = ~np.isfinite(gf)
         if bad.any():
             idx = _first_index(bad)
@@ -1054,9 +1160,9 @@ class _Checker:
             return res
 
         ctx = _Context(name=name, x=x, g=gf, flat=flat, a=a_ent, n=ent.R, n1=ent.R1,
-                       tol=tol_ent, ok=pass_ent, kink=kink_ent, a_dir=a_dir, n_dir=dirs.R,
-                       n1_dir=dirs.R1, ok_dir=pass_dir, kink_dir=kink_dir, scale=scale_g,
-                       rtol=rtol)
+                       tol=tol_ent, ok=pass_ent, kink=kink_ent, vs=vs, a_dir=a_dir, n_dir=dirs.R,
+                       n1_dir=dirs.R1, tol_dir=tol_dir, ok_dir=pass_dir, kink_dir=kink_dir,
+                       scale=scale_g, rtol=rtol)
         res.hint = self._diagnose(ctx, pos)
         if flat.size and res.entries_off:
             w = res.worst[0]
@@ -1073,34 +1179,31 @@ class _Checker:
             body = (f"{res.directions_off} of {len(vs)} random directions {verb} off; worst: "
                     f"analytic {_num(a_dir[j])}, numerical {_num(dirs.R[j])} (directional "
                     f"derivatives)")
+        self.failed[name] = (ctx, pos, prefix, body, shape_note)
+        self._compose(res)
+        return res
+
+    def _compose(self, res: InputResult) -> None:
+        """A failing input's message from its parts and its hint."""
+        _, _, prefix, body, shape_note = self.failed[res.name]
         if shape_note:
             res.message = f"{prefix}: {shape_note}; even then {body}. Hint: {res.hint}"
         else:
             res.message = f"{prefix}: {body}. Hint: {res.hint}"
-        return res
 
     # -- hints ---------------------------------------------------------------------------------
 
     def _diagnose(self, c: _Context, pos: int) -> str:
         d = f"d{c.name}"
-        use = ~c.kink
-        a = np.concatenate([c.a[use], c.a_dir[~c.kink_dir]])
-        n = np.concatenate([c.n[use], c.n_dir[~c.kink_dir]])
-        n1 = np.concatenate([c.n1[use], c.n1_dir[~c.kink_dir]])
-        nn = float(n @ n)
-        # forgot the upstream gradient
-        if not self.dout_is_ones and a.size and float(n1 @ n1) > 0:
-            if _close(a, n1) and not _close(n, n1):
-                return (f"{d} matches the gradient for an upstream gradient of all ones: "
-                        f"multiply by dout (the chain rule needs the upstream gradient)")
-        # one constant factor everywhere
-        if nn > 0 and a.size:
-            factor = float(a @ n) / nn
-            resid = float(np.linalg.norm(a - factor * n)) / math.sqrt(nn)
-            if resid < min(_MATCH, 0.1 * abs(factor - 1.0)) and factor != 0:
-                hint = self._factor_hint(d, factor, count=int(np.count_nonzero(n)))
-                if hint:
-                    return hint
+        use, use_dir = ~c.kink, ~c.kink_dir
+        a = np.concatenate([c.a[use], c.a_dir[use_dir]])
+        n = np.concatenate([c.n[use], c.n_dir[use_dir]])
+        n1 = np.concatenate([c.n1[use], c.n1_dir[use_dir]])
+        tol = np.concatenate([c.tol[use], c.tol_dir[use_dir]])
+        hint = (self._upstream_hint(c, d, a, n, n1) or self._shared_hint(c, d, a, n, use, use_dir)
+                or self._ratio_hint(c, d, a, n, n1, tol, use, use_dir))
+        if hint:
+            return hint
         # transposed (square matrices; other shapes are caught by the shape check)
         if c.x.ndim == 2 and c.x.shape[0] == c.x.shape[1] and c.flat.size > 1:
             hint = self._transpose_hint(c, pos)
@@ -1154,13 +1257,198 @@ class _Checker:
         return (f"the error varies from entry to entry (it is not a constant factor): recheck "
                 f"the formula for {d}")
 
-    def _factor_hint(self, d: str, factor: float, count: int) -> str:
+    def _upstream_hint(self, c: _Context, d: str, a, n, n1) -> str:
+        """Does the gradient follow the upstream gradient? Asks analytic(2 * dout) if it can."""
+        doubled = self._analytic_at("double").get(c.name)
+        if doubled is not None and np.any(self.dout != 0):
+            g, g2 = c.g.reshape(-1), doubled.reshape(-1)
+            if _close(g2, g):
+                return (f"the gradient does not change when the upstream gradient does: multiply "
+                        f"by dout / out.grad ({d} came out the same for dout and 2 * dout; the "
+                        f"chain rule needs the upstream gradient)")
+            if float(g @ g) > 0 and not _close(g2, 2.0 * g):
+                k = float(g2 @ g) / float(g @ g)
+                how = f"multiplied {d} by {_num(k)}" if _close(g2, k * g) else f"did not double {d}"
+                return (f"{d} is not linear in the upstream gradient (doubling dout {how}): "
+                        f"multiply every term of {d} by dout, once")
+        if not self.dout_is_ones and a.size and float(n1 @ n1) > 0:
+            if _close(a, n1) and not _close(n, n1):
+                u = self.dout_value
+                given = (f"is the gradient for an upstream gradient of 1, but the upstream "
+                         f"gradient is {_num(u)}" if u is not None else
+                         "matches the gradient for an upstream gradient of all ones")
+                return (f"{d} {given}: the upstream gradient was not multiplied in; multiply by "
+                        f"dout / out.grad (the chain rule needs the upstream gradient)")
+        return ""
+
+    def _analytic_at(self, which: str) -> dict[str, np.ndarray]:
+        """analytic's gradients for 2 * dout ("double") or all ones ("ones"), by input name;
+        empty for a dict analytic or when the call fails (then there is no evidence)."""
+        if which not in self.probe_grads:
+            got: dict[str, np.ndarray] = {}
+            if not isinstance(self.analytic, Mapping):
+                dout = 2 * self.dout if which == "double" else np.ones_like(self.dout)
+                try:
+                    grads = self._by_name(_unwrap(self.analytic(dout)))
+                except Exception:  # student code on a second upstream gradient: no evidence
+                    grads = {}
+                for name, g in grads.items():
+                    fitted = self._fit(name, g)
+                    if fitted is not None:
+                        got[name] = fitted
+            self.probe_grads[which] = got
+        return self.probe_grads[which]
+
+    def _fit(self, name: str, g) -> np.ndarray | None:
+        """A probe's gradient as float64 of the input's shape (as the shape advice fixes it)."""
+        x = self.x[name]
+        try:
+            arr = None if g is None else np.array(_unwrap(g), dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and arr.shape != x.shape:
+            arr = _shape_advice(f"d{name}", arr, x, name)[0]
+        if arr is None or arr.shape != x.shape or not np.all(np.isfinite(arr)):
+            return None
+        return arr
+
+    def _at_probes(self, c: _Context, g: np.ndarray, use, use_dir) -> np.ndarray:
+        """A full gradient array read at c's entries and directions (kinks left out)."""
+        dirs = np.array([float(np.sum(g * v)) for v in c.vs], dtype=np.float64)
+        return np.concatenate([g.reshape(-1)[c.flat][use], dirs[use_dir]])
+
+    def _ratio_hint(self, c: _Context, d: str, a, n, n1, tol, use, use_dir) -> str:
+        """A constant ratio analytic / numerical, named only when the evidence holds."""
+        nn = float(n @ n)
+        if nn == 0 or not a.size:
+            return ""
+        factor = float(a @ n) / nn
+        resid = float(np.linalg.norm(a - factor * n)) / math.sqrt(nn)
+        if factor == 0 or resid >= min(_MATCH, 0.1 * abs(factor - 1.0)):
+            return ""
+        # the probes where the numerical gradient is clearly nonzero must each show the ratio
+        sig = (np.abs(n) > tol) & (np.abs(n) >= 1e-3 * float(np.max(np.abs(n))))
+        agree = np.abs(a - factor * n) <= _MATCH * np.abs(factor * n) + tol
+        count = int(sig.sum())
+        if not count or not agree[sig].all():
+            return ""
+        if count < 2 or c.x.size < 2:
+            j = int(np.argmax(np.where(sig, np.abs(n), -1.0)))
+            return (f"{d} is {_num(factor)} times the numerical gradient (off by "
+                    f"{_num(abs(a[j] - n[j]))}); a single value cannot tell a wrong factor from "
+                    f"a wrong formula, so no cause is named: recheck the formula for {d}")
+        u = self.dout_value
+        if u not in (None, 0.0, 1.0) and (_near(factor, u) or _near(factor, 1.0 / u)):
+            return (f"{d} is {_num(factor)} times the numerical gradient, and the upstream "
+                    f"gradient is {_num(u)} everywhere: check that {d} is multiplied by dout "
+                    f"exactly once")
+        ones = None if self.ev.scalar or self.dout_is_ones else \
+            self._analytic_at("ones").get(c.name)
+        if ones is not None and np.any(np.abs(n1) > tol):
+            if not _close(self._at_probes(c, ones, use, use_dir), factor * n1):
+                return ""  # the ratio changes with the upstream gradient: not a constant factor
+        sizes = set(self.batch_sizes)
+        rows = {int(x.shape[0]) for x in self.x.values() if x.ndim >= 2}
+        if c.x.ndim >= 2 and rows == {c.x.shape[0]} and c.x.shape[0] > 2:
+            sizes.add(int(c.x.shape[0]))  # the inputs with rows agree: the first axis is the batch
+        return self._factor_hint(d, factor, count, sorted(sizes)) or (
+            f"{d} is {_num(factor)} times the numerical gradient at only {count} entries, too "
+            f"few to call it a constant factor: recheck the formula for {d}")
+
+    def _shared_hint(self, c: _Context, d: str, a, n, use, use_dir) -> str:
+        """For an input the caller split into its uses: is the gradient one use's alone?"""
+        uses = self.uses.get(c.name, [])
+        for k, use_name in enumerate(uses):
+            ev = self._split_ev(c.name, k)
+            part = np.concatenate([ev.entries(0, c.flat).R[use], ev.directions(0, c.vs, []).R[
+                use_dir]])
+            if _close(a, part) and not _close(a, n):
+                return (f"{d} is the contribution of one use of {c.name} alone ({use_name}, use "
+                        f"{k + 1} of {len(uses)}): the gradient of an input used {len(uses)} "
+                        f"times is the sum of every use's contribution, and here it was "
+                        f"overwritten instead of summed ({d} += ..., not {d} = ...)")
+        return ""
+
+    def _split_args(self, name: str) -> tuple[int, list]:
+        """The position of a shared input and f's arguments (float64 copies, as given)."""
+        pos = self.float_pos[name]
+        given = [float(v) if i in self.scalars else
+                 np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for i, v in enumerate(self.ev.args)]
+        return pos, given
+
+    def _check_splits(self, y0: np.ndarray, eps_w: float) -> None:
+        """Each split in ``shared``, with every use given the input's value, must compute f."""
+        for name, split in self.shared.items():
+            if name not in self.float_pos:
+                raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
+                                 f"input (only float inputs are checked)")
+            pos, given = self._split_args(name)
+            k = len(self.uses[name])
+            ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
+                          dtype=np.float64)
+            tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
+            if ys.shape != y0.shape or not np.all(np.abs(ys - y0) <= tol):
+                got = f"shape {ys.shape}" if ys.shape != y0.shape else \
+                    _num(ys.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                want = f"shape {y0.shape}" if ys.shape != y0.shape else \
+                    _num(y0.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                raise ValueError(
+                    f"check_gradients: shared[{name!r}] with all {k} uses set to {name} must "
+                    f"compute f, but it gives {got} where f gives {want}"
+                )
+            self.split_y0[name] = ys
+
+    def _split_ev(self, name: str, k: int) -> _Evaluator:
+        """An evaluator of the split of f that varies use k of the shared input only."""
+        if (name, k) not in self.split_evs:
+            pos, given = self._split_args(name)
+            split, uses = self.shared[name], len(self.uses[name])
+
+            def one_use(xk):
+                return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
+                             *given[pos + 1:])
+
+            x0 = np.array(self.ev.args[pos], dtype=np.float64, copy=True)
+            scalars = frozenset({0}) if pos in self.scalars else frozenset()
+            self.split_evs[name, k] = _Evaluator(one_use, [x0], scalars, self.split_y0[name],
+                                                 np.asarray(self.dout, np.float64),
+                                                 self.ev.eps_w)
+        return self.split_evs[name, k]
+
+    def _find_swaps(self) -> None:
+        """Two failing inputs of one shape whose gradients match each other's numerical ones."""
+        names = list(self.failed)
+        done: set[str] = set()
+        for i, one in enumerate(names):
+            for other in names[i + 1:]:
+                c1, pos1 = self.failed[one][:2]
+                c2, pos2 = self.failed[other][:2]
+                if one in done or other in done or c1.x.shape != c2.x.shape:
+                    continue
+                if self._matches(c1, pos2) and self._matches(c2, pos1):
+                    done |= {one, other}
+                    for me, it in ((one, other), (other, one)):
+                        res = self.results[me]
+                        res.hint = (f"d{me} and d{it} look swapped: d{me} matches the numerical "
+                                    f"gradient of {it}, and d{it} that of {me}; return each "
+                                    f"gradient in the place of its own input")
+                        self._compose(res)
+
+    def _matches(self, c: _Context, pos: int) -> bool:
+        """Does c's analytic gradient match the numerical gradient of input ``pos`` instead?"""
+        other = np.concatenate([self.ev.entries(pos, c.flat).R,
+                                self.ev.directions(pos, c.vs, []).R])
+        return _close(np.concatenate([c.a, c.a_dir]), other) and \
+            not _close(np.concatenate([c.n, c.n_dir]), other)
+
+    def _factor_hint(self, d: str, factor: float, count: int, sizes: list[int]) -> str:
         sign = "" if factor > 0 else " and has the wrong sign"
         mag = abs(factor)
         if factor < 0 and _near(mag, 1.0):
             return (f"the sign of {d} is wrong everywhere ({d} = -numerical): look for a missing "
                     f"minus or a subtraction in the wrong order")
-        for size in self.batch_sizes:
+        for size in sizes:
             if _near(mag, 1.0 / size):
                 return (f"{d} is {size} times too small{sign}, and {size} is the batch size: it "
                         f"looks averaged over the batch where the loss sums, or divided by "
@@ -1205,9 +1493,11 @@ class _Context:
     tol: np.ndarray
     ok: np.ndarray
     kink: np.ndarray
+    vs: list
     a_dir: np.ndarray
     n_dir: np.ndarray
     n1_dir: np.ndarray
+    tol_dir: np.ndarray
     ok_dir: np.ndarray
     kink_dir: np.ndarray
     scale: float
@@ -1279,6 +1569,7 @@ def gradcheck(
     atol: float = 0.0,
     max_entries: int = 400,
     directions: int = 4,
+    name: str | None = None,
 ) -> GradCheckResult:
     """Check minigrad's backward for ``fn(*tensors)`` against finite differences.
 
@@ -1287,7 +1578,8 @@ def gradcheck(
     when they have one, else ``arg0``, ``arg1``, ... by position. Other arguments are constants.
     Besides the values, it checks that a second ``backward()`` on the same graph adds the same
     gradient again, and that backward is linear in the upstream gradient. The caller's tensors
-    are never touched. Keywords as in ``check_gradients``.
+    are never touched. Keywords as in ``check_gradients``; ``name`` starts the first line of
+    every failure.
     """
     import minigrad as mg
 
@@ -1349,7 +1641,8 @@ def gradcheck(
         return tuple(backward_once(dout))
 
     res = check_gradients(f, inputs, analytic, upstream=upstream, mode=mode, seed=seed,
-                          rtol=rtol, atol=atol, max_entries=max_entries, directions=directions)
+                          rtol=rtol, atol=atol, max_entries=max_entries, directions=directions,
+                          name=name)
     if not res.passed:
         return res
     with warnings.catch_warnings(), np.errstate(all="ignore"):

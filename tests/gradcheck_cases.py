@@ -4,14 +4,16 @@
 ``f`` is the forward the checker differentiates, ``inputs`` the dict it is called with,
 ``variants`` maps a variant name to the analytic argument of ``check_gradients`` (a callable
 of ``dout`` or a dict of gradients). ``case.right`` names the variants that are correct,
-``case.wrong`` the ones with a deliberate bug. The tests and ``benchmarks/gradcheck_cost.py``
-both use this table.
+``case.wrong`` the ones with a deliberate bug. ``case.options`` are keywords for every check
+of the case (an upstream gradient, a split of a shared input), and ``case.hints`` maps a wrong
+variant to text its failure message must contain. The tests and
+``benchmarks/gradcheck_cost.py`` both use this table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +26,8 @@ class Case:
     make: Callable[[int, type], tuple]
     right: tuple[str, ...]
     wrong: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+    hints: dict = field(default_factory=dict)
 
 
 def _rng(seed: int, salt: int) -> np.random.Generator:
@@ -226,6 +230,96 @@ def _two_layer(seed, dtype):
     return f, params, variants
 
 
+# ---------------------------------------------------------------------------------------------
+# scalar MLP of assignment 1: L = (w2 relu(w1 x + b1) + b2 - y)^2, every parameter a number
+
+
+def _scalar_mlp(seed, dtype):
+    rng = _rng(seed, 11)
+    x, w1, b1 = rng.uniform(1, 3), -rng.uniform(0.5, 1.5), rng.uniform(6, 7)
+    w2, b2 = rng.uniform(2, 4), rng.uniform(0.5, 1.5)
+    h = w1 * x + b1  # between 1.5 and 6.5: the ReLU is on, and dw2 = h * db2 differs from db2
+    y = w2 * h + b2 + rng.choice([-1, 1]) * rng.uniform(2, 4)
+    r = 2 * (w2 * h + b2 - y)
+
+    def f(w1, b1, w2, b2):
+        return (w2 * np.maximum(w1 * x + b1, 0.0) + b2 - y) ** 2
+
+    params = {k: np.asarray(v, dtype=dtype) for k, v in
+              (("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2))}
+    ok = {"w1": r * w2 * x, "b1": r * w2, "w2": r * h, "b2": r}
+    variants = {
+        "ok": ok,
+        "w1 for x": {**ok, "w1": r * w2 * w1},
+        "dw2 and db2 swapped": {**ok, "w2": ok["b2"], "b2": ok["w2"]},
+    }
+    return f, params, variants
+
+
+# ---------------------------------------------------------------------------------------------
+# a backward checked with an upstream gradient of 2: the chain rule must multiply it in
+
+
+def _upstream_two(seed, dtype):
+    rng = _rng(seed, 12)
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    local = 1 - np.tanh(x) ** 2
+
+    def f(x):
+        return np.tanh(x).sum()
+
+    variants = {
+        "ok": lambda d: d * local,
+        "ok, dict for upstream 2": {"x": 2 * local},
+        "forgot * dout": lambda d: local,
+        "forgot * dout, dict": {"x": local},
+        "dout squared": lambda d: d * d * local,
+    }
+    return f, {"x": x}, variants
+
+
+# ---------------------------------------------------------------------------------------------
+# a mean loss whose labels sit in a closure: the batch size is the first axis of the logits
+
+
+def _ce_closure(seed, dtype):
+    rng = _rng(seed, 13)
+    logits = rng.standard_normal((6, 4)).astype(dtype)
+    y = rng.integers(0, 4, size=6)
+    p = _probs(logits)
+    p[np.arange(6), y] -= 1
+    variants = {"ok": {"z": p / 6}, "missing 1/N": {"z": p}}
+    return (lambda z: softmax_ce(z, y)), {"z": logits}, variants
+
+
+# ---------------------------------------------------------------------------------------------
+# a shared weight: out = tanh(x @ W) @ W.T, so dW sums the contributions of both uses
+
+
+def shared_tanh(x, W_in, W_out):
+    """The forward with the two uses of W given separately (the ``shared`` split)."""
+    return np.tanh(x @ W_in) @ W_out.T
+
+
+def _shared_weight(seed, dtype):
+    rng = _rng(seed, 14)
+    x = rng.standard_normal((4, 5)).astype(dtype)
+    W = (0.5 * rng.standard_normal((5, 3))).astype(dtype)
+    t = np.tanh(x @ W)
+
+    def grads(d, inner=True, outer=True):
+        dh = (d @ W) * (1 - t * t)
+        dW = (x.T @ dh if inner else 0) + (d.T @ t if outer else 0)
+        return dh @ W.T, dW
+
+    variants = {
+        "ok": lambda d: grads(d),
+        "dW overwritten by the outer use": lambda d: grads(d, inner=False),
+        "dW overwritten by the inner use": lambda d: grads(d, outer=False),
+    }
+    return (lambda x, W: shared_tanh(x, W, W)), {"x": x, "W": W}, variants
+
+
 CASES = [
     Case("affine", _affine, ("ok",), ("bias averaged", "bias not summed", "one row only")),
     Case("softmax CE 6x4", _ce_case(6, 4, 1.0, 2), ("ok",),
@@ -240,4 +334,21 @@ CASES = [
     Case("max-pool on post-ReLU data", _maxpool_case, ("ok",), ("first of window", "averaged")),
     Case("tanh", _tanh, ("ok",), ("1 - out",)),
     Case("two-layer net with L2", _two_layer, ("ok",), ("no L2 in dW1", "L2 doubled in dW1")),
+    Case("scalar MLP", _scalar_mlp, ("ok",), ("w1 for x", "dw2 and db2 swapped"),
+         hints={"w1 for x": "a single value cannot tell a wrong factor from a wrong formula",
+                "dw2 and db2 swapped": "dw2 and db2 look swapped"}),
+    Case("upstream gradient 2", _upstream_two, ("ok", "ok, dict for upstream 2"),
+         ("forgot * dout", "forgot * dout, dict", "dout squared"), options={"upstream": 2.0},
+         hints={"forgot * dout": "the gradient does not change when the upstream gradient "
+                                 "does: multiply by dout / out.grad",
+                "forgot * dout, dict": "the upstream gradient was not multiplied in",
+                "dout squared": "dx is not linear in the upstream gradient"}),
+    Case("mean loss, labels in a closure", _ce_closure, ("ok",), ("missing 1/N",),
+         hints={"missing 1/N": "dz is 6 times too large, and 6 is the batch size"}),
+    Case("shared weight", _shared_weight, ("ok",),
+         ("dW overwritten by the outer use", "dW overwritten by the inner use"),
+         options={"shared": {"W": shared_tanh}},
+         hints={"dW overwritten by the outer use": "(W_out, use 2 of 2): the gradient of an "
+                                                   "input used 2 times is the sum",
+                "dW overwritten by the inner use": "overwritten instead of summed"}),
 ]

@@ -41,26 +41,30 @@ def _affine(seed: int = 0, n: int = 4, d: int = 5, m: int = 3):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 def test_table_right_variants_pass_and_wrong_ones_fail(case, dtype):
-    """On a few seeds, every correct backward in the table passes and every buggy one fails."""
+    """On a few seeds, every correct backward in the table passes and every buggy one fails
+    with the hint the table expects for it."""
     for seed in range(3):
         f, inputs, variants = case.make(seed, dtype)
         for name in case.right:
-            res = check_gradients(f, inputs, variants[name], seed=seed)
+            res = check_gradients(f, inputs, variants[name], seed=seed, **case.options)
             assert res.passed, f"{case.name} / {name} / seed {seed}: {res.message}"
         for name in case.wrong:
-            res = check_gradients(f, inputs, variants[name], seed=seed)
+            res = check_gradients(f, inputs, variants[name], seed=seed, **case.options)
             assert not res.passed, f"{case.name} / {name} / seed {seed} passed"
             assert "Hint:" in res.message or res.message
+            assert case.hints.get(name, "") in res.message, (case.name, name, seed, res.message)
 
 
 @pytest.mark.slow
 def test_sweep_100_seeds_no_false_failures_and_no_false_passes(capsys):
-    """Over 100 seeds in float64 and float32 no correct backward fails and no buggy one passes."""
-    false_fail, false_pass, checks = [], [], 0
+    """Over 100 seeds in float64 and float32 no correct backward fails, no buggy one passes,
+    and every buggy one gets the hint the table expects."""
+    false_fail, false_pass, wrong_hint, checks = [], [], [], 0
     for case in CASES:
         # the 512x10 row samples fewer entries here to keep the sweep short; its default
         # settings are covered by test_batch_512_with_default_settings
         options = {"max_entries": 32} if "512" in case.name else {}
+        options.update(case.options)
         for dtype in DTYPES:
             for seed in range(100):
                 f, inputs, variants = case.make(seed, dtype)
@@ -72,12 +76,15 @@ def test_sweep_100_seeds_no_false_failures_and_no_false_passes(capsys):
                         false_fail.append((*tag, res.message))
                     if name in case.wrong and res.passed:
                         false_pass.append(tag)
+                    if case.hints.get(name, "") not in res.message:
+                        wrong_hint.append((*tag, res.message))
     with capsys.disabled():
         print(f"\ngradcheck sweep: {checks} checks, {len(false_fail)} false failures, "
-              f"{len(false_pass)} false passes")
+              f"{len(false_pass)} false passes, {len(wrong_hint)} unexpected hints")
     assert checks == 100 * 2 * sum(len(c.right) + len(c.wrong) for c in CASES)
     assert false_fail == []
     assert false_pass == []
+    assert wrong_hint == []
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
@@ -198,6 +205,95 @@ def _hint_upstream():
     return (lambda x: np.maximum(x, 0)), {"x": x}, lambda d: (x > 0).astype(float), {}
 
 
+def _hint_upstream_two():
+    x = _rng(4).standard_normal((3, 4))
+    return np.tanh, {"x": x}, lambda d: 1 - np.tanh(x) ** 2, {"upstream": np.full((3, 4), 2.0)}
+
+
+def _hint_upstream_two_dict():
+    x = _rng(4).standard_normal((3, 4))
+    return (lambda x: np.tanh(x).sum()), {"x": x}, {"x": 1 - np.tanh(x) ** 2}, {"upstream": 2}
+
+
+def _hint_upstream_once():
+    x = _rng(4).standard_normal((3, 4))
+    calls = []
+
+    def analytic(d):  # ignores dout, and fails when called again
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("called twice")
+        return 1 - np.tanh(x) ** 2
+
+    return np.tanh, {"x": x}, analytic, {}
+
+
+def _hint_dout_squared():
+    x = _rng(4).standard_normal((3, 4))
+    return np.tanh, {"x": x}, lambda d: d * d * (1 - np.tanh(x) ** 2), {}
+
+
+def _hint_dout_offset():
+    f, inputs = _affine(d=4, m=4)
+    return f, inputs, lambda d: (d @ inputs["W"].T, inputs["x"].T @ d + inputs["W"], d.sum(0)), {}
+
+
+def _hint_ratio_is_upstream():
+    x = _rng(4).standard_normal(5)
+    return (lambda x: np.sin(x).sum()), {"x": x}, {"x": 4 * np.cos(x)}, {"upstream": 2.0}
+
+
+def _scalar_mlp(w1, b1, w2, b2, x=2.0, y=10.0):
+    return (w2 * np.maximum(w1 * x + b1, 0.0) + b2 - y) ** 2
+
+
+_MLP_POINT = {"w1": -1.0, "b1": 4.0, "w2": 3.0, "b2": 1.0}
+_MLP_GRADS = {"w1": -36.0, "b1": -18.0, "w2": -12.0, "b2": -6.0}
+
+
+def _hint_w1_for_x():
+    return _scalar_mlp, _MLP_POINT, {**_MLP_GRADS, "w1": 2 * -3.0 * 3.0 * -1.0}, {}
+
+
+def _hint_swapped_scalars():
+    return _scalar_mlp, _MLP_POINT, {**_MLP_GRADS, "w2": -6.0, "b2": -12.0}, {}
+
+
+def _hint_swapped_arrays():
+    rng = _rng(11)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    return (lambda x, y: np.sin(x) * y), {"x": x, "y": y}, \
+        lambda d: (d * np.sin(x), d * np.cos(x) * y), {}
+
+
+def _hint_batch_closure():
+    rng = _rng(1)
+    z, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    p[np.arange(6), y] -= 1
+    return (lambda z: softmax_ce(z, y)), {"z": z}, {"z": p}, {}
+
+
+def _shared_forward(x, W):
+    return W @ np.maximum(W @ x, 0.0)
+
+
+def _shared_backward(x, W, d, overwrite):
+    h = W @ x
+    dW = np.outer(d, np.maximum(h, 0))
+    dh = (W.T @ d) * (h > 0)
+    dW = np.outer(dh, x) if overwrite else dW + np.outer(dh, x)
+    return W.T @ dh, dW
+
+
+def _hint_shared():
+    rng = _rng(12)
+    x, W = rng.standard_normal(5), rng.standard_normal((5, 5))
+    split = {"W": lambda x, W_out, W_in: W_out @ np.maximum(W_in @ x, 0.0)}
+    return _shared_forward, {"x": x, "W": W}, \
+        lambda d: _shared_backward(x, W, d, overwrite=True), {"shared": split}
+
+
 def _hint_none():
     f, inputs = _affine()
     return f, inputs, lambda d: (d @ inputs["W"].T, None, d.sum(0)), {}
@@ -274,8 +370,8 @@ def _hint_unsampled():
 
 def _hint_square_no_pattern():
     f, inputs = _affine(d=4, m=4)
-    noise = _rng(10).standard_normal((4, 4))
-    return f, inputs, lambda d: (d @ inputs["W"].T, inputs["x"].T @ d + noise, d.sum(0)), {}
+    noise = _rng(10).standard_normal((4, 4))  # a wrong x, so dW is wrong but linear in dout
+    return f, inputs, lambda d: (d @ inputs["W"].T, (inputs["x"] + noise).T @ d, d.sum(0)), {}
 
 
 def _hint_two_entries_scaled():
@@ -315,7 +411,37 @@ HINTS = [
     ("single number", _hint_single_number,
      ["db is a single number", "but b has shape (3,)"]),
     ("forgot the upstream gradient", _hint_upstream,
-     ["dx matches the gradient for an upstream gradient of all ones", "multiply by dout"]),
+     ["the gradient does not change when the upstream gradient does: multiply by dout / "
+      "out.grad (dx came out the same for dout and 2 * dout"]),
+    ("forgot the upstream gradient of 2", _hint_upstream_two,
+     ["the gradient does not change when the upstream gradient does: multiply by dout / "
+      "out.grad"]),
+    ("forgot the upstream gradient of 2, dict", _hint_upstream_two_dict,
+     ["dx is the gradient for an upstream gradient of 1, but the upstream gradient is 2: the "
+      "upstream gradient was not multiplied in; multiply by dout / out.grad"]),
+    ("forgot the upstream gradient, second call fails", _hint_upstream_once,
+     ["dx matches the gradient for an upstream gradient of all ones: the upstream gradient "
+      "was not multiplied in"]),
+    ("upstream gradient used twice", _hint_dout_squared,
+     ["dx is not linear in the upstream gradient (doubling dout multiplied dx by 4)"]),
+    ("a term without the upstream gradient", _hint_dout_offset,
+     ["dW is not linear in the upstream gradient (doubling dout did not double dW)"]),
+    ("ratio equal to the upstream gradient", _hint_ratio_is_upstream,
+     ["dx is 2 times the numerical gradient, and the upstream gradient is 2 everywhere",
+      "multiplied by dout exactly once"]),
+    ("one scalar off by a ratio", _hint_w1_for_x,
+     ["gradient of w1 (a scalar): 1 of 1 checked entry is off; worst at w1: analytic 18, "
+      "numerical -36", "dw1 is -0.5 times the numerical gradient (off by 54); a single value "
+      "cannot tell a wrong factor from a wrong formula, so no cause is named"]),
+    ("swapped scalars", _hint_swapped_scalars,
+     ["gradient of w2 (a scalar)", "dw2 and db2 look swapped: dw2 matches the numerical "
+      "gradient of b2, and db2 that of w2"]),
+    ("swapped arrays", _hint_swapped_arrays, ["dx and dy look swapped"]),
+    ("missing 1/N, labels in a closure", _hint_batch_closure,
+     ["dz is 6 times too large, and 6 is the batch size"]),
+    ("shared weight overwritten", _hint_shared,
+     ["dW is the contribution of one use of W alone (W_in, use 2 of 2)",
+      "overwritten instead of summed (dW += ..., not dW = ...)"]),
     ("None", _hint_none, ["gradient of W (shape (5, 3)): dW is None"]),
     ("NaN with index", _hint_nan, ["db contains nan at b[1]"]),
     ("inf with index", _hint_inf, ["db contains inf at b[2]"]),
@@ -333,7 +459,9 @@ HINTS = [
     ("no pattern", _hint_varies, ["the error varies from entry to entry"]),
     ("no pattern, square matrix", _hint_square_no_pattern,
      ["gradient of W (shape (4, 4))", "the error varies from entry to entry"]),
-    ("factor on too few entries", _hint_two_entries_scaled, ["the error varies"]),
+    ("factor on too few entries", _hint_two_entries_scaled,
+     ["dx is 3 times the numerical gradient at only 2 entries, too few to call it a constant "
+      "factor"]),
     ("domain error along a direction", _hint_domain_along_direction,
      ["f is not finite along a random direction", "edge of f's domain"]),
 ]
@@ -353,6 +481,144 @@ def test_failure_message_names_the_likely_bug(build, expected):
         res.assert_ok()
     assert str(info.value).splitlines()[0] == first
     assert str(res).splitlines()[0] == first
+
+
+def test_no_ratio_is_claimed_without_the_evidence():
+    """A factor is named only when it holds at two or more entries, at every one of them,
+    for a second upstream gradient too, and is not the upstream gradient's value."""
+    for build in (_hint_w1_for_x, _hint_swapped_scalars, _hint_upstream_two,
+                  _hint_upstream_two_dict, _hint_ratio_is_upstream):
+        f, inputs, analytic, options = build()
+        message = check_gradients(f, inputs, analytic, **options).message
+        assert "factor 2" not in message and "twice" not in message and "half" not in message
+    # twice the gradient at three large entries, but not at a small one that still counts
+    x = np.array([10.0, -10.0, 10.0, 0.1])
+    res = check_gradients(lambda x: (x * x).sum(), {"x": x}, {"x": np.append(4 * x[:3], 0.2)})
+    assert "twice" not in res.message and "the error varies" in res.message
+    # a backward that is linear in dout, twice the gradient for this dout but not for all ones
+    z = _rng(13).standard_normal((3, 4))
+    first = []
+
+    def analytic(d):
+        first.append(d)
+        d0 = first[0]
+        return (d + d0 * np.sum(d * d0) / np.sum(d0 * d0)) * np.cos(z)
+
+    res = check_gradients(np.sin, {"z": z}, analytic)
+    assert not res.passed and "twice" not in res.message
+
+
+def test_name_starts_the_first_line():
+    """name= puts the checked function's name first on every failure line and the header."""
+    f, inputs, analytic, _ = _hint_sign()
+    plain = check_gradients(f, inputs, analytic)
+    res = check_gradients(f, inputs, analytic, name="affine_backward")
+    assert res.message == "affine_backward: gradient check failed for " + \
+        plain.message[len("gradient of "):]
+    assert res.message.startswith("affine_backward: gradient check failed for x (shape (4, 5)): ")
+    assert str(res).splitlines()[0] == res.message
+    with pytest.raises(GradientCheckError) as info:
+        res.assert_ok()
+    assert str(info.value).splitlines()[0] == res.message
+    assert "affine_backward: gradient check FAILED (mode auto" in str(res)
+    good = check_gradients(f, inputs, lambda d: (d @ inputs["W"].T, inputs["x"].T @ d, d.sum(0)),
+                           name="affine_backward")
+    assert str(good).startswith("affine_backward: gradient check passed (mode auto")
+    res = check_gradients(f, inputs, lambda d: (d, d), name="affine_backward")
+    assert res.message.startswith("affine_backward: gradient check failed: analytic returned 2 ")
+    res = gradcheck(_CubeWrongSign, _leaf((3,), 5), name="cube_backward")
+    assert res.message.startswith("cube_backward: gradient check failed for arg0 (shape (3,)): ")
+    res = gradcheck(_CubeCountsCalls, _leaf((3,), 6), name="cube_backward")
+    assert res.message.startswith("cube_backward: gradient check failed: a second backward()")
+    with pytest.raises(TypeError, match="name must be a string or None"):
+        check_gradients(f, inputs, analytic, name=3)
+
+
+def test_upstream_may_be_a_number_and_a_dict_follows_it():
+    """A number as upstream fills f's output; a dict holds the gradients for that upstream."""
+    x = _rng(14).standard_normal((3, 4))
+    seen = []
+
+    def analytic(d):
+        seen.append(d.copy())
+        return d * np.cos(x)
+
+    assert check_gradients(np.sin, {"x": x}, analytic, upstream=2.0).passed
+    assert np.array_equal(seen[0], np.full((3, 4), 2.0))
+    f = lambda x: np.sin(x).sum()  # noqa: E731
+    assert check_gradients(f, {"x": x}, {"x": 2 * np.cos(x)}, upstream=2.0).passed
+    assert check_gradients(f, {"x": x}, {"x": 2 * np.cos(x)}, upstream=np.array([2.0])).passed
+    assert not check_gradients(f, {"x": x}, {"x": np.cos(x)}, upstream=2.0).passed
+    assert check_gradients(f, {"x": x}, {"x": np.cos(x)}, upstream="random").passed
+
+
+def test_hint_probes_survive_odd_answers_to_a_second_upstream_gradient():
+    """When analytic answers 2 * dout with None, text or nan, there is no evidence from that
+    call; an answer in a fixable shape is read as fixed. The other hints still work."""
+    x = _rng(15).standard_normal(5)
+    for odd in (lambda d: None, lambda d: "text", lambda d: np.full(5, np.nan),
+                lambda d: (-d * np.cos(x)).reshape(1, 5)):
+        def analytic(d, odd=odd, calls=[]):  # noqa: B006 (counts the calls of this one)
+            calls.append(1)
+            return -d * np.cos(x) if len(calls) == 1 else odd(d)
+
+        res = check_gradients(np.sin, {"x": x}, analytic)
+        assert "sign of dx is wrong everywhere" in res.message, res.message
+
+
+def test_swaps_and_shared_uses_are_found_in_every_mode():
+    """Swapped gradients and a gradient of one use alone are named on sampled entries and on
+    directions too; inputs of different shapes are never called swapped."""
+    rng = _rng(16)
+    x, y = rng.standard_normal((30, 20)), rng.standard_normal((30, 20))
+    swapped = lambda d: (d * np.sin(x), d * np.cos(x) * y)  # noqa: E731
+    f, inputs, analytic, options = _hint_shared()
+    for mode in ("auto", "directional"):
+        res = check_gradients(lambda x, y: np.sin(x) * y, {"x": x, "y": y}, swapped, mode=mode)
+        assert "dx and dy look swapped" in res["x"].message, res.message
+        assert "dy and dx look swapped" in res["y"].message
+        res = check_gradients(f, inputs, analytic, mode=mode, **options)
+        assert "overwritten instead of summed" in res.message
+    f, inputs = _affine()
+    res = check_gradients(f, inputs, lambda d: (-(d @ inputs["W"].T), -inputs["x"].T @ d,
+                                                -d.sum(0)))
+    assert all("sign of" in r.message for r in res)
+
+
+def test_shared_weight_needs_a_split_that_computes_f():
+    """shared= names a float input and gives f with one argument per use; misuse is refused."""
+    f, inputs, analytic, options = _hint_shared()
+    split = options["shared"]["W"]
+    right = lambda d: _shared_backward(inputs["x"], inputs["W"], d, overwrite=False)  # noqa: E731
+    res = check_gradients(f, inputs, right, shared={"W": split})
+    assert res.passed, res.message
+    cases = [
+        ([1], TypeError, "shared must be a dict input name -> f"),
+        ({"V": split}, ValueError, "shared names 'V', which is not an input (inputs: x, W)"),
+        ({"W": np.sin}, TypeError, "must take f's arguments in order with one argument per use"),
+        ({"W": lambda x, W: W @ x}, TypeError, "so at least 3 arguments without defaults"),
+        ({"W": lambda *a: a[1] @ a[0]}, TypeError, "no *args"),
+        ({"W": lambda x, W1, W2: W1 @ (W2 @ x)}, ValueError,
+         "shared['W'] with all 2 uses set to W must compute f, but it gives"),
+        ({"W": lambda x, W1, W2: W1.sum()}, ValueError,
+         "it gives shape () where f gives shape (5,)"),
+    ]
+    for shared, error, text in cases:
+        with pytest.raises(error) as info:
+            check_gradients(f, inputs, analytic, shared=shared)
+        assert text in str(info.value)
+    with pytest.raises(TypeError, match=r"shared\['W'\] must be a Python function"):
+        check_gradients(f, inputs, analytic, shared={"W": 3})
+    with pytest.raises(ValueError, match="which is not a float input"):
+        check_gradients(lambda x, k: k * x, {"x": np.ones(2), "k": 2}, lambda d: 2 * d,
+                        shared={"k": lambda x, k1, k2: k1 * x})
+
+
+def test_shared_scalar_overwritten():
+    """A number used twice, a * sin(a), whose derivative keeps one use only, is named."""
+    res = check_gradients(lambda a: a * np.sin(a), {"a": 0.7}, {"a": np.sin(0.7)},
+                          shared={"a": lambda a1, a2: a1 * np.sin(a2)})
+    assert "(a1, use 1 of 2)" in res.message and "overwritten instead of summed" in res.message
 
 
 def test_first_line_has_name_shape_count_index_values_and_hint():
