@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .exercises import exercises_of, label_of
+from .judge.seeds import course_secret
 from .judge.tests import HiddenTest, check_hidden_code, split_hidden, write_tests
 
 __all__ = [
@@ -175,6 +177,9 @@ def build_with_tests(py_path: Path) -> tuple[str, list[HiddenTest]]:
         line = _hidden_line(text, code)
         check_hidden_code(code, where, line - 1 if line else 0)
         hidden.append(HiddenTest(cell_id, code, line, py_path.name))
+    labels = label_of(exercises_of(nb, where))
+    hidden = [HiddenTest(t.grade_id, t.code, t.line, t.source, labels.get(t.grade_id, ""))
+              for t in hidden]
     nbformat.validate(nb)
     out = nbformat.writes(nb, version=4)
     return (out if out.endswith("\n") else out + "\n"), hidden
@@ -201,6 +206,7 @@ def build(
             )
         sources = {a: sources[a] for a in assignments}
     judge_dir = Path(judge_dir) if judge_dir is not None else Path(source_dir).parent / "judge"
+    course_secret(judge_dir, create=True)
     outputs: list[Path] = []
     for assignment, py_paths in sources.items():
         target_dir = source_dir / assignment

@@ -178,6 +178,9 @@ class Course:
             cfg.CourseDirectory.db_url = override
         if cfg.CourseDirectory.get("db_url"):
             cfg.CourseDirectory.db_url = normalize_db_url(cfg.CourseDirectory.db_url)
+        from .feedback import feedback_config
+
+        feedback_config(cfg)
         return cfg
 
     def api(self):

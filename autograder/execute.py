@@ -34,6 +34,7 @@ import asyncio
 import copy
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -52,9 +53,11 @@ from traitlets import Dict, Enum, Float, Integer, Unicode
 
 from .judge import KernelLost, Student, judge_block, seed_for
 from .judge.codec import MAX_CHARS
+from .judge.seeds import course_secret
 from .judge.tests import load_tests
 
-__all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression"]
+__all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression",
+           "one_line_error", "scrub_paths"]
 
 FAILED = "Failed"
 ZEROED = "NotGraded"
@@ -88,6 +91,31 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " [...]"
 
 
+_PATH = re.compile(r"(?<![\w.~])(?:/[\w.@+-]+)+/([\w.@+-]+)")
+
+
+def scrub_paths(text: str) -> str:
+    """Absolute file paths cut to their file names: the grading machine's folders never
+    reach an autograded notebook or its feedback."""
+    return _PATH.sub(r"\1", text)
+
+
+def one_line_error(ename: str, evalue: str, timeout: float = 0.0) -> tuple[str, str]:
+    """(ename, message) for an error in a cell, as one line that says what to do."""
+    ename = str(ename)[:100]
+    evalue = " ".join(scrub_paths(str(evalue)).split())
+    if ename == "RecursionError":
+        evalue = ("Python's recursion limit was reached (a function called itself too "
+                  "deeply): write it as a loop with an explicit stack or list")
+    elif ename == "NotImplementedError" and not evalue:
+        evalue = "not answered yet: replace `raise NotImplementedError()` with your code"
+    elif ename == "KeyboardInterrupt":
+        ename = "TimeoutError"
+        evalue = (f"this cell did not finish within {timeout:g} s and was stopped: look for "
+                  "an endless loop, or a much slower method than the exercise asks for")
+    return ename, _clip(evalue, _ERROR_CHARS)
+
+
 class JudgedExecute(Execute):
     """nbgrader's Execute with the sandboxed kernel and the judge (see the module)."""
 
@@ -96,6 +124,8 @@ class JudgedExecute(Execute):
     runtime_dir = Unicode("", help="folder for connection files and sockets").tag(config=True)
     judge_dir = Unicode("", help="course/judge: the hidden tests").tag(config=True)
     zero_cells = Dict(help="grade_id -> reason: test cells that score 0").tag(config=True)
+    seeds = Dict(help="grade_id -> seed recorded at an earlier grade (a regrade reuses it)"
+                 ).tag(config=True)
     call_timeout = Float(0.0, help="seconds one judge call may take (0: the cell timeout)"
                          ).tag(config=True)
     max_output_chars = Integer(
@@ -230,6 +260,8 @@ class JudgedExecute(Execute):
         if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) \
                 and not nbgrader_utils.is_solution(cell):
             await self._judge(cell)
+        elif cell.cell_type == "code":
+            self._tidy_outputs(cell)
         return cell
 
     execute_cell = run_sync(async_execute_cell)
@@ -281,27 +313,45 @@ class JudgedExecute(Execute):
             raise DeadKernelError("the kernel wrote more than the grader allows")
 
     # the judge -------------------------------------------------------------------------------
+    def _tidy_outputs(self, cell) -> None:
+        """Any code cell: errors as one line, no file paths of this machine in the text."""
+        for output in cell.outputs:
+            kind = output.get("output_type")
+            if kind == "error":
+                name, message = one_line_error(output.get("ename", "Error"),
+                                               output.get("evalue", ""), float(self.timeout or 0))
+                output.ename, output.evalue = name, message
+                output.traceback = [f"{name}: {message}"]
+            elif kind == "stream":
+                output.text = scrub_paths(output.get("text", ""))
+
     def _settle_outputs(self, cell) -> bool:
         """Graded cell ran: outputs as plain text; True when the visible tests raised."""
         kept, failed = [], False
         for output in cell.outputs:
             kind = output.get("output_type")
             if kind == "stream":
-                kept.append(new_output("stream", name="stdout", text=output.get("text", "")))
+                kept.append(new_output("stream", name="stdout",
+                                       text=scrub_paths(output.get("text", ""))))
             elif kind == "error":
                 failed = True
-                kept.append(_error(str(output.get("ename", "Error"))[:100],
-                                   _clip(str(output.get("evalue", "")), _ERROR_CHARS)))
+                kept.append(_error(*one_line_error(output.get("ename", "Error"),
+                                                   output.get("evalue", ""),
+                                                   float(self.timeout or 0))))
             elif kind in ("execute_result", "display_data"):
                 text = (output.get("data") or {}).get("text/plain")
                 if isinstance(text, str) and text.strip():
-                    kept.append(new_output("stream", name="stdout", text=text + "\n"))
+                    kept.append(new_output("stream", name="stdout",
+                                           text=scrub_paths(text) + "\n"))
         cell.outputs = kept
         return failed
 
     async def _judge(self, cell) -> None:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
         visible_failed = self._settle_outputs(cell)
+        known = self._tests.get(grade_id)
+        if known is not None and known.label:
+            cell.metadata["minigrad"] = {"label": known.label}
         if grade_id in self.zero_cells:
             cell.outputs.append(_error(ZEROED, "this test scores 0: " + self.zero_cells[grade_id]))
             return
@@ -318,7 +368,11 @@ class JudgedExecute(Execute):
             return future.result()
 
         student = Student(transport, timeout=timeout)
-        seed = seed_for(self._who[0], self._who[1], grade_id)
+        seed = self.seeds.get(grade_id)
+        if seed is None:
+            secret = course_secret(Path(self.judge_dir)) if self.judge_dir else ""
+            seed = seed_for(self._who[0], self._who[1], grade_id, secret)
+        self._event("seed", cell, str(int(seed)))
         try:
             verdict = await asyncio.to_thread(judge_block, test.code, student, seed=seed,
                                               filename=test.filename)
@@ -332,7 +386,7 @@ class JudgedExecute(Execute):
                 "stream", name="stdout",
                 text="Hidden tests passed, but the visible tests above failed.\n"))
         else:
-            cell.outputs.append(_error(FAILED, verdict.message))
+            cell.outputs.append(_error(FAILED, scrub_paths(verdict.message)))
 
     async def _ask(self, request: str, timeout: float) -> str | None:
         """One judge call: the agent's answer as text, None when it timed out."""

@@ -1,19 +1,99 @@
-"""The ``feedback`` step: nbgrader's generate_feedback, with its errors made readable.
+"""The ``feedback`` step: nbgrader's generate_feedback, with a page a student can read offline.
 
 Hidden tests never reach feedback: they are not in the notebooks at all (``build`` moves
-them to ``course/judge/``, and the judge writes only its verdict into a graded cell), so
-nbgrader's own feedback preprocessors are enough.
+them to ``course/judge/``, and the judge writes only its verdict into a graded cell).
+What this module adds to nbgrader's feedback (see :func:`feedback_config`):
+
+- the template ``minigrad_feedback`` (``autograder/templates``, nbgrader's feedback template
+  with three changes named at its top): every score is labelled with
+  its exercise ("Exercise 3: activation backward, part sigmoid_backward"), the label the
+  grader wrote into the cell's metadata, instead of "Test cell" and a grade id;
+- :class:`OfflineMath`: the maths of markdown cells becomes MathML when the page is made
+  (with latex2mathml), so it renders with no network and no script; MathJax is not loaded.
+
+The grader's file paths never appear: outputs are reduced to one line per error and paths
+are cut to file names while grading (:mod:`autograder.execute`).
 """
 
 from __future__ import annotations
 
-__all__ = ["generate_feedback"]
+import re
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from traitlets import Bool
+
+__all__ = ["OfflineMath", "feedback_config", "generate_feedback", "math_to_mathml"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\$)")
+
+
+def _convert(tex: str, display: str) -> str:
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex.strip(), display=display)
+    except Exception:  # noqa: BLE001 - an expression it cannot read stays as TeX text
+        return f"<code>{tex}</code>"
+
+
+def math_to_mathml(markdown: str) -> str:
+    """Markdown with every ``$...$`` and ``$$...$$`` outside code replaced by MathML."""
+    parts = _CODE.split(markdown)
+    for i in range(0, len(parts), 2):  # even parts are outside code
+        text = _DISPLAY.sub(lambda m: "\n\n" + _convert(m.group(1), "block") + "\n\n",
+                            parts[i])
+        parts[i] = _INLINE.sub(lambda m: _convert(m.group(1), "inline"), text)
+    return "".join(parts)
+
+
+class OfflineMath(Preprocessor):
+    """Markdown cells' maths as MathML (see the module docstring)."""
+
+    enabled = Bool(True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = math_to_mathml(cell.source)
+        return cell, resources
+
+
+def feedback_config(cfg) -> None:
+    """Point nbgrader's GenerateFeedback at the labelled, offline template, unless the
+    course's nbgrader_config.py chose a template itself."""
+    import nbgrader
+
+    if "template_name" in cfg.HTMLExporter:
+        return
+    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / \
+        "formgrader" / "templates"
+    cfg.HTMLExporter.template_name = "minigrad_feedback"
+    cfg.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
+    from nbgrader.preprocessors import GetGrades
+
+    cfg.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, OfflineMath]
 
 
 def generate_feedback(course, assignment: str, student: str | None = None) -> list[str]:
-    """Run nbgrader generate_feedback for one assignment; return error messages (empty if ok)."""
+    """Run nbgrader generate_feedback for one assignment; return error messages (empty if ok).
+
+    Like ``NbGraderAPI.generate_feedback``, except that the API pins nbgrader's own template;
+    this keeps the course's (:func:`feedback_config`)."""
+    from nbgrader.apps.api import capture_log
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.utils import temp_attrs
+
     api = course.api()
-    result = api.generate_feedback(assignment, student)
+    who = {"assignment_id": assignment}
+    if student is not None:
+        who["student_id"] = student
+    with temp_attrs(api.coursedir, **who):
+        app = GenerateFeedback(coursedir=api.coursedir, parent=api)
+        app.force = True
+        result = capture_log(app)
     if result.get("success"):
         return []
     return [_last_error(result) or f"generate_feedback failed for {assignment}"]

@@ -174,8 +174,6 @@ def _error_message(output: dict) -> str:
     text = f"{ename}: {first}" if first else ename
     if len(text) > _MESSAGE_LIMIT:
         text = text[: _MESSAGE_LIMIT - 3] + "..."
-    if ename == "NotImplementedError":
-        text += " (an answer cell still raises it: replace the stub with your code)"
     return text
 
 

@@ -93,6 +93,7 @@ def _grading_api(course, task: dict, kernel_dir: Path):
 
     from .course import apply_grading_environment
     from .execute import JudgedExecute
+    from .judge.seeds import read_seeds
     from .sandbox import kernel_plan
 
     apply_grading_environment()
@@ -128,6 +129,7 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     cfg.JudgedExecute.runtime_dir = str(run_dir)
     cfg.JudgedExecute.judge_dir = str(course.judge_dir)
     cfg.JudgedExecute.zero_cells = dict(plan.get("zero_cells", {}))
+    cfg.JudgedExecute.seeds = read_seeds(coursedir.db_url, task["student"], task["assignment"])
     coursedir = CourseDirectory(config=cfg)
     return NbGraderAPI(coursedir=coursedir, config=cfg)
 
@@ -144,12 +146,21 @@ def _lost_kernels() -> list[str]:
     return notes
 
 
+def _seeds() -> dict[str, tuple[str, int]]:
+    """grade_id -> (notebook, seed) the judge used in this grade."""
+    from .execute import JudgedExecute
+
+    return {e["cell"]: (e["notebook"], int(e["detail"]))
+            for e in JudgedExecute.journal if e["kind"] == "seed" and e["cell"]}
+
+
 def _grade(task: dict) -> dict:
     import shutil
     import tempfile
 
     from .course import Course
     from .execute import JudgedExecute
+    from .judge.seeds import record_seeds
     from .sandbox import remove_cgroup
 
     course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
@@ -177,6 +188,7 @@ def _grade(task: dict) -> dict:
     for line in log.splitlines():
         if "No submitted file" in line:
             notes.append("missing notebook " + Path(line.split(":", 1)[-1].strip()).name)
+    record_seeds(course.db_url(), student, assignment, _seeds())
     with course.gradebook() as gb:
         submission = gb.find_submission(assignment, student)
         out = {

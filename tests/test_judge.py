@@ -370,3 +370,61 @@ def test_gradients_ok_puts_the_case_first():
     with pytest.raises(AssertionError, match=r"^relu_backward on a batch of 3: the gradients"):
         gradients_ok("relu_backward on a batch of 3", lambda x: (x ** 2).sum(),
                      {"x": np.array([1.0, 2.0, 3.0])}, {"x": np.array([1.0, 2.0, 3.0])})
+
+
+# --- seeds, errors as one line ----------------------------------------------------------------
+
+
+def test_seeds_depend_on_the_course_secret_and_are_recorded(tmp_path):
+    """A course secret changes every seed; recorded seeds come back for a regrade."""
+    from autograder.judge.seeds import course_secret, read_seeds, record_seeds
+
+    assert course_secret(tmp_path) == ""
+    secret = course_secret(tmp_path, create=True)
+    assert len(secret) == 64 and course_secret(tmp_path) == secret
+    assert (tmp_path / "secret").stat().st_mode & 0o077 == 0
+    assert seed_for("ann", "a1", "t", secret) != seed_for("ann", "a1", "t")
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert read_seeds(url, "ann", "a1") == {}
+    record_seeds(url, "ann", "a1", {"t": ("nb", 7), "u": ("nb", 8)})
+    record_seeds(url, "ann", "a1", {"t": ("nb", 9)})
+    record_seeds(url, "bob", "a1", {"t": ("nb", 1)})
+    assert read_seeds(url, "ann", "a1") == {"t": 9, "u": 8}
+    assert read_seeds(url, "ann", "a2") == {}
+
+
+@pytest.mark.parametrize(("ename", "evalue", "want"), [
+    ("RecursionError", "maximum recursion depth exceeded", "write it as a loop"),
+    ("NotImplementedError", "", "not answered yet: replace `raise NotImplementedError()`"),
+    ("KeyboardInterrupt", "", "did not finish within 60 s and was stopped"),
+    ("ValueError", "bad file /home/someone/course/x.py\nline two", "bad file x.py line two"),
+])
+def test_errors_in_cells_become_one_line_that_says_what_to_do(ename, evalue, want):
+    from autograder.execute import one_line_error
+
+    name, message = one_line_error(ename, evalue, timeout=60)
+    assert want in message and "\n" not in message and "/home" not in message
+
+
+def test_student_errors_under_the_judge_say_what_to_do():
+    """A recursion error, a stub or a timeout in the student's call: one actionable line."""
+    from autograder.judge import StudentError
+    from autograder.judge.runner import student_message
+    from autograder.judge.student import StudentTimeout
+
+    assert "write it as a loop" in student_message(
+        StudentError("order(n)", "RecursionError", "maximum recursion depth exceeded"))
+    assert "is not answered yet" in student_message(
+        StudentError("f(1)", "NotImplementedError", ""))
+    assert "look for an endless loop" in student_message(
+        StudentTimeout("f(1)", message="did not finish within 5 s"))
+    assert student_message(StudentError("f(1)", "ValueError", "x")) == \
+        "f(1) raised ValueError: x"
+
+
+def test_feedback_maths_becomes_mathml_outside_code():
+    from autograder.feedback import math_to_mathml
+
+    out = math_to_mathml("so $p - e_y$, `$x$` and $$J = J_2 J_1$$ for $5 and $6")
+    assert out.count("<math") == 2 and 'display="block"' in out
+    assert "`$x$`" in out and "$5 and $6" in out

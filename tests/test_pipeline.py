@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.build import build
 from autograder.cli import main
 from autograder.collect import plan_collect
 from autograder.course import Course, grading_environment, kernel_python
@@ -22,7 +23,7 @@ from autograder.feedback import generate_feedback
 from autograder.grading import grade
 from autograder.pipeline import run_check
 from autograder.report import exercise_stats, gradebook_table, write_report
-from autograder.samples import load_buggy, solution_source
+from autograder.samples import check_buggy, expected_cell_scores, load_buggy, solution_source
 from autograder.worker import error_summary
 
 pytestmark = pytest.mark.grading
@@ -104,6 +105,22 @@ def test_feedback_never_shows_hidden_tests(checked, capsys, restore_environ):
         assert "cube(2) should be 8" in text
     buggy = _text_of_html(course.feedback_dir / "sample-buggy" / ASSIGNMENT / "f1_tiny.html")
     assert "cube_grad(-2) must be 3 x**2 = 12, got -12.0" in buggy
+
+
+def test_feedback_page_labels_scores_and_needs_no_network(checked, restore_environ):
+    """Each score is labelled with its exercise, the maths is MathML (no MathJax, no CDN, no
+    script from the network) and no folder of the grading machine appears."""
+    _, _, course = checked
+    assert generate_feedback(course, ASSIGNMENT, "sample-buggy") == []
+    page = (course.feedback_dir / "sample-buggy" / ASSIGNMENT / "f1_tiny.html").read_text()
+    text = _text_of_html(course.feedback_dir / "sample-buggy" / ASSIGNMENT / "f1_tiny.html")
+    assert "Exercise 1: the cube (Score: 2.0 / 2.0)" in " ".join(text.split())
+    assert "Exercise 2: its derivative (Score: 0.0 / 3.0)" in " ".join(text.split())
+    assert "Test cell" not in text and "Grade cell:" not in text
+    assert "<math" in page and "$3x^2$" not in text
+    assert not re.search(r"<script[^>]+src=", page) and "mathjax" not in page.lower()
+    for folder in {str(course.course_dir), str(Path.home()), str(Path(__file__).parent)}:
+        assert folder not in page
 
 
 def test_report_writes_grades_and_exercise_stats(checked, tmp_path, capsys, restore_environ):
@@ -245,18 +262,38 @@ def test_release_keeps_an_edited_release(checked, capsys, restore_environ):
     assert "x = 1  # mine" not in released.read_text()
 
 
+def test_a_bug_that_loses_points_outside_its_exercise_is_refused(tmp_path):
+    """One mistake costs points once: a bug in exercise 2 may not lose points in exercise 1."""
+    course = Course.at(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    build(course.notebooks_dir, course.source_dir, [ASSIGNMENT])
+    path = tmp_path / "buggy.py"
+    path.write_text("BUGS = [{'mistake': 'wrong sign', 'cells': {'f1-cube-grad': 'x'}, "
+                    "'loses': {'f1-cube-grad-test': 3, 'f1-cube-test': 1}}]\n")
+    with pytest.raises(ValueError, match=r"loses points in f1-cube-test, outside its own "
+                                         r"exercise \(Exercise 2: its derivative\)"):
+        check_buggy(course.source_dir / ASSIGNMENT, load_buggy(path))
+    path.write_text("BUGS = [{'mistake': 'wrong sign', 'cells': {'f1-cube-grad': 'x'}, "
+                    "'loses': {'f1-cube-grad-test': 4}}]\n")
+    with pytest.raises(ValueError, match="worth 3 points, it cannot lose 4"):
+        check_buggy(course.source_dir / ASSIGNMENT, load_buggy(path))
+    spec = load_buggy(FIXTURE_NOTEBOOKS / ASSIGNMENT / "buggy.py")
+    check_buggy(course.source_dir / ASSIGNMENT, spec)
+    assert expected_cell_scores(course.source_dir / ASSIGNMENT, spec) == {
+        "f1-cube-test": 2.0, "f1-cube-grad-test": 0.0}
+
+
 def test_check_fails_with_a_message_naming_the_problem(tmp_path, restore_environ):
     """check exits 1 and names the assignment when buggy.py names a cell that does not exist."""
     notebooks = tmp_path / "notebooks"
     shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
     buggy = notebooks / ASSIGNMENT / "buggy.py"
-    buggy.write_text(buggy.read_text().replace('"f1-cube-grad":', '"f1-no-such-cell":'))
+    buggy.write_text(buggy.read_text().replace("'f1-cube-grad':", "'f1-no-such-cell':"))
     lines: list[str] = []
     status = run_check(notebooks, say=lines.append, jobs=1, progress=False)
     output = "\n".join(lines)
     assert status == 1
     assert "f1_tiny: check failed" in output
-    assert "'f1-no-such-cell', which is not an answer cell of f1_tiny" in output
+    assert "'f1-no-such-cell', not an answer cell of f1_tiny" in output
 
 
 @pytest.mark.parametrize(
@@ -380,14 +417,23 @@ def test_solution_source(source, expected):
     assert solution_source(source) == expected
 
 
+_BUG = "{'mistake': 'm', 'cells': {'a': 'x'}, 'loses': {'a-test': 1}}"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("CELLS = {}\nEXPECTED_POINTS = 1\n", "non-empty dict"),
-        ("CELLS = {'a': 'x'}\n", "no top-level assignment to EXPECTED_POINTS"),
-        ("CELLS = {'a': 'x'}\nEXPECTED_POINTS = 'two'\n", "must be a number"),
-        ("CELLS = dict(a='x')\nEXPECTED_POINTS = 1\n", "CELLS must be a literal"),
-        ("CELLS = {\n", "not valid Python"),
+        ("BUGS = []\n", "non-empty list"),
+        ("CELLS = {'a': 'x'}\n", "no top-level assignment to BUGS"),
+        ("BUGS = [{'cells': {'a': 'x'}}]\n", "must be a dict with 'mistake', 'cells'"),
+        ("BUGS = [{'mistake': 'm', 'cells': {}, 'loses': {'t': 1}}]\n", "non-empty dict"),
+        ("BUGS = [{'mistake': 'm', 'cells': {'a': 'x'}, 'loses': {'t': 0}}]\n",
+         "points lost (> 0)"),
+        ("BUGS = [{'mistake': 'm', 'cells': {'a': 'x'}, 'loses': {'t': 1}, 'why': ''}]\n",
+         "unknown keys ['why']"),
+        (f"BUGS = [{_BUG}, {_BUG}]\n", "both name a"),
+        ("BUGS = list()\n", "BUGS must be a literal"),
+        ("BUGS = [\n", "not valid Python"),
     ],
 )
 def test_load_buggy_rejects(tmp_path, text, message):

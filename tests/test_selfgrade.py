@@ -128,8 +128,8 @@ def test_sample_students_score_as_expected(graded, student, total, rows):
     [
         ("sample-solution", {}),
         ("sample-blank", {
-            "f1-cube-test": "NotImplementedError (an answer cell still raises it",
-            "f1-cube-grad-test": "NotImplementedError (an answer cell still raises it",
+            "f1-cube-test": "NotImplementedError: not answered yet: replace `raise",
+            "f1-cube-grad-test": "NotImplementedError: not answered yet: replace `raise",
         }),
         ("sample-buggy", {
             "f1-cube-grad-test (a hidden test)":

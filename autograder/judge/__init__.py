@@ -10,7 +10,8 @@ verdict, which the executor writes into the graded cell's outputs.
 """
 
 from .codec import CodecError
-from .runner import Verdict, judge_block, raises, seed_for
+from .runner import Verdict, judge_block, raises
+from .seeds import seed_for
 from .student import KernelLost, Remote, Student, StudentError, StudentTimeout
 
 __all__ = [

@@ -74,8 +74,11 @@ def variant_cells(py_path: Path, variant: str, buggy_cells: dict[str, str] | Non
 
 
 def run_local(py_path: Path, variant: str = "solution", student_id: str = "local",
-              buggy_cells: dict[str, str] | None = None, say=print) -> list[tuple]:
-    """Run one notebook in-process and judge its test cells; [(grade_id, points, Verdict)]."""
+              buggy_cells: dict[str, str] | None = None, say=print,
+              secret: str = "") -> list[tuple]:
+    """Run one notebook in-process and judge its test cells; [(grade_id, points, Verdict)].
+    ``secret`` is the course secret of the seeds ('' here: the local runner's cases are
+    not any real student's)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +99,8 @@ def run_local(py_path: Path, variant: str = "solution", student_id: str = "local
         if test is None:
             continue
         student = Student(local_transport(namespace))
-        verdict = judge_block(test.code, student, seed=seed_for(student_id, assignment, gid),
+        seed = seed_for(student_id, assignment, gid, secret)
+        verdict = judge_block(test.code, student, seed=seed,
                               filename=test.filename)
         got = points if verdict.passed and not error else 0.0
         if error and verdict.passed:

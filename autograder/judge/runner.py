@@ -23,7 +23,6 @@ executor, which runs the rest of the notebook in a fresh kernel.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 import warnings
@@ -31,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .student import KernelLost, Student, StudentError
+from .seeds import seed_for
+from .student import KernelLost, Student, StudentError, StudentTimeout
 
-__all__ = ["Verdict", "judge_block", "seed_for"]
+__all__ = ["Verdict", "judge_block", "seed_for", "student_message"]
 
 _MAX_LINES = 12
 _MAX_CHARS = 1500
@@ -49,10 +49,19 @@ class Verdict:
     calls: int = 0
 
 
-def seed_for(student: str, assignment: str, grade_id: str) -> int:
-    """The hidden tests' seed for one student and test cell (stable across regrades)."""
-    digest = hashlib.sha256(f"{assignment}\0{grade_id}\0{student}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
+def student_message(exc: StudentError) -> str:
+    """What a student reads when their code raised under the judge: one line that says what
+    to do for the errors that have one answer."""
+    if exc.type_name == "RecursionError":
+        return (f"{exc.what} hit Python's recursion limit: write it as a loop with an explicit "
+                "stack or list, so it works on graphs thousands of nodes deep")
+    if exc.type_name == "NotImplementedError" and not exc.message:
+        return (f"{exc.what} is not answered yet: replace `raise NotImplementedError()` with "
+                "your code")
+    if isinstance(exc, StudentTimeout):
+        return (f"{exc.what} {exc.message}: look for an endless loop, or a much slower method "
+                "than the exercise asks for")
+    return str(exc)
 
 
 def _clip(text: str) -> str:
@@ -110,7 +119,7 @@ def judge_block(code: str, student: Student, *, seed: int = 0,
     except KernelLost:
         raise
     except StudentError as exc:
-        return _done(False, str(exc), start, student, calls)
+        return _done(False, student_message(exc), start, student, calls)
     except AssertionError as exc:
         text = str(exc) or "a hidden check failed (it gives no reason)"
         return _done(False, text, start, student, calls)

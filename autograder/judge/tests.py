@@ -6,9 +6,10 @@ the autograded notebook, never hold it) and writes the regions of one notebook t
 ``course/judge/<assignment>/<notebook>.json``::
 
     {"notebook": "a2_vectorized", "source": "a2_vectorized.py",
-     "tests": {"<grade_id>": {"code": "...", "line": 233}}}
+     "tests": {"<grade_id>": {"code": "...", "line": 233, "label": "Exercise 1: ..."}}}
 
-``line`` is where the region starts in the jupytext source, for messages. Every graded test
+``line`` is where the region starts in the jupytext source, for messages; ``label`` is the
+exercise (and part) the cell grades, shown with its score in feedback. Every graded test
 cell must have exactly one region, and every ``assert`` in it must carry a message: a
 student who loses points reads why.
 """
@@ -36,6 +37,7 @@ class HiddenTest:
     code: str
     line: int = 0
     source: str = ""
+    label: str = ""
 
     @property
     def filename(self) -> str:
@@ -86,7 +88,8 @@ def write_tests(judge_dir: Path, assignment: str, notebook: str, source_name: st
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent.parent, 0o700)
     data = {"notebook": notebook, "source": source_name,
-            "tests": {t.grade_id: {"code": t.code, "line": t.line} for t in tests}}
+            "tests": {t.grade_id: {"code": t.code, "line": t.line, "label": t.label}
+                      for t in tests}}
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
@@ -99,5 +102,6 @@ def load_tests(judge_dir: Path, assignment: str, notebook: str) -> dict[str, Hid
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {gid: HiddenTest(gid, t["code"], int(t.get("line", 0)), data.get("source", ""))
+    return {gid: HiddenTest(gid, t["code"], int(t.get("line", 0)), data.get("source", ""),
+                            str(t.get("label", "")))
             for gid, t in data.get("tests", {}).items()}
