@@ -76,9 +76,10 @@ def attempt(what, answer, *args, **kwargs):
     """Call an answer from a test cell; its usual failures become one line saying what to do."""
     try:
         return answer(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(f"{what}: the answer cell still raises NotImplementedError; "
-                             "write the function and run its cell again") from None
+    except NotImplementedError as exc:
+        stub = traceback.extract_tb(exc.__traceback__)[-1].name
+        raise AssertionError(f"{what}: {stub} still raises NotImplementedError; write it and "
+                             "run its cell again") from None
     except AutogradDisabledError as exc:
         raise AssertionError(f"{what}: {exc}") from None
     except ValueError as exc:  # mostly numpy's shape errors
@@ -248,8 +249,8 @@ with autograd_off():
     delta = rng.normal(size=4)
     dx_only_skip = skip_block_backward(x, W1, np.zeros_like(W2), delta)[0]
     expect_close(dx_only_skip, delta, f"{call} and W2 = 0: dx",
-                 hint="With W2 = 0 the only path from x to y is the skip connection, so dx must equal "
-                      "delta. Did you forget to add delta for the skip path?")
+                 hint="With W2 = 0 the only path from x to y is the skip connection, so dx "
+                      "must equal delta. Did you forget to add delta for the skip path?")
 
     check_gradients(
         skip_block_forward,
@@ -643,7 +644,7 @@ rng = np.random.default_rng(8)
 arrays = [rng.normal(size=(3, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))]
 p, q = rng.normal(size=2), rng.normal(size=3)
 tensors = [mg.Tensor(a, requires_grad=True) for a in arrays]
-R = program_R(*tensors, mg.Tensor(p), mg.Tensor(q))
+R = attempt("program_R with random weights", program_R, *tensors, mg.Tensor(p), mg.Tensor(q))
 assert isinstance(R, mg.Tensor), f"program_R must return a minigrad Tensor, got {type(R).__name__}"
 assert R.shape == (), f"R must be a scalar (shape ()), got shape {R.shape}"
 expected = program_value(*arrays, p, q)
@@ -982,13 +983,18 @@ def check_run(start, P, Q, T, lr, epochs, case):
         with student.counting("minigrad.Tensor.backward") as seen:
             out = student.train_program(start, P, Q, T, lr=lr, epochs=epochs, progress=False)
     except StudentError as exc:
+        if exc.type_name == "NotImplementedError" and "program_R" not in exc.where:
+            raise  # train_program itself is not written yet
         try:  # is it the program_R of exercise 4 that cannot be used?
             their_grads(start, P[:1], Q[:1])
         except StudentError as why:
+            got = ": ".join(t for t in (why.type_name, why.message) if t) or str(why)
+            if why.type_name == "NotImplementedError":
+                got = "NotImplementedError: program_R is not written yet"
             raise AssertionError(
                 f"{call} raised {exc.type_name or 'an error'}: it builds on your program_R from "
                 "exercise 4, which must return a scalar Tensor that backward() works on; with "
-                f"it, R.backward() gives {why.type_name or 'an answer'}: {why.message}") from None
+                f"it, program_R(...).backward() gives {got}") from None
         raise
     n = epochs * len(T)
     require("method", seen.calls == n, (
@@ -1111,10 +1117,14 @@ class ResidualBlock(mg.nn.Module):
 
 # %% nbgrader={"grade": true, "grade_id": "a5-residual-block-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # Checks that ResidualBlock computes x + fc2(relu(fc1(x))) and hands the upstream gradient to x.
-block = ResidualBlock(4, 6, seed=0)
+block = attempt("ResidualBlock(4, 6, seed=0)", ResidualBlock, 4, 6, seed=0)
 assert isinstance(block, mg.nn.Module), "ResidualBlock must subclass mg.nn.Module"
 params = block.parameters()
 assert len(params) == 4, f"expected 4 parameters (two weights, two biases), got {len(params)}"
+# fc1 gets the seed and fc2 gets seed + 1, so two blocks with one seed are the same block.
+expect_close(block.fc2.W.data, mg.nn.Linear(6, 4, seed=1).W.data,
+             "ResidualBlock(4, 6, seed=0).fc2.W",
+             hint="It must be the W of mg.nn.Linear(6, 4, seed=1): fc2 gets seed + 1")
 
 rng = np.random.default_rng(9)
 x = mg.Tensor(rng.normal(size=(5, 4)), requires_grad=True)
