@@ -92,7 +92,7 @@ def tanh_backward(dout, t):
 ''',
         },
         "loses": {'a2-sigmoid-backward-test': 1.0},
-        "says": 'sigmoid_backward',
+        "says": 'sigmoid_backward(dout=[2.0, -1.0, 0.5], s=[0.2, 0.5, 0.9]): wrong values',
     },
     {
         "mistake": 'sum_backward multiplies by np.ones(x_shape), a float64 array, so a float32 dout gives a float64 gradient.',
@@ -152,6 +152,6 @@ def unbroadcast(grad, shape):
 ''',
         },
         "loses": {'a2-spot-the-bug-test': 2.0},
-        "says": 'layer_loss_and_grads',
+        "says": 'relu applies to each entry, so the loss must be 4.1',
     },
 ]
