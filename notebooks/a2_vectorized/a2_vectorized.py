@@ -283,7 +283,7 @@ _x = np.random.default_rng(1).normal(size=5)
 with answering("jacobian_map"), autograd_off():
     _J = jacobian_map(lambda u: 1 - np.tanh(u) ** 2, _x)
 expect_close(_J, numerical_jacobian(np.tanh, _x), "jacobian_map(tanh', x of 5 entries)",
-             atol=1e-6, hint="compare with numerical_jacobian(np.tanh, x)")
+             atol=1e-6, hint="Compare with numerical_jacobian(np.tanh, x)")
 print("jacobian_map: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(seed)
@@ -296,10 +296,10 @@ with student.autograd_off():
     J7 = {name: student.jacobian_map(primes[name], v) for name in ("sin", "exp")}
 expect_close(J, np.diag(1 - np.tanh([0.5, -1.0, 2.0, 2.0]) ** 2),
              "jacobian_map(tanh', x=[0.5, -1, 2, 2])",
-             hint="the Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
+             hint="The Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
 for name, want in [("sin", np.diag(np.cos(v))), ("exp", np.diag(np.exp(v)))]:
     expect_close(J7[name], want, f"jacobian_map({name}', 7 random entries)",
-                 hint="the Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
+                 hint="The Jacobian of an elementwise map is diag(g'(x)), of shape (n, n)")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a2-jacobian-sum-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -328,9 +328,9 @@ require("method", calls == 0,
         f"jacobian_sum called numerical_jacobian {calls} time(s): this exercise asks for "
         "the exact rule of section 2, not finite differences")
 expect_close(J4, np.ones((1, 4)), "jacobian_sum(x=[0.5, -1, 2, 2])", rtol=0.0, atol=1e-12,
-             hint="the Jacobian of a sum is a (1, n) row of ones")
+             hint="The Jacobian of a sum is a (1, n) row of ones")
 expect_close(J7, np.ones((1, 7)), "jacobian_sum(7 random entries)", rtol=0.0, atol=1e-12,
-             hint="the exact rule gives exactly 1 everywhere, finite differences do not")
+             hint="The exact rule gives exactly 1 everywhere, finite differences do not")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a2-jacobian-max-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -345,7 +345,7 @@ require("method", _fd.count == 0,
         "the exact rule of section 2, not finite differences")
 expect_close(_J, numerical_jacobian(np.max, _x), "jacobian_max(x of 5 entries)", atol=1e-6)
 expect_close(_tie, [[0.0, 0.5, 0.5]], "jacobian_max([1, 3, 3]), a tie of two",
-             hint="tied maxima share the derivative equally")
+             hint="Tied maxima share the derivative equally")
 print("jacobian_max: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 import contextlib
@@ -370,7 +370,7 @@ require("method", calls == 0,
         "the exact rule of section 2, not finite differences")
 for (what, _, want), J in zip(cases, got):
     expect_close(J, want, what, rtol=0.0, atol=1e-12,
-                 hint="a one at the maximum, zeros elsewhere; k tied maxima get 1/k each")
+                 hint="A one at the maximum, zeros elsewhere; k tied maxima get 1/k each")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a2-vjp-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -401,9 +401,9 @@ require("method", calls == 0,
         f"vjp_linear called numerical_jacobian {calls} time(s): this exercise asks for "
         "the exact rule of section 2, not finite differences")
 expect_close(got, [1.0, 4.0, -6.0], "vjp_linear(A=[[1, 2, 0], [0, -1, 3]], v=[1, -2])",
-             hint="x-bar = A.T @ v, of shape (n,)")
+             hint="The rule is x-bar = A.T @ v, of shape (n,)")
 expect_close(got7, A.T @ v, "vjp_linear(random A (5, 7), v (5,))", rtol=1e-12, atol=1e-12,
-             hint="the exact rule A.T @ v, not finite differences")
+             hint="The exact rule A.T @ v, not finite differences")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a2-grad-weight-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -434,9 +434,10 @@ require("method", calls == 0,
         "for the exact rule of section 2, not finite differences")
 expect_close(got, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]],
              "grad_weight_linear(x=[1, 2, 3], v=[1, -2])",
-             hint="A-bar is the outer product v x^T, with the shape (m, n) of A")
+             hint="The weights' error signal is the outer product v x^T, "
+                  "with the shape (m, n) of A")
 expect_close(got7, np.outer(v, x), "grad_weight_linear(random x (7,), v (5,))",
-             rtol=1e-12, atol=1e-12, hint="A-bar is the outer product v x^T")
+             rtol=1e-12, atol=1e-12, hint="The weights' error signal is the outer product v x^T")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -654,7 +655,7 @@ with student.autograd_off():
     z32 = student.affine_forward(x32, W32, b32)
 expect_close(z, [3.5, -6.0, 0.0],
              "affine_forward(x=[1, -2], W=[[1, 0, 2], [-1, 3, 0.5]], b=[0.5, 0, -1])",
-             hint="z = x @ W + b has shape (n_out,)")
+             hint="The output z = x @ W + b has shape (n_out,)")
 expect_close(z5, x @ W + b, "affine_forward(random x (5,), W (5, 4), b (4,))")
 expect_dtype(z32, np.float32, "affine_forward(float32 x (5,), W (5, 4), b (4,))")
 expect_close(z32, x32 @ W32 + b32, "affine_forward(float32 x (5,), W (5, 4), b (4,))",
@@ -794,7 +795,7 @@ with student.autograd_off():
     got = student.relu_backward(lit_dout, lit_kept)
     expect_close(got, [0.0, 0.0, 0.5, 3.0],
                  f"relu_backward(dout={lit_dout.tolist()}, z=[-1.5, 0, 0.3, 2])",
-                 hint="the slope is 1 where z > 0 and 0 elsewhere, also at z = 0")
+                 hint="The slope is 1 where z > 0 and 0 elsewhere, also at z = 0")
     gradients_ok("relu_backward(dout, z) for h = relu(z), random z (3, 4)", forward, {"z": z},
                  lambda d: (student.relu_backward(d, kept(z)),))
     result, after = student.relu_backward.inputs_after(dout, kept(z))
@@ -847,7 +848,7 @@ with student.autograd_off():
     got = student.sigmoid_backward(lit_dout, lit_kept)
     expect_close(got, [0.32, -0.25, 0.045],
                  f"sigmoid_backward(dout={lit_dout.tolist()}, s=[0.2, 0.5, 0.9])",
-                 hint="s is the forward output: the slope is s * (1 - s), with no second sigmoid")
+                 hint="The argument s is the forward output: the slope is s * (1 - s), with no second sigmoid")
     gradients_ok("sigmoid_backward(dout, s) for s = sigmoid(z), random z (3, 4)", forward, {"z": z},
                  lambda d: (student.sigmoid_backward(d, kept(z)),))
     result, after = student.sigmoid_backward.inputs_after(dout, kept(z))
@@ -900,7 +901,7 @@ with student.autograd_off():
     got = student.tanh_backward(lit_dout, lit_kept)
     expect_close(got, [1.5, -1.0, 0.18],
                  f"tanh_backward(dout={lit_dout.tolist()}, t=[-0.5, 0, 0.8])",
-                 hint="t is the forward output: the slope is 1 - t**2, with no second tanh")
+                 hint="The argument t is the forward output: the slope is 1 - t**2, with no second tanh")
     gradients_ok("tanh_backward(dout, t) for t = tanh(z), random z (3, 4)", forward, {"z": z},
                  lambda d: (student.tanh_backward(d, kept(z)),))
     result, after = student.tanh_backward.inputs_after(dout, kept(z))
@@ -1038,7 +1039,7 @@ cases = [
 with student.autograd_off():
     for what, args, kwargs, want in cases:
         expect_close(student.sum_backward(*args, **kwargs), want, what,
-                     hint="copy dout back along the summed axis (np.expand_dims, then "
+                     hint="Copy dout back along the summed axis (np.expand_dims, then "
                           "np.broadcast_to the shape of x)")
     gradients_ok(f"sum_backward(dout, (3, 4, 2), axis={axis}, keepdims={keep})",
                  lambda x: x.sum(axis=axis, keepdims=keep), {"x": x3},
@@ -1068,7 +1069,7 @@ with answering("max_backward"), autograd_off():
     _tie = max_backward(np.array([1.0, 2.0]), _xt, axis=1)
     _g32 = max_backward(np.ones(2, np.float32), _xt.astype(np.float32), axis=1)
 expect_close(_tie, [[0, 0.5, 0.5], [0, 2, 0]], "max_backward([1, 2], [[1, 4, 4], [0, 2, -1]], axis=1)",
-             hint="tied maxima share the error equally")
+             hint="Tied maxima share the error equally")
 expect_unchanged([[1.0, 4.0, 4.0], [0.0, 2.0, -1.0]], _xt, "max_backward (argument x)")
 expect_dtype(_g32, np.float32, "max_backward(float32 dout (2,), x (2, 3), axis=1)")
 print("max_backward: visible tests passed.")
@@ -1106,7 +1107,7 @@ keep = bool(rng.integers(2))
 with student.autograd_off():
     for what, args, kwargs, want in cases:
         expect_close(student.max_backward(*args, **kwargs), want, what,
-                     hint="only the maximum of each line gets the error; k tied maxima get "
+                     hint="Only the maximum of each line gets the error; k tied maxima get "
                           "1/k of it each")
     gradients_ok("max_backward(dout, x, axis=0) for random x (5, 4)",
                  lambda x: np.max(x, axis=0), {"x": xm},
@@ -1158,7 +1159,7 @@ with student.autograd_off():
     ]:
         expect_close(student.unbroadcast(G, shape), want,
                      f"unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape={shape})",
-                     hint="sum over the added leading axes, then with keepdims over the "
+                     hint="Sum over the added leading axes, then with keepdims over the "
                           "axes where shape has size 1")
     what = "unbroadcast(G = np.arange(24.0).reshape(2, 4, 3), shape=())"
     expect_shape(np.empty(shape_of(student.unbroadcast, G, ())), (), what)
@@ -1940,11 +1941,11 @@ with contextlib.ExitStack() as stack:
     g2 = run(shown5, x5, W5, b5, [d2])["grads"][0]
     g12 = run(shown5, x5, W5, b5, [d1 + 2.0 * d2])["grads"][0]
 
-expect_close(z, [3.5, -6.0, 0.0], f"Affine.apply {shown}", hint="forward returns x @ W + b")
-expect_close(z5, x5 @ W5 + b5, f"Affine.apply {shown5}", hint="forward returns x @ W + b")
+expect_close(z, [3.5, -6.0, 0.0], f"Affine.apply {shown}", hint="The forward pass returns x @ W + b")
+expect_close(z5, x5 @ W5 + b5, f"Affine.apply {shown5}", hint="The forward pass returns x @ W + b")
 for name, got, want in zip(("x", "W", "b"), first, (W5 @ d1, np.outer(x5, d1), d1)):
     expect_close(got, want, f"Affine {shown5}, after backward(d) through the engine: {name}.grad",
-                 hint="backward returns (dx, dW, db) in the order of forward's inputs")
+                 hint="The backward pass returns (dx, dW, db) in the order of forward's inputs")
 
 # what gradcheck(Affine, ...) adds: leaf gradients accumulate, backward is linear in dout
 for name, a, a2, c2, c12 in zip(("x", "W", "b"), first, second, g2, g12):
