@@ -117,7 +117,8 @@ def expect_finite(got, what: str, hint: str = "") -> np.ndarray:
         index = [int(i) for i in np.unravel_index(np.argmax(bad), array.shape)] \
             if array.ndim else []
         value = array[tuple(index)] if array.ndim else array
-        raise AssertionError(f"{what} must be finite, got {value} at index {index}"
+        where = f" at index {index}" if array.ndim else ""
+        raise AssertionError(f"{what} must be finite, got {value}{where}"
                              + (f": {hint}" if hint else ""))
     return array
 

@@ -28,6 +28,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.cli import main
 from autograder.course import Course, template_config
+from autograder.exercises import exercises_of_source
 from autograder.pipeline import prepare_assignments
 from autograder.sandbox import kernel_plan, sandbox_status
 
@@ -37,9 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 A1 = "a1_scalar_graphs"
 F1 = "f1_tiny"
 CELL_TIMEOUT = 20  # seconds per cell in the scratch course (a1's slowest cell takes ~3 s)
-A1_POINTS = {"a1-relu-square-by-hand": 3, "a1-mlp-by-hand": 4, "a1-sum-over-paths": 3,
-             "a1-chain-derivative": 3, "a1-node-local-derivatives": 4,
-             "a1-topological-order": 4, "a1-dual-numbers": 4}
+# answer cell -> the points of its exercise (every part), read from the notebook
+A1_POINTS = {answer: ex.points
+             for ex in exercises_of_source(ROOT / "notebooks" / A1 / f"{A1}.py")
+             for answer in ex.answers}
 A1_TOTAL = sum(A1_POINTS.values())
 
 # right at x = 1 (the visible test), wrong for negative x (the hidden test)
