@@ -849,8 +849,8 @@ def judged(what, X, Y, p, reduction):
             student.standin("affine_backward", standins["affine_backward"]) as s3:
         result = student.mlp_loss_and_grads(X, Y, p, reduction)
     missed = [s.path for s in (s1, s2, s3) if s.misses]
-    note = (f"(Your code called {' and '.join(missed)} with values that differ from the "
-            "right intermediate ones, so your own version answered.)" if missed else "")
+    note = (f"(Your code called {' and '.join(missed)} with arguments other than this case's "
+            "right intermediate values, so your own version answered.)" if missed else "")
     return unpack(result, what, p), (loss, grads), note
 
 
@@ -1446,7 +1446,7 @@ for _k in _p:
     expect_unchanged(_copies[_k], _p[_k], f"{_call} (params[{_k!r}])")
 require("method", _calls.count == 2,
         f"{_call} must call iterate_minibatches(N, batch_size, rng) once per epoch (2 times); "
-        f"it called it {_calls.count} times")
+        f"it called it {_calls.count} time{'s' * (_calls.count != 1)}")
 # the batches of your iterator with one generator; an iterator that ignores the generator
 # (exercise 6) gives other batches on every run, and then only the steps are checked here
 _runs = []
@@ -1545,7 +1545,7 @@ def run(what, X, Y, params, lr, batch_size, epochs, train_seed):
         expect_unchanged(params[name], after[2][name], f"{what} (params[{name!r}])")
     require("method", calls.calls == epochs,
             f"{what} must call iterate_minibatches(N, batch_size, rng) once per epoch "
-            f"({epochs} times); it called it {calls.calls} times")
+            f"({epochs} times); it called it {calls.calls} time{'s' * (calls.calls != 1)}")
     used = [np.asarray(b) for b in grad_fn.seen.value()]
     if want_batches is not None:
         first = next((k for k, (u, b) in enumerate(zip(used, want_batches))
