@@ -378,8 +378,12 @@ with autograd_off():
     for name, got, like in zip(names, grads, (x, W)):
         expect_shape(got, like.shape, f"{call}: {name}")
 
+    # `shared` gives the checker f with one argument per use of W (the outer one first),
+    # so that it can tell a dW holding only one use's contribution from another mistake.
     check_gradients(
-        shared_weight_forward, {"x": x, "W": W}, lambda dout: shared_weight_backward(x, W, dout)
+        shared_weight_forward, {"x": x, "W": W}, lambda dout: shared_weight_backward(x, W, dout),
+        name="shared_weight_backward",
+        shared={"W": lambda x, W_out, W_in: W_out @ np.maximum(W_in @ x, 0.0)},
     ).assert_ok()
 
     # float32 inputs give float32 gradients.
