@@ -58,3 +58,23 @@ def test_visible_tests_check_every_kind_the_hidden_tests_grade(path):
         if only_hidden:
             missing.append(f"{gid}: only hidden: {', '.join(only_hidden)}")
     assert not missing, "\n".join(missing + ["", *report])
+
+
+def test_the_a4_heat_maps_share_one_diverging_colour_map():
+    """Both heat maps of a4 (the softmax Jacobian and the learned weights) use the same
+    diverging colour map, with a range centred on 0 (the digit images and the confusion
+    matrix show counts and intensities, which are not signed)."""
+    import ast
+    import re
+
+    text = (ROOT / "notebooks" / "a4_softmax" / "a4_softmax.py").read_text(encoding="utf-8")
+    calls = [node for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", "") == "imshow"
+             and any(kw.arg == "vmin" for kw in node.keywords)]  # signed values: heat maps
+    assert len(calls) == 2
+    maps = {kw.value.value for call in calls for kw in call.keywords if kw.arg == "cmap"}
+    assert len(maps) == 1 and re.fullmatch(r"(RdBu|coolwarm|bwr|seismic|PuOr|BrBG)(_r)?",
+                                           maps.pop())
+    for call in calls:
+        limits = {kw.arg: ast.unparse(kw.value) for kw in call.keywords}
+        assert limits.get("vmin") == "-" + limits.get("vmax", "?").lstrip("-"), limits
