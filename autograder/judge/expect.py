@@ -30,6 +30,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from minigrad.expect import _text as short_text
 from minigrad.expect import (
     expect_accuracy,
     expect_close,
@@ -51,17 +52,7 @@ _SHOW = 120
 
 def show(value) -> str:
     """A short text for a value from the student: small arrays as rounded lists."""
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        array = None
-    if array is not None and array.size <= 12:
-        text = str(np.round(array, 6).tolist())
-    elif array is not None:
-        text = f"an array of shape {array.shape}"
-    else:
-        text = " ".join(repr(value).split())
-    return text if len(text) <= _SHOW else text[: _SHOW - 3] + "..."
+    return short_text(value)
 
 
 def describe(value) -> str:
