@@ -46,7 +46,7 @@ def course_secret(judge_dir: Path, create: bool = False) -> str:
 
 
 def _table(metadata):
-    from sqlalchemy import Column, DateTime, Integer, String, Table
+    from sqlalchemy import BigInteger, Column, DateTime, String, Table
 
     return Table(
         "judge_seeds", metadata,
@@ -54,7 +54,7 @@ def _table(metadata):
         Column("assignment", String(128), primary_key=True),
         Column("grade_id", String(128), primary_key=True),
         Column("notebook", String(128), nullable=False),
-        Column("seed", Integer, nullable=False),
+        Column("seed", BigInteger, nullable=False),
         Column("graded_at", DateTime, nullable=False),
     )
 
