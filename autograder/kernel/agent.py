@@ -94,16 +94,10 @@ def _where(tb) -> str:
     return found[:300]
 
 
-class _AutogradOff:
+def _autograd_off():
     """minigrad.expect.autograd_off when minigrad is loaded (nothing to switch off else)."""
-
-    def __enter__(self):
-        expect = sys.modules.get("minigrad.expect")
-        self.inner = expect.autograd_off() if expect is not None else contextlib.nullcontext()
-        return self.inner.__enter__()
-
-    def __exit__(self, *exc):
-        return self.inner.__exit__(*exc)
+    expect = sys.modules.get("minigrad.expect")
+    return expect.autograd_off() if expect is not None else contextlib.nullcontext()
 
 
 _PATCHES: dict[int, dict] = {}
@@ -239,7 +233,7 @@ def _run(request: dict):
             if request.get("autograd", True):
                 result = target(*args, **kwargs)
             else:
-                with _AutogradOff():
+                with _autograd_off():
                     result = target(*args, **kwargs)
             if request.get("args_back"):
                 result = (result, args)
