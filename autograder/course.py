@@ -31,6 +31,7 @@ __all__ = [
     "grading_environment",
     "kernel_python",
     "normalize_db_url",
+    "pick_assignments",
     "trusted_sys_path",
 ]
 
@@ -41,6 +42,24 @@ _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 class PipelineError(Exception):
     """A failure the instructor can act on; the message says what must hold and what was found."""
+
+
+def pick_assignments(wanted, available, what: str, where, fix: str = "") -> list[str]:
+    """The assignments a command works on: ``wanted`` (all of ``available`` when empty).
+
+    Raises PipelineError when one is missing or there is none, naming ``what`` was looked
+    for, ``where``, what was found there and (``fix``) the command that makes it.
+    """
+    available = sorted(available)
+    chosen = list(wanted or available)
+    missing = [a for a in chosen if a not in available]
+    if missing or not chosen:
+        found = ", ".join(available) or "none"
+        hint = f"; run `{fix}` first" if fix else ""
+        raise PipelineError(
+            f"no {what} for {', '.join(missing) or 'any assignment'} in {where} "
+            f"(found: {found}){hint}")
+    return chosen
 
 
 def _project_root() -> Path:
