@@ -43,3 +43,15 @@ c.OverwriteCells.missing_cell_notification = (
     "This test cell (id: {cell_id}) was missing from the submission and was restored "
     "by the grader.\n\n"
 )
+
+# --- grading limits (read by python -m autograder; flags such as --timeout override them) ----
+# Seconds one student's notebooks (or one validation) may take in all; 0: no limit.
+c.Grading.timeout = 1800
+# Address-space cap per grading task, its kernel included, in MB; 0: none.
+c.Grading.memory_mb = 4096
+# Re-runs of a task whose kernel failed to start.
+c.Grading.retries = 1
+# Processes at a time; 0: the number of cores.
+c.Grading.jobs = 0
+# Run every grading kernel in a bubblewrap sandbox where bwrap works (it says so where not).
+c.Grading.sandbox = True

@@ -1,0 +1,96 @@
+"""One grading configuration: the limits and settings of grading, read from the course.
+
+Every command that grades, validates or checks reads one :class:`GradingConfig`: the
+defaults below, then the ``c.Grading`` section of the course's ``nbgrader_config.py``,
+then the command-line flags that were given. Workers receive it inside their task record,
+never through environment variables. Reading it never writes to disk.
+
+In ``nbgrader_config.py``::
+
+    c.Grading.timeout = 1800      # seconds one student (or one validation) may take; 0: none
+    c.Grading.memory_mb = 4096    # address-space cap per task, kernel included; 0: none
+    c.Grading.retries = 1         # re-runs of a task whose kernel failed to start
+    c.Grading.jobs = 0            # processes at a time; 0: the number of cores
+    c.Grading.sandbox = True      # run kernels in bubblewrap where it works
+
+The gradebook URL is nbgrader's own ``c.CourseDirectory.db_url`` (``--db`` overrides it),
+and the time one cell may run is nbgrader's ``c.Execute.timeout``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SECTION", "GradingConfig", "read_section"]
+
+SECTION = "Grading"
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """The limits and settings of one grading run (see the module docstring)."""
+
+    jobs: int = 0
+    timeout: float = 1800.0
+    memory_mb: int = 4096
+    retries: int = 1
+    sandbox: bool = True
+    progress: bool | None = None  # None: a bar when the output is a terminal
+    db_url: str = ""  # "" : the course's own gradebook
+
+    def __post_init__(self):
+        checks = [
+            ("jobs", self.jobs >= 0, "a whole number >= 0 (0: the number of cores)"),
+            ("timeout", self.timeout >= 0, "a number of seconds >= 0 (0: no limit)"),
+            ("memory_mb", self.memory_mb >= 0, "a number of megabytes >= 0 (0: no cap)"),
+            ("retries", self.retries >= 0, "a whole number >= 0"),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise ValueError(f"grading setting {name} must be {what} "
+                                 f"(got {getattr(self, name)!r})")
+        if self.db_url and "://" not in self.db_url:
+            raise ValueError("grading setting db_url must be a database URL such as "
+                             f"postgresql://user@host/gradebook (got {self.db_url!r})")
+
+    def replace(self, **changes) -> GradingConfig:
+        """A copy with ``changes`` applied; a change of None keeps the current value."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def read(cls, course_dir: str | Path, **flags) -> GradingConfig:
+        """The defaults, then ``c.Grading`` of ``course_dir``'s nbgrader_config.py, then
+        ``flags`` (command-line values; None means not given)."""
+        return cls().replace(**read_section(course_dir)).replace(**flags)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GradingConfig:
+        return cls(**json.loads(text))
+
+
+def read_section(course_dir: str | Path) -> dict:
+    """The ``c.Grading`` settings of the course's nbgrader_config.py ({} without a file)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .course import CONFIG_NAME, PipelineError
+
+    path = Path(course_dir) / CONFIG_NAME
+    if not path.is_file():
+        return {}
+    try:
+        section = PyFileConfigLoader(CONFIG_NAME, path=str(path.parent)).load_config()[SECTION]
+    except Exception as exc:  # a broken config file is the instructor's to fix
+        raise PipelineError(f"could not load {path}: {exc}") from exc
+    names = {f.name for f in dataclasses.fields(GradingConfig)} - {"progress", "db_url"}
+    unknown = sorted(set(section) - names)
+    if unknown:
+        raise PipelineError(
+            f"{path}: c.{SECTION} has no setting {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(names))})")
+    return dict(section)
