@@ -66,6 +66,17 @@ class GradingConfig:
         ``flags`` (command-line values; None means not given)."""
         return cls().replace(**read_section(course_dir)).replace(**flags)
 
+    @classmethod
+    def from_args(cls, course_dir: str | Path, args) -> GradingConfig:
+        """:meth:`read` with the grading flags of an argparse namespace (absent ones ignored):
+        ``--jobs --timeout --memory-mb --retries --no-progress --db``."""
+        flags = {name: getattr(args, name, None)
+                 for name in ("jobs", "timeout", "memory_mb", "retries")}
+        if getattr(args, "no_progress", False):
+            flags["progress"] = False
+        flags["db_url"] = getattr(args, "db", None)
+        return cls.read(course_dir, **flags)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
