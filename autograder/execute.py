@@ -24,7 +24,7 @@ grading worker (see :mod:`autograder.worker`). It
 
 The protocol with the kernel is :mod:`autograder.kernel.agent`: each judge call is one
 execute request whose ``user_expressions`` evaluate ``handle(REQUEST)``; it stores no
-history and shows no output, and its answer is decoded by :mod:`autograder.judge.codec`.
+history and shows no output, and its answer is decoded by :mod:`autograder.protocol`.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Enum, Float, Integer, Unicode
 
 from .judge import KernelLost, Student, judge_block, seed_for
-from .judge.codec import MAX_CHARS
 from .judge.seeds import course_secret
 from .judge.tests import load_tests
+from .protocol import MAX_CHARS
 
 __all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression",
            "one_line_error", "scrub_paths"]

@@ -3,7 +3,10 @@ handle, the hidden-test runner and the build step that takes hidden tests out.""
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,12 +14,12 @@ import numpy as np
 import pytest
 
 from autograder.judge import Student, StudentError, judge_block, raises, seed_for
-from autograder.judge.codec import CodecError, Name, Ref, decode, dumps, encode, loads
 from autograder.judge.expect import arrays, gradients_ok, numbers, times, unchanged, worst
 from autograder.judge.local import local_transport, run_local
 from autograder.judge.tests import check_hidden_code, load_tests, split_hidden
-from autograder.kernel import agent
+from autograder.protocol import CodecError, Name, Ref, decode, dumps, encode, loads
 
+AUTOGRADER = Path(__file__).resolve().parent.parent / "autograder"
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 
 
@@ -90,8 +93,47 @@ def test_refs_and_names_decode_through_the_callbacks():
 
 
 def _student(ns: dict) -> Student:
-    agent._LOCAL.pop("ns", None)
     return Student(local_transport(ns))
+
+
+def test_the_kernel_agent_loads_no_judge_module():
+    """Importing the agent, as the student's kernel does, loads the wire format and nothing
+    of the trusted judge."""
+    code = ("import sys, autograder.kernel.agent\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('autograder'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=AUTOGRADER.parent, check=True).stdout.split()
+    assert out == ["autograder", "autograder.kernel", "autograder.kernel.agent",
+                   "autograder.protocol"], f"the agent loaded {out}"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The absolute names of the modules a file of the autograder package imports."""
+    package = ".".join(path.relative_to(AUTOGRADER.parent).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_nothing_trusted_imports_the_kernel_side():
+    """No module outside autograder/kernel/ imports it, except the local judge, a developer
+    tool that runs notebooks in-process by design and calls the agent's public
+    use_namespace and handle."""
+    importers = sorted(
+        str(path.relative_to(AUTOGRADER)) for path in AUTOGRADER.rglob("*.py")
+        if "kernel" not in path.relative_to(AUTOGRADER).parts[:1]
+        and any(m == "autograder.kernel" or m.startswith("autograder.kernel.")
+                for m in _imported_modules(path)))
+    assert importers == ["judge/local.py"], f"these modules import autograder.kernel: {importers}"
 
 
 def test_calls_return_plain_copies():

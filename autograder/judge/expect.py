@@ -41,7 +41,7 @@ from minigrad.expect import (
     require,
 )
 
-from .codec import plain_kind
+from ..protocol import plain_kind
 
 __all__ = ["arrays", "describe", "expect_accuracy", "expect_close", "expect_dtype",
            "expect_finite", "expect_shape", "expect_unchanged", "gradients_ok", "numbers",

@@ -2,7 +2,7 @@
 
 Hidden tests are the judge's code. They reach the student's work only through this
 handle; every call runs in the sandboxed kernel and comes back as plain data rebuilt here
-(:mod:`autograder.judge.codec`), or as an :class:`Remote` number for an object the judge
+(:mod:`autograder.protocol`), or as an :class:`Remote` number for an object the judge
 asked to keep there::
 
     student.affine_backward(dz, x, W)        # call a function of the notebook: plain data
@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Callable
 
-from .codec import MAX_CHARS, CodecError, Name, Ref, decode, encode
+from ..protocol import MAX_CHARS, CodecError, Name, Ref, decode, encode
 
 __all__ = ["KernelLost", "Patch", "Remote", "Student", "StudentError", "StudentTimeout"]
 

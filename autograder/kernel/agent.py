@@ -2,7 +2,7 @@
 
 The judge (:mod:`autograder.judge`) evaluates ``handle(REQUEST)`` in the student's kernel
 through the ``user_expressions`` of an execute request, which stores no history and shows
-no output. ``REQUEST`` is JSON text (see :mod:`autograder.judge.codec`):
+no output. ``REQUEST`` is JSON text (values as :mod:`autograder.protocol` writes them):
 
 - ``{"op": "call", "target": T, "attr": A, "args": [...], "kwargs": {...}, "keep": K,
   "autograd": G}``: call ``T`` (a name in the student's namespace or a kept object),
@@ -36,27 +36,34 @@ import math
 import sys
 import traceback
 
-from autograder.judge.codec import CodecError, decode, encode, plain_kind
+from autograder.protocol import CodecError, decode, encode, plain_kind
 
-__all__ = ["handle"]
+__all__ = ["handle", "use_namespace"]
 
 _KEPT: dict[int, object] = {}
 _NUMBERS: dict[int, int] = {}
 _MESSAGE = 600
 
 
+_own_namespace: dict | None = None
+
+
+def use_namespace(namespace: dict | None) -> None:
+    """Answer requests against ``namespace`` instead of the kernel's user namespace (for
+    running notebooks without a kernel, as the local judge does); None goes back."""
+    global _own_namespace
+    _own_namespace = namespace
+
+
 def _namespace() -> dict:
-    if "ns" in _LOCAL:
-        return _LOCAL["ns"]
+    if _own_namespace is not None:
+        return _own_namespace
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - kernels always have IPython
         return {}
     shell = get_ipython()
     return shell.user_ns if shell is not None else {}
-
-
-_LOCAL: dict = {}
 
 
 def _keep(obj) -> int:

@@ -1,5 +1,8 @@
 """Plain data across the boundary between the trusted judge and the student's kernel.
 
+Both sides import this module, the judge (:mod:`autograder.judge`) and the kernel's agent
+(:mod:`autograder.kernel.agent`), so it imports only the standard library and numpy.
+
 Everything that crosses is JSON text. Besides JSON's own values (None, booleans, numbers,
 strings, lists), a value may be one of these tagged objects, each a dict with one key:
 
@@ -16,7 +19,7 @@ strings, lists), a value may be one of these tagged objects, each a dict with on
 :func:`decode` rebuilds values from scratch on the receiving side and refuses anything
 else, anything nested deeper than :data:`MAX_DEPTH` and text longer than
 :data:`MAX_CHARS`: a value that decodes is plain data made by the receiver, whatever the
-sender was. Imports only the standard library and numpy.
+sender was.
 """
 
 from __future__ import annotations
