@@ -10,6 +10,8 @@ Hidden tests leave the notebook here: each test cell's ``### BEGIN HIDDEN TESTS`
 cut out of the source notebook and written, with the other regions of its notebook, to
 ``course/judge/<assignment>/<name>.json`` (:mod:`autograder.judge.tests`), which only the
 grading process reads. Every graded test cell must have one; every assert in it a message.
+The assignment's hidden preamble, ``notebooks/<assignment>/hidden.py``, goes there too, once
+per notebook: instructor code the hidden tests share, which the judge runs before each block.
 
 A ``.py`` file is a notebook when it opens with the jupytext header (``# ---`` then
 ``# jupyter:``); ``buggy.py`` (the sample buggy submission) and helper modules are skipped.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from .exercises import exercises_of, label_of
 from .judge.seeds import course_secret
-from .judge.tests import HiddenTest, check_hidden_code, split_hidden, write_tests
+from .judge.tests import PREAMBLE_NAME, HiddenTest, check_hidden_code, split_hidden, write_tests
 
 __all__ = [
     "BUGGY_NAME",
@@ -127,8 +129,20 @@ def _hidden_line(text: str, code: str) -> int:
     return text.count("\n", 0, at) + 2 if at >= 0 else 0
 
 
+def _hidden_preamble(py_path: Path) -> str:
+    """The hidden preamble of a notebook's assignment ('' when its folder has none),
+    checked as hidden-test code."""
+    path = py_path.parent / PREAMBLE_NAME
+    if not path.is_file():
+        return ""
+    code = path.read_text(encoding="utf-8")
+    check_hidden_code(code, str(path))
+    return code
+
+
 def build_with_tests(py_path: Path) -> tuple[str, list[HiddenTest]]:
-    """(notebook JSON text, the hidden tests taken out of it) for one jupytext source."""
+    """(notebook JSON text, the hidden tests taken out of it, each with the assignment's
+    hidden preamble) for one jupytext source."""
     import jupytext
     import nbformat
 
@@ -178,8 +192,9 @@ def build_with_tests(py_path: Path) -> tuple[str, list[HiddenTest]]:
         check_hidden_code(code, where, line - 1 if line else 0)
         hidden.append(HiddenTest(cell_id, code, line, py_path.name))
     labels = label_of(exercises_of(nb, where))
-    hidden = [HiddenTest(t.grade_id, t.code, t.line, t.source, labels.get(t.grade_id, ""))
-              for t in hidden]
+    preamble = _hidden_preamble(py_path)
+    hidden = [HiddenTest(t.grade_id, t.code, t.line, t.source, labels.get(t.grade_id, ""),
+                         preamble) for t in hidden]
     nbformat.validate(nb)
     out = nbformat.writes(nb, version=4)
     return (out if out.endswith("\n") else out + "\n"), hidden
@@ -219,7 +234,8 @@ def build(
             data = text.encode("utf-8")
             if not target.is_file() or target.read_bytes() != data:
                 target.write_bytes(data)
-            write_tests(judge_dir, assignment, py_path.stem, py_path.name, hidden)
+            write_tests(judge_dir, assignment, py_path.stem, py_path.name, hidden,
+                        _hidden_preamble(py_path))
             outputs.append(target)
         for stale in target_dir.glob("*.ipynb"):
             if stale.name not in wanted:

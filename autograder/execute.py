@@ -375,7 +375,7 @@ class JudgedExecute(Execute):
         self._event("seed", cell, str(int(seed)))
         try:
             verdict = await asyncio.to_thread(judge_block, test.code, student, seed=seed,
-                                              filename=test.filename)
+                                              filename=test.filename, preamble=test.preamble)
         except KernelLost as exc:  # the notebook runs again, this cell left out
             raise (DeadKernelError if exc.died else CellTimeoutError)(str(exc)) from None
         if verdict.passed and not visible_failed:

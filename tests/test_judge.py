@@ -261,6 +261,23 @@ def test_counting_sees_how_an_answer_works():
     with pytest.raises(StudentError, match="NameError"):
         with student.counting("nowhere"):
             pass
+    with student.counting("nowhere", missing_ok=True) as seen:
+        student.by_differences(np.zeros(3))
+    assert seen.calls == 0
+
+
+def test_standins_replace_the_functions_the_notebook_defines():
+    """standins() puts a stand-in over each named function the notebook has, skips the
+    others, and puts the originals back."""
+    ns = {"np": np}
+    exec("def relu(z):\n    return z\n"
+         "def layer(z):\n    return relu(z) * 2\n", ns)
+    student = _student(ns)
+    z = np.array([-1.0, 2.0])
+    with student.standins({"relu": [((z,), np.maximum(z, 0))], "softmax": []}) as patches:
+        assert student.layer(z).tolist() == [0.0, 4.0]
+    assert sorted(patches) == ["relu"] and patches["relu"].hits == 1
+    assert student.layer(z).tolist() == [-2.0, 4.0]
 
 
 # --- the runner -------------------------------------------------------------------------------
@@ -278,6 +295,20 @@ def test_verdicts_carry_the_failing_message():
     assert not raised.passed and "is not defined in the notebook" in raised.message
     shape = judge_block("a, b = student.sq(3)\n", student)
     assert not shape.passed and shape.message.startswith("the hidden test could not use")
+
+
+def test_the_preamble_runs_in_the_blocks_namespace_first():
+    """A block uses what the assignment's hidden preamble defines; a fault in the preamble
+    fails the block with its message, like a fault in the block."""
+    student = _student({"sq": lambda x: x * x})
+    preamble = ("def check_sq(x):\n"
+                "    got = student.sq(x)\n"
+                "    assert got == x * x, f'sq({x}) must be {x * x}, got {got}'\n")
+    ok = judge_block("check_sq(3)\ncheck_sq(-2)\n", student, preamble=preamble)
+    assert ok.passed and ok.calls == 2
+    assert not judge_block("check_sq(3)\n", student).passed
+    broken = judge_block("pass\n", student, preamble="assert False, 'preamble says no'\n")
+    assert not broken.passed and broken.message == "preamble says no"
 
 
 def test_raises_helper_checks_the_exception_type():
@@ -334,6 +365,38 @@ def test_build_moves_hidden_tests_to_the_judge_folder(tmp_path):
     assert tests["f1-cube-test"].line > 0
     data = json.loads((tmp_path / "judge" / "f1_tiny" / "f1_tiny.json").read_text())
     assert data["source"] == "f1_tiny.py"
+
+
+def _fixture_with_preamble(tmp_path) -> Path:
+    """The fixture f1_tiny with its reference function moved to a hidden preamble."""
+    folder = tmp_path / "nb" / "f1_tiny"
+    folder.mkdir(parents=True)
+    for name in ("f1_tiny.py", "buggy.py"):
+        text = (FIXTURES / "f1_tiny" / name).read_text()
+        (folder / name).write_text(text.replace("def f_ref(x):\n    return x ** 3\n", ""))
+    (folder / "hidden.py").write_text("def f_ref(x):\n    return x ** 3\n")
+    return folder
+
+
+def test_the_hidden_preamble_goes_to_the_judge_once_and_runs_before_each_block(tmp_path):
+    """hidden.py is written once into the judge's file of the notebook, never into the
+    notebook, and the local judge runs it before each block: the scores do not change."""
+    from autograder.build import build
+    from autograder.samples import load_buggy
+
+    folder = _fixture_with_preamble(tmp_path)
+    build(folder.parent, tmp_path / "source")
+    assert sorted(p.name for p in (tmp_path / "source" / "f1_tiny").iterdir()) == [
+        "f1_tiny.ipynb"]
+    assert "f_ref" not in (tmp_path / "source" / "f1_tiny" / "f1_tiny.ipynb").read_text()
+    data = json.loads((tmp_path / "judge" / "f1_tiny" / "f1_tiny.json").read_text())
+    assert data["preamble"] == "def f_ref(x):\n    return x ** 3\n"
+    assert all("f_ref(x):" not in t["code"] for t in data["tests"].values())
+    buggy = load_buggy(folder / "buggy.py").cells
+    scores = {v: sum(p for _, p, _ in run_local(folder / "f1_tiny.py", v, buggy_cells=buggy,
+                                                 say=lambda line: None))
+              for v in ("solution", "blank", "buggy")}
+    assert scores == {"solution": 5.0, "blank": 0.0, "buggy": 2.0}
 
 
 def test_a_graded_cell_without_hidden_tests_is_refused(tmp_path):

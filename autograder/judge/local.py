@@ -102,8 +102,8 @@ def run_local(py_path: Path, variant: str = "solution", student_id: str = "local
             continue
         student = Student(local_transport(namespace))
         seed = seed_for(student_id, assignment, gid, secret)
-        verdict = judge_block(test.code, student, seed=seed,
-                              filename=test.filename)
+        verdict = judge_block(test.code, student, seed=seed, filename=test.filename,
+                              preamble=test.preamble)
         got = points if verdict.passed and not error else 0.0
         if error and verdict.passed:
             verdict = Verdict(False, f"(visible test) {error}", verdict.seconds, verdict.calls)

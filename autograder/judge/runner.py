@@ -5,7 +5,11 @@ A hidden-test block is the instructor's code between ``### BEGIN HIDDEN TESTS`` 
 of the notebook into ``course/judge/`` (see :mod:`autograder.judge.tests`). It runs here, in
 the grading process, never in the student's kernel, with these names:
 
-- ``student``: the handle on the student's kernel (:class:`autograder.judge.Student`);
+- ``student``: the handle on the student's kernel (:class:`autograder.judge.Student`), with
+  the helpers for patterns many blocks share: ``student.counting(name, missing_ok=True)``
+  (counts the calls of a notebook function, zero when the notebook has none) and
+  ``student.standins({name: answers, ...})`` (each function the notebook defines answers
+  the judge's inputs, so one exercise is judged on its own);
 - ``np``, ``math``, ``mg`` (minigrad, imported by this trusted process) and
   ``check_gradients`` / ``gradcheck`` from :mod:`minigrad.gradcheck`;
 - ``seed``: an integer derived from the student, the assignment and the test cell, for the
@@ -13,7 +17,11 @@ the grading process, never in the student's kernel, with these names:
 - ``StudentError`` and ``raises(type_name, call, *args, **kwargs)``, for tests that expect
   the student's code to raise;
 - the checks of :mod:`autograder.judge.expect`: ``numbers``, ``arrays``, ``unchanged``,
-  ``gradients_ok``, ``show``, ``describe``, ``worst`` and ``times``.
+  ``gradients_ok``, ``show``, ``describe``, ``worst`` and ``times``, and the requirement
+  checks of :mod:`minigrad.expect` (``expect_close``, ``require`` ...);
+- whatever the assignment's hidden preamble (``notebooks/<assignment>/hidden.py``) defines:
+  it runs in the block's namespace before the block, so helpers one notebook's blocks share
+  are written once there.
 
 The block passes when it finishes. It fails with one message: an ``assert``'s message,
 the first lines of a gradient check's report, or what the student's call raised. A
@@ -32,6 +40,7 @@ import numpy as np
 
 from .seeds import seed_for
 from .student import KernelLost, Student, StudentError, StudentTimeout
+from .tests import PREAMBLE_NAME
 
 __all__ = ["Verdict", "judge_block", "seed_for", "student_message"]
 
@@ -107,15 +116,18 @@ def _namespace(student: Student, seed: int) -> dict:
 
 
 def judge_block(code: str, student: Student, *, seed: int = 0,
-                filename: str = "<hidden tests>") -> Verdict:
-    """Run ``code`` against ``student``; the verdict (KernelLost propagates)."""
+                filename: str = "<hidden tests>", preamble: str = "") -> Verdict:
+    """Run ``preamble`` then ``code`` against ``student`` in one namespace; the verdict
+    (KernelLost propagates)."""
     start = time.perf_counter()
     calls = student.calls
     try:
-        compiled = compile(code, filename, "exec")
+        compiled = [compile(preamble, PREAMBLE_NAME, "exec"), compile(code, filename, "exec")]
+        namespace = _namespace(student, seed)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            exec(compiled, _namespace(student, seed))
+            for part in compiled:
+                exec(part, namespace)
     except KernelLost:
         raise
     except StudentError as exc:

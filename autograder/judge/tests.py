@@ -5,13 +5,19 @@ region out of its test cell (the source notebook, and so the release, the gradeb
 the autograded notebook, never hold it) and writes the regions of one notebook to
 ``course/judge/<assignment>/<notebook>.json``::
 
-    {"notebook": "a2_vectorized", "source": "a2_vectorized.py",
+    {"notebook": "a2_vectorized", "source": "a2_vectorized.py", "preamble": "...",
      "tests": {"<grade_id>": {"code": "...", "line": 233, "label": "Exercise 1: ..."}}}
 
 ``line`` is where the region starts in the jupytext source, for messages; ``label`` is the
 exercise (and part) the cell grades, shown with its score in feedback. Every graded test
 cell must have exactly one region, and every ``assert`` in it must carry a message: a
 student who loses points reads why.
+
+``preamble`` is the assignment's hidden preamble, ``notebooks/<assignment>/hidden.py``
+(:data:`PREAMBLE_NAME`): instructor code shared by the hidden tests of the assignment's
+notebooks (references, checks, fixtures built on demand). It is written here once per
+notebook, and the runner executes it into each block's namespace before the block; it never
+enters a notebook, the release or the student's kernel.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BEGIN", "END", "HiddenTest", "check_hidden_code", "judge_path", "load_tests",
-           "split_hidden", "write_tests"]
+__all__ = ["BEGIN", "END", "PREAMBLE_NAME", "HiddenTest", "check_hidden_code", "judge_path",
+           "load_tests", "split_hidden", "write_tests"]
 
 BEGIN = "### BEGIN HIDDEN TESTS"
 END = "### END HIDDEN TESTS"
+PREAMBLE_NAME = "hidden.py"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class HiddenTest:
     line: int = 0
     source: str = ""
     label: str = ""
+    preamble: str = ""
 
     @property
     def filename(self) -> str:
@@ -82,12 +90,13 @@ def judge_path(judge_dir: Path, assignment: str, notebook: str) -> Path:
 
 
 def write_tests(judge_dir: Path, assignment: str, notebook: str, source_name: str,
-                tests: list[HiddenTest]) -> Path:
-    """Write one notebook's hidden tests (only when the bytes change); the path."""
+                tests: list[HiddenTest], preamble: str = "") -> Path:
+    """Write one notebook's hidden tests and the assignment's hidden preamble (only when the
+    bytes change); the path."""
     path = judge_path(judge_dir, assignment, notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent.parent, 0o700)
-    data = {"notebook": notebook, "source": source_name,
+    data = {"notebook": notebook, "source": source_name, "preamble": preamble,
             "tests": {t.grade_id: {"code": t.code, "line": t.line, "label": t.label}
                       for t in tests}}
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
@@ -102,6 +111,7 @@ def load_tests(judge_dir: Path, assignment: str, notebook: str) -> dict[str, Hid
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
+    preamble = str(data.get("preamble", ""))
     return {gid: HiddenTest(gid, t["code"], int(t.get("line", 0)), data.get("source", ""),
-                            str(t.get("label", "")))
+                            str(t.get("label", "")), preamble)
             for gid, t in data.get("tests", {}).items()}
