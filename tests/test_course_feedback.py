@@ -11,7 +11,7 @@ import pytest
 from autograder.build import notebook_sources
 from autograder.exercises import exercises_of, write_tables
 from autograder.judge.kinds import REQUIREMENTS, kinds_of
-from autograder.judge.tests import split_hidden
+from autograder.judge.tests import PREAMBLE_NAME, split_hidden
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = notebook_sources(ROOT / "notebooks")
@@ -44,15 +44,29 @@ def test_every_graded_cell_belongs_to_a_labelled_exercise(path):
     assert [ex.number for ex in exercises] == list(range(1, len(exercises) + 1))
 
 
+def test_kinds_of_a_block_include_the_preamble_helpers_it_calls():
+    """A hidden block that calls a helper of the hidden preamble checks what the helper
+    checks, through helpers the helper calls, and nothing of the helpers it does not call."""
+    helpers = ("def dtype_ok(x):\n    expect_dtype(x, np.float32, 'x')\n"
+               "def both(x):\n    dtype_ok(x)\n    require('order', True, 'm')\n"
+               "def unused():\n    expect_finite(1.0, 'y')\n")
+    assert kinds_of("both(got)\n", helpers) == {"dtype", "order"}
+    assert kinds_of("dtype_ok(got)\n", helpers) == {"dtype"}
+    assert kinds_of("both(got)\n") == set()
+
+
 @pytest.mark.parametrize("path", GRADED)
 def test_visible_tests_check_every_kind_the_hidden_tests_grade(path):
     """Per graded cell, the requirement kinds (dtype, shape, order, reset, stability,
-    accuracy, method, autograd off, in place) of its hidden block are all in its visible
-    block, so a student who passes the visible tests has met every kind of check."""
+    accuracy, method, autograd off, in place) of its hidden block, with the helpers of the
+    hidden preamble it calls, are all in its visible block, so a student who passes the
+    visible tests has met every kind of check."""
+    preamble = path.parent / PREAMBLE_NAME
+    helpers = preamble.read_text(encoding="utf-8") if preamble.is_file() else ""
     report, missing = [], []
     for gid, source in _graded_cells(path):
         visible, hidden = split_hidden(source)
-        seen, graded = kinds_of(visible), kinds_of(hidden or "")
+        seen, graded = kinds_of(visible), kinds_of(hidden or "", helpers)
         only_hidden = sorted((graded - seen) & REQUIREMENTS)
         report.append(f"{gid}: hidden {sorted(graded)}, visible {sorted(seen)}")
         if only_hidden:

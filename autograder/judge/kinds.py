@@ -13,7 +13,8 @@ A kind is found from:
   ``arrays(..., dtype=...)`` -> "dtype");
 - plain asserts: ``.dtype`` -> "dtype", ``.shape`` or ``np.shape`` -> "shape",
   ``isfinite``/``isnan``/``isinf`` -> "stability";
-- gradient checks (``check_gradients``, ``gradcheck``, ``gradients_ok``) -> "gradient".
+- gradient checks (``check_gradients``, ``gradcheck``, ``gradients_ok``) -> "gradient";
+- calls of the functions of a hidden preamble: the kinds those functions check.
 """
 
 from __future__ import annotations
@@ -47,13 +48,35 @@ def _name(node: ast.AST) -> str:
     return ""
 
 
-def kinds_of(code: str) -> set[str]:
-    """The requirement kinds ``code`` checks (see the module docstring)."""
+def _helper_kinds(helpers: str) -> dict[str, set[str]]:
+    """name -> the kinds a function of ``helpers`` checks, through the helpers it calls."""
+    functions = {node.name: node for node in ast.parse(helpers).body
+                 if isinstance(node, ast.FunctionDef)}
+    kinds = {name: _kinds(node, {}) for name, node in functions.items()}
+    changed = True
+    while changed:
+        changed = False
+        for name, node in functions.items():
+            more = _kinds(node, kinds)
+            if not more <= kinds[name]:
+                kinds[name] |= more
+                changed = True
+    return kinds
+
+
+def kinds_of(code: str, helpers: str = "") -> set[str]:
+    """The requirement kinds ``code`` checks (see the module docstring), including those of
+    the functions of ``helpers`` (a hidden preamble) that it calls."""
+    return _kinds(ast.parse(code), _helper_kinds(helpers) if helpers else {})
+
+
+def _kinds(tree: ast.AST, helpers: dict[str, set[str]]) -> set[str]:
     found: set[str] = set()
-    tree = ast.parse(code)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _name(node.func)
+            if isinstance(node.func, ast.Name) and name in helpers:
+                found |= helpers[name]
             if name in _CALLS:
                 found.add(_CALLS[name])
             if name == "require" and node.args and isinstance(node.args[0], ast.Constant):
