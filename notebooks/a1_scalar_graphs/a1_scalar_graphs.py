@@ -1114,34 +1114,8 @@ check_closure("a + a", lambda a: a + a, (0.7,), [2.0])
 check_closure("a + 2.5", lambda a: a + 2.5, (0.7,), [1.0])
 print("Node.__add__: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# one operation on the student's Node, its closure run once; the fixture only calls it
-closure = student.kernel('''
-def closure(Node, expression, point, start, upstream):
-    leaves = [Node(v) for v in point]
-    for leaf in leaves:
-        leaf.grad = start
-    out = eval(expression, {}, dict(zip("ab", leaves)))
-    out.grad = upstream
-    out._backward()
-    return [float(leaf.grad) for leaf in leaves]
-''')
-
-
-def check(expression, point, local, start=0.5, upstream=2.0):
-    """The closure of `expression` once: each input must end at start + upstream * local."""
-    got = closure(student.Node, expression, list(point), start, upstream)
-    hint = ""
-    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
-        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
-    elif np.allclose(got, [start + d for d in local]):
-        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
-    where = (f"a = {point[0]:.6g}" if len(point) == 1
-             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
-    expect_close(got, [start + upstream * d for d in local],
-                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
-                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
-
-
+# one operation on the student's Node, its closure run once
+check = closure_check()
 rng = np.random.default_rng(seed)
 check("a + b", (1.5, -0.5), (1.0, 1.0))
 check("a + a", (0.7,), (2.0,))
@@ -1161,34 +1135,8 @@ check_closure("a * a", lambda a: a * a, (3.0,), [6.0])
 check_closure("a * -1.5", lambda a: a * -1.5, (0.7,), [-1.5])
 print("Node.__mul__: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# one operation on the student's Node, its closure run once; the fixture only calls it
-closure = student.kernel('''
-def closure(Node, expression, point, start, upstream):
-    leaves = [Node(v) for v in point]
-    for leaf in leaves:
-        leaf.grad = start
-    out = eval(expression, {}, dict(zip("ab", leaves)))
-    out.grad = upstream
-    out._backward()
-    return [float(leaf.grad) for leaf in leaves]
-''')
-
-
-def check(expression, point, local, start=0.5, upstream=2.0):
-    """The closure of `expression` once: each input must end at start + upstream * local."""
-    got = closure(student.Node, expression, list(point), start, upstream)
-    hint = ""
-    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
-        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
-    elif np.allclose(got, [start + d for d in local]):
-        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
-    where = (f"a = {point[0]:.6g}" if len(point) == 1
-             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
-    expect_close(got, [start + upstream * d for d in local],
-                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
-                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
-
-
+# one operation on the student's Node, its closure run once
+check = closure_check()
 rng = np.random.default_rng(seed)
 check("a * b", (1.5, -0.5), (-0.5, 1.5))
 check("a * a", (3.0,), (6.0,))
@@ -1208,34 +1156,8 @@ check_closure("a ** -1", lambda a: a**-1, (0.8,), [-1 / 0.8**2])
 check_closure("a ** 0.5", lambda a: a**0.5, (2.25,), [0.5 / 1.5])
 print("Node.__pow__: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# one operation on the student's Node, its closure run once; the fixture only calls it
-closure = student.kernel('''
-def closure(Node, expression, point, start, upstream):
-    leaves = [Node(v) for v in point]
-    for leaf in leaves:
-        leaf.grad = start
-    out = eval(expression, {}, dict(zip("ab", leaves)))
-    out.grad = upstream
-    out._backward()
-    return [float(leaf.grad) for leaf in leaves]
-''')
-
-
-def check(expression, point, local, start=0.5, upstream=2.0):
-    """The closure of `expression` once: each input must end at start + upstream * local."""
-    got = closure(student.Node, expression, list(point), start, upstream)
-    hint = ""
-    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
-        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
-    elif np.allclose(got, [start + d for d in local]):
-        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
-    where = (f"a = {point[0]:.6g}" if len(point) == 1
-             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
-    expect_close(got, [start + upstream * d for d in local],
-                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
-                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
-
-
+# one operation on the student's Node, its closure run once
+check = closure_check()
 rng = np.random.default_rng(seed)
 check("a ** 3", (1.2,), (3 * 1.2**2,))
 check("a ** -1", (0.8,), (-1 / 0.8**2,))
@@ -1254,34 +1176,8 @@ check_closure("a.exp()", lambda a: a.exp(), (0.3,), [math.exp(0.3)])
 check_closure("a.exp()", lambda a: a.exp(), (-1.0,), [math.exp(-1.0)])
 print("Node.exp: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# one operation on the student's Node, its closure run once; the fixture only calls it
-closure = student.kernel('''
-def closure(Node, expression, point, start, upstream):
-    leaves = [Node(v) for v in point]
-    for leaf in leaves:
-        leaf.grad = start
-    out = eval(expression, {}, dict(zip("ab", leaves)))
-    out.grad = upstream
-    out._backward()
-    return [float(leaf.grad) for leaf in leaves]
-''')
-
-
-def check(expression, point, local, start=0.5, upstream=2.0):
-    """The closure of `expression` once: each input must end at start + upstream * local."""
-    got = closure(student.Node, expression, list(point), start, upstream)
-    hint = ""
-    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
-        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
-    elif np.allclose(got, [start + d for d in local]):
-        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
-    where = (f"a = {point[0]:.6g}" if len(point) == 1
-             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
-    expect_close(got, [start + upstream * d for d in local],
-                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
-                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
-
-
+# one operation on the student's Node, its closure run once
+check = closure_check()
 rng = np.random.default_rng(seed)
 check("a.exp()", (0.3,), (math.exp(0.3),))
 check("a.exp()", (-1.0,), (math.exp(-1.0),))
@@ -1299,34 +1195,8 @@ check_closure("a.relu()", lambda a: a.relu(), (-0.7,), [0.0])
 check_closure("a.relu()", lambda a: a.relu(), (0.0,), [0.0])
 print("Node.relu: visible tests passed")
 ### BEGIN HIDDEN TESTS
-# one operation on the student's Node, its closure run once; the fixture only calls it
-closure = student.kernel('''
-def closure(Node, expression, point, start, upstream):
-    leaves = [Node(v) for v in point]
-    for leaf in leaves:
-        leaf.grad = start
-    out = eval(expression, {}, dict(zip("ab", leaves)))
-    out.grad = upstream
-    out._backward()
-    return [float(leaf.grad) for leaf in leaves]
-''')
-
-
-def check(expression, point, local, start=0.5, upstream=2.0):
-    """The closure of `expression` once: each input must end at start + upstream * local."""
-    got = closure(student.Node, expression, list(point), start, upstream)
-    hint = ""
-    if any(np.allclose(got, [upstream * d * k for d in local]) for k in (1.0, 0.5)):
-        hint = "The grad the inputs held was replaced: add into grad with +=, never assign with ="
-    elif np.allclose(got, [start + d for d in local]):
-        hint = "Multiply the local derivative by out.grad, the gradient arriving from above"
-    where = (f"a = {point[0]:.6g}" if len(point) == 1
-             else f"(a, b) = ({', '.join(f'{v:.6g}' for v in point)})")
-    expect_close(got, [start + upstream * d for d in local],
-                 f"the closure of {expression} at {where}, with out.grad = {upstream:.6g} "
-                 f"and the inputs' grad already {start:.6g}", rtol=1e-10, atol=1e-12, hint=hint)
-
-
+# one operation on the student's Node, its closure run once
+check = closure_check()
 rng = np.random.default_rng(seed)
 check("a.relu()", (0.7,), (1.0,))
 check("a.relu()", (-0.7,), (0.0,))
