@@ -12,51 +12,127 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from .config import GradingConfig
 from .course import (
+    CONFIG_NAME,
     GRADEBOOK_ENV,
     Course,
     PipelineError,
     apply_grading_environment,
     default_paths,
     display_url,
+    pick_assignments,
     trusted_sys_path,
 )
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "Command", "build_parser", "command", "main", "option"]
 
 _GRADE_LIMITS = """\
 Each task runs in its own process (`--jobs` at a time); a task that exceeds --timeout
 is stopped, a kernel that fails to start is retried (--retries), and one broken
 notebook never stops the batch."""
 
+Option = Callable[[argparse.ArgumentParser], object]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``python -m autograder <name>`` command.
+
+    ``summary`` is its line in ``python -m autograder --help``, ``description`` the text of
+    its own ``--help``; ``options`` add its arguments to its parser, in order; ``run(args)``
+    does the work and returns the exit status. ``course_dir``: it takes ``--course-dir``
+    (every command takes ``--notebooks-dir``); ``timed``: the time it took is printed.
+    """
+
+    name: str
+    summary: str
+    description: str
+    options: tuple[Option, ...]
+    run: Callable[[argparse.Namespace], int]
+    course_dir: bool = True
+    timed: bool = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        course_dir, notebooks_dir = default_paths()
+        if self.course_dir:
+            parser.add_argument(
+                "--course-dir", type=Path, default=None,
+                help=f"nbgrader course root (default: {course_dir.name}/ of the checkout)")
+        parser.add_argument("--notebooks-dir", type=Path, default=None,
+                            help=f"jupytext notebook sources (default: {notebooks_dir.name}/)")
+        for add in self.options:
+            add(parser)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, summary: str, description: str | None = None, options=(),
+            course_dir: bool = True, timed: bool = True):
+    """Register the decorated ``run(args) -> exit status`` as ``python -m autograder <name>``
+    (see :class:`Command`; ``description`` defaults to ``summary``)."""
+
+    def register(run):
+        if name in COMMANDS:
+            raise ValueError(f"command {name!r} is registered twice")
+        COMMANDS[name] = Command(name, summary, description or summary, tuple(options), run,
+                                 course_dir, timed)
+        return run
+
+    return register
+
+
+def option(*names: str, **kwargs) -> Option:
+    """``parser.add_argument(*names, **kwargs)``, for a command's ``options``."""
+    return lambda parser: parser.add_argument(*names, **kwargs)
+
+
+def _assignments(text: str) -> Option:
+    return option("assignments", nargs="*", help=text)
+
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    course_dir, notebooks_dir = default_paths()
-    common.add_argument("--course-dir", type=Path, default=None,
-                        help=f"nbgrader course root (default: {course_dir.name}/ of the checkout)")
-    common.add_argument("--notebooks-dir", type=Path, default=None,
-                        help=f"jupytext notebook sources (default: {notebooks_dir.name}/)")
-    return common
+def _at_least_zero(kind: type, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be {what} >= 0 (got {text!r})")
+        return value
+
+    return parse
+
+
+def _grading_default(name: str) -> str:
+    return f"default: c.Grading.{name} of nbgrader_config.py ({getattr(GradingConfig(), name):g})"
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", "-j", type=int, default=None,
-                        help="processes at a time (default: the number of cores)")
-    parser.add_argument("--timeout", type=float, default=1800.0,
+    """The grading limits; a flag not given keeps the course's c.Grading setting."""
+    parser.add_argument("--jobs", "-j", type=_at_least_zero(int, "a whole number"), default=None,
+                        help="processes at a time, 0: the number of cores "
+                             f"({_grading_default('jobs')})")
+    parser.add_argument("--timeout", type=_at_least_zero(float, "a number of seconds"),
+                        default=None,
                         help="seconds one student (or validation) may take; 0: no limit "
-                             "(default: 1800; each cell is limited by the config's timeout)")
-    parser.add_argument("--memory-mb", type=int, default=4096,
+                             f"({_grading_default('timeout')}; each cell is limited by the "
+                             "config's c.Execute.timeout)")
+    parser.add_argument("--memory-mb", type=_at_least_zero(int, "a whole number"), default=None,
                         help="address-space cap per task, kernel included; 0: none "
-                             "(default: 4096)")
-    parser.add_argument("--retries", type=int, default=1,
-                        help="re-runs of a task whose kernel failed to start (default: 1)")
+                             f"({_grading_default('memory_mb')})")
+    parser.add_argument("--retries", type=_at_least_zero(int, "a whole number"), default=None,
+                        help="re-runs of a task whose kernel failed to start "
+                             f"({_grading_default('retries')})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -86,169 +162,37 @@ def _shard_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _options_dict(args) -> dict:
+def _grading_config(course_dir: Path, args) -> GradingConfig:
+    """The course's c.Grading settings with the grading flags that were given applied."""
+    try:
+        return GradingConfig.from_args(course_dir, args)
+    except ValueError as exc:
+        raise PipelineError(f"{Path(course_dir) / CONFIG_NAME}: {exc}") from exc
+
+
+def _options_dict(config: GradingConfig) -> dict:
     return {
-        "jobs": args.jobs,
-        "timeout": args.timeout,
-        "memory_mb": args.memory_mb,
-        "retries": args.retries,
-        "progress": False if args.no_progress else None,
+        "jobs": config.jobs or None,
+        "timeout": config.timeout,
+        "memory_mb": config.memory_mb,
+        "retries": config.retries,
+        "progress": config.progress,
+        "sandbox": None if config.sandbox else False,
     }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    """The parser of every registered command (see :func:`command`)."""
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="Build, release, grade and report on the minigrad nbgrader course.",
         epilog="Run `python -m autograder <command> --help` for a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-
-    def add(name, help_text, description=None):
-        return sub.add_parser(
-            name, parents=[common], help=help_text,
-            description=description or help_text,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-
-    p = add("build", "notebooks/<a>/<name>.py (jupytext) -> course/source/<a>/<name>.ipynb",
-            "Convert the jupytext sources of each assignment into nbgrader source notebooks,\n"
-            "deterministically (same input, byte-identical output). buggy.py and other\n"
-            "non-notebook .py files are skipped.")
-    p.add_argument("assignments", nargs="*", help="assignments to build (default: all)")
-
-    p = add("tables", "write the points tables and exercise headings from the notebooks",
-            "Rewrite, in every notebooks/<a>/<a>.py, the points in each '### Exercise N'\n"
-            "heading and the points table between the table markers, and the README's table,\n"
-            "from the graded test cells. With --check, write nothing and exit 1 when a file\n"
-            "differs from what would be written.")
-    p.add_argument("--check", action="store_true", help="only report files that differ")
-
-    p = add("release", "nbgrader generate_assignment: course/source -> course/release",
-            "Generate the student version of each assignment (solutions and hidden tests\n"
-            "removed) and register it in the gradebook. An assignment whose released\n"
-            "notebooks were edited since the last release (work done in `make lab`) is kept,\n"
-            "with a warning, unless --force is given.")
-    p.add_argument("assignments", nargs="*", help="assignments to release (default: all built)")
-    p.add_argument("--force", action="store_true",
-                   help="overwrite releases even if they were edited")
-    _db_option(p)
-
-    p = add("validate", "nbgrader validate on source notebooks (or --invert on releases)",
-            "Source notebooks must pass every test; with --invert, released notebooks (answer\n"
-            "stubs) must pass none.\n\n" + _GRADE_LIMITS)
-    p.add_argument("assignments", nargs="*", help="assignments (default: all)")
-    p.add_argument("--invert", action="store_true",
-                   help="validate the releases: fail if any test passes")
-    _run_options(p)
-
-    p = add("collect", "import an LMS download zip into course/submitted/<student>/<a>/",
-            "Extract the zip with nbgrader's zip_collect and place each notebook in\n"
-            "course/submitted/<student>/<assignment>/<notebook>.ipynb. Accepted names inside\n"
-            "the zip (<notebook> is a released notebook name, e.g. a1_scalar_graphs;\n"
-            "student ids are letters, digits, '.', '-', '@'):\n"
-            "  <student>_<canvas id>_<submission id>_<notebook>.ipynb   (Canvas)\n"
-            "  <student>_LATE_<canvas id>_<submission id>_<notebook>.ipynb\n"
-            "  <student>_..._<notebook>-<n>.ipynb   (resubmission; the highest n wins)\n"
-            "  <student>_<notebook>.ipynb\n"
-            "  <student>/<notebook>.ipynb           (a folder per student, any depth)\n"
-            "Every file that could not be placed is listed with the reason; the exit\n"
-            "status is 1 if there was any.")
-    p.add_argument("assignment", help="the assignment the zip holds")
-    p.add_argument("archive", type=Path, help="the .zip downloaded from the LMS")
-    p.add_argument("--force", action="store_true",
-                   help="replace submissions already collected for these students")
-
-    p = add("grade", "nbgrader autograde, one process per student, in parallel",
-            "Autograde every course/submitted/<student>/<assignment>/ (or those selected)\n"
-            "and print a summary: graded, failed with the reason, flagged.\n\n"
-            "Every submission is scanned first (see `scan --help`): broken notebooks are\n"
-            "repaired where safe, else reported as failed; a cell with tampering is withheld\n"
-            "and its exercise scores 0, and the student is flagged; flagged and failed\n"
-            "submissions are copied to course/quarantine/. Kernels run in a bubblewrap\n"
-            "sandbox (no view of the course, other students or the gradebook; no network)\n"
-            "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
-            "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS)
-    p.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
-    p.add_argument("--student", "-s", action="append", default=None,
-                   help="grade only this student (repeatable)")
-    p.add_argument("--shard", type=_shard_arg, default=None, metavar="i/n",
-                   help="grade only shard i of n: a student belongs to one shard, by a hash "
-                        "of the id, so n machines sharing a --db gradebook split a class")
-    _db_option(p)
-    _run_options(p)
-    p.add_argument("--no-sandbox", action="store_true",
-                   help="run kernels without bubblewrap even where it works (trusted work only)")
-
-    p = add("scan", "pre-grade scan: broken notebooks and tampering, without grading",
-            "Read every course/submitted/<student>/<assignment>/ notebook (or those selected)\n"
-            "without running it and print what grade would do about it:\n"
-            "  repaired  would break nbgrader but can be repaired (duplicate cell ids, lost or\n"
-            "            changed nbgrader metadata, schema version, kernel name, edited,\n"
-            "            unlocked, deleted or duplicated test cells): graded as if intact;\n"
-            "  flagged   tampering in an editable cell (rebinding the checker or builtins,\n"
-            "            patching numpy/minigrad/builtins, IPython transformers or\n"
-            "            showtraceback, sys.exit/os._exit, files, the gradebook, the network,\n"
-            "            exec/eval...): that cell is withheld and its exercise scores 0;\n"
-            "  failed    cannot be repaired (empty, invalid or truncated JSON...): not graded.\n"
-            "Exit status 1 when any submission is flagged or failed.")
-    p.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
-    p.add_argument("--student", "-s", action="append", default=None,
-                   help="scan only this student (repeatable)")
-    p.add_argument("--all", action="store_true",
-                   help="list every submission, clean ones and notes included")
-
-    p = add("feedback", "nbgrader generate_feedback (HTML, hidden tests removed)",
-            "Write course/feedback/<student>/<assignment>/<notebook>.html for autograded\n"
-            "submissions. Hidden tests and the tracebacks of their cells are removed.")
-    p.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
-    p.add_argument("--student", "-s", default=None, help="only this student")
-    _db_option(p)
-
-    p = add("report", "grades CSV, per-exercise statistics and a score histogram",
-            "Write <out>/grades.csv (nbgrader's CSV export), <out>/exercises.csv and\n"
-            "<out>/exercises.txt (per graded cell: submissions, mean, median, min, max,\n"
-            "full/zero shares) and <out>/histogram.png (total scores, one panel per\n"
-            "assignment); print the gradebook and the exercise table.")
-    p.add_argument("assignments", nargs="*", help="assignments (default: all)")
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="where to write the report files (default: course/reports)")
-    _db_option(p)
-
-    p = add("check", "prove every assignment grades as it should (scratch course)",
-            "For every assignment in notebooks/: build, release, validate the source,\n"
-            "validate --invert the release, and grade three sample students: solution\n"
-            "(full marks), blank (zero) and buggy (each test cell as buggy.py says). Runs in a\n"
-            "temporary course, never touching course/gradebook.db.\n\n" + _GRADE_LIMITS)
-    p.add_argument("assignments", nargs="*", help="assignments (default: all)")
-    p.add_argument("--keep", action="store_true", help="keep the scratch course and say where")
-    _run_options(p)
-
-    p = add("demo", "build, release, grade sample students, feedback, print the gradebook",
-            "The whole pipeline on the sample students of every assignment, in its own\n"
-            "course folder (default: demo-output/course, so course/gradebook.db is left\n"
-            "alone). Prints the gradebook and where feedback landed.\n\n" + _GRADE_LIMITS)
-    _db_option(p)
-    _run_options(p)
-
-    from .selfgrade import add_arguments as selfgrade_arguments
-
-    _, notebooks_dir = default_paths()
-    p = sub.add_parser(
-        "selfgrade", help="grade your own notebook against the hidden tests (no instructor)",
-        description="Grade one notebook against its assignment's hidden tests, in a scratch\n"
-                    "course (course/ is never touched); print points per exercise.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--notebooks-dir", type=Path, default=None,
-                   help=f"jupytext notebook sources (default: {notebooks_dir.name}/)")
-    selfgrade_arguments(p)
-
-    p = add("lab", "JupyterLab on course/release with nbgrader's Validate button")
-    p.add_argument("--port", type=int, default=8888, help="port (default: 8888)")
-    p.add_argument("--browser", action="store_true", help="open a browser")
-    p.add_argument("--dry-run", action="store_true", help="print the command, do not start")
+    for cmd in COMMANDS.values():
+        cmd.add_arguments(sub.add_parser(
+            cmd.name, help=cmd.summary, description=cmd.description,
+            formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
@@ -256,6 +200,11 @@ def _course(args, default_dir: Path | None = None) -> Course:
     return Course.at(args.course_dir or default_dir, args.notebooks_dir)
 
 
+@command("build", "notebooks/<a>/<name>.py (jupytext) -> course/source/<a>/<name>.ipynb",
+         "Convert the jupytext sources of each assignment into nbgrader source notebooks,\n"
+         "deterministically (same input, byte-identical output). buggy.py and other\n"
+         "non-notebook .py files are skipped.",
+         options=[_assignments("assignments to build (default: all)")])
 def _cmd_build(args) -> int:
     from .build import build
 
@@ -271,6 +220,12 @@ def _cmd_build(args) -> int:
     return 0
 
 
+@command("tables", "write the points tables and exercise headings from the notebooks",
+         "Rewrite, in every notebooks/<a>/<a>.py, the points in each '### Exercise N'\n"
+         "heading and the points table between the table markers, and the README's table,\n"
+         "from the graded test cells. With --check, write nothing and exit 1 when a file\n"
+         "differs from what would be written.",
+         options=[option("--check", action="store_true", help="only report files that differ")])
 def _cmd_tables(args) -> int:
     from .exercises import write_tables
 
@@ -289,6 +244,15 @@ def _cmd_tables(args) -> int:
     return 0
 
 
+@command("release", "nbgrader generate_assignment: course/source -> course/release",
+         "Generate the student version of each assignment (solutions and hidden tests\n"
+         "removed) and register it in the gradebook. An assignment whose released\n"
+         "notebooks were edited since the last release (work done in `make lab`) is kept,\n"
+         "with a warning, unless --force is given.",
+         options=[_assignments("assignments to release (default: all built)"),
+                  option("--force", action="store_true",
+                         help="overwrite releases even if they were edited"),
+                  _db_option])
 def _cmd_release(args) -> int:
     from .release import release
 
@@ -312,15 +276,39 @@ def _finish(outcomes, title: str) -> int:
     return 1 if failed else 0
 
 
+@command("validate", "nbgrader validate on source notebooks (or --invert on releases)",
+         "Source notebooks must pass every test; with --invert, released notebooks (answer\n"
+         "stubs) must pass none.\n\n" + _GRADE_LIMITS,
+         options=[_assignments("assignments (default: all)"),
+                  option("--invert", action="store_true",
+                         help="validate the releases: fail if any test passes"),
+                  _run_options])
 def _cmd_validate(args) -> int:
     from .grading import validate
 
     course = _course(args)
+    config = _grading_config(course.course_dir, args)
     outcomes = validate(course, args.assignments or None, invert=args.invert,
-                        **_options_dict(args))
+                        **_options_dict(config))
     return _finish(outcomes, "validate --invert" if args.invert else "validate")
 
 
+@command("collect", "import an LMS download zip into course/submitted/<student>/<a>/",
+         "Extract the zip with nbgrader's zip_collect and place each notebook in\n"
+         "course/submitted/<student>/<assignment>/<notebook>.ipynb. Accepted names inside\n"
+         "the zip (<notebook> is a released notebook name, e.g. a1_scalar_graphs;\n"
+         "student ids are letters, digits, '.', '-', '@'):\n"
+         "  <student>_<canvas id>_<submission id>_<notebook>.ipynb   (Canvas)\n"
+         "  <student>_LATE_<canvas id>_<submission id>_<notebook>.ipynb\n"
+         "  <student>_..._<notebook>-<n>.ipynb   (resubmission; the highest n wins)\n"
+         "  <student>_<notebook>.ipynb\n"
+         "  <student>/<notebook>.ipynb           (a folder per student, any depth)\n"
+         "Every file that could not be placed is listed with the reason; the exit\n"
+         "status is 1 if there was any.",
+         options=[option("assignment", help="the assignment the zip holds"),
+                  option("archive", type=Path, help="the .zip downloaded from the LMS"),
+                  option("--force", action="store_true",
+                         help="replace submissions already collected for these students")])
 def _cmd_collect(args) -> int:
     from .collect import collect
 
@@ -336,6 +324,28 @@ def _cmd_collect(args) -> int:
     return 1 if report.unplaced else 0
 
 
+@command("grade", "nbgrader autograde, one process per student, in parallel",
+         "Autograde every course/submitted/<student>/<assignment>/ (or those selected)\n"
+         "and print a summary: graded, failed with the reason, flagged.\n\n"
+         "Every submission is scanned first (see `scan --help`): broken notebooks are\n"
+         "repaired where safe, else reported as failed; a cell with tampering is withheld\n"
+         "and its exercise scores 0, and the student is flagged; flagged and failed\n"
+         "submissions are copied to course/quarantine/. Kernels run in a bubblewrap\n"
+         "sandbox (no view of the course, other students or the gradebook; no network)\n"
+         "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
+         "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS,
+         options=[_assignments("assignments (default: all submitted)"),
+                  option("--student", "-s", action="append", default=None,
+                         help="grade only this student (repeatable)"),
+                  option("--shard", type=_shard_arg, default=None, metavar="i/n",
+                         help="grade only shard i of n: a student belongs to one shard, by a "
+                              "hash of the id, so n machines sharing a --db gradebook split "
+                              "a class"),
+                  _db_option,
+                  _run_options,
+                  option("--no-sandbox", action="store_true",
+                         help="run kernels without bubblewrap even where it works (trusted "
+                              "work only)")])
 def _cmd_grade(args) -> int:
     from .grading import grade
 
@@ -343,10 +353,11 @@ def _cmd_grade(args) -> int:
     url = course.db_url()
     if not url.startswith("sqlite:"):
         _say(f"gradebook: {display_url(url)}")
-    options = _options_dict(args)
-    sandboxed, banner = _sandbox_banner(args.no_sandbox)
-    options["sandbox"] = sandboxed
+    config = _grading_config(course.course_dir, args)
+    sandboxed, banner = _sandbox_banner(config, args.no_sandbox)
+    config = config.replace(sandbox=sandboxed)
     _say(banner)
+    options = _options_dict(config) | {"sandbox": sandboxed}
     outcomes = grade(course, args.assignments or None, args.student, shard=args.shard,
                      on_scan=_print_scan, **options)
     if args.shard and not outcomes:
@@ -364,14 +375,19 @@ def _cmd_grade(args) -> int:
     return status
 
 
-def _sandbox_banner(refused: bool) -> tuple[bool, str]:
+def _sandbox_banner(config: GradingConfig, refused: bool) -> tuple[bool, str]:
     """Whether kernels run in bubblewrap, and the line that says so (loud when not)."""
     from .sandbox import sandbox_status
 
     state = sandbox_status()
-    if state.available and not refused:
+    if state.available and config.sandbox and not refused:
         return True, f"sandbox: grading kernels run in bubblewrap ({state.detail})"
-    why = "--no-sandbox was given" if refused and state.available else state.detail
+    if not state.available:
+        why = state.detail
+    elif refused:
+        why = "--no-sandbox was given"
+    else:
+        why = f"c.Grading.sandbox is False in {CONFIG_NAME}"
     rule = "!" * 78
     return False, (f"{rule}\n!! grading is NOT sandboxed: {why}.\n"
                    "!! Student code runs as this user: it can read the course folder (source/ "
@@ -391,6 +407,23 @@ def _print_scan(scans, everything: bool = False) -> None:
                                                             counts.items()))
 
 
+@command("scan", "pre-grade scan: broken notebooks and tampering, without grading",
+         "Read every course/submitted/<student>/<assignment>/ notebook (or those selected)\n"
+         "without running it and print what grade would do about it:\n"
+         "  repaired  would break nbgrader but can be repaired (duplicate cell ids, lost or\n"
+         "            changed nbgrader metadata, schema version, kernel name, edited,\n"
+         "            unlocked, deleted or duplicated test cells): graded as if intact;\n"
+         "  flagged   tampering in an editable cell (rebinding the checker or builtins,\n"
+         "            patching numpy/minigrad/builtins, IPython transformers or\n"
+         "            showtraceback, sys.exit/os._exit, files, the gradebook, the network,\n"
+         "            exec/eval...): that cell is withheld and its exercise scores 0;\n"
+         "  failed    cannot be repaired (empty, invalid or truncated JSON...): not graded.\n"
+         "Exit status 1 when any submission is flagged or failed.",
+         options=[_assignments("assignments (default: all submitted)"),
+                  option("--student", "-s", action="append", default=None,
+                         help="scan only this student (repeatable)"),
+                  option("--all", action="store_true",
+                         help="list every submission, clean ones and notes included")])
 def _cmd_scan(args) -> int:
     from .scan import scan_submission
 
@@ -407,18 +440,19 @@ def _cmd_scan(args) -> int:
     return 1 if any(s.status in ("flagged", "failed") for s in scans) else 0
 
 
+@command("feedback", "nbgrader generate_feedback (HTML, hidden tests removed)",
+         "Write course/feedback/<student>/<assignment>/<notebook>.html for autograded\n"
+         "submissions. Hidden tests and the tracebacks of their cells are removed.",
+         options=[_assignments("assignments (default: all autograded)"),
+                  option("--student", "-s", default=None, help="only this student"),
+                  _db_option])
 def _cmd_feedback(args) -> int:
     from .feedback import generate_feedback
 
     course = _course(args)
-    autograded = sorted({a for a, _ in _autograded(course)})
-    wanted = args.assignments or autograded
-    missing = [a for a in wanted if a not in autograded]
-    if missing or not wanted:
-        raise PipelineError(
-            f"nothing autograded for {', '.join(missing) or 'any assignment'} in "
-            f"{course.autograded_dir} (run `python -m autograder grade` first)"
-        )
+    wanted = pick_assignments(args.assignments, {a for a, _ in _autograded(course)},
+                              "autograded submissions", course.autograded_dir,
+                              fix="python -m autograder grade")
     status = 0
     for assignment in wanted:
         for problem in generate_feedback(course, assignment, args.student):
@@ -438,6 +472,15 @@ def _autograded(course: Course) -> list[tuple[str, str]]:
     return pairs
 
 
+@command("report", "grades CSV, per-exercise statistics and a score histogram",
+         "Write <out>/grades.csv (nbgrader's CSV export), <out>/exercises.csv and\n"
+         "<out>/exercises.txt (per graded cell: submissions, mean, median, min, max,\n"
+         "full/zero shares) and <out>/histogram.png (total scores, one panel per\n"
+         "assignment); print the gradebook and the exercise table.",
+         options=[_assignments("assignments (default: all)"),
+                  option("--output-dir", type=Path, default=None,
+                         help="where to write the report files (default: course/reports)"),
+                  _db_option])
 def _cmd_report(args) -> int:
     from .report import (
         exercise_table,
@@ -462,50 +505,74 @@ def _cmd_report(args) -> int:
     return 0
 
 
+@command("check", "prove every assignment grades as it should (scratch course)",
+         "For every assignment in notebooks/: build, release, validate the source,\n"
+         "validate --invert the release, and grade three sample students: solution\n"
+         "(full marks), blank (zero) and buggy (each test cell as buggy.py says). Runs in a\n"
+         "temporary course, never touching course/gradebook.db.\n\n" + _GRADE_LIMITS,
+         options=[_assignments("assignments (default: all)"),
+                  option("--keep", action="store_true",
+                         help="keep the scratch course and say where"),
+                  _run_options])
 def _cmd_check(args) -> int:
     from .pipeline import run_check
 
-    _, notebooks_dir = default_paths()
+    course_dir, notebooks_dir = default_paths()
+    config = _grading_config(course_dir, args)  # the scratch course copies this config
     return run_check(args.notebooks_dir or notebooks_dir, args.assignments or None,
-                     keep=args.keep, say=_say, **_options_dict(args))
+                     keep=args.keep, say=_say, **_options_dict(config))
 
 
+@command("demo", "build, release, grade sample students, feedback, print the gradebook",
+         "The whole pipeline on the sample students of every assignment, in its own\n"
+         "course folder (default: demo-output/course, so course/gradebook.db is left\n"
+         "alone). Prints the gradebook and where feedback landed.\n\n" + _GRADE_LIMITS,
+         options=[_db_option, _run_options])
 def _cmd_demo(args) -> int:
     from .pipeline import run_demo
 
     course_dir, _ = default_paths()
     course = _course(args, default_dir=course_dir.parent / "demo-output" / "course")
-    return run_demo(course, say=_say, **_options_dict(args))
+    config = _grading_config(course.course_dir, args)
+    return run_demo(course, say=_say, **_options_dict(config))
 
 
+@command("selfgrade", "grade your own notebook against the hidden tests (no instructor)",
+         "Grade one notebook against its assignment's hidden tests, in a scratch\n"
+         "course (course/ is never touched); print points per exercise.",
+         options=[option("notebook", type=Path, help="your notebook (.ipynb)"),
+                  option("--assignment", "-a", default=None,
+                         help="the assignment it belongs to (default: found from its cells)"),
+                  option("--timeout", type=_at_least_zero(float, "a number of seconds"),
+                         default=1800.0,
+                         help="seconds the whole grading run may take (default: 1800)"),
+                  option("--html", type=Path, default=None,
+                         help="also write the feedback page (hidden tests removed) to this "
+                              "file"),
+                  option("--keep", action="store_true",
+                         help="keep the scratch course and say where")],
+         course_dir=False, timed=False)
 def _cmd_selfgrade(args) -> int:
-    from .selfgrade import run
+    from .selfgrade import format_result, selfgrade
 
-    return run(args)
+    result = selfgrade(args.notebook, notebooks_dir=args.notebooks_dir,
+                       assignment=args.assignment, timeout=args.timeout,
+                       feedback_html=args.html, keep=args.keep, say=_say)
+    _say(format_result(result))
+    return 0
 
 
+@command("lab", "JupyterLab on course/release with nbgrader's Validate button",
+         options=[option("--port", type=int, default=8888, help="port (default: 8888)"),
+                  option("--browser", action="store_true", help="open a browser"),
+                  option("--dry-run", action="store_true",
+                         help="print the command, do not start")],
+         timed=False)
 def _cmd_lab(args) -> int:
     from .lab import run_lab
 
     return run_lab(_course(args), port=args.port, open_browser=args.browser,
                    dry_run=args.dry_run, say=_say)
-
-
-_COMMANDS = {
-    "build": _cmd_build,
-    "tables": _cmd_tables,
-    "release": _cmd_release,
-    "validate": _cmd_validate,
-    "collect": _cmd_collect,
-    "grade": _cmd_grade,
-    "scan": _cmd_scan,
-    "feedback": _cmd_feedback,
-    "report": _cmd_report,
-    "check": _cmd_check,
-    "demo": _cmd_demo,
-    "selfgrade": _cmd_selfgrade,
-    "lab": _cmd_lab,
-}
 
 
 def _skip_slow_imports() -> None:
@@ -526,14 +593,15 @@ def main(argv: list[str] | None = None) -> int:
     _skip_slow_imports()
     apply_grading_environment()
     start = time.perf_counter()
+    cmd = COMMANDS[args.command]
     try:
-        status = _COMMANDS[args.command](args)
+        status = cmd.run(args)
     except PipelineError as exc:
         print(f"autograder {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"autograder {args.command}: interrupted", file=sys.stderr)
         return 130
-    if args.command not in ("lab", "selfgrade"):
+    if cmd.timed:
         print(f"({args.command} took {time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return status
