@@ -16,10 +16,8 @@ a usage error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -28,23 +26,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import GRADEBOOK_ENV, Course, PipelineError, default_paths
+from .course import GRADEBOOK_ENV, Course, PipelineError, default_paths, pick_assignments
 from .execute import FAILED
 
 __all__ = [
     "STUDENT",
     "ExerciseResult",
     "SelfGradeResult",
-    "add_arguments",
     "format_result",
     "identify",
     "main",
-    "run",
     "selfgrade",
 ]
 
 STUDENT = "selfgrade"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MESSAGE_LIMIT = 300
 
 
@@ -126,11 +121,7 @@ def identify(
             "<name>.py; run from the repository or pass --notebooks-dir)"
         )
     if assignment is not None:
-        if assignment not in sources:
-            raise PipelineError(
-                f"no assignment {assignment!r} in {notebooks_dir} "
-                f"(found: {', '.join(sorted(sources))})"
-            )
+        pick_assignments([assignment], sources, "assignment sources", notebooks_dir)
         sources = {assignment: sources[assignment]}
     if not submitted:
         raise PipelineError(
@@ -166,8 +157,10 @@ def identify(
 
 def _error_message(output: dict) -> str:
     """``Name: first line of the message``, never a line of source."""
+    from nbconvert.filters import strip_ansi
+
     ename = str(output.get("ename", "Error"))
-    evalue = _ANSI.sub("", str(output.get("evalue", ""))).strip()
+    evalue = strip_ansi(str(output.get("evalue", ""))).strip()
     first = next((ln.strip() for ln in evalue.splitlines() if ln.strip()), "")
     if ename in ("SyntaxError", "IndentationError", "TabError"):
         first = ""  # its message can quote the offending line
@@ -324,64 +317,11 @@ def format_result(result: SelfGradeResult) -> str:
 # --- command line ---------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``selfgrade`` (``--notebooks-dir`` comes from the caller's parser)."""
-    parser.add_argument("notebook", type=Path, help="your notebook (.ipynb)")
-    parser.add_argument("--assignment", "-a", default=None,
-                        help="the assignment it belongs to (default: found from its cells)")
-    parser.add_argument("--timeout", type=float, default=1800.0,
-                        help="seconds the whole grading run may take (default: 1800)")
-    parser.add_argument("--html", type=Path, default=None,
-                        help="also write the feedback page (hidden tests removed) to this file")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the scratch course and say where")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m autograder selfgrade",
-        description=(
-            "Grade your own notebook against the hidden tests, without an instructor.\n"
-            "Prints the points per exercise and, for each one that lost points, the last\n"
-            "line of its error. Nothing in course/ is touched. Exit status: 0 when the\n"
-            "notebook was graded (whatever the score), 1 when it could not be."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _, notebooks_dir = default_paths()
-    parser.add_argument("--notebooks-dir", type=Path, default=None,
-                        help=f"jupytext assignment sources (default: {notebooks_dir.name}/)")
-    add_arguments(parser)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Grade ``args.notebook`` and print the result; raises PipelineError on failure."""
-    result = selfgrade(
-        args.notebook,
-        notebooks_dir=getattr(args, "notebooks_dir", None),
-        assignment=args.assignment,
-        timeout=args.timeout,
-        feedback_html=args.html,
-        keep=args.keep,
-        say=lambda text: print(text, flush=True),
-    )
-    print(format_result(result), flush=True)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # as in autograder.cli: jsonschema's optional IRI grammar costs seconds at import
-    sys.modules.setdefault("rfc3987_syntax", None)
-    try:
-        return run(args)
-    except PipelineError as exc:
-        print(f"autograder selfgrade: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("autograder selfgrade: interrupted", file=sys.stderr)
-        return 130
+    """``python -m autograder.selfgrade ...`` is ``python -m autograder selfgrade ...``."""
+    from .cli import main as cli_main
+
+    return cli_main(["selfgrade", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Tests for ``python -m autograder.selfgrade``: a learner grades their own notebook.
+"""Tests for ``python -m autograder selfgrade``: a learner grades their own notebook.
 
 The tiny fixture assignment gives the three sample students (solution, blank, buggy) through
 the pipeline's own functions; one real assignment proves the course's hidden tests run too.
@@ -190,7 +190,7 @@ def _write(path: Path, text: str) -> Path:
             {"cell_type": "code", "source": "", "outputs": [], "execution_count": None,
              "metadata": {"nbgrader": {"grade_id": "zz-unknown"}}}], "metadata": {}})),
          (), "matches no assignment"),
-        (lambda d, s: s, ("--assignment", "a9_nothing"), "no assignment 'a9_nothing'"),
+        (lambda d, s: s, ("--assignment", "a9_nothing"), "no assignment sources for a9_nothing"),
     ],
 )
 def test_unusable_notebook_exits_1_with_reason(samples, tmp_path, capsys, make, extra, message):
