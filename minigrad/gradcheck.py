@@ -111,6 +111,11 @@ class Entry:
     def label(self, name: str) -> str:
         return _at(name, self.index)
 
+    def describe(self, name: str) -> str:
+        """The entry in words, as in "x[1, 2]: analytic 0.5, numerical -0.5"."""
+        return (f"{self.label(name)}: analytic {_num(self.analytic)}, "
+                f"numerical {_num(self.numerical)}")
+
     def __str__(self) -> str:
         return (
             f"[{', '.join(map(str, self.index))}]: analytic {_num(self.analytic)}, "
@@ -166,8 +171,7 @@ class InputResult:
             off = self.entries_off + self.directions_off
             what = f"{self.checked}, {off} off" if off else "see above"
             lines = [f"gradient of {self.name} {_shape_words(self.shape)}: FAILED ({what})"]
-        lines += [f"  {e.label(self.name)}: analytic {_num(e.analytic)}, "
-                  f"numerical {_num(e.numerical)}" for e in self.worst if not self.passed]
+        lines += [f"  {e.describe(self.name)}" for e in self.worst if not self.passed]
         if self.kinks:
             shown = ", ".join(_at(self.name, k) for k in self.kinks[:_SHOW])
             more = ", ..." if len(self.kinks) > _SHOW else ""
@@ -295,8 +299,7 @@ class GradCheckResult:
         lines = self.failures
         for r in self.inputs.values():
             if not r.passed and r.worst:
-                worst = "; ".join(f"{e.label(r.name)}: analytic {_num(e.analytic)}, "
-                                  f"numerical {_num(e.numerical)}" for e in r.worst)
+                worst = "; ".join(e.describe(r.name) for e in r.worst)
                 lines.append(f"worst entries of d{r.name}: {worst}")
         raise GradientCheckError("\n".join(lines))
 
@@ -611,18 +614,22 @@ def check_gradients(
 
     Returns a ``GradCheckResult``; call ``.assert_ok()`` on it in a test.
     """
-    _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions,
-              name)
-    uses = _shared_uses(inputs, shared)
-    checker = _Checker(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries,
-                       directions, name, shared, uses)
+    _validate_call(f, inputs, analytic)
+    options = _CheckOptions.parse(inputs, upstream=upstream, mode=mode, seed=seed, rtol=rtol,
+                                  atol=atol, max_entries=max_entries, directions=directions,
+                                  name=name, shared=shared)
+    return _run_check(f, inputs, analytic, options)
+
+
+def _run_check(f, inputs: Mapping[str, Any], analytic, options: _CheckOptions) -> GradCheckResult:
+    checker = _Checker(f, inputs, analytic, options)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return checker.run()
 
 
-def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries, directions,
-              name):
+def _validate_call(f, inputs, analytic) -> None:
+    """f, inputs and analytic have the types check_gradients takes (raises TypeError)."""
     if not callable(f):
         raise TypeError(f"check_gradients: f must be callable (got {type(f).__name__})")
     if not isinstance(inputs, Mapping) or not inputs:
@@ -638,28 +645,54 @@ def _validate(f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries
             "check_gradients: analytic must be a dict name -> gradient or a callable "
             f"analytic(dout) (got {type(analytic).__name__})"
         )
-    if mode not in _MODES:
-        raise ValueError(f"check_gradients: mode must be one of {', '.join(_MODES)} (got {mode!r})")
-    if isinstance(upstream, str) and upstream not in ("random", "ones"):
-        raise ValueError(
-            f"check_gradients: upstream must be 'random', 'ones' or an array (got {upstream!r})"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"check_gradients: seed must be a non-negative integer (got {seed!r})")
-    if rtol is not None and not (isinstance(rtol, (int, float)) and rtol > 0):
-        raise ValueError(f"check_gradients: rtol must be a positive number or None (got {rtol!r})")
-    if not (isinstance(atol, (int, float)) and atol >= 0):
-        raise ValueError(f"check_gradients: atol must be a number >= 0 (got {atol!r})")
-    for label, value, least in (("max_entries", max_entries, 1), ("directions", directions, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(
-                f"check_gradients: {label} must be an integer >= {least} (got {value!r})"
-            )
-    if mode == "directional" and directions < 1:
-        raise ValueError("check_gradients: mode='directional' needs directions >= 1 (got 0)")
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"check_gradients: name must be a string or None (got "
-                        f"{type(name).__name__})")
+
+
+@dataclass(frozen=True)
+class _CheckOptions:
+    """The keyword options of one check, validated once (see ``check_gradients``)."""
+
+    upstream: str | np.ndarray  # "random", "ones", a number or an array of f's output shape
+    mode: str  # one of _MODES
+    seed: int
+    rtol: float | None  # None: from the dtypes
+    atol: float
+    max_entries: int
+    directions: int
+    name: str | None  # the checked function's name, which starts every failure line
+    shared: Mapping[str, Callable[..., Any]]  # input used several times -> f split by use
+    uses: Mapping[str, list[str]]  # shared input -> the names of its uses in the split
+
+    @classmethod
+    def parse(cls, inputs: Mapping[str, Any], *, upstream, mode, seed, rtol, atol, max_entries,
+              directions, name, shared) -> _CheckOptions:
+        """The options from check_gradients' keywords; raises when one is not usable."""
+        if mode not in _MODES:
+            raise ValueError(f"check_gradients: mode must be one of {', '.join(_MODES)} "
+                             f"(got {mode!r})")
+        if isinstance(upstream, str) and upstream not in ("random", "ones"):
+            raise ValueError(f"check_gradients: upstream must be 'random', 'ones' or an array "
+                             f"(got {upstream!r})")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"check_gradients: seed must be a non-negative integer "
+                             f"(got {seed!r})")
+        if rtol is not None and not (isinstance(rtol, (int, float)) and rtol > 0):
+            raise ValueError(f"check_gradients: rtol must be a positive number or None "
+                             f"(got {rtol!r})")
+        if not (isinstance(atol, (int, float)) and atol >= 0):
+            raise ValueError(f"check_gradients: atol must be a number >= 0 (got {atol!r})")
+        for label, value, least in (("max_entries", max_entries, 1),
+                                    ("directions", directions, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < least:
+                raise ValueError(f"check_gradients: {label} must be an integer >= {least} "
+                                 f"(got {value!r})")
+        if mode == "directional" and directions < 1:
+            raise ValueError("check_gradients: mode='directional' needs directions >= 1 (got 0)")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"check_gradients: name must be a string or None (got "
+                            f"{type(name).__name__})")
+        return cls(upstream, mode, int(seed), rtol, float(atol), int(max_entries),
+                   int(directions), name, shared or {}, _shared_uses(inputs, shared))
 
 
 def _shared_uses(inputs: Mapping[str, Any], shared) -> dict[str, list[str]]:
@@ -697,27 +730,17 @@ def _shared_uses(inputs: Mapping[str, Any], shared) -> dict[str, list[str]]:
 class _Checker:
     """One run of check_gradients: holds the inputs, the copies and the verdicts."""
 
-    def __init__(self, f, inputs, analytic, upstream, mode, seed, rtol, atol, max_entries,
-                 directions, name, shared, uses):
+    def __init__(self, f, inputs: Mapping[str, Any], analytic, options: _CheckOptions):
         self.f = f
-        self.name = name
-        self.shared = shared or {}
-        self.uses = uses or {}  # shared input -> the names of its uses in the split
-        self.failed: dict[str, tuple] = {}  # name -> what a failing input's message is made of
+        self.opt = options
+        self.failed: dict[str, _Context] = {}  # failing inputs, for the swap hint
         self.probe_grads: dict[str, dict[str, np.ndarray]] = {}  # analytic at other upstreams
         self.split_evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
         self.split_y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
         self.analytic = analytic
-        self.upstream = upstream
-        self.mode = mode
-        self.seed = int(seed)
-        self.rtol = rtol
-        self.atol = float(atol)
-        self.max_entries = int(max_entries)
-        self.n_directions = int(directions)
         self.names = list(inputs)
         self.raw = [inputs[n] for n in self.names]
-        streams = np.random.SeedSequence([self.seed, _PRIVATE_STREAM]).spawn(3)
+        streams = np.random.SeedSequence([options.seed, _PRIVATE_STREAM]).spawn(3)
         self.rng_dout, self.rng_pick, self.rng_dir = (np.random.default_rng(s) for s in streams)
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -762,8 +785,8 @@ class _Checker:
         except _Abort as stop:
             self.problems.append(str(stop))
         count = self.ev.count if self.ev is not None else self.base_calls
-        return GradCheckResult(self.results, self.problems, self.notes, count, self.mode,
-                               self.seed, self.name)
+        return GradCheckResult(self.results, self.problems, self.notes, count, self.opt.mode,
+                               self.opt.seed, self.opt.name)
 
     def _args(self, as_float64: bool) -> list:
         out = []
@@ -864,13 +887,13 @@ class _Checker:
                     f"a callable analytic(dout) returning the gradients for an upstream gradient "
                     f"dout of that shape (got a dict, which only fits a scalar f)"
                 )
-            if isinstance(self.upstream, str):
+            if isinstance(self.opt.upstream, str):
                 return np.ones(shape, dtype=dtype)
-        if isinstance(self.upstream, str):
-            if self.upstream == "ones":
+        if isinstance(self.opt.upstream, str):
+            if self.opt.upstream == "ones":
                 return np.ones(shape, dtype=dtype)
             return self.rng_dout.standard_normal(shape).astype(dtype)
-        given = np.asarray(_unwrap(self.upstream))
+        given = np.asarray(_unwrap(self.opt.upstream))
         if given.ndim == 0 or given.size == 1 == int(np.prod(shape)):
             return np.full(shape, given.reshape(-1)[0], dtype=dtype)
         if given.shape != shape:
@@ -958,11 +981,12 @@ class _Checker:
         """name -> (full, number of sampled entries, number of directions)."""
         sizes = {n: self.x[n].size for n in self.float_names}
         plan = {}
-        if self.mode == "full":
+        mode, n_dirs = self.opt.mode, self.opt.directions
+        if mode == "full":
             return {n: (True, sizes[n], 0) for n in self.float_names}
-        if self.mode == "directional":
-            return {n: (False, 0, self.n_directions) for n in self.float_names}
-        budget = self.max_entries
+        if mode == "directional":
+            return {n: (False, 0, n_dirs) for n in self.float_names}
+        budget = self.opt.max_entries
         order = sorted(self.float_names, key=lambda n: sizes[n])
         for k, name in enumerate(order):
             share = budget // (len(order) - k)
@@ -971,7 +995,7 @@ class _Checker:
                 budget -= sizes[name]
             else:
                 take = max(share, 1)
-                dirs = self.n_directions if self.mode == "auto" else 0
+                dirs = n_dirs if mode == "auto" else 0
                 plan[name] = (False, take, dirs)
                 budget -= min(take, budget)
         return plan
@@ -1005,32 +1029,68 @@ class _Checker:
     # -- one input -----------------------------------------------------------------------------
 
     def _check_input(self, name: str, g_raw, plan) -> InputResult:
+        """One input's verdict: a usable gradient, the probes, both sides there, the hint."""
         x = self.x[name]
         res = InputResult(name=name, shape=tuple(x.shape), dtype=str(x.dtype), passed=False)
         prefix = f"gradient of {name} {_shape_words(res.shape)}"
+        usable = self._usable_gradient(res, prefix, g_raw)
+        if usable is None:
+            return res
+        gf, rtol, shape_note = usable
+        c = self._probes(name, gf, plan)
+        res.full = bool(plan[0])
+        res.entries_checked = int(c.flat.size)
+        res.directions_checked = len(c.vs)
+        self._estimate(c, rtol)
+        where = self._domain_failure(c)
+        if where:
+            res.hint = ("the input sits at the edge of f's domain (log or sqrt of 0, a division "
+                        "by 0); move it inside the domain")
+            res.message = f"{prefix}: f is not finite {where}. Hint: {res.hint}"
+            return res
+        self._compare(c, res)
+        if res.passed:
+            if shape_note:
+                res.passed = False
+                res.hint = shape_note
+                res.worst = []
+                res.message = (f"{prefix}: {shape_note}; with that change it matches the "
+                               f"numerical gradient")
+            return res
+        res.hint = self._diagnose(c)
+        c.prefix, c.body, c.shape_note = prefix, self._failure_body(c, res), shape_note
+        self.failed[name] = c
+        self._compose(res)
+        return res
+
+    def _usable_gradient(self, res: InputResult, prefix: str, g_raw):
+        """analytic's gradient of one input as float64 in the input's shape, the rtol the dtypes
+        call for, and the shape advice if it had to be reshaped; None (with ``res.message``)
+        when it cannot be used."""
+        name, x = res.name, self.x[res.name]
         d = f"d{name}"
         if g_raw is None:
             res.hint = f"return an array of shape {res.shape} for {name}"
             res.message = (f"{prefix}: {d} is None; the backward returned no gradient for {name}. "
                            f"Hint: {res.hint}")
-            return res
+            return None
         g = np.asarray(g_raw)
         if g.dtype.kind not in "fiub":
             res.message = (f"{prefix}: {d} is not an array of numbers (got dtype {g.dtype}). "
                            f"Hint: return a float array of shape {res.shape}")
-            return res
+            return None
         shape_note = ""
         if g.shape != x.shape:
             fixed, advice = _shape_advice(d, g, x, name)
             if fixed is None:
                 res.hint = advice
                 res.message = f"{prefix}: {advice}"
-                return res
+                return None
             shape_note = advice
             g = fixed
         eps_a = max(_eps(x.dtype), _eps(g.dtype) if g.dtype.kind == "f" else 0.0,
                     _eps(self.y_dtype) if self.y_dtype.kind == "f" else 0.0)
-        rtol = self.rtol if self.rtol is not None else _default_rtol(eps_a)
+        rtol = self.opt.rtol if self.opt.rtol is not None else _default_rtol(eps_a)
         gf = np.array(g, dtype=np.float64, copy=True)  # analytic may reuse its buffers
         bad = ~np.isfinite(gf)
         if bad.any():
@@ -1040,31 +1100,34 @@ class _Checker:
             res.message = (f"{prefix}: {d} contains {_num(gf[idx])} at {_at(name, idx)} "
                            f"({_plural(int(bad.sum()), 'non-finite entry', 'non-finite entries')})."
                            f" Hint: {res.hint}")
-            return res
+            return None
+        return gf, rtol, shape_note
 
+    def _probes(self, name: str, gf: np.ndarray, plan) -> _Context:
+        """The entries and random directions to check for one input, and gf's values there."""
         full, k, ndir = plan
         pos = self.float_pos[name]
-        ev = self.ev
+        x = self.x[name]
         flat = np.arange(x.size) if full else (self._pick(gf, k) if k else np.zeros(0, np.int64))
         vs = []
         if ndir:
-            scale = np.maximum(np.abs(ev.args[pos]), ev.scale(pos))
+            scale = np.maximum(np.abs(self.ev.args[pos]), self.ev.scale(pos))
             vs = [self.rng_dir.standard_normal(x.shape) * scale for _ in range(ndir)]
-        res.full = bool(full)
-        res.entries_checked = int(flat.size)
-        res.directions_checked = len(vs)
-        a_ent = gf.reshape(-1)[flat]
-        a_dir = np.array([float(np.sum(gf * v)) for v in vs])
-        vnorm = np.array([float(np.linalg.norm(v)) for v in vs])
-        spread = np.array([float(np.linalg.norm(gf * v)) for v in vs])
-        dir_probes: list[_Probe] = []
+        return _Context(name=name, pos=pos, x=x, g=gf, flat=flat, vs=vs, a=gf.reshape(-1)[flat],
+                        a_dir=np.array([float(np.sum(gf * v)) for v in vs]))
 
-        # stage 1: central differences; stage 2 (Richardson, kinks) where they disagree
-        ent = ev.entries(pos, flat)
-        dirs = ev.directions(pos, vs, dir_probes)
+    def _estimate(self, c: _Context, rtol: float) -> None:
+        """The numerical side at c's probes and each probe's tolerance: central differences
+        first, refined (Richardson, one-sided slopes) where they disagree or a kink is likely."""
+        ev, pos = self.ev, c.pos
+        vnorm = np.array([float(np.linalg.norm(v)) for v in c.vs])
+        spread = np.array([float(np.linalg.norm(c.g * v)) for v in c.vs])
+        dir_probes: list[_Probe] = []
+        ent = ev.entries(pos, c.flat)
+        dirs = ev.directions(pos, c.vs, dir_probes)
         finite = ent.R[ent.finite]
         scale_g = float(np.max(np.abs(finite))) if finite.size else \
-            float(np.max(np.abs(gf))) if gf.size else 0.0
+            float(np.max(np.abs(c.g))) if c.g.size else 0.0
         if scale_g == 0.0:
             # f does not depend on this input at all (not even by rounding): judge the analytic
             # values, which may be rounding noise, against the size of f over the input's scale
@@ -1072,8 +1135,8 @@ class _Checker:
         floor = rtol * _FLOOR * scale_g
 
         def tolerances(e: _Probes, d: _Probes):
-            t_e = self.atol + rtol * np.abs(e.R) + floor + 2 * e.E + e.noise
-            t_d = (self.atol * vnorm + rtol * (np.abs(d.R) + spread) + floor * vnorm
+            t_e = self.opt.atol + rtol * np.abs(e.R) + floor + 2 * e.E + e.noise
+            t_d = (self.opt.atol * vnorm + rtol * (np.abs(d.R) + spread) + floor * vnorm
                    + 2 * d.E + d.noise)
             return t_e, t_d
 
@@ -1081,6 +1144,7 @@ class _Checker:
         # refine where the values disagree, and where the one-sided slopes jump (a kink?)
         # An entry whose analytic value lies far outside the one-sided slopes is off for sure:
         # for a smooth f the slopes bracket f' up to O(h^2), at a kink they bracket the jump.
+        a_ent, a_dir = c.a, c.a_dir
         jump = ent.hi - ent.lo
         suspect = jump > 0.01 * (np.abs(ent.hi) + np.abs(ent.lo)) + tol_ent
         margin = tol_ent + jump
@@ -1088,112 +1152,96 @@ class _Checker:
         refine_ent = (~(np.abs(a_ent - ent.R) <= tol_ent) | suspect) & ~gross & ent.finite
         refine_dir = ~(np.abs(a_dir - dirs.R) <= tol_dir) & dirs.finite
         if refine_ent.any():
-            ent = ev.entries(pos, flat, refine_ent)
+            ent = ev.entries(pos, c.flat, refine_ent)
         if refine_dir.any():
-            dirs = ev.directions(pos, vs, dir_probes, refine_dir)
-        tol_ent, tol_dir = tolerances(ent, dirs)
+            dirs = ev.directions(pos, c.vs, dir_probes, refine_dir)
+        c.ent, c.dirs, c.scale = ent, dirs, scale_g
+        c.tol, c.tol_dir = tolerances(ent, dirs)
 
-        # domain errors
-        if not ent.finite.all() or not dirs.finite.all():
-            if not ent.finite.all():
-                j = int(np.flatnonzero(~ent.finite)[0])
-                idx = _unravel(flat[j], x.shape)
-                step, val = ent.bad[j]
-                where = (f"near {_at(name, idx)} = {_num(ev.args[pos].reshape(-1)[flat[j]])} "
-                         f"(f is {_num(val)} after a step of {_num(step)})")
-                count = int((~ent.finite).sum())
-            else:
-                where = "along a random direction"
-                count = int((~dirs.finite).sum())
-            res.hint = ("the input sits at the edge of f's domain (log or sqrt of 0, a division "
-                        "by 0); move it inside the domain")
-            res.message = (f"{prefix}: f is not finite {where}; "
-                           f"{_plural(count, 'probe')} could not be evaluated. Hint: {res.hint}")
-            return res
+    def _domain_failure(self, c: _Context) -> str:
+        """Where f was not finite at a probe, in words; "" when every probe was finite."""
+        ent, dirs = c.ent, c.dirs
+        if not ent.finite.all():
+            j = int(np.flatnonzero(~ent.finite)[0])
+            idx = _unravel(c.flat[j], c.x.shape)
+            step, val = ent.bad[j]
+            where = (f"near {_at(c.name, idx)} = {_num(self.ev.args[c.pos].reshape(-1)[c.flat[j]])}"
+                     f" (f is {_num(val)} after a step of {_num(step)})")
+            count = int((~ent.finite).sum())
+        elif not dirs.finite.all():
+            where = "along a random direction"
+            count = int((~dirs.finite).sum())
+        else:
+            return ""
+        return f"{where}; {_plural(count, 'probe')} could not be evaluated"
 
-        kink_ent = ent.K > tol_ent + 4 * ent.noise
-        err_ent = np.abs(a_ent - ent.R)
-        in_band = (a_ent >= ent.lo - tol_ent) & (a_ent <= ent.hi + tol_ent)
-        pass_ent = (err_ent <= tol_ent) | (kink_ent & in_band)
-        err_ent = np.where(kink_ent & in_band, 0.0, err_ent)
-        err_ent = np.where(kink_ent & ~in_band,
-                           np.minimum(np.abs(a_ent - ent.lo), np.abs(a_ent - ent.hi)), err_ent)
-        kink_dir = dirs.K > tol_dir + 4 * dirs.noise
-        err_dir = np.abs(a_dir - dirs.R)
-        pass_dir = (err_dir <= tol_dir) | kink_dir  # a kinked direction proves nothing
+    def _compare(self, c: _Context, res: InputResult) -> None:
+        """Each probe's verdict, where a kink accepts any value between the one-sided slopes,
+        and what ``res`` reports of them: counts, largest errors, worst entries, kinks."""
+        ent, dirs = c.ent, c.dirs
+        c.kink = ent.K > c.tol + 4 * ent.noise
+        err_ent = np.abs(c.a - ent.R)
+        in_band = (c.a >= ent.lo - c.tol) & (c.a <= ent.hi + c.tol)
+        c.ok = (err_ent <= c.tol) | (c.kink & in_band)
+        err_ent = np.where(c.kink & in_band, 0.0, err_ent)
+        err_ent = np.where(c.kink & ~in_band,
+                           np.minimum(np.abs(c.a - ent.lo), np.abs(c.a - ent.hi)), err_ent)
+        c.kink_dir = dirs.K > c.tol_dir + 4 * dirs.noise
+        c.err_dir = np.abs(c.a_dir - dirs.R)
+        c.ok_dir = (c.err_dir <= c.tol_dir) | c.kink_dir  # a kinked direction proves nothing
 
-        res.entries_off = int((~pass_ent).sum())
-        res.directions_off = int((~pass_dir).sum())
-        res.kink_directions = int(kink_dir.sum())
-        res.kinks = [_unravel(flat[j], x.shape) for j in np.flatnonzero(kink_ent)]
-        all_err = np.concatenate([err_ent, np.where(kink_dir, 0.0, err_dir)])
-        all_a = np.concatenate([a_ent, a_dir])
+        res.entries_off = int((~c.ok).sum())
+        res.directions_off = int((~c.ok_dir).sum())
+        res.passed = res.entries_off == 0 and res.directions_off == 0
+        res.kink_directions = int(c.kink_dir.sum())
+        res.kinks = [_unravel(c.flat[j], c.x.shape) for j in np.flatnonzero(c.kink)]
+        all_err = np.concatenate([err_ent, np.where(c.kink_dir, 0.0, c.err_dir)])
+        all_a = np.concatenate([c.a, c.a_dir])
         all_n = np.concatenate([ent.R, dirs.R])
         res.max_abs_error = float(all_err.max()) if all_err.size else 0.0
         denom = np.maximum(np.abs(all_a), np.abs(all_n))
         rel = np.divide(all_err, denom, out=np.zeros_like(all_err), where=denom > 0)
         res.max_rel_error = float(rel.max()) if rel.size else 0.0
 
-        ratio = err_ent / np.maximum(tol_ent, np.finfo(float).tiny)
-        order = np.argsort(-ratio, kind="stable")
-        res.worst = [Entry(_unravel(flat[j], x.shape), float(a_ent[j]), float(ent.R[j]),
-                           float(err_ent[j]))
-                     for j in order[:_SHOW] if not pass_ent[j] or pass_ent.all()]
-        probes = flat.size + len(vs)
-        n_kinks = int(kink_ent.sum()) + res.kink_directions
-        if probes and n_kinks == probes:
+        ratio = err_ent / np.maximum(c.tol, np.finfo(float).tiny)
+        shown = np.argsort(-ratio, kind="stable")[:_SHOW]
+        res.worst = [Entry(_unravel(c.flat[j], c.x.shape), float(c.a[j]), float(ent.R[j]),
+                           float(err_ent[j])) for j in shown if res.passed or not c.ok[j]]
+        probes = c.flat.size + len(c.vs)
+        if probes and len(res.kinks) + res.kink_directions == probes:
             res.notes.append(
                 "every checked entry sits at a kink (ReLU at 0, a tie in a max, abs at 0), where "
                 "any value between the one-sided slopes is accepted, so this check is weak; move "
                 "the inputs away from the kinks for a stronger test"
             )
-        res.passed = res.entries_off == 0 and res.directions_off == 0
-        if not res.entries_off:
-            res.worst = res.worst if res.passed else []
-        if res.passed:
-            if shape_note:
-                res.passed = False
-                res.hint = shape_note
-                res.worst = []
-                res.message = (f"{prefix}: {shape_note}; with that change it matches the "
-                               f"numerical gradient")
-            return res
 
-        ctx = _Context(name=name, x=x, g=gf, flat=flat, a=a_ent, n=ent.R, n1=ent.R1,
-                       tol=tol_ent, ok=pass_ent, kink=kink_ent, vs=vs, a_dir=a_dir, n_dir=dirs.R,
-                       n1_dir=dirs.R1, tol_dir=tol_dir, ok_dir=pass_dir, kink_dir=kink_dir,
-                       scale=scale_g, rtol=rtol)
-        res.hint = self._diagnose(ctx, pos)
-        if flat.size and res.entries_off:
-            w = res.worst[0]
+    def _failure_body(self, c: _Context, res: InputResult) -> str:
+        """How many checked entries (or directions) are off, and the worst of them."""
+        if c.flat.size and res.entries_off:
             verb = "is" if res.entries_off == 1 else "are"
-            noun = "entry" if flat.size == 1 else "entries"
-            body = (f"{res.entries_off} of {flat.size} checked {noun} {verb} off; worst at "
-                    f"{_at(name, w.index)}: analytic {_num(w.analytic)}, numerical "
-                    f"{_num(w.numerical)}")
+            noun = "entry" if c.flat.size == 1 else "entries"
+            body = (f"{res.entries_off} of {c.flat.size} checked {noun} {verb} off; worst at "
+                    f"{res.worst[0].describe(c.name)}")
             if res.directions_off:
-                body += f" (and {res.directions_off} of {len(vs)} random directions)"
-        else:
-            j = int(np.argmax(np.where(pass_dir, -1.0, err_dir)))
-            verb = "is" if res.directions_off == 1 else "are"
-            body = (f"{res.directions_off} of {len(vs)} random directions {verb} off; worst: "
-                    f"analytic {_num(a_dir[j])}, numerical {_num(dirs.R[j])} (directional "
-                    f"derivatives)")
-        self.failed[name] = (ctx, pos, prefix, body, shape_note)
-        self._compose(res)
-        return res
+                body += f" (and {res.directions_off} of {len(c.vs)} random directions)"
+            return body
+        j = int(np.argmax(np.where(c.ok_dir, -1.0, c.err_dir)))
+        verb = "is" if res.directions_off == 1 else "are"
+        return (f"{res.directions_off} of {len(c.vs)} random directions {verb} off; worst: "
+                f"analytic {_num(c.a_dir[j])}, numerical {_num(c.dirs.R[j])} (directional "
+                f"derivatives)")
 
     def _compose(self, res: InputResult) -> None:
         """A failing input's message from its parts and its hint."""
-        _, _, prefix, body, shape_note = self.failed[res.name]
-        if shape_note:
-            res.message = f"{prefix}: {shape_note}; even then {body}. Hint: {res.hint}"
+        c = self.failed[res.name]
+        if c.shape_note:
+            res.message = f"{c.prefix}: {c.shape_note}; even then {c.body}. Hint: {res.hint}"
         else:
-            res.message = f"{prefix}: {body}. Hint: {res.hint}"
+            res.message = f"{c.prefix}: {c.body}. Hint: {res.hint}"
 
     # -- hints ---------------------------------------------------------------------------------
 
-    def _diagnose(self, c: _Context, pos: int) -> str:
+    def _diagnose(self, c: _Context) -> str:
         d = f"d{c.name}"
         use, use_dir = ~c.kink, ~c.kink_dir
         a = np.concatenate([c.a[use], c.a_dir[use_dir]])
@@ -1206,7 +1254,7 @@ class _Checker:
             return hint
         # transposed (square matrices; other shapes are caught by the shape check)
         if c.x.ndim == 2 and c.x.shape[0] == c.x.shape[1] and c.flat.size > 1:
-            hint = self._transpose_hint(c, pos)
+            hint = self._transpose_hint(c)
             if hint:
                 return hint
         if c.x.size == 1:
@@ -1357,7 +1405,7 @@ class _Checker:
 
     def _shared_hint(self, c: _Context, d: str, a, n, use, use_dir) -> str:
         """For an input the caller split into its uses: is the gradient one use's alone?"""
-        uses = self.uses.get(c.name, [])
+        uses = self.opt.uses.get(c.name, [])
         for k, use_name in enumerate(uses):
             ev = self._split_ev(c.name, k)
             part = np.concatenate([ev.entries(0, c.flat).R[use], ev.directions(0, c.vs, []).R[
@@ -1379,12 +1427,12 @@ class _Checker:
 
     def _check_splits(self, y0: np.ndarray, eps_w: float) -> None:
         """Each split in ``shared``, with every use given the input's value, must compute f."""
-        for name, split in self.shared.items():
+        for name, split in self.opt.shared.items():
             if name not in self.float_pos:
                 raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
                                  f"input (only float inputs are checked)")
             pos, given = self._split_args(name)
-            k = len(self.uses[name])
+            k = len(self.opt.uses[name])
             ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
                           dtype=np.float64)
             tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
@@ -1403,7 +1451,7 @@ class _Checker:
         """An evaluator of the split of f that varies use k of the shared input only."""
         if (name, k) not in self.split_evs:
             pos, given = self._split_args(name)
-            split, uses = self.shared[name], len(self.uses[name])
+            split, uses = self.opt.shared[name], len(self.opt.uses[name])
 
             def one_use(xk):
                 return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
@@ -1422,11 +1470,10 @@ class _Checker:
         done: set[str] = set()
         for i, one in enumerate(names):
             for other in names[i + 1:]:
-                c1, pos1 = self.failed[one][:2]
-                c2, pos2 = self.failed[other][:2]
+                c1, c2 = self.failed[one], self.failed[other]
                 if one in done or other in done or c1.x.shape != c2.x.shape:
                     continue
-                if self._matches(c1, pos2) and self._matches(c2, pos1):
+                if self._matches(c1, c2.pos) and self._matches(c2, c1.pos):
                     done |= {one, other}
                     for me, it in ((one, other), (other, one)):
                         res = self.results[me]
@@ -1468,12 +1515,12 @@ class _Checker:
                    f"factor is wrong"
         return ""
 
-    def _transpose_hint(self, c: _Context, pos: int) -> str:
+    def _transpose_hint(self, c: _Context) -> str:
         rows, cols = c.x.shape
         picks = c.flat[:_PROBE_CAP]
         r, q = np.divmod(picks, cols)
         swapped = q * cols + r
-        n_t = self.ev.entries(pos, swapped).R
+        n_t = self.ev.entries(c.pos, swapped).R
         a = c.g.reshape(-1)[picks]
         if np.any(swapped != picks) and _close(a, n_t) and not _close(a, c.n[:picks.size]):
             return (f"d{c.name} matches the transpose of the numerical gradient: return "
@@ -1483,25 +1530,47 @@ class _Checker:
 
 @dataclass
 class _Context:
+    """One input under check, filled in step by step: the probes and the analytic values there
+    (``_probes``), the numerical side and the tolerances (``_estimate``), the verdicts
+    (``_compare``) and, for a failing input, the parts of its message."""
+
     name: str
+    pos: int  # position among f's arguments
     x: np.ndarray
-    g: np.ndarray
-    flat: np.ndarray
-    a: np.ndarray
-    n: np.ndarray
-    n1: np.ndarray
-    tol: np.ndarray
-    ok: np.ndarray
-    kink: np.ndarray
-    vs: list
-    a_dir: np.ndarray
-    n_dir: np.ndarray
-    n1_dir: np.ndarray
-    tol_dir: np.ndarray
-    ok_dir: np.ndarray
-    kink_dir: np.ndarray
-    scale: float
-    rtol: float
+    g: np.ndarray  # the analytic gradient in float64
+    flat: np.ndarray  # the checked entries, as flat indices
+    vs: list  # the checked directions
+    a: np.ndarray  # g at the entries
+    a_dir: np.ndarray  # g along the directions
+    ent: _Probes = field(init=False)
+    dirs: _Probes = field(init=False)
+    tol: np.ndarray = field(init=False)
+    tol_dir: np.ndarray = field(init=False)
+    scale: float = field(init=False)  # the largest numerical entry: what "clearly nonzero" means
+    ok: np.ndarray = field(init=False)
+    kink: np.ndarray = field(init=False)
+    ok_dir: np.ndarray = field(init=False)
+    kink_dir: np.ndarray = field(init=False)
+    err_dir: np.ndarray = field(init=False)
+    prefix: str = ""
+    body: str = ""
+    shape_note: str = ""
+
+    @property
+    def n(self) -> np.ndarray:
+        return self.ent.R
+
+    @property
+    def n1(self) -> np.ndarray:
+        return self.ent.R1
+
+    @property
+    def n_dir(self) -> np.ndarray:
+        return self.dirs.R
+
+    @property
+    def n1_dir(self) -> np.ndarray:
+        return self.dirs.R1
 
 
 def _unravel(i, shape) -> tuple[int, ...]:
@@ -1640,14 +1709,15 @@ def gradcheck(
     def analytic(dout):
         return tuple(backward_once(dout))
 
-    res = check_gradients(f, inputs, analytic, upstream=upstream, mode=mode, seed=seed,
-                          rtol=rtol, atol=atol, max_entries=max_entries, directions=directions,
-                          name=name)
+    options = _CheckOptions.parse(inputs, upstream=upstream, mode=mode, seed=seed, rtol=rtol,
+                                  atol=atol, max_entries=max_entries, directions=directions,
+                                  name=name, shared=None)
+    res = _run_check(f, inputs, analytic, options)
     if not res.passed:
         return res
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        _engine_checks(res, f, base, list(inputs), backward_once, seed)
+        _engine_checks(res, f, base, list(inputs), backward_once, options.seed)
     return res
 
 
