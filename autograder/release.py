@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .course import Course, PipelineError
+from .course import Course, PipelineError, pick_assignments
 
 __all__ = ["MANIFEST_NAME", "edited_release", "release"]
 
@@ -57,19 +57,8 @@ def release(course: Course, assignments: list[str] | None = None, force: bool = 
     """
     from .feedback import _last_error
 
-    available = course.source_assignments()
-    if not available:
-        raise PipelineError(
-            f"nothing to release: {course.source_dir} holds no notebooks "
-            "(run `python -m autograder build` first)"
-        )
-    wanted = assignments or available
-    missing = [a for a in wanted if a not in available]
-    if missing:
-        raise PipelineError(
-            f"no source notebooks for {', '.join(missing)} in {course.source_dir} "
-            f"(built: {', '.join(available)})"
-        )
+    wanted = pick_assignments(assignments, course.source_assignments(), "source notebooks",
+                              course.source_dir, fix="python -m autograder build")
     api = course.api()
     manifest = _manifest(course)
     done = []

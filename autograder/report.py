@@ -15,7 +15,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Course
+from .course import Course, display_url, pick_assignments
 
 __all__ = [
     "EXERCISE_TABLE_NAME",
@@ -72,14 +72,24 @@ def _fmt(value: float | None) -> str:
     return f"{value:g}"
 
 
+def _picked(course: Course, gb, assignments: list[str] | None) -> list:
+    """The gradebook's assignments named in ``assignments`` (all when empty), by name;
+    PipelineError when one is not there."""
+    found = {a.name: a for a in gb.assignments}
+    names = pick_assignments(assignments, found, "released assignment",
+                             f"the gradebook {display_url(course.db_url())}",
+                             fix="python -m autograder release")
+    return [found[name] for name in sorted(set(names))]
+
+
 def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
     """Student x assignment scores ("score/max", "-" when not graded) plus a total column."""
     from nbgrader.api import MissingEntry
 
     with course.gradebook() as gb:
-        names = [a.name for a in gb.assignments if not assignments or a.name in assignments]
-        names.sort()
-        max_scores = {a: gb.find_assignment(a).max_score for a in names}
+        picked = _picked(course, gb, assignments)
+        names = [a.name for a in picked]
+        max_scores = {a.name: a.max_score for a in picked}
         rows = []
         for student in sorted(gb.students, key=lambda s: s.id):
             row: list[object] = [student.id]
@@ -99,10 +109,7 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
             if graded:
                 row.append(f"{_fmt(total)}/{_fmt(sum(max_scores.values()))}")
                 rows.append(row)
-    headers = ["student"] + names + ["total"]
-    if not rows:
-        return format_table(headers, [])
-    return format_table(headers, rows)
+    return format_table(["student"] + names + ["total"], rows)
 
 
 @dataclass(frozen=True)
@@ -140,9 +147,7 @@ def exercise_stats(course: Course, assignments: list[str] | None = None) -> list
     """Per graded cell statistics over every autograded submission, in notebook order."""
     out = []
     with course.gradebook() as gb:
-        for assignment in sorted(gb.assignments, key=lambda a: a.name):
-            if assignments and assignment.name not in assignments:
-                continue
+        for assignment in _picked(course, gb, assignments):
             scores: dict[tuple[str, str], list[float]] = {}
             max_points: dict[tuple[str, str], float] = {}
             order: list[tuple[str, str]] = []
@@ -186,6 +191,7 @@ def write_report(
     """Write grades.csv (nbgrader's export) and exercises.csv; return their paths and the stats."""
     from nbgrader.plugins.export import CsvExportPlugin
 
+    stats = exercise_stats(course, assignments)
     out_dir = Path(out_dir or course.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     grades_csv = out_dir / "grades.csv"
@@ -194,7 +200,6 @@ def write_report(
     exporter.assignment = list(assignments or [])
     with course.gradebook() as gb:
         exporter.export(gb)
-    stats = exercise_stats(course, assignments)
     stats_csv = out_dir / "exercises.csv"
     with open(stats_csv, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -237,9 +242,7 @@ def score_distribution(
     """assignment -> (total score of each graded submission, sorted; the assignment's maximum)."""
     out = {}
     with course.gradebook() as gb:
-        for assignment in sorted(gb.assignments, key=lambda a: a.name):
-            if assignments and assignment.name not in assignments:
-                continue
+        for assignment in _picked(course, gb, assignments):
             scores = sorted(float(s.score) for s in gb.assignment_submissions(assignment.name))
             out[assignment.name] = (scores, float(assignment.max_score))
     return out
