@@ -323,15 +323,6 @@ for _args, _case in [((_Yhat, np.ones(3)), "a prediction of shape (3, 1) and a t
         raise AssertionError(f"mse_loss with {_case} must raise ValueError, and it returned")
 print("mse_loss: mean, sum and both errors as asked")
 ### BEGIN HIDDEN TESTS
-def rejects(case, *args):
-    """Fail unless mse_loss(*args) raises ValueError in the kernel."""
-    try:
-        raises("ValueError", student.mse_loss, *args)
-    except AssertionError:
-        raise AssertionError(f"mse_loss with {case} must raise ValueError, and it "
-                             "returned") from None
-
-
 Yhat = np.array([[1.9], [1.25], [-0.25]])
 Y = np.array([[1.0], [0.0], [2.0]])
 on_fixed = "on Yhat = [1.9, 1.25, -0.25], Y = [1, 0, 2] (columns)"
@@ -354,8 +345,9 @@ for reduction, want in [("mean", np.mean((Yr - Tr) ** 2)), ("sum", np.sum((Yr - 
                  f"mse_loss(Yhat, Y, {reduction!r}) on a random batch of {n}", rtol=1e-10)
 
 for bad in [np.zeros(3), np.zeros((3, 2)), np.zeros((1, 3))]:
-    rejects(f"a prediction of shape (3, 1) and a target of shape {bad.shape}", Yhat, bad)
-rejects("reduction='max'", Yhat, Y, "max")
+    rejects("mse_loss", f"a prediction of shape (3, 1) and a target of shape {bad.shape}",
+            Yhat, bad)
+rejects("mse_loss", "reduction='max'", Yhat, Y, "max")
 ### END HIDDEN TESTS
 
 
@@ -606,15 +598,6 @@ else:
                          "shape (6,) must raise ValueError, and it returned")
 print("mse_backward agrees with finite differences")
 ### BEGIN HIDDEN TESTS
-def rejects(case, *args):
-    """Fail unless mse_backward(*args) raises ValueError in the kernel."""
-    try:
-        raises("ValueError", student.mse_backward, *args)
-    except AssertionError:
-        raise AssertionError(f"mse_backward with {case} must raise ValueError, and it "
-                             "returned") from None
-
-
 rng = np.random.default_rng(seed)
 with student.autograd_off():
     sizes = [(1, np.float64), (int(rng.integers(8, 30)), np.float64),
@@ -643,8 +626,9 @@ with student.autograd_off():
         text = f"mse_backward(Yhat, Y{''.join(f', {a!r}' for a in args)}) {on_fixed}"
         got = expect_shape(student.mse_backward(Yhat, Y, *args), (4, 1), text)
         expect_close(got, want, text)
-    rejects("a prediction of shape (4, 1) and a target of shape (4,)", Yhat, Y[:, 0], "mean")
-    rejects("reduction='max'", Yhat, Y, "max")
+    rejects("mse_backward", "a prediction of shape (4, 1) and a target of shape (4,)",
+            Yhat, Y[:, 0], "mean")
+    rejects("mse_backward", "reduction='max'", Yhat, Y, "max")
 ### END HIDDEN TESTS
 
 
@@ -800,7 +784,6 @@ else:
 # affine_backward (exercises 1 to 3) answer this test's intermediate values with the values
 # computed here. The inputs are multiples of 1/4 and the batch sizes powers of 2, so every
 # intermediate value is exact and any correct order of operations gives the same bits.
-KEYS = ["W1", "b1", "W2", "b2"]
 
 
 def unpack(result, what, params):
@@ -1020,22 +1003,13 @@ with autograd_off():
     ).assert_ok()
 print("output_grads_one agrees with finite differences")
 ### BEGIN HIDDEN TESTS
-def grads_dict(got, what, params):
-    """What the student returned, checked to be a dict of arrays shaped like params."""
-    assert isinstance(got, dict) and set(got) == set(params), (
-        f"{what} must return a dict with the keys {sorted(params)}, got "
-        + (f"the keys {sorted(map(str, got))}" if isinstance(got, dict) else describe(got)))
-    for name in params:
-        expect_shape(got[name], params[name].shape, f"{what}: {name} (no batch axis)")
-    return {name: np.asarray(value) for name, value in got.items()}
-
-
 # the single-example network of assignment 1: dr/dw = (6, 3, 2, 1)
 a1 = {"W1": np.array([[-1.0]]), "b1": np.array([4.0]),
       "W2": np.array([[3.0]]), "b2": np.array([1.0])}
 with student.autograd_off():
     what = "output_grads_one([2.0], params) on assignment 1's network (W1=-1, b1=4, W2=3, b2=1)"
-    got = grads_dict(student.output_grads_one(np.array([2.0]), a1), what, a1)
+    got = grads_dict(student.output_grads_one(np.array([2.0]), a1), what, a1,
+                     " (no batch axis)")
     for name, want in [("W1", [[6.0]]), ("b1", [3.0]), ("W2", [[2.0]]), ("b2", [1.0])]:
         expect_close(got[name], want, f"{what}: d r / d {name}")
 
@@ -1049,7 +1023,7 @@ with student.autograd_off():
             return float((np.maximum(np.matmul(x, W1) + b1, 0.0) @ W2 + b2)[0])
 
         what = f"output_grads_one on a random example (D={d}, H={h})"
-        one = grads_dict(student.output_grads_one(x, params), what, params)
+        one = grads_dict(student.output_grads_one(x, params), what, params, " (no batch axis)")
         gradients_ok(what, output, dict(params), one)
 ### END HIDDEN TESTS
 
@@ -1108,17 +1082,6 @@ if _gl is not None:
 # Graded on its own: while lecture_loop_gradient runs, output_grads_one (and mlp_forward, if
 # the loop uses it for R_i) answer each example with values computed here. The calls of
 # output_grads_one are counted: the exercise asks for the per-example loop.
-KEYS = ["W1", "b1", "W2", "b2"]
-
-
-def grads_dict(got, what, params):
-    """What the student returned, checked to be a dict of arrays shaped like params."""
-    assert isinstance(got, dict) and set(got) == set(params), (
-        f"{what} must return a dict with the keys {sorted(params)}, got "
-        + (f"the keys {sorted(map(str, got))}" if isinstance(got, dict) else describe(got)))
-    for name in params:
-        expect_shape(got[name], params[name].shape, f"{what}: {name}")
-    return {name: np.asarray(value) for name, value in got.items()}
 
 
 def one_example(x, p):
