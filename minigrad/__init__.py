@@ -5,7 +5,7 @@ built from ``Function`` ops registered in one table.
 """
 
 from minigrad import data, expect, functional, gradcheck, nn, optim, viz
-from minigrad.function import Function, is_grad_enabled, no_grad
+from minigrad.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from minigrad.tensor import Tensor
 from minigrad.value import Value
 
@@ -14,6 +14,7 @@ __all__ = [
     "Tensor",
     "Value",
     "data",
+    "enable_grad",
     "expect",
     "functional",
     "gradcheck",

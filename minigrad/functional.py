@@ -9,8 +9,7 @@ mse_loss(p, t) = mean of (p - t)**2.
 
 from __future__ import annotations
 
-import numpy as np
-
+from minigrad import backend
 from minigrad.backend import array_module
 from minigrad.ops import CrossEntropy
 from minigrad.tensor import Tensor
@@ -65,7 +64,10 @@ def cross_entropy(logits, targets) -> Tensor:
 def mse_loss(pred, target) -> Tensor:
     """Mean squared error: mean((pred - target)**2); shapes must match exactly."""
     pred = _tensor(pred)
-    target_shape = target.shape if hasattr(target, "shape") else np.shape(target)
+    if not isinstance(target, Tensor) and not hasattr(target, "shape"):
+        # A list or a number: an array of the prediction's type and dtype.
+        target = array_module(pred.data).asarray(backend.as_array(target), dtype=pred.dtype)
+    target_shape = target.shape
     if tuple(target_shape) != pred.shape:
         raise ValueError(
             f"mse_loss: pred and target must have the same shape (got {pred.shape} and "

@@ -1,20 +1,24 @@
 """``Tensor``: an array that records the ops applied to it and backpropagates through them.
 
-This file owns the Tensor class, its operator methods (each a thin call into the
-op table of ``ops.py``) and ``backward``: an iterative topological sort, then one
-pass in reverse order that hands each op its output gradient.
+This file owns the Tensor class: construction (copying, or sharing through
+``from_numpy``), the ``data`` version counter, and the operator methods, which are
+generated from the op table ``ops.OPS`` (one per registered op). The backward pass
+itself lives in ``autograd.py``.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-from minigrad import backend
-from minigrad.function import Context, unbroadcast
+from minigrad import autograd, backend
+from minigrad.ops import OPS, normalize_axes
 
 __all__ = ["Tensor"]
 
 
+@autograd.register_tensor
 class Tensor:
     """An n-dimensional array node of the graph.
 
@@ -22,37 +26,72 @@ class Tensor:
     backward pass reaches the tensor. Leaves (tensors made by the user) add up
     gradients across backward passes until ``zero_grad``; tensors made by ops
     keep the gradient of the latest pass, for inspection and drawing.
+
+    ``Tensor(array)`` copies the array, as ``torch.tensor`` does, so that an optimiser
+    step never edits the caller's array; ``Tensor.from_numpy(array)`` shares it.
+    Every assignment to ``.data`` (``p.data -= lr * g`` included) bumps a version
+    counter, and ``backward`` refuses to use an op whose input was reassigned after
+    the op ran. A write into the array's elements (``t.data[0] = 5``) does not go
+    through ``.data =`` and cannot be seen: it changes later gradients silently.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "name", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected ops
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = backend.as_array(data, dtype)
-        if requires_grad and not backend.is_floating(self.data):
+            data = data._data
+        data = backend.as_array(data, dtype)
+        self._init(backend.array_module(data).array(data, copy=True), requires_grad, name)
+
+    @classmethod
+    def from_numpy(cls, array, requires_grad: bool = False) -> Tensor:
+        """A leaf sharing ``array``'s memory, as ``torch.from_numpy``: each changes the other."""
+        if not isinstance(array, np.ndarray) and not type(array).__module__.startswith("cupy"):
             raise TypeError(
-                f"Tensor: requires_grad needs a floating dtype (got {self.data.dtype}); "
+                f"Tensor.from_numpy: array must be a numpy array (got {type(array).__name__}); "
+                "use Tensor(data) for other data"
+            )
+        t = cls.__new__(cls)
+        t._init(backend.as_array(array), requires_grad, None)
+        return t
+
+    def _init(self, data, requires_grad, name):
+        if requires_grad and not backend.is_floating(data):
+            raise TypeError(
+                f"Tensor: requires_grad needs a floating dtype (got {data.dtype}); "
                 "pass floats or dtype=np.float64"
             )
+        self._data = data
+        self._version = 0
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self.name = name
 
     @classmethod
-    def _make(cls, data, ctx: Context | None) -> Tensor:
-        """Wrap an op's output array without the checks of ``__init__``."""
+    def _make(cls, data, ctx) -> Tensor:
+        """Wrap an op's output array (not copied) without the checks of ``__init__``."""
         t = cls.__new__(cls)
         if not isinstance(data, np.ndarray) and not type(data).__module__.startswith("cupy"):
             data = np.asarray(data)
-        t.data = data
+        t._data = data
+        t._version = 0
         t.grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
         t.name = None
         return t
+
+    @property
+    def data(self):
+        """The array; assigning to it bumps the version that ``backward`` checks."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+        self._version += 1
 
     # ----------------------------------------------------------------- properties
     @property
@@ -116,219 +155,103 @@ class Tensor:
     def backward(self, grad=None) -> None:
         """Backpropagate from this tensor, adding gradients into the leaves' ``.grad``.
 
-        ``grad`` is the upstream gradient dL/d(self); it may be omitted only when
-        this tensor holds a single number (then it is 1).
+        ``grad`` is the upstream gradient dL/d(self) (copied); it may be omitted only when
+        this tensor holds a single number (then it is 1). See ``autograd.backward``.
         """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad: no input of its graph was made "
-                "with requires_grad=True (or it was computed inside no_grad())"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be omitted only for a single-number output (got shape "
-                    f"{self.shape}); reduce it first (e.g. .sum()) or pass grad= an array of that "
-                    "shape"
-                )
-            xp = backend.array_module(self.data)
-            grad = xp.ones_like(self.data)
-        else:
-            grad = grad.data if isinstance(grad, Tensor) else backend.as_array(grad, self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward: grad must have the output's shape {self.shape} (got {grad.shape})"
-                )
-
-        grads = {self: grad}  # Tensors hash by identity
-        pop, get = grads.pop, grads.get
-        given_to_leaves = set()
-        for node in reversed(self._topological_order()):
-            g = pop(node, None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if ctx is None:
-                # Leaf: accumulate; never store an array another node may also hold.
-                if id(g) in given_to_leaves or not getattr(g.flags, "writeable", True):
-                    g = g.copy()
-                given_to_leaves.add(id(g))
-                node.grad = g if node.grad is None else node.grad + g
-                continue
-            node.grad = g
-            in_grads = ctx.fn.backward(ctx, g)
-            if type(in_grads) is not tuple:
-                in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
-            inputs = ctx.inputs
-            if len(in_grads) != len(inputs):
-                raise ValueError(
-                    f"{ctx.op}.backward must return a tuple with one gradient per input of "
-                    f"forward (None for an input without one): {len(inputs)} expected, "
-                    f"got {len(in_grads)}"
-                )
-            for parent, needed, pg in zip(inputs, ctx.needs_input_grad, in_grads):
-                if not needed or pg is None:
-                    continue
-                data = parent.data
-                if type(pg) is not type(data) or pg.shape != data.shape:
-                    pg = _fit_gradient(pg, data, ctx.op)
-                elif pg.dtype is not data.dtype and pg.dtype != data.dtype:
-                    pg = pg.astype(data.dtype)
-                prev = get(parent)
-                grads[parent] = pg if prev is None else prev + pg
-
-    def _topological_order(self) -> list:
-        """Nodes that need a gradient, each after all its inputs; iterative, so any depth works."""
-        order = []
-        seen = set()
-        stack = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.append((node, True))
-            ctx = node._ctx
-            if ctx is not None:
-                for parent, needed in zip(ctx.inputs, ctx.needs_input_grad):
-                    if needed and parent not in seen:
-                        stack.append((parent, False))
-        return order
+        autograd.backward(self, grad)
 
     # -------------------------------------------------------------- operators
     def _operand(self, other):
-        """Python numbers take this tensor's float dtype; arrays and Tensors pass through."""
+        """The other operand of a binary op, as an array or a Tensor (NotImplemented if neither).
+
+        A wrapped number (a Python number, numpy scalar or 0-d array) takes this tensor's
+        float dtype, as in PyTorch; arrays with dimensions keep numpy's type promotion.
+        """
         if isinstance(other, Tensor):
             return other
+        data = self._data
         if isinstance(other, (int, float)) and not isinstance(other, bool):
-            if self.data.dtype.kind == "f":
-                return backend.array_module(self.data).asarray(other, dtype=self.data.dtype)
+            if data.dtype.kind == "f":
+                return backend.array_module(data).asarray(other, dtype=data.dtype)
             return np.asarray(other)
-        if isinstance(other, np.ndarray) or type(other).__module__.startswith("cupy"):
-            return other
         if isinstance(other, np.generic):
-            return np.asarray(other)
-        return NotImplemented
-
-    def _binary(self, op, other, reflected=False):
-        other = self._operand(other)
-        if other is NotImplemented:
+            other = np.asarray(other)
+        elif not isinstance(other, np.ndarray) and not type(other).__module__.startswith("cupy"):
             return NotImplemented
-        return op.apply(other, self) if reflected else op.apply(self, other)
-
-    def __add__(self, other):
-        return self._binary(_ops.Add, other)
-
-    def __radd__(self, other):
-        return self._binary(_ops.Add, other, reflected=True)
-
-    def __sub__(self, other):
-        return self._binary(_ops.Sub, other)
-
-    def __rsub__(self, other):
-        return self._binary(_ops.Sub, other, reflected=True)
-
-    def __mul__(self, other):
-        return self._binary(_ops.Mul, other)
-
-    def __rmul__(self, other):
-        return self._binary(_ops.Mul, other, reflected=True)
-
-    def __truediv__(self, other):
-        return self._binary(_ops.Div, other)
-
-    def __rtruediv__(self, other):
-        return self._binary(_ops.Div, other, reflected=True)
-
-    def __pow__(self, other):
-        return self._binary(_ops.Pow, other)
-
-    def __rpow__(self, other):
-        return self._binary(_ops.Pow, other, reflected=True)
-
-    def __matmul__(self, other):
-        return self._binary(_ops.MatMul, other)
-
-    def __rmatmul__(self, other):
-        return self._binary(_ops.MatMul, other, reflected=True)
-
-    def __neg__(self):
-        return _ops.Neg.apply(self)
-
-    def __getitem__(self, index):
-        if isinstance(index, Tensor):
-            index = index.data
-        elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return _ops.GetItem.apply(self, index=index)
-
-    # --------------------------------------------------------- elementwise maps
-    def exp(self):
-        return _ops.Exp.apply(self)
-
-    def log(self):
-        return _ops.Log.apply(self)
-
-    def tanh(self):
-        return _ops.Tanh.apply(self)
-
-    def relu(self):
-        return _ops.ReLU.apply(self)
-
-    def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
-
-    def log_softmax(self, axis: int = -1):
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        if other.ndim == 0 and data.dtype.kind == "f" and other.dtype.kind in "iuf":
+            return backend.array_module(data).asarray(other, dtype=data.dtype)
+        return other
 
     # ----------------------------------------------------------------- reductions
-    def sum(self, axis=None, keepdims: bool = False):
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False):
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
     def mean(self, axis=None, keepdims: bool = False):
         """Sum divided by the number of summed entries (a composition: no backward of its own)."""
-        axes = _ops.normalize_axes(axis, self.ndim, "mean")
+        axes = normalize_axes(axis, self.ndim, "mean")
         count = 1
         for a in axes:
             count *= self.shape[a]
         return self.sum(axis=axis, keepdims=keepdims) / float(count)
-
-    # -------------------------------------------------------------------- shape
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.Reshape.apply(self, shape=shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.Transpose.apply(self, axes=axes or None)
 
     @property
     def T(self):
         return self.transpose()
 
 
-def _fit_gradient(pg, data, op: str):
-    """Bring a gradient returned by ``op``'s backward to the input's type, shape and dtype."""
-    if isinstance(pg, Tensor):
-        pg = pg.data
-    if not hasattr(pg, "shape") or isinstance(pg, np.generic):
-        pg = backend.as_array(pg, data.dtype)
-    if pg.shape != data.shape:
-        pg = unbroadcast(pg, data.shape, where=f"{op}.backward")
-    if pg.dtype != data.dtype:
-        pg = pg.astype(data.dtype)
-    return pg
+def _binary_methods(fn):
+    """``t.op(x)`` and the reflected ``t.rop(x)`` for a binary operator ``fn``."""
+    apply = fn.apply
+
+    def method(self, other):
+        if type(other) is not Tensor:
+            other = self._operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return apply(self, other)
+
+    def reflected(self, other):
+        other = self._operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return apply(other, self)
+
+    return method, reflected
 
 
-from minigrad import function as _function  # noqa: E402
-from minigrad import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+def _unary_method(fn):
+    """``t.op(*options)``: the options of ``fn.forward`` after the array, by position or keyword."""
+    if hasattr(fn, "tensor_method"):
+        return fn.tensor_method
+    apply = fn.apply
+    options = tuple(inspect.signature(fn.forward).parameters)[2:]
+    if not options:
+        return lambda self: apply(self)
 
-_function._Tensor = Tensor
+    def method(self, *args, **kwargs):
+        if len(args) > len(options):
+            raise TypeError(
+                f"{fn.name}: takes at most {len(options)} arguments {options} "
+                f"(got {len(args)})"
+            )
+        kwargs.update(zip(options, args))
+        return apply(self, **kwargs)
+
+    return method
+
+
+def _install_methods():
+    """Give Tensor one method per registered op (and the reflected one of binary operators)."""
+    for entry in OPS.values():
+        if entry.method is None:
+            continue
+        if entry.reflected is None:
+            methods = {entry.method: _unary_method(entry.fn)}
+        else:
+            methods = dict(zip((entry.method, entry.reflected), _binary_methods(entry.fn)))
+        for name, method in methods.items():
+            if name in vars(Tensor):
+                raise TypeError(f"op {entry.fn.name!r}: Tensor already defines {name}")
+            method.__name__ = method.__qualname__ = name
+            method.__doc__ = entry.fn.__doc__
+            setattr(Tensor, name, method)
+
+
+_install_methods()

@@ -36,6 +36,8 @@ class Value:
     label (``""`` for a leaf) and ``_backward`` its rule ``rule(out, g)``, or None.
     ``label`` is an optional name shown by ``minigrad.viz.draw_graph``.
     Python numbers mix with Values and become constant leaves.
+    ``mg.no_grad()`` does not apply here: a Value always records its op, so that
+    each op stays one object and one tuple (``no_grad`` is for ``Tensor``).
 
     A new op is one line of forward and one rule::
 

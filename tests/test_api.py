@@ -12,6 +12,7 @@ def test_top_level_all_is_pinned():
         "Tensor",
         "Value",
         "data",
+        "enable_grad",
         "expect",
         "functional",
         "gradcheck",

@@ -232,12 +232,13 @@ def test_backward_matches_finite_differences(row, op, make, fn, ref):
 def test_every_registered_op_has_a_method_and_a_row():
     """A registered op without a Tensor method or without a test row fails here."""
     tested = {c[1] for c in CASES}
-    for name, (fn, method) in OPS.items():
+    for name, (fn, method, reflected) in OPS.items():
         assert name in tested, f"op {name!r} has no row in CASES"
-        assert issubclass(fn, mg.Function)
+        assert issubclass(fn, mg.Function) and fn.name == name
         assert fn.__doc__ and "=" in fn.__doc__, f"op {name!r} needs a docstring with its formula"
-        if method is not None:
-            assert callable(getattr(mg.Tensor, method)), f"op {name!r}: no Tensor.{method}"
+        for m in (method, reflected):
+            if m is not None:
+                assert callable(getattr(mg.Tensor, m)), f"op {name!r}: no Tensor.{m}"
 
 
 @settings(max_examples=40, deadline=None)
