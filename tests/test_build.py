@@ -199,3 +199,29 @@ def test_build_cli_exit_status(tmp_path, capsys, restore_environ, extra, status,
     if status == 0:
         assert (tmp_path / "course" / "source" / "f1_tiny" / "f1_tiny.ipynb").is_file()
         assert (tmp_path / "course" / "nbgrader_config.py").is_file()
+
+
+PREAMBLES = sorted((ROOT / "notebooks").glob("*/hidden.py"))
+
+
+@pytest.mark.parametrize("preamble", PREAMBLES, ids=[p.parent.name for p in PREAMBLES])
+def test_the_hidden_preamble_reaches_the_judge_and_not_the_release(preamble, tmp_path):
+    """An assignment's hidden.py goes whole into its judge file; the assignment's source
+    folder, which nbgrader releases as it is, holds the notebooks only, and no statement of
+    hidden.py is in any of their cells."""
+    import ast
+
+    assignment = preamble.parent.name
+    build(ROOT / "notebooks", tmp_path / "source", [assignment])
+    released = sorted((tmp_path / "source" / assignment).iterdir())
+    assert [p.suffix for p in released] == [".ipynb"] * len(released)
+    text = preamble.read_text(encoding="utf-8")
+    statements = [ast.get_source_segment(text, node) for node in ast.parse(text).body
+                  if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    assert statements, f"{preamble} defines nothing"
+    for path in released:
+        cells = [cell.source for cell in nbformat.read(path, as_version=4).cells]
+        leaked = [s.splitlines()[0] for s in statements if any(s in c for c in cells)]
+        assert not leaked, f"{path.name} holds the hidden preamble's {leaked}"
+        data = json.loads((tmp_path / "judge" / assignment / f"{path.stem}.json").read_text())
+        assert data["preamble"] == text
