@@ -348,7 +348,7 @@ def _describe(value: Any) -> str:
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape))
+    return _unravel(np.flatnonzero(mask)[0], mask.shape)
 
 
 def _diff_report(old: np.ndarray, new: np.ndarray) -> str:
@@ -360,6 +360,19 @@ def _diff_report(old: np.ndarray, new: np.ndarray) -> str:
     if was == now:
         was, now = repr(float(old[idx])), repr(float(new[idx]))
     return f"{where} was {was}, now {now}"
+
+
+def _unravel(i, shape) -> tuple[int, ...]:
+    return tuple(int(j) for j in np.unravel_index(int(i), shape))
+
+
+def _near(value: float, target: float) -> bool:
+    return abs(value - target) <= _MATCH * abs(target)
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    nb = float(np.linalg.norm(b))
+    return nb > 0 and float(np.linalg.norm(a - b)) <= _MATCH * nb
 
 
 def _isnan(a: np.ndarray) -> np.ndarray:
@@ -735,8 +748,6 @@ class _Checker:
         self.opt = options
         self.failed: dict[str, _Context] = {}  # failing inputs, for the swap hint
         self.probe_grads: dict[str, dict[str, np.ndarray]] = {}  # analytic at other upstreams
-        self.split_evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
-        self.split_y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
         self.analytic = analytic
         self.names = list(inputs)
         self.raw = [inputs[n] for n in self.names]
@@ -816,12 +827,37 @@ class _Checker:
         return arr
 
     def _run(self) -> None:
-        # 1. f at the caller's precision: the output dtype and shape that dout must have
+        y_orig, args64, y0, eps_w = self._base_point()
+        # the upstream gradient and the analytic gradients
+        dout = self._make_dout(y_orig)
+        grads = self._collect_analytic(dout)
+        self.dout = dout
+        # the numerical side, then one input at a time
+        self.ev = _Evaluator(self.f, args64, self.scalars, y0, np.asarray(dout, np.float64),
+                             eps_w)
+        self.ev.count = self.base_calls
+        self.y_dtype = y_orig.dtype
+        splits = _SharedSplits(self.opt, self.ev, self.float_pos, self.scalars, dout)
+        splits.check(y0, eps_w)
+        self.hints = _Hints(self.ev, dout, self._analytic_at, self._batch_sizes(y0), self.x,
+                            splits)
+        plan = self._plan()
+        for name in self.float_names:
+            self.results[name] = self._check_input(name, grads[name], plan[name])
+        for name, hint in self.hints.swaps(self.failed).items():
+            self.results[name].hint = hint
+            self._compose(self.results[name])
+        for name, r in self.results.items():
+            self.notes += [f"{name}: {note}" for note in r.notes]
+
+    def _base_point(self) -> tuple[np.ndarray, list, np.ndarray, float]:
+        """f at the caller's precision (the dtype and shape dout must have), then twice in
+        float64: the point the finite differences start from, and a determinism check.
+        Returns f's output as given, the float64 arguments, f's float64 output and its eps."""
         args_orig = self._args(as_float64=False)
         kept = _copies(args_orig)
         y_orig = self._call(args_orig)
         self._check_f_mutation(args_orig, kept)
-        # 2. f in float64, twice: the base point, and a determinism check
         args64 = self._args(as_float64=True)
         kept = _copies(args64)
         y0_raw = self._call(_as_given(args64, self.scalars))
@@ -831,7 +867,7 @@ class _Checker:
         if not _same(y0, y0b):
             diff = np.abs(y0 - y0b)
             diff = np.where(np.isfinite(diff) | (np.isnan(y0) & np.isnan(y0b)), diff, np.inf)
-            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), y0.shape))
+            idx = _unravel(np.argmax(diff), y0.shape)
             raise _Abort(
                 f"f is not deterministic: two calls with the same inputs differ by up to "
                 f"{_num(diff[idx])}{_output_at(idx)}; remove the randomness (dropout, "
@@ -844,30 +880,7 @@ class _Checker:
                 f"choose inputs inside the domain of f (no log of 0, no division by 0)"
             )
         eps_w = _eps(y0_raw.dtype) if y0_raw.dtype.kind == "f" else _eps(np.float64)
-
-        # 3. the upstream gradient and the analytic gradients
-        dout = self._make_dout(y_orig)
-        grads = self._collect_analytic(dout)
-        self.dout = dout
-        self.dout_is_ones = bool(np.all(dout == 1))
-        first = dout.reshape(-1)[0] if dout.size else 0.0
-        self.dout_value = float(first) if dout.size and np.all(dout == first) else None
-
-        # 4. the numerical side
-        self.ev = _Evaluator(self.f, args64, self.scalars, y0, np.asarray(dout, np.float64),
-                             eps_w)
-        self.ev.count = self.base_calls
-        self.batch_sizes = self._batch_sizes(y0)
-        self.y_dtype = y_orig.dtype
-        self._check_splits(y0, eps_w)
-        plan = self._plan(grads)
-        for name in self.float_names:
-            if name in self.results:
-                continue
-            self.results[name] = self._check_input(name, grads[name], plan[name])
-        self._find_swaps()
-        for name, r in self.results.items():
-            self.notes += [f"{name}: {note}" for note in r.notes]
+        return y_orig, args64, y0, eps_w
 
     def _check_f_mutation(self, args: list, kept: list) -> None:
         for name, before, now in zip(self.names, kept, args):
@@ -961,6 +974,37 @@ class _Checker:
             f"{listing} (or a dict name -> gradient)"
         )
 
+    def _analytic_at(self, which: str) -> dict[str, np.ndarray]:
+        """analytic's gradients for 2 * dout ("double") or all ones ("ones"), by input name;
+        empty for a dict analytic or when the call fails (then there is no evidence)."""
+        if which not in self.probe_grads:
+            got: dict[str, np.ndarray] = {}
+            if not isinstance(self.analytic, Mapping):
+                dout = 2 * self.dout if which == "double" else np.ones_like(self.dout)
+                try:
+                    grads = self._by_name(_unwrap(self.analytic(dout)))
+                except Exception:  # student code on a second upstream gradient: no evidence
+                    grads = {}
+                for name, g in grads.items():
+                    fitted = self._fit(name, g)
+                    if fitted is not None:
+                        got[name] = fitted
+            self.probe_grads[which] = got
+        return self.probe_grads[which]
+
+    def _fit(self, name: str, g) -> np.ndarray | None:
+        """A probe's gradient as float64 of the input's shape (as the shape advice fixes it)."""
+        x = self.x[name]
+        try:
+            arr = None if g is None else np.array(_unwrap(g), dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and arr.shape != x.shape:
+            arr = _shape_advice(f"d{name}", arr, x, name)[0]
+        if arr is None or arr.shape != x.shape or not np.all(np.isfinite(arr)):
+            return None
+        return arr
+
     def _batch_sizes(self, y0: np.ndarray) -> list[int]:
         """Likely batch sizes: the output's first axis, the first axis of constant arrays
         (labels), and a first axis that several inputs share."""
@@ -977,7 +1021,7 @@ class _Checker:
 
     # -- which entries and directions each input gets ------------------------------------------
 
-    def _plan(self, grads) -> dict[str, tuple[bool, int, int]]:
+    def _plan(self) -> dict[str, tuple[bool, int, int]]:
         """name -> (full, number of sampled entries, number of directions)."""
         sizes = {n: self.x[n].size for n in self.float_names}
         plan = {}
@@ -1057,7 +1101,7 @@ class _Checker:
                 res.message = (f"{prefix}: {shape_note}; with that change it matches the "
                                f"numerical gradient")
             return res
-        res.hint = self._diagnose(c)
+        res.hint = self.hints.diagnose(c)
         c.prefix, c.body, c.shape_note = prefix, self._failure_body(c, res), shape_note
         self.failed[name] = c
         self._compose(res)
@@ -1239,295 +1283,6 @@ class _Checker:
         else:
             res.message = f"{c.prefix}: {c.body}. Hint: {res.hint}"
 
-    # -- hints ---------------------------------------------------------------------------------
-
-    def _diagnose(self, c: _Context) -> str:
-        d = f"d{c.name}"
-        use, use_dir = ~c.kink, ~c.kink_dir
-        a = np.concatenate([c.a[use], c.a_dir[use_dir]])
-        n = np.concatenate([c.n[use], c.n_dir[use_dir]])
-        n1 = np.concatenate([c.n1[use], c.n1_dir[use_dir]])
-        tol = np.concatenate([c.tol[use], c.tol_dir[use_dir]])
-        hint = (self._upstream_hint(c, d, a, n, n1) or self._shared_hint(c, d, a, n, use, use_dir)
-                or self._ratio_hint(c, d, a, n, n1, tol, use, use_dir))
-        if hint:
-            return hint
-        # transposed (square matrices; other shapes are caught by the shape check)
-        if c.x.ndim == 2 and c.x.shape[0] == c.x.shape[1] and c.flat.size > 1:
-            hint = self._transpose_hint(c)
-            if hint:
-                return hint
-        if c.x.size == 1:
-            return f"recheck the formula for {d}"
-        # misplaced zeros: a mask built from the wrong array
-        off = ~c.ok & ~c.kink
-        if off.any():
-            sig = 1e-3 * c.scale
-            a_zero = off & (np.abs(c.a) <= sig * 1e-3) & (np.abs(c.n) > sig)
-            n_zero = off & (np.abs(c.n) <= sig) & (np.abs(c.a) > sig)
-            k_off = int(off.sum())
-            za, zn = int(a_zero.sum()), int(n_zero.sum())
-            if za + zn >= 0.9 * k_off and za and zn:
-                return (f"{d} agrees where both are nonzero, but its zeros are in the wrong places "
-                        f"({za} entries zero that should not be, {zn} nonzero that should be "
-                        f"zero): build the mask from the forward input, not from dout or the "
-                        f"output")
-            if za >= 0.9 * k_off:
-                j = int(np.flatnonzero(a_zero)[0])
-                idx = _unravel(c.flat[j], c.x.shape)
-                return (f"{d} is zero at {za} of the {k_off} entries that are off (e.g. "
-                        f"{_at(c.name, idx)}, where the numerical value is {_num(c.n[j])}): part "
-                        f"of the gradient is missing, e.g. a loop that skips part of the batch or "
-                        f"a mask that is too strict")
-            if zn >= 0.9 * k_off:
-                j = int(np.flatnonzero(n_zero)[0])
-                idx = _unravel(c.flat[j], c.x.shape)
-                return (f"{d} is nonzero at {zn} entries where the numerical gradient is zero "
-                        f"(e.g. {_at(c.name, idx)}): a mask is missing or lets through entries "
-                        f"it should block")
-            # all the wrong entries share one row (or one index along some axis)
-            if k_off >= 2 and c.x.ndim >= 1:
-                idx_off = np.array([_unravel(i, c.x.shape) for i in c.flat[off]])
-                idx_all = np.array([_unravel(i, c.x.shape) for i in c.flat])
-                for axis in range(c.x.ndim):
-                    vals = np.unique(idx_off[:, axis])
-                    if vals.size == 1 and np.unique(idx_all[:, axis]).size > 1:
-                        v = int(vals[0])
-                        what = {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
-                        place = f"{what} {v}" if axis < 2 else f"{what} = {v}"
-                        extra = f" (index {v} along axis {axis})" if axis < 2 else ""
-                        return (f"all {k_off} entries that are off are in {place} of "
-                                f"{d}{extra}: look at how that part is computed")
-        if not off.any() and (~c.ok_dir).any():
-            return (f"the {c.flat.size} sampled entries agree, but {int((~c.ok_dir).sum())} of "
-                    f"{c.ok_dir.size} random directions do not: some entries that were not "
-                    f"sampled are wrong; run with mode='full' to find them")
-        return (f"the error varies from entry to entry (it is not a constant factor): recheck "
-                f"the formula for {d}")
-
-    def _upstream_hint(self, c: _Context, d: str, a, n, n1) -> str:
-        """Does the gradient follow the upstream gradient? Asks analytic(2 * dout) if it can."""
-        doubled = self._analytic_at("double").get(c.name)
-        if doubled is not None and np.any(self.dout != 0):
-            g, g2 = c.g.reshape(-1), doubled.reshape(-1)
-            if _close(g2, g):
-                return (f"the gradient does not change when the upstream gradient does: multiply "
-                        f"by dout / out.grad ({d} came out the same for dout and 2 * dout; the "
-                        f"chain rule needs the upstream gradient)")
-            if float(g @ g) > 0 and not _close(g2, 2.0 * g):
-                k = float(g2 @ g) / float(g @ g)
-                how = f"multiplied {d} by {_num(k)}" if _close(g2, k * g) else f"did not double {d}"
-                return (f"{d} is not linear in the upstream gradient (doubling dout {how}): "
-                        f"multiply every term of {d} by dout, once")
-        if not self.dout_is_ones and a.size and float(n1 @ n1) > 0:
-            if _close(a, n1) and not _close(n, n1):
-                u = self.dout_value
-                given = (f"is the gradient for an upstream gradient of 1, but the upstream "
-                         f"gradient is {_num(u)}" if u is not None else
-                         "matches the gradient for an upstream gradient of all ones")
-                return (f"{d} {given}: the upstream gradient was not multiplied in; multiply by "
-                        f"dout / out.grad (the chain rule needs the upstream gradient)")
-        return ""
-
-    def _analytic_at(self, which: str) -> dict[str, np.ndarray]:
-        """analytic's gradients for 2 * dout ("double") or all ones ("ones"), by input name;
-        empty for a dict analytic or when the call fails (then there is no evidence)."""
-        if which not in self.probe_grads:
-            got: dict[str, np.ndarray] = {}
-            if not isinstance(self.analytic, Mapping):
-                dout = 2 * self.dout if which == "double" else np.ones_like(self.dout)
-                try:
-                    grads = self._by_name(_unwrap(self.analytic(dout)))
-                except Exception:  # student code on a second upstream gradient: no evidence
-                    grads = {}
-                for name, g in grads.items():
-                    fitted = self._fit(name, g)
-                    if fitted is not None:
-                        got[name] = fitted
-            self.probe_grads[which] = got
-        return self.probe_grads[which]
-
-    def _fit(self, name: str, g) -> np.ndarray | None:
-        """A probe's gradient as float64 of the input's shape (as the shape advice fixes it)."""
-        x = self.x[name]
-        try:
-            arr = None if g is None else np.array(_unwrap(g), dtype=np.float64)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is not None and arr.shape != x.shape:
-            arr = _shape_advice(f"d{name}", arr, x, name)[0]
-        if arr is None or arr.shape != x.shape or not np.all(np.isfinite(arr)):
-            return None
-        return arr
-
-    def _at_probes(self, c: _Context, g: np.ndarray, use, use_dir) -> np.ndarray:
-        """A full gradient array read at c's entries and directions (kinks left out)."""
-        dirs = np.array([float(np.sum(g * v)) for v in c.vs], dtype=np.float64)
-        return np.concatenate([g.reshape(-1)[c.flat][use], dirs[use_dir]])
-
-    def _ratio_hint(self, c: _Context, d: str, a, n, n1, tol, use, use_dir) -> str:
-        """A constant ratio analytic / numerical, named only when the evidence holds."""
-        nn = float(n @ n)
-        if nn == 0 or not a.size:
-            return ""
-        factor = float(a @ n) / nn
-        resid = float(np.linalg.norm(a - factor * n)) / math.sqrt(nn)
-        if factor == 0 or resid >= min(_MATCH, 0.1 * abs(factor - 1.0)):
-            return ""
-        # the probes where the numerical gradient is clearly nonzero must each show the ratio
-        sig = (np.abs(n) > tol) & (np.abs(n) >= 1e-3 * float(np.max(np.abs(n))))
-        agree = np.abs(a - factor * n) <= _MATCH * np.abs(factor * n) + tol
-        count = int(sig.sum())
-        if not count or not agree[sig].all():
-            return ""
-        if count < 2 or c.x.size < 2:
-            j = int(np.argmax(np.where(sig, np.abs(n), -1.0)))
-            return (f"{d} is {_num(factor)} times the numerical gradient (off by "
-                    f"{_num(abs(a[j] - n[j]))}); a single value cannot tell a wrong factor from "
-                    f"a wrong formula, so no cause is named: recheck the formula for {d}")
-        u = self.dout_value
-        if u not in (None, 0.0, 1.0) and (_near(factor, u) or _near(factor, 1.0 / u)):
-            return (f"{d} is {_num(factor)} times the numerical gradient, and the upstream "
-                    f"gradient is {_num(u)} everywhere: check that {d} is multiplied by dout "
-                    f"exactly once")
-        ones = None if self.ev.scalar or self.dout_is_ones else \
-            self._analytic_at("ones").get(c.name)
-        if ones is not None and np.any(np.abs(n1) > tol):
-            if not _close(self._at_probes(c, ones, use, use_dir), factor * n1):
-                return ""  # the ratio changes with the upstream gradient: not a constant factor
-        sizes = set(self.batch_sizes)
-        rows = {int(x.shape[0]) for x in self.x.values() if x.ndim >= 2}
-        if c.x.ndim >= 2 and rows == {c.x.shape[0]} and c.x.shape[0] > 2:
-            sizes.add(int(c.x.shape[0]))  # the inputs with rows agree: the first axis is the batch
-        return self._factor_hint(d, factor, count, sorted(sizes)) or (
-            f"{d} is {_num(factor)} times the numerical gradient at only {count} entries, too "
-            f"few to call it a constant factor: recheck the formula for {d}")
-
-    def _shared_hint(self, c: _Context, d: str, a, n, use, use_dir) -> str:
-        """For an input the caller split into its uses: is the gradient one use's alone?"""
-        uses = self.opt.uses.get(c.name, [])
-        for k, use_name in enumerate(uses):
-            ev = self._split_ev(c.name, k)
-            part = np.concatenate([ev.entries(0, c.flat).R[use], ev.directions(0, c.vs, []).R[
-                use_dir]])
-            if _close(a, part) and not _close(a, n):
-                return (f"{d} is the contribution of one use of {c.name} alone ({use_name}, use "
-                        f"{k + 1} of {len(uses)}): the gradient of an input used {len(uses)} "
-                        f"times is the sum of every use's contribution, and here it was "
-                        f"overwritten instead of summed ({d} += ..., not {d} = ...)")
-        return ""
-
-    def _split_args(self, name: str) -> tuple[int, list]:
-        """The position of a shared input and f's arguments (float64 copies, as given)."""
-        pos = self.float_pos[name]
-        given = [float(v) if i in self.scalars else
-                 np.array(v, copy=True) if isinstance(v, np.ndarray) else v
-                 for i, v in enumerate(self.ev.args)]
-        return pos, given
-
-    def _check_splits(self, y0: np.ndarray, eps_w: float) -> None:
-        """Each split in ``shared``, with every use given the input's value, must compute f."""
-        for name, split in self.opt.shared.items():
-            if name not in self.float_pos:
-                raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
-                                 f"input (only float inputs are checked)")
-            pos, given = self._split_args(name)
-            k = len(self.opt.uses[name])
-            ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
-                          dtype=np.float64)
-            tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
-            if ys.shape != y0.shape or not np.all(np.abs(ys - y0) <= tol):
-                got = f"shape {ys.shape}" if ys.shape != y0.shape else \
-                    _num(ys.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
-                want = f"shape {y0.shape}" if ys.shape != y0.shape else \
-                    _num(y0.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
-                raise ValueError(
-                    f"check_gradients: shared[{name!r}] with all {k} uses set to {name} must "
-                    f"compute f, but it gives {got} where f gives {want}"
-                )
-            self.split_y0[name] = ys
-
-    def _split_ev(self, name: str, k: int) -> _Evaluator:
-        """An evaluator of the split of f that varies use k of the shared input only."""
-        if (name, k) not in self.split_evs:
-            pos, given = self._split_args(name)
-            split, uses = self.opt.shared[name], len(self.opt.uses[name])
-
-            def one_use(xk):
-                return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
-                             *given[pos + 1:])
-
-            x0 = np.array(self.ev.args[pos], dtype=np.float64, copy=True)
-            scalars = frozenset({0}) if pos in self.scalars else frozenset()
-            self.split_evs[name, k] = _Evaluator(one_use, [x0], scalars, self.split_y0[name],
-                                                 np.asarray(self.dout, np.float64),
-                                                 self.ev.eps_w)
-        return self.split_evs[name, k]
-
-    def _find_swaps(self) -> None:
-        """Two failing inputs of one shape whose gradients match each other's numerical ones."""
-        names = list(self.failed)
-        done: set[str] = set()
-        for i, one in enumerate(names):
-            for other in names[i + 1:]:
-                c1, c2 = self.failed[one], self.failed[other]
-                if one in done or other in done or c1.x.shape != c2.x.shape:
-                    continue
-                if self._matches(c1, c2.pos) and self._matches(c2, c1.pos):
-                    done |= {one, other}
-                    for me, it in ((one, other), (other, one)):
-                        res = self.results[me]
-                        res.hint = (f"d{me} and d{it} look swapped: d{me} matches the numerical "
-                                    f"gradient of {it}, and d{it} that of {me}; return each "
-                                    f"gradient in the place of its own input")
-                        self._compose(res)
-
-    def _matches(self, c: _Context, pos: int) -> bool:
-        """Does c's analytic gradient match the numerical gradient of input ``pos`` instead?"""
-        other = np.concatenate([self.ev.entries(pos, c.flat).R,
-                                self.ev.directions(pos, c.vs, []).R])
-        return _close(np.concatenate([c.a, c.a_dir]), other) and \
-            not _close(np.concatenate([c.n, c.n_dir]), other)
-
-    def _factor_hint(self, d: str, factor: float, count: int, sizes: list[int]) -> str:
-        sign = "" if factor > 0 else " and has the wrong sign"
-        mag = abs(factor)
-        if factor < 0 and _near(mag, 1.0):
-            return (f"the sign of {d} is wrong everywhere ({d} = -numerical): look for a missing "
-                    f"minus or a subtraction in the wrong order")
-        for size in sizes:
-            if _near(mag, 1.0 / size):
-                return (f"{d} is {size} times too small{sign}, and {size} is the batch size: it "
-                        f"looks averaged over the batch where the loss sums, or divided by "
-                        f"{size} twice")
-            if _near(mag, float(size)):
-                return (f"{d} is {size} times too large{sign}, and {size} is the batch size: "
-                        f"the loss is a mean over the batch, so its gradient carries a factor "
-                        f"1/{size}")
-        if _near(mag, 2.0):
-            return (f"{d} is twice the numerical gradient{sign}: a factor 2 counted twice "
-                    f"(for example from a square)?")
-        if _near(mag, 0.5):
-            return (f"{d} is half the numerical gradient{sign}: a factor 2 is missing (the "
-                    f"derivative of x**2 is 2*x)")
-        if count >= 3:
-            return f"{d} is {_num(factor)} times the numerical gradient everywhere: a constant " \
-                   f"factor is wrong"
-        return ""
-
-    def _transpose_hint(self, c: _Context) -> str:
-        rows, cols = c.x.shape
-        picks = c.flat[:_PROBE_CAP]
-        r, q = np.divmod(picks, cols)
-        swapped = q * cols + r
-        n_t = self.ev.entries(c.pos, swapped).R
-        a = c.g.reshape(-1)[picks]
-        if np.any(swapped != picks) and _close(a, n_t) and not _close(a, c.n[:picks.size]):
-            return (f"d{c.name} matches the transpose of the numerical gradient: return "
-                    f"d{c.name}.T (the gradient has the layout of {c.name})")
-        return ""
-
-
 @dataclass
 class _Context:
     """One input under check, filled in step by step: the probes and the analytic values there
@@ -1573,19 +1328,6 @@ class _Context:
         return self.dirs.R1
 
 
-def _unravel(i, shape) -> tuple[int, ...]:
-    return tuple(int(j) for j in np.unravel_index(int(i), shape))
-
-
-def _near(value: float, target: float) -> bool:
-    return abs(value - target) <= _MATCH * abs(target)
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    nb = float(np.linalg.norm(b))
-    return nb > 0 and float(np.linalg.norm(a - b)) <= _MATCH * nb
-
-
 def _shape_advice(d: str, g: np.ndarray, x: np.ndarray, name: str):
     """For a gradient of the wrong shape: (fixed gradient or None, advice in words)."""
     want = x.shape
@@ -1625,6 +1367,311 @@ def _shape_advice(d: str, g: np.ndarray, x: np.ndarray, name: str):
 
 
 # ---------------------------------------------------------------------------------------------
+# hints: the likely cause of a failing input, named only on evidence
+
+
+class _Hints:
+    """Names the likely cause of a failing input, only where the evidence for it holds."""
+
+    def __init__(self, ev: _Evaluator, dout: np.ndarray, analytic_at, batch_sizes: list[int],
+                 x: dict[str, np.ndarray], splits: _SharedSplits):
+        self.ev = ev
+        self.dout = dout
+        self.dout_is_ones = bool(np.all(dout == 1))
+        first = dout.reshape(-1)[0] if dout.size else 0.0
+        self.dout_value = float(first) if dout.size and np.all(dout == first) else None
+        self.analytic_at = analytic_at  # "double" or "ones" -> analytic's gradients there
+        self.batch_sizes = batch_sizes
+        self.x = x  # every float input, for the shapes that tell the batch axis
+        self.splits = splits
+
+    def diagnose(self, c: _Context) -> str:
+        """The hint for one failing input: the first cause with evidence, else where it is off."""
+        d = f"d{c.name}"
+        use, use_dir = ~c.kink, ~c.kink_dir
+        a = np.concatenate([c.a[use], c.a_dir[use_dir]])
+        n = np.concatenate([c.n[use], c.n_dir[use_dir]])
+        n1 = np.concatenate([c.n1[use], c.n1_dir[use_dir]])
+        tol = np.concatenate([c.tol[use], c.tol_dir[use_dir]])
+        hint = (self._upstream(c, d, a, n, n1) or self._shared(c, d, a, n, use, use_dir)
+                or self._ratio(c, d, a, n, n1, tol, use, use_dir))
+        # transposed (square matrices; other shapes are caught by the shape check)
+        if not hint and c.x.ndim == 2 and c.x.shape[0] == c.x.shape[1] and c.flat.size > 1:
+            hint = self._transposed(c)
+        if hint:
+            return hint
+        if c.x.size == 1:
+            return f"recheck the formula for {d}"
+        off = ~c.ok & ~c.kink
+        if off.any():
+            hint = _misplaced_zeros(c, d, off) or _one_row(c, d, off)
+            if hint:
+                return hint
+        elif (~c.ok_dir).any():
+            return (f"the {c.flat.size} sampled entries agree, but {int((~c.ok_dir).sum())} of "
+                    f"{c.ok_dir.size} random directions do not: some entries that were not "
+                    f"sampled are wrong; run with mode='full' to find them")
+        return (f"the error varies from entry to entry (it is not a constant factor): recheck "
+                f"the formula for {d}")
+
+    def swaps(self, failed: dict[str, _Context]) -> dict[str, str]:
+        """Hints for pairs of failing inputs of one shape whose gradients match each other's
+        numerical ones, by input name."""
+        names = list(failed)
+        hints: dict[str, str] = {}
+        for i, one in enumerate(names):
+            for other in names[i + 1:]:
+                c1, c2 = failed[one], failed[other]
+                if one in hints or other in hints or c1.x.shape != c2.x.shape:
+                    continue
+                if self._matches(c1, c2.pos) and self._matches(c2, c1.pos):
+                    for me, it in ((one, other), (other, one)):
+                        hints[me] = (f"d{me} and d{it} look swapped: d{me} matches the numerical "
+                                     f"gradient of {it}, and d{it} that of {me}; return each "
+                                     f"gradient in the place of its own input")
+        return hints
+
+    def _matches(self, c: _Context, pos: int) -> bool:
+        """Does c's analytic gradient match the numerical gradient of input ``pos`` instead?"""
+        other = np.concatenate([self.ev.entries(pos, c.flat).R,
+                                self.ev.directions(pos, c.vs, []).R])
+        return _close(np.concatenate([c.a, c.a_dir]), other) and \
+            not _close(np.concatenate([c.n, c.n_dir]), other)
+
+    def _upstream(self, c: _Context, d: str, a, n, n1) -> str:
+        """Does the gradient follow the upstream gradient? Asks analytic(2 * dout) if it can."""
+        doubled = self.analytic_at("double").get(c.name)
+        if doubled is not None and np.any(self.dout != 0):
+            g, g2 = c.g.reshape(-1), doubled.reshape(-1)
+            if _close(g2, g):
+                return (f"the gradient does not change when the upstream gradient does: multiply "
+                        f"by dout / out.grad ({d} came out the same for dout and 2 * dout; the "
+                        f"chain rule needs the upstream gradient)")
+            if float(g @ g) > 0 and not _close(g2, 2.0 * g):
+                k = float(g2 @ g) / float(g @ g)
+                how = f"multiplied {d} by {_num(k)}" if _close(g2, k * g) else f"did not double {d}"
+                return (f"{d} is not linear in the upstream gradient (doubling dout {how}): "
+                        f"multiply every term of {d} by dout, once")
+        if not self.dout_is_ones and a.size and float(n1 @ n1) > 0:
+            if _close(a, n1) and not _close(n, n1):
+                u = self.dout_value
+                given = (f"is the gradient for an upstream gradient of 1, but the upstream "
+                         f"gradient is {_num(u)}" if u is not None else
+                         "matches the gradient for an upstream gradient of all ones")
+                return (f"{d} {given}: the upstream gradient was not multiplied in; multiply by "
+                        f"dout / out.grad (the chain rule needs the upstream gradient)")
+        return ""
+
+    def _shared(self, c: _Context, d: str, a, n, use, use_dir) -> str:
+        """For an input the caller split into its uses: is the gradient one use's alone?"""
+        uses = self.splits.uses.get(c.name, [])
+        for k, use_name in enumerate(uses):
+            ev = self.splits.evaluator(c.name, k)
+            part = np.concatenate([ev.entries(0, c.flat).R[use], ev.directions(0, c.vs, []).R[
+                use_dir]])
+            if _close(a, part) and not _close(a, n):
+                return (f"{d} is the contribution of one use of {c.name} alone ({use_name}, use "
+                        f"{k + 1} of {len(uses)}): the gradient of an input used {len(uses)} "
+                        f"times is the sum of every use's contribution, and here it was "
+                        f"overwritten instead of summed ({d} += ..., not {d} = ...)")
+        return ""
+
+    def _ratio(self, c: _Context, d: str, a, n, n1, tol, use, use_dir) -> str:
+        """A constant ratio analytic / numerical, named only when the evidence holds."""
+        nn = float(n @ n)
+        if nn == 0 or not a.size:
+            return ""
+        factor = float(a @ n) / nn
+        resid = float(np.linalg.norm(a - factor * n)) / math.sqrt(nn)
+        if factor == 0 or resid >= min(_MATCH, 0.1 * abs(factor - 1.0)):
+            return ""
+        # the probes where the numerical gradient is clearly nonzero must each show the ratio
+        sig = (np.abs(n) > tol) & (np.abs(n) >= 1e-3 * float(np.max(np.abs(n))))
+        agree = np.abs(a - factor * n) <= _MATCH * np.abs(factor * n) + tol
+        count = int(sig.sum())
+        if not count or not agree[sig].all():
+            return ""
+        if count < 2 or c.x.size < 2:
+            j = int(np.argmax(np.where(sig, np.abs(n), -1.0)))
+            return (f"{d} is {_num(factor)} times the numerical gradient (off by "
+                    f"{_num(abs(a[j] - n[j]))}); a single value cannot tell a wrong factor from "
+                    f"a wrong formula, so no cause is named: recheck the formula for {d}")
+        u = self.dout_value
+        if u not in (None, 0.0, 1.0) and (_near(factor, u) or _near(factor, 1.0 / u)):
+            return (f"{d} is {_num(factor)} times the numerical gradient, and the upstream "
+                    f"gradient is {_num(u)} everywhere: check that {d} is multiplied by dout "
+                    f"exactly once")
+        ones = None if self.ev.scalar or self.dout_is_ones else \
+            self.analytic_at("ones").get(c.name)
+        if ones is not None and np.any(np.abs(n1) > tol):
+            if not _close(_at_probes(c, ones, use, use_dir), factor * n1):
+                return ""  # the ratio changes with the upstream gradient: not a constant factor
+        sizes = set(self.batch_sizes)
+        rows = {int(x.shape[0]) for x in self.x.values() if x.ndim >= 2}
+        if c.x.ndim >= 2 and rows == {c.x.shape[0]} and c.x.shape[0] > 2:
+            sizes.add(int(c.x.shape[0]))  # the inputs with rows agree: the first axis is the batch
+        return _factor_hint(d, factor, count, sorted(sizes)) or (
+            f"{d} is {_num(factor)} times the numerical gradient at only {count} entries, too "
+            f"few to call it a constant factor: recheck the formula for {d}")
+
+    def _transposed(self, c: _Context) -> str:
+        """Does a square input's gradient match the transpose of the numerical one?"""
+        rows, cols = c.x.shape
+        picks = c.flat[:_PROBE_CAP]
+        r, q = np.divmod(picks, cols)
+        swapped = q * cols + r
+        n_t = self.ev.entries(c.pos, swapped).R
+        a = c.g.reshape(-1)[picks]
+        if np.any(swapped != picks) and _close(a, n_t) and not _close(a, c.n[:picks.size]):
+            return (f"d{c.name} matches the transpose of the numerical gradient: return "
+                    f"d{c.name}.T (the gradient has the layout of {c.name})")
+        return ""
+
+
+def _at_probes(c: _Context, g: np.ndarray, use, use_dir) -> np.ndarray:
+    """A full gradient array read at c's entries and directions (kinks left out)."""
+    dirs = np.array([float(np.sum(g * v)) for v in c.vs], dtype=np.float64)
+    return np.concatenate([g.reshape(-1)[c.flat][use], dirs[use_dir]])
+
+
+def _factor_hint(d: str, factor: float, count: int, sizes: list[int]) -> str:
+    """The name of a constant factor (a sign, the batch size, 2 or 1/2), or ""."""
+    sign = "" if factor > 0 else " and has the wrong sign"
+    mag = abs(factor)
+    if factor < 0 and _near(mag, 1.0):
+        return (f"the sign of {d} is wrong everywhere ({d} = -numerical): look for a missing "
+                f"minus or a subtraction in the wrong order")
+    for size in sizes:
+        if _near(mag, 1.0 / size):
+            return (f"{d} is {size} times too small{sign}, and {size} is the batch size: it "
+                    f"looks averaged over the batch where the loss sums, or divided by "
+                    f"{size} twice")
+        if _near(mag, float(size)):
+            return (f"{d} is {size} times too large{sign}, and {size} is the batch size: "
+                    f"the loss is a mean over the batch, so its gradient carries a factor "
+                    f"1/{size}")
+    if _near(mag, 2.0):
+        return (f"{d} is twice the numerical gradient{sign}: a factor 2 counted twice "
+                f"(for example from a square)?")
+    if _near(mag, 0.5):
+        return (f"{d} is half the numerical gradient{sign}: a factor 2 is missing (the "
+                f"derivative of x**2 is 2*x)")
+    if count >= 3:
+        return f"{d} is {_num(factor)} times the numerical gradient everywhere: a constant " \
+               f"factor is wrong"
+    return ""
+
+
+def _misplaced_zeros(c: _Context, d: str, off: np.ndarray) -> str:
+    """Zeros where the numerical gradient is not, or the other way round: a mask's fault."""
+    sig = 1e-3 * c.scale
+    a_zero = off & (np.abs(c.a) <= sig * 1e-3) & (np.abs(c.n) > sig)
+    n_zero = off & (np.abs(c.n) <= sig) & (np.abs(c.a) > sig)
+    k_off = int(off.sum())
+    za, zn = int(a_zero.sum()), int(n_zero.sum())
+    if za + zn >= 0.9 * k_off and za and zn:
+        return (f"{d} agrees where both are nonzero, but its zeros are in the wrong places "
+                f"({za} entries zero that should not be, {zn} nonzero that should be "
+                f"zero): build the mask from the forward input, not from dout or the "
+                f"output")
+    if za >= 0.9 * k_off:
+        j = int(np.flatnonzero(a_zero)[0])
+        idx = _unravel(c.flat[j], c.x.shape)
+        return (f"{d} is zero at {za} of the {k_off} entries that are off (e.g. "
+                f"{_at(c.name, idx)}, where the numerical value is {_num(c.n[j])}): part "
+                f"of the gradient is missing, e.g. a loop that skips part of the batch or "
+                f"a mask that is too strict")
+    if zn >= 0.9 * k_off:
+        j = int(np.flatnonzero(n_zero)[0])
+        idx = _unravel(c.flat[j], c.x.shape)
+        return (f"{d} is nonzero at {zn} entries where the numerical gradient is zero "
+                f"(e.g. {_at(c.name, idx)}): a mask is missing or lets through entries "
+                f"it should block")
+    return ""
+
+
+def _one_row(c: _Context, d: str, off: np.ndarray) -> str:
+    """All the wrong entries share one row (or one index along some axis)."""
+    k_off = int(off.sum())
+    if k_off < 2 or c.x.ndim < 1:
+        return ""
+    idx_off = np.array([_unravel(i, c.x.shape) for i in c.flat[off]])
+    idx_all = np.array([_unravel(i, c.x.shape) for i in c.flat])
+    for axis in range(c.x.ndim):
+        vals = np.unique(idx_off[:, axis])
+        if vals.size == 1 and np.unique(idx_all[:, axis]).size > 1:
+            v = int(vals[0])
+            what = {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
+            place = f"{what} {v}" if axis < 2 else f"{what} = {v}"
+            extra = f" (index {v} along axis {axis})" if axis < 2 else ""
+            return (f"all {k_off} entries that are off are in {place} of "
+                    f"{d}{extra}: look at how that part is computed")
+    return ""
+
+
+class _SharedSplits:
+    """f split by the uses of each shared input (``shared=``): each split must compute f, and
+    one use can be varied alone to see whether a gradient holds only its contribution."""
+
+    def __init__(self, options: _CheckOptions, ev: _Evaluator, float_pos: dict[str, int],
+                 scalars: frozenset, dout: np.ndarray):
+        self.shared = options.shared
+        self.uses = options.uses  # shared input -> the names of its uses in the split
+        self.ev = ev
+        self.float_pos = float_pos
+        self.scalars = scalars
+        self.dout = dout
+        self.y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
+        self.evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
+
+    def check(self, y0: np.ndarray, eps_w: float) -> None:
+        """Each split in ``shared``, with every use given the input's value, must compute f."""
+        for name, split in self.shared.items():
+            if name not in self.float_pos:
+                raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
+                                 f"input (only float inputs are checked)")
+            pos, given = self._args(name)
+            k = len(self.uses[name])
+            ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
+                          dtype=np.float64)
+            tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
+            if ys.shape != y0.shape or not np.all(np.abs(ys - y0) <= tol):
+                got = f"shape {ys.shape}" if ys.shape != y0.shape else \
+                    _num(ys.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                want = f"shape {y0.shape}" if ys.shape != y0.shape else \
+                    _num(y0.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                raise ValueError(
+                    f"check_gradients: shared[{name!r}] with all {k} uses set to {name} must "
+                    f"compute f, but it gives {got} where f gives {want}"
+                )
+            self.y0[name] = ys
+
+    def evaluator(self, name: str, k: int) -> _Evaluator:
+        """An evaluator of the split of f that varies use k of the shared input only."""
+        if (name, k) not in self.evs:
+            pos, given = self._args(name)
+            split, uses = self.shared[name], len(self.uses[name])
+
+            def one_use(xk):
+                return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
+                             *given[pos + 1:])
+
+            x0 = np.array(self.ev.args[pos], dtype=np.float64, copy=True)
+            scalars = frozenset({0}) if pos in self.scalars else frozenset()
+            self.evs[name, k] = _Evaluator(one_use, [x0], scalars, self.y0[name],
+                                           np.asarray(self.dout, np.float64), self.ev.eps_w)
+        return self.evs[name, k]
+
+    def _args(self, name: str) -> tuple[int, list]:
+        """The position of a shared input and f's arguments (float64 copies, as given)."""
+        pos = self.float_pos[name]
+        given = [float(v) if i in self.scalars else
+                 np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for i, v in enumerate(self.ev.args)]
+        return pos, given
+
+
+# ---------------------------------------------------------------------------------------------
 # minigrad adapter
 
 
@@ -1650,54 +1697,75 @@ def gradcheck(
     are never touched. Keywords as in ``check_gradients``; ``name`` starts the first line of
     every failure.
     """
-    import minigrad as mg
+    graph = _TensorGraph(fn, tensors)
+    options = _CheckOptions.parse(graph.inputs, upstream=upstream, mode=mode, seed=seed,
+                                  rtol=rtol, atol=atol, max_entries=max_entries,
+                                  directions=directions, name=name, shared=None)
+    res = _run_check(graph.f, graph.inputs, graph.analytic, options)
+    if not res.passed:
+        return res
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        _engine_checks(res, graph, options.seed)
+    return res
 
-    call = fn.apply if isinstance(fn, type) and issubclass(fn, mg.Function) else fn
-    if not callable(call):
-        raise TypeError(f"gradcheck: fn must be callable or an mg.Function subclass "
-                        f"(got {type(fn).__name__})")
-    names = []
-    for i, t in enumerate(tensors):
-        label = getattr(t, "name", None) if isinstance(t, mg.Tensor) else None
-        names.append(label if isinstance(label, str) and label and label not in names
-                     else f"arg{i}")
-    is_tensor = [isinstance(t, mg.Tensor) for t in tensors]
-    checked = [bool(is_t and t.requires_grad and np.asarray(t.data).dtype.kind == "f")
-               for t, is_t in zip(tensors, is_tensor)]
-    if not any(checked):
-        raise ValueError(
-            "gradcheck: no argument requires grad; create the tensors to check with "
-            "mg.Tensor(array, requires_grad=True)"
-        )
-    # only the tensors to check go to check_gradients; everything else is bound here
-    inputs = {n: np.asarray(t.data) for n, t, chk in zip(names, tensors, checked) if chk}
-    base = list(inputs.values())
 
-    def build(arrays, grad_leaves):
+class _TensorGraph:
+    """``fn`` over minigrad Tensors as check_gradients sees it: ``f`` and ``analytic`` take
+    and give arrays for the tensors to check; every other argument stays bound."""
+
+    def __init__(self, fn: Any, tensors: tuple) -> None:
+        import minigrad as mg  # at call time: the module itself needs only numpy
+
+        self.mg = mg
+        self.call = fn.apply if isinstance(fn, type) and issubclass(fn, mg.Function) else fn
+        if not callable(self.call):
+            raise TypeError(f"gradcheck: fn must be callable or an mg.Function subclass "
+                            f"(got {type(fn).__name__})")
+        names: list[str] = []
+        for i, t in enumerate(tensors):
+            label = getattr(t, "name", None) if isinstance(t, mg.Tensor) else None
+            names.append(label if isinstance(label, str) and label and label not in names
+                         else f"arg{i}")
+        self.tensors = tensors
+        self.checked = [bool(isinstance(t, mg.Tensor) and t.requires_grad
+                             and np.asarray(t.data).dtype.kind == "f") for t in tensors]
+        if not any(self.checked):
+            raise ValueError(
+                "gradcheck: no argument requires grad; create the tensors to check with "
+                "mg.Tensor(array, requires_grad=True)"
+            )
+        self.inputs = {n: np.asarray(t.data)
+                       for n, t, chk in zip(names, tensors, self.checked) if chk}
+        self.base = list(self.inputs.values())
+
+    def _build(self, arrays, grad_leaves: bool) -> tuple[list, list]:
+        """fn's arguments with fresh leaves holding ``arrays``, and those leaves."""
         args, leaves = [], []
         values = iter(arrays)
-        for t, chk in zip(tensors, checked):
+        for t, chk in zip(self.tensors, self.checked):
             if chk:
-                leaf = mg.Tensor(np.array(next(values), copy=True), requires_grad=grad_leaves)
+                leaf = self.mg.Tensor(np.array(next(values), copy=True), requires_grad=grad_leaves)
                 args.append(leaf)
                 leaves.append(leaf)
             else:
                 args.append(t)
         return args, leaves
 
-    def run(args):
-        out = call(*args)
-        if not isinstance(out, mg.Tensor):
+    def _run(self, args):
+        out = self.call(*args)
+        if not isinstance(out, self.mg.Tensor):
             raise TypeError(f"gradcheck: fn must return a Tensor (got {type(out).__name__})")
         return out
 
-    def f(*arrays):
-        with mg.no_grad():
-            return run(build(arrays, grad_leaves=False)[0]).data
+    def f(self, *arrays) -> np.ndarray:
+        with self.mg.no_grad():
+            return self._run(self._build(arrays, grad_leaves=False)[0]).data
 
-    def backward_once(dout, twice=False):
-        args, leaves = build(base, grad_leaves=True)
-        out = run(args)
+    def backward_once(self, dout, twice: bool = False):
+        """The leaves' gradients after backward(dout) on a new graph (and after a second one)."""
+        args, leaves = self._build(self.base, grad_leaves=True)
+        out = self._run(args)
         grad = np.asarray(dout, dtype=out.data.dtype).reshape(out.data.shape)
         out.backward(grad)
         first = [None if leaf.grad is None else np.array(leaf.grad, copy=True) for leaf in leaves]
@@ -1706,32 +1774,21 @@ def gradcheck(
         out.backward(grad)
         return first, [None if leaf.grad is None else np.array(leaf.grad) for leaf in leaves]
 
-    def analytic(dout):
-        return tuple(backward_once(dout))
-
-    options = _CheckOptions.parse(inputs, upstream=upstream, mode=mode, seed=seed, rtol=rtol,
-                                  atol=atol, max_entries=max_entries, directions=directions,
-                                  name=name, shared=None)
-    res = _run_check(f, inputs, analytic, options)
-    if not res.passed:
-        return res
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        _engine_checks(res, f, base, list(inputs), backward_once, options.seed)
-    return res
+    def analytic(self, dout) -> tuple:
+        return tuple(self.backward_once(dout))
 
 
-def _engine_checks(res, f, base, names, backward_once, seed) -> None:
+def _engine_checks(res: GradCheckResult, graph: _TensorGraph, seed: int) -> None:
     """Append problems when a second backward does not accumulate or backward is not linear."""
-    y = np.asarray(f(*base))
+    y = np.asarray(graph.f(*graph.base))
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), _PRIVATE_STREAM, 1]))
     d1 = rng.standard_normal(y.shape)
     d2 = rng.standard_normal(y.shape)
-    first, second = backward_once(d1, twice=True)
-    g2 = backward_once(d2)
-    g12 = backward_once(d1 + 2.0 * d2)
+    first, second = graph.backward_once(d1, twice=True)
+    g2 = graph.backward_once(d2)
+    g12 = graph.backward_once(d1 + 2.0 * d2)
     # every gradient is an array here: a None would have failed the value check already
-    for name, a, b, c2, c12 in zip(names, first, second, g2, g12):
+    for name, a, b, c2, c12 in zip(graph.inputs, first, second, g2, g12):
         tol = max(_default_rtol(_eps(a.dtype)) * 10, 1e-9)
         if not _allclose(b, 2.0 * a, tol):
             ratio = float(np.sum(b * a) / max(float(np.sum(a * a)), 1e-300))
