@@ -12,10 +12,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+import autograder.scan
 from autograder.course import Course
 from autograder.sandbox import KERNEL_WORK, bwrap_command, kernel_plan, submission_files
 from autograder.scan import (
     WITHHELD_MARK,
+    Kind,
+    Status,
     exercise_tests,
     quarantine,
     read_submission,
@@ -25,6 +28,7 @@ from autograder.scan import (
     scan_table,
     stage_submission,
 )
+from autograder.scan.tamper import FORBIDDEN_CALLS, FORBIDDEN_IMPORTS
 
 ASSIGNMENT = "t1"
 ANSWER = "def cube(x):\n    \"\"\"x cubed.\"\"\"\n    return x * x * x\n"
@@ -84,58 +88,81 @@ def _ids(nb) -> list[str]:
             if "nbgrader" in c.metadata]
 
 
+def test_public_names():
+    """autograder.scan exports what the grader, the cli and these tests use, and no more."""
+    assert sorted(autograder.scan.__all__) == [
+        "Finding", "Kind", "NotebookScan", "Status", "SubmissionScan", "WITHHELD_MARK",
+        "exercise_tests", "quarantine", "read_submission", "repair_notebook", "scan_code",
+        "scan_notebook", "scan_submission", "scan_table", "stage_submission"]
+    for name in autograder.scan.__all__:
+        assert getattr(autograder.scan, name) is not None
+
+
+def test_statuses_and_kinds_read_as_words():
+    """Statuses and finding kinds compare, print and serialise as the words they replace."""
+    assert [str(s) for s in Status] == ["ok", "repaired", "flagged", "failed"]
+    assert [f"{k}" for k in Kind] == ["broken", "repaired", "tampering", "refused", "note"]
+    assert Status.FLAGGED == "flagged" and Kind("tampering") is Kind.TAMPERING
+    assert json.dumps({"scan": Status.FAILED, "kind": Kind.BROKEN}) == (
+        '{"scan": "failed", "kind": "broken"}')
+
+
 # --- static analysis of one cell -----------------------------------------------------------------
 
+# One row per tamper rule: a cell that breaks it, and words its reason must contain.
+TAMPERING = [
+    ("def check_gradients(*a, **k):\n    return None", "rebinds `check_gradients`"),
+    ("from autograder.hidden import quiet", "imports autograder"),
+    ("get_ipython = lambda: None", "helper `get_ipython`"),
+    ("abs = lambda x: 0.0", "rebinds the builtin `abs`"),
+    ("def isinstance(a, b):\n    return True", "rebinds the builtin `isinstance`"),
+    ("np = FakeNumpy()", "rebinds `np`"),
+    ("np.allclose = lambda *a, **k: True", "assigns `np.allclose`"),
+    ("import numpy as xp\nxp.isclose = None", "assigns `xp.isclose`"),
+    ("lin = np.linalg\nlin.norm = len", "assigns `lin.norm`"),
+    ("setattr(np, 'allclose', all)", "uses setattr on `np`"),
+    ("import builtins\nbuiltins.float = int", "imports builtins"),
+    ("mg.Tensor.backward = lambda self: None", "assigns `mg.Tensor.backward`"),
+    ("from minigrad import Value\nValue.__mul__ = None", "assigns `Value.__mul__`"),
+    ("get_ipython().input_transformers_post.append(f)", "input_transformers_post"),
+    ("ip = get_ipython()\nip.ast_transformers.append(t)", "ast_transformers"),
+    ("get_ipython().showtraceback = print", "showtraceback"),
+    ("get_ipython().set_custom_exc((Exception,), h)", "set_custom_exc"),
+    ("get_ipython().events.register('pre_run_cell', f)", "registers an IPython event"),
+    ("import sys\nsys.exit(0)", "calls `sys.exit`"),
+    ("import os\nos._exit(1)", "calls `os._exit`"),
+    ("exit()", "calls `exit`"),
+    ("import signal\nsignal.signal(2, 1)", "imports signal"),
+    ("text = open('../../source/t1/t1.ipynb').read()", "calls `open`"),
+    ("import sqlite3\nsqlite3.connect('gradebook.db')", "imports sqlite3"),
+    ("from pathlib import Path\nPath('x').write_text('y')", "imports pathlib"),
+    ("import os\nos.remove('x')", "calls `os.remove`"),
+    ("path = '../../../source/t1'", "refers to course or system files"),
+    ("import socket\nsocket.create_connection(('example.com', 80))", "imports socket"),
+    ("import urllib.request", "imports urllib.request"),
+    ("import requests", "imports requests"),
+    ("exec('x = 1')", "calls `exec`"),
+    ("eval('1 + 1')", "calls `eval`"),
+    ("__import__('os')", "`__import__`"),
+    ("import importlib", "imports importlib"),
+    ("globals()['np'] = None", "calls `globals`"),
+    ("import sys\nsys.modules['numpy'] = None", "sys.modules"),
+    ("f.__globals__['x'] = 1", "__globals__"),
+    ("type(np).__setattr__(np, 'allclose', f)", "__setattr__"),
+    ("import threading", "imports threading"),
+    ("import subprocess", "imports subprocess"),
+    ("!cat ../../source/t1/t1.ipynb", "runs a shell command"),
+    ("%%bash\nls", "cell magic %%bash"),
+    ("%run other.py", "IPython magic %run"),
+    ("np.allclose = (lambda *a: True\n", "assigns attributes of a library"),
+    ("import pickle as pk\nx = 1\npk.loads(b'')", "calls `pk.loads` (the pickle module"),
+    ("from os import system as run\nrun('ls')", "calls `run` (runs other programs)"),
+    ("import numpy as xp\nxp.lib.npyio.load('w.npy')", "calls `xp.lib.npyio.load`"),
+    ("w.tofile('w.bin')", "calls `w.tofile` (reads or writes files)"),
+]
 
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("def check_gradients(*a, **k):\n    return None", "rebinds `check_gradients`"),
-        ("from autograder.hidden import quiet", "imports autograder"),
-        ("get_ipython = lambda: None", "helper `get_ipython`"),
-        ("abs = lambda x: 0.0", "rebinds the builtin `abs`"),
-        ("def isinstance(a, b):\n    return True", "rebinds the builtin `isinstance`"),
-        ("np = FakeNumpy()", "rebinds `np`"),
-        ("np.allclose = lambda *a, **k: True", "assigns `np.allclose`"),
-        ("import numpy as xp\nxp.isclose = None", "assigns `xp.isclose`"),
-        ("lin = np.linalg\nlin.norm = len", "assigns `lin.norm`"),
-        ("setattr(np, 'allclose', all)", "uses setattr on `np`"),
-        ("import builtins\nbuiltins.float = int", "imports builtins"),
-        ("mg.Tensor.backward = lambda self: None", "assigns `mg.Tensor.backward`"),
-        ("from minigrad import Value\nValue.__mul__ = None", "assigns `Value.__mul__`"),
-        ("get_ipython().input_transformers_post.append(f)", "input_transformers_post"),
-        ("ip = get_ipython()\nip.ast_transformers.append(t)", "ast_transformers"),
-        ("get_ipython().showtraceback = print", "showtraceback"),
-        ("get_ipython().set_custom_exc((Exception,), h)", "set_custom_exc"),
-        ("get_ipython().events.register('pre_run_cell', f)", "registers an IPython event"),
-        ("import sys\nsys.exit(0)", "calls `sys.exit`"),
-        ("import os\nos._exit(1)", "calls `os._exit`"),
-        ("exit()", "calls `exit`"),
-        ("import signal\nsignal.signal(2, 1)", "imports signal"),
-        ("text = open('../../source/t1/t1.ipynb').read()", "calls `open`"),
-        ("import sqlite3\nsqlite3.connect('gradebook.db')", "imports sqlite3"),
-        ("from pathlib import Path\nPath('x').write_text('y')", "imports pathlib"),
-        ("import os\nos.remove('x')", "calls `os.remove`"),
-        ("path = '../../../source/t1'", "refers to course or system files"),
-        ("import socket\nsocket.create_connection(('example.com', 80))", "imports socket"),
-        ("import urllib.request", "imports urllib.request"),
-        ("import requests", "imports requests"),
-        ("exec('x = 1')", "calls `exec`"),
-        ("eval('1 + 1')", "calls `eval`"),
-        ("__import__('os')", "`__import__`"),
-        ("import importlib", "imports importlib"),
-        ("globals()['np'] = None", "calls `globals`"),
-        ("import sys\nsys.modules['numpy'] = None", "sys.modules"),
-        ("f.__globals__['x'] = 1", "__globals__"),
-        ("type(np).__setattr__(np, 'allclose', f)", "__setattr__"),
-        ("import threading", "imports threading"),
-        ("import subprocess", "imports subprocess"),
-        ("!cat ../../source/t1/t1.ipynb", "runs a shell command"),
-        ("%%bash\nls", "cell magic %%bash"),
-        ("%run other.py", "IPython magic %run"),
-        ("np.allclose = (lambda *a: True\n", "assigns attributes of a library"),
-    ],
-)
+
+@pytest.mark.parametrize(("source", "expected"), TAMPERING)
 def test_scan_code_flags(source, expected):
     """Each way of tampering is reported with a line number and a reason."""
     found = scan_code(source)
@@ -159,11 +186,29 @@ def test_scan_code_flags(source, expected):
         "import warnings\nwarnings.warn('careful')",
         "def f(x):\n    \"\"\"Reads nothing from source/ or the gradebook.\"\"\"\n    return x",
         "x = np.maximum(np.array([1.0, -1.0]), 0.0)\ny = x.T @ x",
+        "code = 'abc'\nlabel = code.strip()\nresource = {}\nresource.update(a=1)",
     ],
 )
 def test_scan_code_allows_honest_code(source):
-    """Ordinary answers, imports of the course's libraries and docstrings are not flagged."""
+    """Ordinary answers, imports of the course's libraries, docstrings and variables named
+    like forbidden modules are not flagged."""
     assert scan_code(source) == []
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN_IMPORTS))
+def test_every_forbidden_import_is_reported(module):
+    """Each entry of the import table is found in its three spellings, with its reason."""
+    why = FORBIDDEN_IMPORTS[module]
+    for source in (f"import {module}", f"import {module}.part as p", f"from {module} import x"):
+        assert any(f"({why})" in r for r in scan_code(source)), (source, scan_code(source))
+
+
+@pytest.mark.parametrize("pattern", sorted(FORBIDDEN_CALLS))
+def test_every_forbidden_call_is_reported(pattern):
+    """Each entry of the call table is found when called, a * standing for any name."""
+    name = pattern.replace("*", "part")
+    found = scan_code(f"{name}(1)")
+    assert f"line 1: calls `{name}` ({FORBIDDEN_CALLS[pattern]})" in found, found
 
 
 # --- reading and repairing ----------------------------------------------------------------------
@@ -278,7 +323,7 @@ def test_repair_restores_the_release_structure(case, damage, expected):
         assert findings == []
     else:
         assert any(expected in m for m in messages), messages
-        assert {f.kind for f in findings} <= {"repaired"}
+        assert {f.kind for f in findings} <= {Kind.REPAIRED}
     want = _ids(reference)
     if case == "deleted answer and test":
         want = [g for g in want if g != "t1-square"]
@@ -316,7 +361,7 @@ def test_repair_refuses_what_is_not_a_notebook(raw, expected):
     """JSON that is not an nbformat-4 notebook is reported broken."""
     nb, findings = repair_notebook(raw, _reference(), "t1.ipynb")
     assert nb is None
-    assert [f.kind for f in findings] == ["broken"]
+    assert [f.kind for f in findings] == [Kind.BROKEN]
     assert expected in findings[0].message
 
 
@@ -360,11 +405,11 @@ def test_scan_submission_statuses_stage_and_quarantine(tmp_path):
     })
     scans = {s: scan_submission(course, ASSIGNMENT, s) for s in ("ann", "ben", "cy", "dee")}
     assert {s: scan.status for s, scan in scans.items()} == {
-        "ann": "ok", "ben": "repaired", "cy": "flagged", "dee": "failed"}
+        "ann": Status.OK, "ben": Status.REPAIRED, "cy": Status.FLAGGED, "dee": Status.FAILED}
     cy = scans["cy"]
-    assert any("assigns `np.allclose`" in r for r in cy.reasons("tampering"))
+    assert any("assigns `np.allclose`" in r for r in cy.reasons(Kind.TAMPERING))
     assert list(cy.zero_cells) == ["t1-cube-test"]
-    assert "truncated JSON" in scans["dee"].reasons("broken")[0]
+    assert "truncated JSON" in scans["dee"].reasons(Kind.BROKEN)[0]
 
     staging = tmp_path / "staged"
     target = stage_submission(cy, course.submitted_dir, staging)
@@ -396,7 +441,7 @@ def test_scan_reports_missing_and_extra_notebooks(tmp_path):
     messages = [f"{f.notebook}: {f.message}" for f in scan.all_findings()]
     assert "t1.ipynb: missing from the submission (scores 0)" in messages
     assert "notes.ipynb: not a released notebook (ignored by the grader)" in messages
-    assert scan.status == "ok"
+    assert scan.status == Status.OK
 
 
 # --- the sandbox plan ----------------------------------------------------------------------------
@@ -416,14 +461,14 @@ def test_kernel_plan_hides_the_course_and_copies_the_work_folder(tmp_path):
     plan = kernel_plan(course_dir=course_dir, notebooks_dir=notebooks, submission_dir=work,
                        run_dir=run_dir, db_url=f"sqlite:///{course_dir}/gradebook.db",
                        memory_mb=1024, cpu_seconds=60)
-    hidden = plan["hidden"]
+    hidden = plan.hidden
     assert "/tmp" in hidden or any(str(course_dir).startswith(h) for h in hidden)
     assert any(str(notebooks.resolve()).startswith(h) for h in hidden)
-    assert plan["writable"] == [str(run_dir.resolve())]
-    assert plan["files_from"] == str(work.resolve())
+    assert plan.writable == [str(run_dir.resolve())]
+    assert plan.files_from == str(work.resolve())
     assert not any(str(course_dir.resolve()).startswith(p) or p.startswith(
-        str(course_dir.resolve())) for p in plan["read_only"])
-    assert plan["env"]["HOME"] == "/tmp/home" and "JPY_PARENT_PID" not in plan["env"]
+        str(course_dir.resolve())) for p in plan.read_only)
+    assert plan.env["HOME"] == "/tmp/home" and "JPY_PARENT_PID" not in plan.env
     (work / "data").mkdir()
     (work / "data" / "x.txt").write_text("x")
     (work / "t1.ipynb").write_text("{}")
