@@ -9,14 +9,13 @@ worked, 1 when anything failed (the message names the assignment or student and 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import GradingConfig
+from .config import GradingConfig, gradebook_url
 from .course import (
     CONFIG_NAME,
     GRADEBOOK_ENV,
@@ -170,17 +169,6 @@ def _grading_config(course_dir: Path, args) -> GradingConfig:
         raise PipelineError(f"{Path(course_dir) / CONFIG_NAME}: {exc}") from exc
 
 
-def _options_dict(config: GradingConfig) -> dict:
-    return {
-        "jobs": config.jobs or None,
-        "timeout": config.timeout,
-        "memory_mb": config.memory_mb,
-        "retries": config.retries,
-        "progress": config.progress,
-        "sandbox": None if config.sandbox else False,
-    }
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every registered command (see :func:`command`)."""
     parser = argparse.ArgumentParser(
@@ -196,8 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _course(args, default_dir: Path | None = None) -> Course:
-    return Course.at(args.course_dir or default_dir, args.notebooks_dir)
+def _course(args, default_dir: Path | None = None, create: bool = False) -> Course:
+    """The course the command works on; ``create``: make it (build, demo), else it must exist."""
+    make = Course.create if create else Course.at
+    return make(args.course_dir or default_dir, args.notebooks_dir, gradebook_url(args))
 
 
 @command("build", "notebooks/<a>/<name>.py (jupytext) -> course/source/<a>/<name>.ipynb",
@@ -208,7 +198,7 @@ def _course(args, default_dir: Path | None = None) -> Course:
 def _cmd_build(args) -> int:
     from .build import build
 
-    course = _course(args)
+    course = _course(args, create=True)
     try:
         paths = build(course.notebooks_dir, course.source_dir, args.assignments or None)
     except ValueError as exc:
@@ -288,8 +278,7 @@ def _cmd_validate(args) -> int:
 
     course = _course(args)
     config = _grading_config(course.course_dir, args)
-    outcomes = validate(course, args.assignments or None, invert=args.invert,
-                        **_options_dict(config))
+    outcomes = validate(course, args.assignments or None, invert=args.invert, config=config)
     return _finish(outcomes, "validate --invert" if args.invert else "validate")
 
 
@@ -357,9 +346,8 @@ def _cmd_grade(args) -> int:
     sandboxed, banner = _sandbox_banner(config, args.no_sandbox)
     config = config.replace(sandbox=sandboxed)
     _say(banner)
-    options = _options_dict(config) | {"sandbox": sandboxed}
     outcomes = grade(course, args.assignments or None, args.student, shard=args.shard,
-                     on_scan=_print_scan, **options)
+                     on_scan=_print_scan, config=config)
     if args.shard and not outcomes:
         _say(f"grade: no selected student falls in shard {args.shard[0]}/{args.shard[1]}; "
              "nothing to do")
@@ -369,7 +357,7 @@ def _cmd_grade(args) -> int:
 
     for o in outcomes:
         if status_of(o) == "flagged":
-            _say(f"flagged: {o.task.label}: " + "; ".join(o.extra["flags"])[:600])
+            _say(f"flagged: {o.task.label}: " + "; ".join(o.flags)[:600])
     if not sandboxed:
         _say(banner)
     return status
@@ -520,7 +508,7 @@ def _cmd_check(args) -> int:
     course_dir, notebooks_dir = default_paths()
     config = _grading_config(course_dir, args)  # the scratch course copies this config
     return run_check(args.notebooks_dir or notebooks_dir, args.assignments or None,
-                     keep=args.keep, say=_say, **_options_dict(config))
+                     keep=args.keep, say=_say, config=config)
 
 
 @command("demo", "build, release, grade sample students, feedback, print the gradebook",
@@ -532,9 +520,10 @@ def _cmd_demo(args) -> int:
     from .pipeline import run_demo
 
     course_dir, _ = default_paths()
-    course = _course(args, default_dir=course_dir.parent / "demo-output" / "course")
+    course = _course(args, default_dir=course_dir.parent / "demo-output" / "course",
+                     create=True)
     config = _grading_config(course.course_dir, args)
-    return run_demo(course, say=_say, **_options_dict(config))
+    return run_demo(course, say=_say, config=config)
 
 
 @command("selfgrade", "grade your own notebook against the hidden tests (no instructor)",
@@ -586,10 +575,6 @@ def main(argv: list[str] | None = None) -> int:
     trusted_sys_path()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "db", None):
-        os.environ[GRADEBOOK_ENV] = args.db  # read by Course.config here and in every worker
-    elif args.command in ("check", "selfgrade"):
-        os.environ.pop(GRADEBOOK_ENV, None)  # scratch courses keep their own sqlite gradebook
     _skip_slow_imports()
     apply_grading_environment()
     start = time.perf_counter()

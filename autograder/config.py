@@ -13,20 +13,23 @@ In ``nbgrader_config.py``::
     c.Grading.jobs = 0            # processes at a time; 0: the number of cores
     c.Grading.sandbox = True      # run kernels in bubblewrap where it works
 
-The gradebook URL is nbgrader's own ``c.CourseDirectory.db_url`` (``--db`` overrides it),
-and the time one cell may run is nbgrader's ``c.Execute.timeout``.
+The gradebook URL is nbgrader's own ``c.CourseDirectory.db_url``; for the commands that take
+``--db``, that flag overrides it, else the environment variable ``MINIGRAD_GRADEBOOK_URL``
+(:func:`gradebook_url`, read here only). The time one cell may run is nbgrader's
+``c.Execute.timeout``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SECTION", "GradingConfig", "read_section"]
+__all__ = ["GRADEBOOK_ENV", "SECTION", "GradingConfig", "gradebook_url", "read_section"]
 
 SECTION = "Grading"
+GRADEBOOK_ENV = "MINIGRAD_GRADEBOOK_URL"
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class GradingConfig:
     retries: int = 1
     sandbox: bool = True
     progress: bool | None = None  # None: a bar when the output is a terminal
-    db_url: str = ""  # "" : the course's own gradebook
+    db_url: str = ""  # "": the course's own gradebook
 
     def __post_init__(self):
         checks = [
@@ -69,20 +72,26 @@ class GradingConfig:
     @classmethod
     def from_args(cls, course_dir: str | Path, args) -> GradingConfig:
         """:meth:`read` with the grading flags of an argparse namespace (absent ones ignored):
-        ``--jobs --timeout --memory-mb --retries --no-progress --db``."""
+        ``--jobs --timeout --memory-mb --retries --no-progress --no-sandbox --db`` (see
+        :func:`gradebook_url`)."""
         flags = {name: getattr(args, name, None)
                  for name in ("jobs", "timeout", "memory_mb", "retries")}
         if getattr(args, "no_progress", False):
             flags["progress"] = False
-        flags["db_url"] = getattr(args, "db", None)
+        if getattr(args, "no_sandbox", False):
+            flags["sandbox"] = False
+        flags["db_url"] = gradebook_url(args) or None
         return cls.read(course_dir, **flags)
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> GradingConfig:
-        return cls(**json.loads(text))
+def gradebook_url(args) -> str:
+    """The gradebook URL a command was given: ``--db``, else ``$MINIGRAD_GRADEBOOK_URL`` for a
+    command that takes ``--db``; '' when neither (the course's own gradebook).
+
+    Commands without ``--db`` (check, selfgrade: scratch courses) ignore the variable."""
+    if not hasattr(args, "db"):
+        return ""
+    return (args.db or os.environ.get(GRADEBOOK_ENV, "")).strip()
 
 
 def read_section(course_dir: str | Path) -> dict:

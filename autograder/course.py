@@ -5,9 +5,14 @@ nbgrader course root (``course/``, holding ``nbgrader_config.py``) and the gener
 nbgrader works in under that root. Every command builds one and hands it around.
 
 The gradebook is the course's sqlite file (``course/gradebook.db``) unless a URL says
-otherwise, first match wins: the environment variable ``MINIGRAD_GRADEBOOK_URL`` (what
-``--db`` sets), then ``c.CourseDirectory.db_url`` in ``nbgrader_config.py``. A PostgreSQL
-URL (``postgresql://user@host/db``) lets several graders or machines share one gradebook.
+otherwise, first match wins: the course's ``gradebook_url`` (what ``--db`` gives, see
+:func:`autograder.config.gradebook_url`), then ``c.CourseDirectory.db_url`` in
+``nbgrader_config.py``. A PostgreSQL URL (``postgresql://user@host/db``) lets several graders
+or machines share one gradebook.
+
+Reading a course never writes to it: :meth:`Course.at` refuses a folder without
+``nbgrader_config.py``; :meth:`Course.create` (build, and the scratch courses of check, demo
+and selfgrade) copies the project's configuration in.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import GRADEBOOK_ENV  # noqa: F401  (its old home; read only in config.py)
+
 __all__ = [
     "CONFIG_NAME",
-    "GRADEBOOK_ENV",
     "Course",
     "PipelineError",
     "default_paths",
@@ -36,7 +42,6 @@ __all__ = [
 ]
 
 CONFIG_NAME = "nbgrader_config.py"
-GRADEBOOK_ENV = "MINIGRAD_GRADEBOOK_URL"
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 
@@ -125,21 +130,42 @@ def template_config() -> Path:
 
 @dataclass(frozen=True)
 class Course:
-    """An nbgrader course root plus the folder of jupytext notebook sources."""
+    """An nbgrader course root plus the folder of jupytext notebook sources.
+
+    ``gradebook_url``: a gradebook that overrides the config's ``db_url`` ('' keeps it)."""
 
     course_dir: Path
     notebooks_dir: Path
+    gradebook_url: str = ""
 
     @classmethod
-    def at(cls, course_dir: str | Path | None = None, notebooks_dir: str | Path | None = None):
-        """The course at ``course_dir`` (default ``course/``); a missing config is copied in."""
-        default_course, default_notebooks = default_paths()
-        course = cls(
-            Path(course_dir or default_course).resolve(),
-            Path(notebooks_dir or default_notebooks).resolve(),
-        )
-        course.ensure_config()
+    def at(cls, course_dir: str | Path | None = None, notebooks_dir: str | Path | None = None,
+           gradebook_url: str = "") -> Course:
+        """The course at ``course_dir`` (default ``course/``); PipelineError when the folder
+        holds no nbgrader_config.py. Nothing is written."""
+        course = cls._paths(course_dir, notebooks_dir, gradebook_url)
+        if not course.config_path.is_file():
+            raise PipelineError(
+                f"{course.course_dir} is not a course folder: it has no {CONFIG_NAME} "
+                "(run `python -m autograder build` to make the course there, or fix --course-dir)")
         return course
+
+    @classmethod
+    def create(cls, course_dir: str | Path | None = None,
+               notebooks_dir: str | Path | None = None, gradebook_url: str = "") -> Course:
+        """The course at ``course_dir``, made there when missing: the folder, and a copy of the
+        project's nbgrader_config.py when it has none."""
+        course = cls._paths(course_dir, notebooks_dir, gradebook_url)
+        if not course.config_path.is_file():
+            course.course_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template_config(), course.config_path)
+        return course
+
+    @classmethod
+    def _paths(cls, course_dir, notebooks_dir, gradebook_url: str) -> Course:
+        default_course, default_notebooks = default_paths()
+        return cls(Path(course_dir or default_course).resolve(),
+                   Path(notebooks_dir or default_notebooks).resolve(), gradebook_url.strip())
 
     # folders nbgrader uses (its defaults, relative to the root)
     @property
@@ -175,13 +201,6 @@ class Course:
     def config_path(self) -> Path:
         return self.course_dir / CONFIG_NAME
 
-    def ensure_config(self) -> None:
-        """Copy the project's nbgrader_config.py into a course folder that has none."""
-        if self.config_path.is_file():
-            return
-        self.course_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(template_config(), self.config_path)
-
     def config(self):
         """The traitlets Config of this course, with the root pinned to ``course_dir``."""
         from traitlets.config.loader import PyFileConfigLoader
@@ -192,9 +211,8 @@ class Course:
         except Exception as exc:  # a broken config file is the instructor's to fix
             raise PipelineError(f"could not load {self.config_path}: {exc}") from exc
         cfg.CourseDirectory.root = str(self.course_dir)
-        override = os.environ.get(GRADEBOOK_ENV, "").strip()
-        if override:
-            cfg.CourseDirectory.db_url = override
+        if self.gradebook_url:
+            cfg.CourseDirectory.db_url = self.gradebook_url
         if cfg.CourseDirectory.get("db_url"):
             cfg.CourseDirectory.db_url = normalize_db_url(cfg.CourseDirectory.db_url)
         from .feedback import feedback_config
@@ -324,7 +342,8 @@ def grading_environment(single_thread: bool = False) -> dict[str, str]:
       user-level kernelspec pointing at another Python cannot take over;
     - with ``single_thread``, BLAS/OpenMP limited to one thread so parallel jobs do not
       oversubscribe the cores;
-    - no MPLBACKEND, so kernels plot with matplotlib's inline backend as a student's does.
+    - no MPLBACKEND (a headless shell may set Agg), so kernels plot with matplotlib's inline
+      backend as a student's does.
     """
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
@@ -336,7 +355,7 @@ def grading_environment(single_thread: bool = False) -> dict[str, str]:
     if kernels not in jupyter_path.split(os.pathsep):
         env["JUPYTER_PATH"] = kernels + (os.pathsep + jupyter_path if jupyter_path else "")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    env.pop("MPLBACKEND", None)  # the Makefile exports Agg for its own scripts
+    env.pop("MPLBACKEND", None)
     if single_thread:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(name, "1")

@@ -20,7 +20,11 @@ grading worker (see :mod:`autograder.worker`). It
   CPU-time or process limit) or does not stop after its timeout and an interrupt, starts a
   fresh kernel and runs the notebook again with that cell left out (its output says it was
   not run), at most ``max_kernel_restarts`` times; after that, the cells from there on are
-  marked not run. Every graded cell ends with an output, so nbgrader always records a score.
+  marked not run. Every graded cell ends with an output, so nbgrader always records a score;
+- reports what happened (a cell left out, the seed of each judged cell) as
+  :class:`~autograder.records.JudgeEvent` records: in its own ``events`` list, and as JSON
+  lines appended to ``events_file`` for the grading worker, which cannot reach the instance
+  nbgrader makes.
 
 The protocol with the kernel is :mod:`autograder.kernel.agent`: each judge call is one
 execute request whose ``user_expressions`` evaluate ``handle(REQUEST)``; it stores no
@@ -55,6 +59,7 @@ from .judge import KernelLost, Student, judge_block, seed_for
 from .judge.seeds import course_secret
 from .judge.tests import load_tests
 from .protocol import MAX_CHARS
+from .records import EventKind, JudgeEvent
 
 __all__ = ["FAILED", "NOT_RUN_ERROR", "ZEROED", "JudgedExecute", "agent_expression",
            "one_line_error", "scrub_paths"]
@@ -126,6 +131,8 @@ class JudgedExecute(Execute):
     zero_cells = Dict(help="grade_id -> reason: test cells that score 0").tag(config=True)
     seeds = Dict(help="grade_id -> seed recorded at an earlier grade (a regrade reuses it)"
                  ).tag(config=True)
+    events_file = Unicode("", help="file to which each JudgeEvent is appended as a JSON line "
+                                   "('' : only the instance's events list)").tag(config=True)
     call_timeout = Float(0.0, help="seconds one judge call may take (0: the cell timeout)"
                          ).tag(config=True)
     max_output_chars = Integer(
@@ -138,16 +145,20 @@ class JudgedExecute(Execute):
         16, help="megabytes the kernel may write to its socket folder").tag(config=True)
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
 
-    # What happened, per notebook, for the grading worker to report (one task per process).
-    journal: list[dict] = []
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.events: list[JudgeEvent] = []
 
-    def _event(self, kind: str, cell: NotebookNode | None, detail: str) -> None:
-        label = ""
-        if cell is not None:
-            label = cell.metadata.get("nbgrader", {}).get("grade_id", "") or ""
-        notebook = (self.resources or {}).get("nbgrader", {}).get("notebook", "")
-        JudgedExecute.journal.append(
-            {"notebook": notebook, "kind": kind, "cell": label, "detail": detail})
+    def _event(self, kind: EventKind, cell: NotebookNode, detail: str = "",
+               seed: int | None = None) -> None:
+        event = JudgeEvent(
+            kind, notebook=(self.resources or {}).get("nbgrader", {}).get("notebook", ""),
+            cell=cell.metadata.get("nbgrader", {}).get("grade_id", "") or "",
+            detail=detail, seed=seed)
+        self.events.append(event)
+        if self.events_file:
+            with open(self.events_file, "a", encoding="utf-8") as fh:
+                fh.write(event.to_json() + "\n")
 
     # kernels -------------------------------------------------------------------------------
     def create_kernel_manager(self):
@@ -223,7 +234,7 @@ class JudgedExecute(Execute):
             else:
                 reason = ("this cell did not finish within the time limit and did not stop "
                           "when interrupted")
-            self._event("kernel-lost", self.nb.cells[culprit], reason)
+            self._event(EventKind.KERNEL_LOST, self.nb.cells[culprit], reason)
             if attempt > self.max_kernel_restarts or culprit in withheld:
                 for later in range(index, len(self.nb.cells)):
                     cell = self.nb.cells[later]
@@ -372,7 +383,7 @@ class JudgedExecute(Execute):
         if seed is None:
             secret = course_secret(Path(self.judge_dir)) if self.judge_dir else ""
             seed = seed_for(self._who[0], self._who[1], grade_id, secret)
-        self._event("seed", cell, str(int(seed)))
+        self._event(EventKind.SEED, cell, seed=int(seed))
         try:
             verdict = await asyncio.to_thread(judge_block, test.code, student, seed=seed,
                                               filename=test.filename, preamble=test.preamble)

@@ -13,15 +13,16 @@ only roughly equal in size).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .course import Course, PipelineError, display_url
-from .parallel import Outcome, Task, run_tasks
+from .config import GradingConfig
+from .course import Course, PipelineError, display_url, pick_assignments
+from .parallel import Outcome, run_tasks
+from .records import StagedSubmission, Task, TaskKind
 from .report import format_table
 
 if TYPE_CHECKING:
@@ -79,9 +80,11 @@ def grade(
     students: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     on_scan: Callable[[list[SubmissionScan]], None] | None = None,
-    **run_options,
+    config: GradingConfig | None = None,
 ) -> list[Outcome]:
-    """Autograde every submitted (assignment, student) pair, filtered by the arguments.
+    """Autograde every submitted (assignment, student) pair, filtered by the arguments,
+    as ``config`` says (None: :meth:`GradingConfig.read` of the course; its ``db_url``,
+    when set, is the gradebook).
 
     ``shard=(i, n)`` keeps the students of shard i of n (see :func:`shard_of`); a shard
     that holds none of the selected students returns no outcomes.
@@ -90,10 +93,14 @@ def grade(
     before any task starts) and graded by the scan's rule from a staged copy that holds its
     regular files only (links and special files are refused): repaired notebooks are
     graded as repaired, tampering is withheld and its exercise scores 0 (the outcome's
-    ``extra["flags"]`` says why), a submission that cannot be repaired or read is not
+    ``flags`` say why), a submission that cannot be repaired or read is not
     graded (a failed outcome with the reason). Flagged and failed submissions are copied to
     ``course/quarantine/``. One outcome per pair, in order.
     """
+    if config is None:
+        config = GradingConfig.read(course.course_dir)
+    if config.db_url:
+        course = Course(course.course_dir, course.notebooks_dir, config.db_url)
     pairs = course.submissions(assignments)
     if students:
         pairs = [p for p in pairs if p[1] in students]
@@ -117,17 +124,15 @@ def grade(
     with course.gradebook() as gb:
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
-    run_options.setdefault("desc", "grading")
-    return _scan_and_grade(course, pairs, on_scan, run_options)
+    return _scan_and_grade(course, pairs, on_scan, config)
 
 
-def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[Outcome]:
+def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> list[Outcome]:
     from .scan import quarantine, scan_submission, stage_submission
 
     def failed(task: Task, why: str, scan: SubmissionScan | None = None) -> Outcome:
         flags = scan.reasons("tampering") if scan is not None else []
-        return Outcome(task, False, "not graded: " + why[:400],
-                       extra={"scan": "failed", "flags": flags})
+        return Outcome(task, False, "not graded: " + why[:400], scan="failed", flags=flags)
 
     scans: list[SubmissionScan | None] = []
     outcomes: list[Outcome | None] = [None] * len(pairs)
@@ -136,7 +141,7 @@ def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[O
             scans.append(scan_submission(course, assignment, student))
         except Exception as exc:  # noqa: BLE001
             scans.append(None)
-            outcomes[index] = failed(Task("grade", assignment, student),
+            outcomes[index] = failed(Task(TaskKind.GRADE, assignment, student),
                                      f"the scan could not read the submission "
                                      f"({type(exc).__name__}: {exc})")
     if on_scan is not None:
@@ -147,7 +152,7 @@ def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[O
         for index, scan in enumerate(scans):
             if scan is None:
                 continue
-            task = Task("grade", scan.assignment, scan.student)
+            task = Task(TaskKind.GRADE, scan.assignment, scan.student)
             try:
                 if scan.status in ("failed", "flagged"):
                     quarantine(course, scan)
@@ -155,19 +160,18 @@ def _scan_and_grade(course: Course, pairs, on_scan, run_options: dict) -> list[O
                     outcomes[index] = failed(task, "; ".join(scan.reasons("broken")), scan)
                     continue
                 stage_submission(scan, course.submitted_dir, staging)
-                plan = staging / f"plan-{index}.json"
-                plan.write_text(json.dumps({"submitted_dir": str(staging),
-                                            "zero_cells": scan.zero_cells}))
             except Exception as exc:  # noqa: BLE001
                 outcomes[index] = failed(task, f"the submission could not be staged "
                                                f"({type(exc).__name__}: {exc})", scan)
                 continue
-            tasks.append(Task("grade", scan.assignment, scan.student, plan=str(plan)))
+            staged = StagedSubmission(str(staging), dict(scan.zero_cells))
+            tasks.append(Task(TaskKind.GRADE, scan.assignment, scan.student, staged=staged))
             slots.append(index)
-        for index, outcome in zip(slots, run_tasks(course, tasks, **run_options)):
+        for index, outcome in zip(slots, run_tasks(course, tasks, config, desc="grading")):
             scan = scans[index]
-            outcome.extra.update(scan=scan.status, flags=scan.reasons("tampering"),
-                                 repairs=scan.reasons("repaired"))
+            outcome.scan = scan.status
+            outcome.flags = scan.reasons("tampering")
+            outcome.repairs = scan.reasons("repaired")
             outcomes[index] = outcome
     return [o for o in outcomes if o is not None]
 
@@ -176,40 +180,36 @@ def status_of(outcome: Outcome) -> str:
     """graded, flagged (graded, tampering found) or failed (not graded)."""
     if not outcome.ok:
         return "failed"
-    return "flagged" if outcome.extra.get("flags") else "graded"
+    return "flagged" if outcome.flags else "graded"
 
 
 def validate(
-    course: Course, assignments: list[str] | None = None, invert: bool = False, **run_options
+    course: Course, assignments: list[str] | None = None, invert: bool = False,
+    config: GradingConfig | None = None,
 ) -> list[Outcome]:
-    """nbgrader validate on source notebooks (must pass) or, ``invert``, releases (must fail)."""
+    """nbgrader validate on source notebooks (must pass) or, ``invert``, releases (must fail),
+    as ``config`` says (None: :meth:`GradingConfig.read` of the course)."""
     base = course.release_dir if invert else course.source_dir
     available = course.released_assignments() if invert else course.source_assignments()
-    wanted = assignments or available
-    missing = [a for a in wanted if a not in available]
-    if missing or not wanted:
-        step = "release" if invert else "build"
-        raise PipelineError(
-            f"no notebooks for {', '.join(missing) or 'any assignment'} in {base} "
-            f"(run `python -m autograder {step}` first)"
-        )
+    step = "release" if invert else "build"
+    wanted = pick_assignments(assignments, available, "notebooks", base,
+                              fix=f"python -m autograder {step}")
     tasks = [
-        Task("validate", a, path=str(p), invert=invert)
+        Task(TaskKind.VALIDATE, a, path=str(p), invert=invert)
         for a in wanted
         for p in sorted((base / a).glob("*.ipynb"))
     ]
-    run_options.setdefault("desc", "validating")
-    return run_tasks(course, tasks, **run_options)
+    return run_tasks(course, tasks, config, desc="validating")
 
 
 def _grade_reason(o: Outcome) -> str:
-    flags = o.extra.get("flags") or []
+    flags = o.flags
     parts = []
     if flags:
         parts.append(flags[0] + (f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""))
     if o.reason:
         parts.append(o.reason)
-    repairs = o.extra.get("repairs") or []
+    repairs = o.repairs
     if repairs and o.ok:
         parts.append(f"repaired ({len(repairs)}): {repairs[0]}")
     text = "; ".join(parts)
@@ -220,7 +220,7 @@ def outcome_table(outcomes: list[Outcome]) -> str:
     """One row per task: what, status, score, seconds, reason."""
     rows = []
     for o in outcomes:
-        if o.task.kind == "grade":
+        if o.task.kind is TaskKind.GRADE:
             score = "-" if o.score is None else f"{o.score:g}/{o.max_score:g}"
             status = {"failed": "FAILED", "flagged": "FLAGGED"}.get(status_of(o), "graded")
             rows.append([o.task.student, o.task.assignment, status, score,
@@ -235,7 +235,7 @@ def outcome_table(outcomes: list[Outcome]) -> str:
 def summary_line(outcomes: list[Outcome]) -> str:
     ok = sum(o.ok for o in outcomes)
     failed = len(outcomes) - ok
-    if outcomes and outcomes[0].task.kind == "grade":
+    if outcomes and outcomes[0].task.kind is TaskKind.GRADE:
         flagged = sum(status_of(o) == "flagged" for o in outcomes)
         return f"{ok - flagged} graded, {failed} failed, {flagged} flagged"
     return f"{ok} passed, {failed} failed"

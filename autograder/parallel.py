@@ -6,7 +6,9 @@ fresh ``python -m autograder.worker``. The parent only watches: a task that exce
 time limit is killed with its process group (a sandboxed kernel dies with it, bwrap's
 ``--die-with-parent``; an unsandboxed one notices its parent is gone and exits), one that
 dies is reported, a kernel that fails to start is retried. Nothing one task does stops the
-others.
+others. The parent and a worker speak through files holding a
+:class:`~autograder.records.TaskRecord` and a :class:`~autograder.records.TaskResult`; the
+limits come from one :class:`~autograder.config.GradingConfig`.
 
 As with any multiprocessing fork server, a script that calls :func:`run_tasks` must keep
 its top-level code under ``if __name__ == "__main__":`` (``python -m autograder`` does).
@@ -14,7 +16,6 @@ its top-level code under ``if __name__ == "__main__":`` (``python -m autograder`
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import GradingConfig
 from .course import Course, grading_environment
+from .records import Status, Task, TaskRecord, TaskResult
 
 __all__ = ["Outcome", "Task", "default_jobs", "run_tasks"]
 
@@ -38,32 +41,10 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class Task:
-    """One unit of work: ``grade`` (assignment, student) or ``validate`` (a notebook path).
-
-    ``plan``: for ``grade``, a JSON file from the pre-grade scan (where the repaired
-    submission was staged, which test cells score 0); empty: grade ``submitted/`` as is.
-    """
-
-    kind: str
-    assignment: str
-    student: str = ""
-    path: str = ""
-    invert: bool = False
-    plan: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.kind == "grade":
-            return f"{self.student}/{self.assignment}"
-        what = "release (--invert)" if self.invert else "source"
-        return f"validate {what} {Path(self.path).name}"
-
-
 @dataclass
 class Outcome:
-    """What became of a task."""
+    """What became of a task: its result, the attempts it took and, for a graded submission,
+    what the pre-grade scan found (``scan`` status, tampering ``flags``, ``repairs``)."""
 
     task: Task
     ok: bool
@@ -73,7 +54,11 @@ class Outcome:
     seconds: float = 0.0
     attempts: int = 1
     max_rss_mb: float = 0.0
-    extra: dict = field(default_factory=dict)
+    needs_manual_grade: bool = False
+    cells: dict[str, float] = field(default_factory=dict)  # grade_id -> points
+    scan: str = ""
+    flags: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
 
 
 class _Running:
@@ -153,123 +138,102 @@ def _start(task_file: Path, result_file: Path, log_file: Path, cwd: str, env: di
     return popen.pid, wait_popen
 
 
-def _run_once(
-    course: Course, task: Task, workdir: Path, index: int, timeout: float, memory_mb: int,
-    env: dict, running: _Running, use_fork: bool, sandbox: bool = False,
-) -> dict:
+def _run_once(record: TaskRecord, workdir: Path, index: int, env: dict, running: _Running,
+              use_fork: bool) -> TaskResult:
     task_file = workdir / f"task-{index}.json"
     result_file = workdir / f"result-{index}.json"
     log_file = workdir / f"log-{index}.txt"
     result_file.unlink(missing_ok=True)
-    payload = {
-        "kind": task.kind,
-        "assignment": task.assignment,
-        "student": task.student,
-        "path": task.path,
-        "invert": task.invert,
-        "course_dir": str(course.course_dir),
-        "notebooks_dir": str(course.notebooks_dir),
-        "memory_mb": memory_mb,
-        "timeout": timeout,
-        "plan": task.plan,
-        "sandbox": sandbox,
-    }
-    task_file.write_text(json.dumps(payload))
+    task_file.write_text(record.to_json())
+    timeout = record.config.timeout
     with running.lock:
         if running.stopping.is_set():
-            return {"ok": False, "reason": "not run: the batch was interrupted"}
-        pid, wait = _start(task_file, result_file, log_file, str(course.course_dir), env,
-                           use_fork)
+            return TaskResult(Status.FAILED, "not run: the batch was interrupted")
+        pid, wait = _start(task_file, result_file, log_file, record.course_dir, env, use_fork)
         running.pids.add(pid)
     try:
         code = wait(timeout if timeout > 0 else None)
         if code is None:
             _kill_group(pid)
             wait(None)
-            return {
-                "ok": False,
-                "reason": f"stopped after the time limit of {timeout:g} s per task",
-                "seconds": float(timeout),
-            }
+            return TaskResult(Status.FAILED,
+                              f"stopped after the time limit of {timeout:g} s per task",
+                              seconds=float(timeout))
     finally:
         with running.lock:
             running.pids.discard(pid)
     if running.stopping.is_set():
-        return {"ok": False, "reason": "stopped: the batch was interrupted"}
+        return TaskResult(Status.FAILED, "stopped: the batch was interrupted")
     if result_file.is_file():
         try:
-            return json.loads(result_file.read_text())
-        except json.JSONDecodeError:
+            return TaskResult.from_json(result_file.read_text())
+        except ValueError:  # cut short: the worker died while writing it
             pass
     tail = []
     if log_file.is_file():
         tail = [ln for ln in log_file.read_text(errors="replace").splitlines() if ln.strip()]
     how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    return {
-        "ok": False,
-        "reason": f"the grading process {how}" + (f": {tail[-1][:300]}" if tail else ""),
-        "retryable": code < 0 and -code != signal.SIGKILL,
-    }
+    again = code < 0 and -code != signal.SIGKILL
+    return TaskResult(Status.RETRYABLE if again else Status.FAILED,
+                      f"the grading process {how}" + (f": {tail[-1][:300]}" if tail else ""))
 
 
 def run_tasks(
     course: Course,
     tasks: list[Task],
-    jobs: int | None = None,
-    timeout: float = 1800.0,
-    memory_mb: int = 4096,
-    retries: int = 1,
+    config: GradingConfig | None = None,
     desc: str = "grading",
-    progress: bool | None = None,
     fork_server: bool = True,
-    sandbox: bool | None = None,
 ) -> list[Outcome]:
-    """Run ``tasks`` with ``jobs`` processes at a time; outcomes come back in task order.
+    """Run ``tasks`` as ``config`` says; outcomes come back in task order.
 
-    ``timeout`` is per task (seconds, 0 for none), ``memory_mb`` caps each task's address
-    space (its kernel included; 0 for none), ``retries`` re-runs a task whose kernel failed
-    to start. ``progress``: True/False forces the tqdm bar on/off, None shows it on a terminal.
+    ``config`` (None: :meth:`GradingConfig.read` of the course): ``jobs`` processes at a time,
+    ``timeout`` per task (seconds, 0 for none), ``memory_mb`` caps each task's address space
+    (its kernel included; 0 for none), ``retries`` re-runs a task whose kernel failed to
+    start, ``progress`` True/False forces the tqdm bar on/off (None: on a terminal),
+    ``sandbox`` runs grading kernels in bubblewrap where :func:`autograder.sandbox.sandbox_status`
+    says it works, ``db_url`` (else the course's ``gradebook_url``) names the gradebook.
     ``fork_server``: fork tasks from a server with nbgrader imported (else a fresh
-    ``python -m autograder.worker`` per task). ``sandbox``: run grading kernels in bubblewrap
-    (None: wherever :func:`autograder.sandbox.sandbox_status` says it works).
+    ``python -m autograder.worker`` per task).
     """
     from tqdm import tqdm
 
     from .sandbox import sandbox_status
 
-    if sandbox is None:
-        sandbox = sandbox_status().available
-
-    jobs = max(1, jobs or default_jobs())
+    if config is None:
+        config = GradingConfig.read(course.course_dir)
+    config = config.replace(sandbox=config.sandbox and sandbox_status().available,
+                            db_url=config.db_url or course.gradebook_url)
+    jobs = max(1, config.jobs or default_jobs())
     env = grading_environment(single_thread=jobs > 1)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     lock = threading.Lock()
     running = _Running()
-    disable = None if progress is None else not progress
+    disable = None if config.progress is None else not config.progress
 
     with tempfile.TemporaryDirectory(prefix="autograder-run-") as tmp:
         workdir = Path(tmp)
 
         def work(index: int) -> Outcome:
-            task = tasks[index]
+            record = TaskRecord(tasks[index], str(course.course_dir), str(course.notebooks_dir),
+                                config)
             attempt = 0
             while True:
                 attempt += 1
-                raw = _run_once(course, task, workdir, index, timeout, memory_mb, env, running,
-                                fork_server, bool(sandbox))
-                if raw.get("ok") or not raw.get("retryable") or attempt > retries:
+                result = _run_once(record, workdir, index, env, running, fork_server)
+                if result.status is not Status.RETRYABLE or attempt > config.retries:
                     break
-            known = {"ok", "reason", "score", "max_score", "seconds", "max_rss_mb", "retryable"}
             return Outcome(
-                task=task,
-                ok=bool(raw.get("ok")),
-                reason=str(raw.get("reason", "")),
-                score=raw.get("score"),
-                max_score=raw.get("max_score"),
-                seconds=float(raw.get("seconds", 0.0)),
+                task=record.task,
+                ok=result.status is Status.DONE,
+                reason=result.reason,
+                score=result.score,
+                max_score=result.max_score,
+                seconds=result.seconds,
                 attempts=attempt,
-                max_rss_mb=float(raw.get("max_rss_mb", 0.0)),
-                extra={k: v for k, v in raw.items() if k not in known},
+                max_rss_mb=result.max_rss_mb,
+                needs_manual_grade=result.needs_manual_grade,
+                cells=dict(result.cells),
             )
 
         with tqdm(total=len(tasks), desc=desc, unit="task", disable=disable,

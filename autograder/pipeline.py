@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build import build, notebook_sources
-from .course import Course, PipelineError
-from .parallel import Outcome, Task, run_tasks
+from .config import GradingConfig
+from .course import Course, PipelineError, pick_assignments
+from .parallel import Outcome, run_tasks
+from .records import Task, TaskKind
 from .release import release
 from .report import format_table, gradebook_table
 from .samples import (
@@ -105,13 +107,13 @@ def _tasks_for(course: Course, checks: dict[str, AssignmentCheck], validate: boo
             continue
         if validate:
             for path in sorted((course.source_dir / name).glob("*.ipynb")):
-                tasks.append(Task("validate", name, path=str(path)))
+                tasks.append(Task(TaskKind.VALIDATE, name, path=str(path)))
             for path in sorted((course.release_dir / name).glob("*.ipynb")):
-                tasks.append(Task("validate", name, path=str(path), invert=True))
+                tasks.append(Task(TaskKind.VALIDATE, name, path=str(path), invert=True))
         for student in SAMPLE_STUDENTS:
-            tasks.append(Task("grade", name, student))
-    # the slowest work first keeps both cores busy to the end
-    tasks.sort(key=lambda t: (t.kind != "grade", t.student == "sample-blank"))
+            tasks.append(Task(TaskKind.GRADE, name, student))
+    # the slowest work first keeps every core busy to the end
+    tasks.sort(key=lambda t: (t.kind is not TaskKind.GRADE, t.student == "sample-blank"))
     return tasks
 
 
@@ -140,7 +142,7 @@ def _verdicts(course: Course, student: str, assignment: str) -> dict[str, str]:
 
 def _check_cells(course: Course, chk: AssignmentCheck, o: Outcome) -> None:
     """The buggy student, cell by cell: each test cell's score and quoted verdict."""
-    got = o.extra.get("cells") or {}
+    got = o.cells
     for gid, want in sorted(chk.cells.items()):
         if gid not in got:
             chk.problems.append(f"sample-buggy: no grade for test cell {gid}")
@@ -161,7 +163,7 @@ def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome],
     for o in outcomes:
         chk = checks[o.task.assignment]
         chk.outcomes.append(o)
-        if o.task.kind == "validate":
+        if o.task.kind is TaskKind.VALIDATE:
             if not o.ok:
                 what = "validate --invert (release)" if o.task.invert else "validate (source)"
                 chk.problems.append(f"{what} {Path(o.task.path).name}: {o.reason}")
@@ -185,7 +187,7 @@ def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome],
 
 def _score_cell(chk: AssignmentCheck, student: str) -> str:
     for o in chk.outcomes:
-        if o.task.kind == "grade" and o.task.student == student:
+        if o.task.kind is TaskKind.GRADE and o.task.student == student:
             if not o.ok:
                 return "FAILED"
             want = chk.expected.get(student)
@@ -195,7 +197,8 @@ def _score_cell(chk: AssignmentCheck, student: str) -> str:
 
 
 def _validate_cell(chk: AssignmentCheck, invert: bool) -> str:
-    found = [o for o in chk.outcomes if o.task.kind == "validate" and o.task.invert == invert]
+    found = [o for o in chk.outcomes
+             if o.task.kind is TaskKind.VALIDATE and o.task.invert == invert]
     if not found:
         return "-"
     return "ok" if all(o.ok for o in found) else "FAILED"
@@ -204,7 +207,7 @@ def _validate_cell(chk: AssignmentCheck, invert: bool) -> str:
 def check_table(checks: dict[str, AssignmentCheck]) -> str:
     rows = []
     for name, chk in checks.items():
-        grade_secs = [o.seconds for o in chk.outcomes if o.task.kind == "grade" and o.ok]
+        grade_secs = [o.seconds for o in chk.outcomes if o.task.kind is TaskKind.GRADE and o.ok]
         rows.append([
             name,
             "-" if chk.total is None else f"{chk.total:g}",
@@ -228,36 +231,32 @@ def run_check(
     keep: bool = False,
     say: Callable[[str], None] = print,
     scratch_dir: Path | None = None,
-    **run_options,
+    config: GradingConfig | None = None,
 ) -> int:
     """Check every assignment in a scratch course; print a table; return the exit status.
 
     The scratch course lives in a new temporary folder, removed at the end unless ``keep``;
-    with ``scratch_dir`` it is made there and left in place.
+    with ``scratch_dir`` it is made there and left in place. ``config``: the grading limits
+    (None: those of the project's nbgrader_config.py); the scratch course always keeps its
+    own gradebook, whatever ``config.db_url`` says.
     """
     start = time.perf_counter()
-    available = sorted(notebook_sources(Path(notebooks_dir)))
-    wanted = assignments or available
-    missing = [a for a in wanted if a not in available]
-    if missing:
-        raise PipelineError(
-            f"no notebook sources for {', '.join(missing)} in {notebooks_dir} "
-            f"(found: {', '.join(available) or 'none'})"
-        )
-    if not wanted:
-        raise PipelineError(f"no assignments in {notebooks_dir}: nothing to check")
+    wanted = pick_assignments(assignments, notebook_sources(Path(notebooks_dir)),
+                              "notebook sources", notebooks_dir)
     if scratch_dir is not None:
         scratch, keep = Path(scratch_dir), True
     else:
         scratch = Path(tempfile.mkdtemp(prefix="autograder-check-"))
     try:
-        course = Course.at(scratch / "course", notebooks_dir)
+        course = Course.create(scratch / "course", notebooks_dir)
+        if config is None:
+            config = GradingConfig.read(course.course_dir)
+        config = config.replace(db_url="")
         checks = prepare_assignments(course, wanted, say, force_release=True)
         tasks = _tasks_for(course, checks, validate=True)
         if tasks:
             _create_students(course)
-            run_options.setdefault("desc", "check")
-            _judge(checks, run_tasks(course, tasks, **run_options), course)
+            _judge(checks, run_tasks(course, tasks, config, desc="check"), course)
         say("")
         say(check_table(checks))
         failed = {n: c for n, c in checks.items() if c.problems}
@@ -266,7 +265,7 @@ def run_check(
             for problem in chk.problems:
                 say(f"  - {problem}")
         grade_times = [o.seconds for c in checks.values() for o in c.outcomes
-                       if o.task.kind == "grade" and o.ok]
+                       if o.task.kind is TaskKind.GRADE and o.ok]
         if grade_times:
             say(f"\ngrade: {sum(grade_times) / len(grade_times):.1f} s per notebook on average "
                 f"(slowest {max(grade_times):.1f} s)")
@@ -283,9 +282,10 @@ def run_check(
 def run_demo(
     course: Course,
     say: Callable[[str], None] = print,
-    **run_options,
+    config: GradingConfig | None = None,
 ) -> int:
-    """Build, release, grade the samples, write feedback and print the gradebook."""
+    """Build, release, grade the samples, write feedback and print the gradebook, as
+    ``config`` says (None: :meth:`GradingConfig.read` of the course)."""
     from .feedback import generate_feedback
 
     start = time.perf_counter()
@@ -297,8 +297,7 @@ def run_demo(
     tasks = _tasks_for(course, checks, validate=False)
     if tasks:
         _create_students(course)
-        run_options.setdefault("desc", "grading samples")
-        _judge(checks, run_tasks(course, tasks, **run_options), course)
+        _judge(checks, run_tasks(course, tasks, config, desc="grading samples"), course)
     feedback_files = []
     for name, chk in checks.items():
         if not chk.outcomes:

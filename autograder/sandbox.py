@@ -25,18 +25,20 @@ with:
   ``JPY_PARENT_PID`` is gone, which ipykernel cannot check across pid namespaces), and
   ``--die-with-parent`` so a killed grading worker takes its kernel along.
 
-Where bwrap does not work, the same launcher starts the kernel directly in a copy of the
-submission's regular files (limits still apply) and ``grade`` says loudly that grading is
-not sandboxed. Either way the gradebook is written only by nbgrader in the grading worker,
-and the verdicts are made by the judge in that worker, never inside the kernel.
+The plan is a :class:`~autograder.records.KernelPlan` the grading worker writes as JSON.
+Where bwrap does not work (or ``c.Grading.sandbox`` is off), the same launcher starts the
+kernel directly in a copy of the submission's regular files (limits still apply) and
+``grade`` says loudly that grading is not sandboxed. Either way the gradebook is written
+only by nbgrader in the grading worker, and the verdicts are made by the judge in that
+worker, never inside the kernel.
 
-This module imports only the standard library: the launcher runs once per kernel start.
+This module imports only the standard library and :mod:`autograder.records`: the launcher
+runs once per kernel start.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import resource
 import shutil
@@ -46,15 +48,22 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import GRADEBOOK_ENV
+from .records import KernelPlan
+
 __all__ = [
+    "KERNEL_WORK",
     "SandboxStatus",
     "bwrap_command",
+    "file_kind",
     "kernel_plan",
+    "limit_processes",
     "main",
+    "remove_cgroup",
     "sandbox_status",
+    "submission_files",
 ]
 
-SANDBOX_ENV = "AUTOGRADER_SANDBOX"  # "off" turns the sandbox off
 KERNEL_WORK = "/tmp/work"
 _CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -74,8 +83,6 @@ class SandboxStatus:
 @functools.lru_cache(maxsize=1)
 def sandbox_status() -> SandboxStatus:
     """Try ``bwrap`` with the namespaces grading uses; the answer is cached per process."""
-    if os.environ.get(SANDBOX_ENV, "").lower() in {"0", "off", "no", "false"}:
-        return SandboxStatus(False, f"turned off by {SANDBOX_ENV}={os.environ[SANDBOX_ENV]}")
     if sys.platform != "linux":
         return SandboxStatus(False, f"bubblewrap needs Linux (this is {sys.platform})")
     bwrap = shutil.which("bwrap")
@@ -142,8 +149,8 @@ def kernel_plan(
     file_mb: int = 256,
     tmp_mb: int = 512,
     max_processes: int = 64,
-) -> dict:
-    """Everything the kernel launcher needs for one student, as a JSON-ready dict.
+) -> KernelPlan:
+    """Everything the kernel launcher needs for one student.
 
     ``submission_dir`` is where the launcher copies the kernel's working files from (its
     regular files only); the kernel never sees the folder itself."""
@@ -200,24 +207,24 @@ def kernel_plan(
     for name in _THREAD_VARS:
         if os.environ.get(name):
             env[name] = os.environ[name]
-    return {
-        "sandbox": bool(sandbox),
-        "python": sys.executable,
-        "hidden": hidden,
-        "blank_files": blank_files,
-        "read_only": shown,
-        "writable": [os.path.realpath(run_dir)],
-        "files_from": os.path.realpath(submission_dir),
-        "run_dir": os.path.realpath(run_dir),
-        "font_cache": _matplotlib_font_cache(),
-        "env": env,
-        "max_processes": int(max_processes or 0),
-        "cgroup": f"autograder-{os.getpid()}-{os.path.basename(os.path.realpath(run_dir))}",
-        "memory_mb": int(memory_mb or 0),
-        "cpu_seconds": int(cpu_seconds or 0),
-        "file_mb": int(file_mb or 0),
-        "tmp_mb": int(tmp_mb or 0),
-    }
+    return KernelPlan(
+        sandbox=bool(sandbox),
+        python=sys.executable,
+        hidden=hidden,
+        blank_files=blank_files,
+        read_only=shown,
+        writable=[os.path.realpath(run_dir)],
+        files_from=os.path.realpath(submission_dir),
+        run_dir=os.path.realpath(run_dir),
+        font_cache=_matplotlib_font_cache(),
+        env=env,
+        max_processes=int(max_processes or 0),
+        cgroup=f"autograder-{os.getpid()}-{os.path.basename(os.path.realpath(run_dir))}",
+        memory_mb=int(memory_mb or 0),
+        cpu_seconds=int(cpu_seconds or 0),
+        file_mb=int(file_mb or 0),
+        tmp_mb=int(tmp_mb or 0),
+    )
 
 
 def file_kind(mode: int) -> str:
@@ -286,31 +293,31 @@ def submission_files(folder: str, limit_mb: int = 64, limit_files: int = 500,
     return out
 
 
-def bwrap_command(plan: dict, kernel_argv: list[str],
+def bwrap_command(plan: KernelPlan, kernel_argv: list[str],
                   files: list[tuple[str, int]] = ()) -> list[str]:
     """The bwrap command line that runs ``kernel_argv`` as the plan says; ``files`` are
     (relative path, fd) pairs copied into the kernel's working folder."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for folder in plan["hidden"]:
-        size = plan["tmp_mb"] if folder == "/tmp" else 16
+    for folder in plan.hidden:
+        size = plan.tmp_mb if folder == "/tmp" else 16
         if size:
             argv += ["--size", str(size * 1024 * 1024)]
         argv += ["--tmpfs", folder]
-    if not any(f == "/tmp" for f in plan["hidden"]):
-        argv += ["--size", str(max(plan["tmp_mb"], 1) * 1024 * 1024), "--tmpfs", "/tmp"]
-    for path in plan["blank_files"]:
+    if "/tmp" not in plan.hidden:
+        argv += ["--size", str(max(plan.tmp_mb, 1) * 1024 * 1024), "--tmpfs", "/tmp"]
+    for path in plan.blank_files:
         argv += ["--ro-bind", "/dev/null", path]
-    for folder in plan["read_only"]:
+    for folder in plan.read_only:
         argv += ["--ro-bind", folder, folder]
-    home = plan["env"]["HOME"]
+    home = plan.env["HOME"]
     argv += ["--dir", home, "--dir", f"{home}/.cache", "--dir", f"{home}/.cache/matplotlib"]
-    for path in plan["font_cache"]:
+    for path in plan.font_cache:
         argv += ["--ro-bind", path, f"{home}/.cache/matplotlib/{os.path.basename(path)}"]
-    for folder in plan["writable"]:
+    for folder in plan.writable:
         argv += ["--bind", folder, folder]
-    for folder in plan["hidden"]:  # empty and read-only (the binds inside stay writable)
+    for folder in plan.hidden:  # empty and read-only (the binds inside stay writable)
         if folder != "/tmp":
             argv += ["--remount-ro", folder]
     argv += ["--dir", KERNEL_WORK]
@@ -327,12 +334,12 @@ def bwrap_command(plan: dict, kernel_argv: list[str],
                 argv += ["--dir", f"{KERNEL_WORK}/{folder}"]
         argv += ["--file", str(fd), f"{KERNEL_WORK}/{rel}"]
     argv += ["--chdir", KERNEL_WORK, "--clearenv"]
-    for name, value in sorted(plan["env"].items()):
+    for name, value in sorted(plan.env.items()):
         argv += ["--setenv", name, value]
     return argv + ["--", *kernel_argv]
 
 
-def _set_limits(plan: dict) -> None:
+def _set_limits(plan: KernelPlan) -> None:
     def cap(which, soft, hard=None):
         try:
             resource.setrlimit(which, (soft, soft if hard is None else hard))
@@ -340,15 +347,15 @@ def _set_limits(plan: dict) -> None:
             pass
 
     cap(resource.RLIMIT_CORE, 0)
-    if plan.get("memory_mb"):
-        cap(resource.RLIMIT_AS, plan["memory_mb"] * 1024 * 1024)
-    if plan.get("cpu_seconds"):
-        cap(resource.RLIMIT_CPU, plan["cpu_seconds"], plan["cpu_seconds"] + 5)
-    if plan.get("file_mb"):
-        cap(resource.RLIMIT_FSIZE, plan["file_mb"] * 1024 * 1024)
+    if plan.memory_mb:
+        cap(resource.RLIMIT_AS, plan.memory_mb * 1024 * 1024)
+    if plan.cpu_seconds:
+        cap(resource.RLIMIT_CPU, plan.cpu_seconds, plan.cpu_seconds + 5)
+    if plan.file_mb:
+        cap(resource.RLIMIT_FSIZE, plan.file_mb * 1024 * 1024)
 
 
-def limit_processes(plan: dict) -> str:
+def limit_processes(plan: KernelPlan) -> str:
     """Cap the number of processes of this launcher and all it starts; say how.
 
     A pids cgroup (v1 ``/sys/fs/cgroup/pids`` or v2 ``/sys/fs/cgroup``) where this user may
@@ -356,11 +363,11 @@ def limit_processes(plan: dict) -> str:
     process of the user, so it is set to the user's current count plus the cap). Root
     without a writable cgroup gets no process cap ('none' says so).
     """
-    cap = int(plan.get("max_processes") or 0)
+    cap = plan.max_processes
     if cap <= 0:
         return "none"
     for root in _CGROUP_ROOTS:
-        group = os.path.join(root, plan.get("cgroup") or f"autograder-{os.getpid()}")
+        group = os.path.join(root, plan.cgroup or f"autograder-{os.getpid()}")
         try:
             if not os.path.isfile(os.path.join(root, "cgroup.procs")):
                 continue
@@ -388,11 +395,11 @@ def limit_processes(plan: dict) -> str:
     return "none"
 
 
-def remove_cgroup(plan: dict) -> None:
+def remove_cgroup(plan: KernelPlan) -> None:
     """Remove the plan's pids cgroup once its processes are gone (no error if absent)."""
     for root in _CGROUP_ROOTS:
         try:
-            os.rmdir(os.path.join(root, plan.get("cgroup") or "-"))
+            os.rmdir(os.path.join(root, plan.cgroup or "-"))
         except OSError:
             pass
 
@@ -405,24 +412,24 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m autograder.sandbox PLAN.json CONNECTION_FILE [KERNEL ARGS]",
               file=sys.stderr)
         return 2
-    plan = json.loads(Path(args[0]).read_text())
-    kernel = [plan["python"], "-I", "-m", "ipykernel_launcher", "-f", args[1], *args[2:]]
+    plan = KernelPlan.from_json(Path(args[0]).read_text())
+    kernel = [plan.python, "-I", "-m", "ipykernel_launcher", "-f", args[1], *args[2:]]
     _set_limits(plan)
     how = limit_processes(plan)
     try:  # for reports and tests; the kernel may rewrite it, so nothing trusts it
-        fd = os.open(os.path.join(plan["run_dir"], "limits.txt"),
+        fd = os.open(os.path.join(plan.run_dir, "limits.txt"),
                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as fh:
             fh.write(f"processes: {how}\n")
     except OSError:
         pass
-    files = submission_files(plan["files_from"])
-    if plan["sandbox"]:
+    files = submission_files(plan.files_from)
+    if plan.sandbox:
         command = bwrap_command(plan, kernel, files)
         for _, fd in files:
             os.set_inheritable(fd, True)
         os.execvp(command[0], command)  # the descriptors are inherited by bwrap
-    work = tempfile.mkdtemp(prefix="work-", dir=plan["run_dir"])
+    work = tempfile.mkdtemp(prefix="work-", dir=plan.run_dir)
     for rel, fd in files:
         target = os.path.join(work, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -430,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfileobj(src, dst)
     os.chdir(work)
     env = dict(os.environ)
-    env.pop("MINIGRAD_GRADEBOOK_URL", None)  # course.GRADEBOOK_ENV: may hold a password
+    env.pop(GRADEBOOK_ENV, None)  # an instructor's shell may set it; it may hold a password
     os.execve(kernel[0], kernel, env)
     return 0  # pragma: no cover - exec does not return
 

@@ -239,6 +239,7 @@ def selfgrade(
     Raises PipelineError when the notebook cannot be graded.
     """
     from .build import build
+    from .config import GradingConfig
     from .feedback import generate_feedback
     from .grading import grade
     from .release import release
@@ -253,7 +254,7 @@ def selfgrade(
     scratch = Path(tempfile.mkdtemp(prefix="autograder-selfgrade-"))
     try:
         with _own_gradebook():
-            course = Course.at(scratch / "course", notebooks_dir)
+            course = Course.create(scratch / "course", notebooks_dir)
             try:
                 build(course.notebooks_dir, course.source_dir, [name])
             except ValueError as exc:
@@ -264,7 +265,9 @@ def selfgrade(
             target = course.submitted_dir / STUDENT / name
             target.mkdir(parents=True)
             shutil.copyfile(notebook_path, target / f"{stem}.ipynb")
-            outcomes = grade(course, [name], [STUDENT], jobs=1, timeout=timeout, progress=False)
+            config = GradingConfig.read(course.course_dir, jobs=1, timeout=timeout,
+                                        progress=False)
+            outcomes = grade(course, [name], [STUDENT], config=config)
             if not outcomes or not outcomes[0].ok:
                 reason = outcomes[0].reason if outcomes else "nothing was graded"
                 raise PipelineError(f"nbgrader could not grade {notebook_path}: {reason}")

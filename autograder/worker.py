@@ -1,34 +1,37 @@
 """One grading task in a process of its own.
 
-The parent (:mod:`autograder.parallel`) writes the task as JSON, runs it in a new process
-(forked from a fork server that has nbgrader imported already, via :func:`forked_entry`, or
-started as ``python -I -m autograder.worker TASK.json RESULT.json``) and reads the result; a
-crash, a hang or a memory blow-up here costs one task, never the batch. Tasks:
+The parent (:mod:`autograder.parallel`) writes a :class:`~autograder.records.TaskRecord`
+as JSON, runs it in a new process (forked from a fork server that has nbgrader imported
+already, via :func:`forked_entry`, or started as ``python -I -m autograder.worker TASK.json
+RESULT.json``) and reads the :class:`~autograder.records.TaskResult`; a crash, a hang or a
+memory blow-up here costs one task, never the batch. The record's
+:class:`~autograder.config.GradingConfig` gives the limits and the gradebook. Tasks:
 
 - ``grade``: nbgrader autograde of one (assignment, student), then the score from the
   gradebook. nbgrader's Execute step is replaced by
   :class:`autograder.execute.JudgedExecute`: the kernel runs through the sandbox launcher
   (:mod:`autograder.sandbox`; in bubblewrap when the task says so) and the hidden tests run
-  here, in the judge, against plain data from the kernel.
-  With a ``plan`` from the pre-grade scan (:mod:`autograder.scan`), nbgrader reads the
-  staged, repaired submission instead of ``submitted/``, and the test cells the scan named
-  score 0. The gradebook is written here, by nbgrader, never from inside the kernel;
+  here, in the judge, against plain data from the kernel; it reports the cells it left out
+  and the seeds it used through a file of :class:`~autograder.records.JudgeEvent` lines.
+  When the task carries a staged submission from the pre-grade scan (:mod:`autograder.scan`),
+  nbgrader reads that repaired copy instead of ``submitted/``, and the test cells the scan
+  named score 0. The gradebook is written here, by nbgrader, never from inside the kernel;
 - ``validate``: nbgrader's Validator on one notebook (``invert``: no test may pass).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import resource
 import sqlite3
 import sys
 import time
-import traceback
 from pathlib import Path
 
-__all__ = ["error_summary", "forked_entry", "main", "run_task_file"]
+from .records import EventKind, JudgeEvent, Status, TaskKind, TaskRecord, TaskResult
+
+__all__ = ["error_summary", "forked_entry", "main", "retryable", "run_task_file"]
 
 _EXC_LINE = re.compile(
     r"^(?:\[ERROR\]\s*)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b:?(.*)$"
@@ -40,6 +43,12 @@ _RETRYABLE = (
     "database is locked",
     "Address already in use",
 )
+
+
+def retryable(text: str) -> bool:
+    """Whether a failure reads as one another attempt may not meet (a kernel that did not
+    start, a locked gradebook, a port in use)."""
+    return any(s in text for s in _RETRYABLE)
 
 
 def error_summary(result: dict) -> str:
@@ -83,7 +92,7 @@ def _limit_memory(megabytes: int) -> None:
             pass
 
 
-def _grading_api(course, task: dict, kernel_dir: Path):
+def _grading_api(course, record: TaskRecord, kernel_dir: Path):
     """nbgrader's API for one grade task: JudgedExecute in place of Execute, kernels started
     by the sandbox launcher, and the staged submission when the scan made one."""
     from nbgrader.apps import NbGraderAPI
@@ -96,10 +105,10 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     from .judge.seeds import read_seeds
     from .sandbox import kernel_plan
 
+    task, config = record.task, record.config
     apply_grading_environment()
     cfg = course.config()
-    plan = json.loads(Path(task["plan"]).read_text()) if task.get("plan") else {}
-    staged = plan.get("submitted_dir", "")
+    staged = task.staged.submitted_dir if task.staged else ""
     if staged:
         cfg.CourseDirectory.submitted_directory = staged
     if "autograde_preprocessors" in cfg.Autograde:
@@ -110,98 +119,81 @@ def _grading_api(course, task: dict, kernel_dir: Path):
     coursedir = CourseDirectory(config=cfg)
     run_dir = kernel_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    timeout = float(task.get("timeout") or 0)
     kernel = kernel_plan(
         course_dir=course.course_dir,
         notebooks_dir=course.notebooks_dir,
-        submission_dir=coursedir.format_path(coursedir.autograded_directory, task["student"],
-                                       task["assignment"]),
+        submission_dir=coursedir.format_path(coursedir.autograded_directory, task.student,
+                                             task.assignment),
         run_dir=run_dir,
         db_url=coursedir.db_url,
         extra_hidden=(staged,) if staged else (),
-        sandbox=bool(task.get("sandbox")),
-        memory_mb=int(task.get("memory_mb") or 0),
-        cpu_seconds=int(timeout) if timeout > 0 else 0,
+        sandbox=config.sandbox,
+        memory_mb=config.memory_mb,
+        cpu_seconds=int(config.timeout),
     )
     plan_path = kernel_dir / "kernel-plan.json"
-    plan_path.write_text(json.dumps(kernel))
+    plan_path.write_text(kernel.to_json())
     cfg.JudgedExecute.kernel_plan = str(plan_path)
     cfg.JudgedExecute.runtime_dir = str(run_dir)
     cfg.JudgedExecute.judge_dir = str(course.judge_dir)
-    cfg.JudgedExecute.zero_cells = dict(plan.get("zero_cells", {}))
-    cfg.JudgedExecute.seeds = read_seeds(coursedir.db_url, task["student"], task["assignment"])
+    cfg.JudgedExecute.events_file = str(kernel_dir / "events.jsonl")
+    cfg.JudgedExecute.zero_cells = dict(task.staged.zero_cells) if task.staged else {}
+    cfg.JudgedExecute.seeds = read_seeds(coursedir.db_url, task.student, task.assignment)
     coursedir = CourseDirectory(config=cfg)
     return NbGraderAPI(coursedir=coursedir, config=cfg)
 
 
-def _lost_kernels() -> list[str]:
-    """Cells JudgedExecute left out because they killed or hung the kernel."""
-    from .execute import JudgedExecute
-
-    notes: list[str] = []
-    for event in JudgedExecute.journal:
-        if event["kind"] == "kernel-lost":
-            where = f"{event['notebook']}.ipynb" + (f" [{event['cell']}]" if event["cell"] else "")
-            notes.append(f"{where}: not run: {event['detail']}")
-    return notes
+def _read_events(path: Path) -> list[JudgeEvent]:
+    if not path.is_file():
+        return []
+    return [JudgeEvent.from_json(line) for line in path.read_text().splitlines() if line]
 
 
-def _seeds() -> dict[str, tuple[str, int]]:
-    """grade_id -> (notebook, seed) the judge used in this grade."""
-    from .execute import JudgedExecute
-
-    return {e["cell"]: (e["notebook"], int(e["detail"]))
-            for e in JudgedExecute.journal if e["kind"] == "seed" and e["cell"]}
-
-
-def _grade(task: dict) -> dict:
+def _grade(record: TaskRecord) -> TaskResult:
     import shutil
     import tempfile
 
     from .course import Course
-    from .execute import JudgedExecute
     from .judge.seeds import record_seeds
+    from .records import KernelPlan
     from .sandbox import remove_cgroup
 
-    course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
-    assignment, student = task["assignment"], task["student"]
+    task = record.task
+    course = Course(Path(record.course_dir), Path(record.notebooks_dir), record.config.db_url)
     kernel_dir = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
-    JudgedExecute.journal.clear()
     try:
-        api = _grading_api(course, task, kernel_dir)
-        result = api.autograde(assignment, student, force=True, create=True)
+        api = _grading_api(course, record, kernel_dir)
+        result = api.autograde(task.assignment, task.student, force=True, create=True)
+        events = _read_events(kernel_dir / "events.jsonl")
     finally:
         plan_path = kernel_dir / "kernel-plan.json"
         if plan_path.is_file():
-            remove_cgroup(json.loads(plan_path.read_text()))
+            remove_cgroup(KernelPlan.from_json(plan_path.read_text()))
         shutil.rmtree(kernel_dir, ignore_errors=True)
-    notes = _lost_kernels()
     log = result.get("log") or ""
     if not result.get("success"):
         reason = error_summary(result)
-        return {
-            "ok": False,
-            "reason": reason,
-            "retryable": any(s in log + reason for s in _RETRYABLE),
-            "notes": notes,
-        }
+        return TaskResult(Status.RETRYABLE if retryable(log + reason) else Status.FAILED,
+                          reason)
+    notes = [f"{e.notebook}.ipynb" + (f" [{e.cell}]" if e.cell else "") + f": not run: {e.detail}"
+             for e in events if e.kind is EventKind.KERNEL_LOST]
     for line in log.splitlines():
         if "No submitted file" in line:
             notes.append("missing notebook " + Path(line.split(":", 1)[-1].strip()).name)
-    record_seeds(course.db_url(), student, assignment, _seeds())
+    seeds = {e.cell: (e.notebook, e.seed) for e in events
+             if e.kind is EventKind.SEED and e.cell and e.seed is not None}
+    record_seeds(course.db_url(), task.student, task.assignment, seeds)
     with course.gradebook() as gb:
-        submission = gb.find_submission(assignment, student)
-        out = {
-            "ok": True,
-            "score": float(submission.score),
-            "max_score": float(submission.max_score),
-            "needs_manual_grade": bool(submission.needs_manual_grade),
-            "cells": {grade.name: float(grade.score)
-                      for nb in submission.notebooks for grade in nb.grades},
-        }
-    if notes:
-        out["reason"] = "; ".join(notes)
-    return out
+        submission = gb.find_submission(task.assignment, task.student)
+        return TaskResult(
+            Status.DONE,
+            reason="; ".join(notes),
+            score=float(submission.score),
+            max_score=float(submission.max_score),
+            needs_manual_grade=bool(submission.needs_manual_grade),
+            cells={grade.name: float(grade.score)
+                   for nb in submission.notebooks for grade in nb.grades},
+        )
 
 
 def _first_line(text: str) -> str:
@@ -211,15 +203,15 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _validate(task: dict) -> dict:
+def _validate(record: TaskRecord) -> TaskResult:
     from nbgrader.validator import Validator
 
     from .course import Course
 
-    course = Course(Path(task["course_dir"]), Path(task["notebooks_dir"]))
+    course = Course(Path(record.course_dir), Path(record.notebooks_dir), record.config.db_url)
     validator = Validator(config=course.config())
-    validator.invert = bool(task.get("invert"))
-    results = validator.validate(task["path"])
+    validator.invert = record.task.invert
+    results = validator.validate(record.task.path)
     for key, what in (
         ("type_changed", "changed cell type"),
         ("changed", "changed test cell"),
@@ -236,40 +228,41 @@ def _validate(task: dict) -> dict:
 
                 last = [ln for ln in strip_ansi(error).splitlines() if ln.strip()]
                 detail += f" -> {last[-1].strip()}" if last else ""
-            return {"ok": False, "reason": f"{len(cells)} {what}(s); first: {detail}"[:400]}
-    return {"ok": True}
+            return TaskResult(Status.FAILED, f"{len(cells)} {what}(s); first: {detail}"[:400])
+    return TaskResult(Status.DONE)
 
 
 def run_task_file(task_path: str, result_path: str) -> None:
-    """Run the task in ``task_path`` (JSON) and write its result to ``result_path``."""
+    """Run the :class:`TaskRecord` in ``task_path`` and write its :class:`TaskResult` to
+    ``result_path``."""
+    import dataclasses
+
     from .course import trusted_sys_path
 
     trusted_sys_path()
     # see autograder.cli._skip_slow_imports: seconds saved in every worker
     sys.modules.setdefault("rfc3987_syntax", None)
-    task = json.loads(Path(task_path).read_text())
-    _limit_memory(int(task.get("memory_mb", 0)))
+    record = TaskRecord.from_json(Path(task_path).read_text())
+    _limit_memory(record.config.memory_mb)
     _busy_timeout()
     start = time.perf_counter()
     try:
-        if task["kind"] == "grade":
-            result = _grade(task)
-        elif task["kind"] == "validate":
-            result = _validate(task)
+        if record.task.kind is TaskKind.GRADE:
+            result = _grade(record)
         else:
-            result = {"ok": False, "reason": f"unknown task kind {task['kind']!r}"}
+            result = _validate(record)
     except MemoryError:
-        result = {"ok": False, "reason": "the grader ran out of memory"}
+        result = TaskResult(Status.FAILED, "the grader ran out of memory")
     except Exception as exc:
-        tail = traceback.format_exc().strip().splitlines()[-1]
-        result = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:400] or tail}
-    result["seconds"] = time.perf_counter() - start
+        reason = f"{type(exc).__name__}: {exc}"[:400]
+        result = TaskResult(Status.RETRYABLE if retryable(reason) else Status.FAILED, reason)
     usage = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     )
-    result["max_rss_mb"] = usage / 1024.0
-    Path(result_path).write_text(json.dumps(result))
+    result = dataclasses.replace(result, seconds=time.perf_counter() - start,
+                                 max_rss_mb=usage / 1024.0)
+    Path(result_path).write_text(result.to_json())
 
 
 def forked_entry(task_path: str, result_path: str, log_path: str, cwd: str,

@@ -39,6 +39,7 @@ import threading
 import time
 from pathlib import Path
 
+from autograder.config import GradingConfig
 from autograder.course import GRADEBOOK_ENV, Course, default_paths
 from autograder.grading import grade
 from autograder.parallel import default_jobs
@@ -49,6 +50,7 @@ KINDS = ("solution", "buggy", "solution", "blank")  # half correct, a quarter ea
 SPEEDUP_TARGET = 1.6
 OVERHEAD_TARGET = 0.15
 TOL = 1e-6
+ONE_JOB = GradingConfig(jobs=1, progress=False)  # one student at a time, no bar
 RATIO_TARGET = 1.3
 
 
@@ -68,7 +70,7 @@ def judge_ratios(course: Course, expected: dict, repeat: int) -> bool:
         graded, bare = [], []
         for _ in range(repeat):
             start = time.perf_counter()
-            outcome = grade(course, [assignment], [student], jobs=1, progress=False)[0]
+            outcome = grade(course, [assignment], [student], config=ONE_JOB)[0]
             graded.append(time.perf_counter() - start)
             if not outcome.ok or abs((outcome.score or 0) - expected[(assignment, student)]) > TOL:
                 print(f"  {assignment}: grading went wrong ({outcome.reason or outcome.score})")
@@ -191,7 +193,8 @@ def timed_run(course: Course, expected: dict, jobs: int, label: str,
     if sampler:
         sampler.start()
     start = time.perf_counter()
-    outcomes = grade(course, None, students, jobs=jobs, progress=False, **options)
+    outcomes = grade(course, None, students,
+                     config=GradingConfig(jobs=jobs, progress=False, **options))
     wall = time.perf_counter() - start
     load_after = os.getloadavg()[0]
     cpu_note = ""
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     _, notebooks_dir = default_paths()
     scratch = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
-        course = Course.at(scratch / "course", notebooks_dir)
+        course = Course.create(scratch / "course", notebooks_dir)
         start = time.perf_counter()
         expected = make_class(course, args.students, args.per_student)
         assignments = sorted({a for a, _ in expected})
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
               f"set-up {time.perf_counter() - start:.0f} s")
 
         first = min(expected)  # warm-up: the fork server starts here, untimed
-        grade(course, [first[0]], [first[1]], jobs=1, progress=False)
+        grade(course, [first[0]], [first[1]], config=ONE_JOB)
         ratios_ok = judge_ratios(course, expected, max(1, args.repeat))
         if args.ratio_only:
             return 0 if ratios_ok else 1

@@ -348,7 +348,7 @@ def batch(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks" / A1, notebooks / A1)
     shutil.copytree(ROOT / "tests" / "fixtures" / "notebooks" / F1, notebooks / F1)
     _write_config(root / "course")
-    course = Course.at(root / "course", notebooks)
+    course = Course.create(root / "course", notebooks)
     checks = prepare_assignments(course, [A1, F1], lambda _: None, force_release=True)
     assert not any(c.problems for c in checks.values()), {n: c.problems for n, c in
                                                            checks.items()}
@@ -630,8 +630,7 @@ def test_runtime_defences_without_the_scan(tmp_path):
                        submission_dir=work, run_dir=run_dir, db_url=f"sqlite:///{gradebook}",
                        sandbox=sandboxed, memory_mb=3072, cpu_seconds=300, max_processes=48)
     plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    JudgedExecute.journal.clear()
+    plan_path.write_text(plan.to_json())
     executor = JudgedExecute(kernel_plan=str(plan_path), runtime_dir=str(run_dir),
                              judge_dir=str(course_dir / "judge"), timeout=8, iopub_timeout=3,
                              max_output_chars=20_000)
@@ -678,7 +677,7 @@ def test_runtime_defences_without_the_scan(tmp_path):
     # a judge call that runs too long fails its cell; one that kills the kernel loses it
     assert errors(20) == [FAILED] and "spin() did not finish within 8 s" in verdict(20)
     assert errors(21) == [NOT_RUN_ERROR] and "the kernel died" in verdict(21)
-    lost = [e for e in JudgedExecute.journal if e["kind"] == "kernel-lost"]
+    lost = [e for e in executor.events if e.kind == "kernel-lost"]
     assert len(lost) == 3
     # links planted before the kernel died were never written through; no module planted in
     # the submission was imported by the launcher or the grader

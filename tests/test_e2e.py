@@ -146,7 +146,7 @@ def lab_course(tmp_path_factory):
     """A released scratch course; the solution-filled copies under release/solved/."""
     saved = dict(os.environ)
     try:  # the pipeline edits os.environ (PATH, JUPYTER_PATH)
-        course = Course.at(tmp_path_factory.mktemp("e2e") / "course", NOTEBOOKS)
+        course = Course.create(tmp_path_factory.mktemp("e2e") / "course", NOTEBOOKS)
         build(NOTEBOOKS, course.source_dir)
         samples = course.course_dir / "samples"
         notebooks = []

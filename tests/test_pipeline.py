@@ -18,6 +18,7 @@ import pytest
 from autograder.build import build
 from autograder.cli import main
 from autograder.collect import plan_collect
+from autograder.config import GradingConfig
 from autograder.course import Course, grading_environment, kernel_python
 from autograder.feedback import generate_feedback
 from autograder.grading import grade
@@ -50,8 +51,8 @@ def checked(tmp_path_factory):
     saved = dict(os.environ)
     scratch = tmp_path_factory.mktemp("check")
     lines: list[str] = []
-    status = run_check(FIXTURE_NOTEBOOKS, say=lines.append, scratch_dir=scratch, jobs=2,
-                       progress=False)
+    status = run_check(FIXTURE_NOTEBOOKS, say=lines.append, scratch_dir=scratch,
+                       config=GradingConfig(jobs=2, progress=False))
     os.environ.clear()
     os.environ.update(saved)
     return status, "\n".join(lines), Course.at(scratch / "course", FIXTURE_NOTEBOOKS)
@@ -226,9 +227,8 @@ def test_grade_stops_a_student_over_the_time_limit(checked, restore_environ):
     """A notebook that never finishes is stopped at the time limit and reported as failed."""
     _, _, course = checked
     _submit_with_prefix(course, "sleepy", "import time\ntime.sleep(600)\n")
-    # a fresh interpreter per task here (fork_server=False): both start paths get killed
-    [outcome] = grade(course, [ASSIGNMENT], ["sleepy"], jobs=1, timeout=4, progress=False,
-                      fork_server=False)
+    [outcome] = grade(course, [ASSIGNMENT], ["sleepy"],
+                      config=GradingConfig(jobs=1, timeout=4, progress=False))
     assert not outcome.ok
     assert "time limit of 4 s" in outcome.reason
 
@@ -238,11 +238,13 @@ def test_memory_cap_reaches_the_kernel(checked, restore_environ):
     _, _, course = checked
     _submit_with_prefix(course, "greedy",
                         "import numpy as _np\n_big = _np.empty(2**32, dtype=_np.uint8)\n")
-    [capped] = grade(course, [ASSIGNMENT], ["greedy"], jobs=1, memory_mb=2048, progress=False)
+    [capped] = grade(course, [ASSIGNMENT], ["greedy"],
+                     config=GradingConfig(jobs=1, memory_mb=2048, progress=False))
     assert capped.ok and capped.score == 3.0  # f1-cube never got defined: 2 points lost
     autograded = (course.autograded_dir / "greedy" / ASSIGNMENT / "f1_tiny.ipynb").read_text()
     assert "MemoryError" in autograded
-    [free] = grade(course, [ASSIGNMENT], ["greedy"], jobs=1, memory_mb=0, progress=False)
+    [free] = grade(course, [ASSIGNMENT], ["greedy"],
+                   config=GradingConfig(jobs=1, memory_mb=0, progress=False))
     assert free.ok and free.score == 5.0  # np.empty does not touch the pages
 
 
@@ -264,7 +266,7 @@ def test_release_keeps_an_edited_release(checked, capsys, restore_environ):
 
 def test_a_bug_that_loses_points_outside_its_exercise_is_refused(tmp_path):
     """One mistake costs points once: a bug in exercise 2 may not lose points in exercise 1."""
-    course = Course.at(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
     build(course.notebooks_dir, course.source_dir, [ASSIGNMENT])
     path = tmp_path / "buggy.py"
     path.write_text("BUGS = [{'mistake': 'wrong sign', 'cells': {'f1-cube-grad': 'x'}, "
@@ -289,7 +291,8 @@ def test_check_fails_with_a_message_naming_the_problem(tmp_path, restore_environ
     buggy = notebooks / ASSIGNMENT / "buggy.py"
     buggy.write_text(buggy.read_text().replace("'f1-cube-grad':", "'f1-no-such-cell':"))
     lines: list[str] = []
-    status = run_check(notebooks, say=lines.append, jobs=1, progress=False)
+    status = run_check(notebooks, say=lines.append,
+                       config=GradingConfig(jobs=1, progress=False))
     output = "\n".join(lines)
     assert status == 1
     assert "f1_tiny: check failed" in output
@@ -302,17 +305,45 @@ def test_check_fails_with_a_message_naming_the_problem(tmp_path, restore_environ
         (["grade"], 1, "no submissions to grade"),
         (["validate", "--invert"], 1, "run `python -m autograder release` first"),
         (["lab", "--dry-run"], 1, "nothing released"),
-        (["feedback"], 1, "nothing autograded"),
+        (["feedback"], 1, "no autograded submissions"),
         (["check", "nope"], 1, "no notebook sources for nope"),
         (["collect", ASSIGNMENT, "missing.zip"], 1, "expected a .zip file"),
     ],
 )
 def test_commands_fail_with_a_message(tmp_path, capsys, restore_environ, argv, status, message):
     """Commands on an empty course exit 1 and say what to run first."""
-    args = ["--course-dir", str(tmp_path / "course"), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
     assert main([*argv, *args]) == status
     err = capsys.readouterr().err
     assert f"autograder {argv[0]}: error:" in err and message in err
+
+
+@pytest.mark.parametrize("command", ["scan", "grade", "report", "feedback", "release"])
+def test_a_mistyped_course_dir_is_refused_and_left_alone(tmp_path, capsys, restore_environ,
+                                                         command):
+    """A command that reads a course fails on a folder without nbgrader_config.py, names the
+    folder and says what to do, and creates nothing."""
+    typo = tmp_path / "typo"
+    assert main([command, "--course-dir", str(typo)]) == 1
+    err = capsys.readouterr().err
+    assert f"{typo} is not a course folder: it has no nbgrader_config.py" in err
+    assert "run `python -m autograder build`" in err and "fix --course-dir" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scan_on_a_mistyped_course_dir_creates_nothing(tmp_path):
+    """`python -m autograder scan --course-dir <typo>` in a process of its own: exit 1, nothing
+    written."""
+    import subprocess
+    import sys
+
+    typo = tmp_path / "typo"
+    done = subprocess.run([sys.executable, "-m", "autograder", "scan", "--course-dir", str(typo)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "is not a course folder" in done.stderr
+    assert not typo.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_every_command_has_help(capsys):

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from autograder.cli import main
-from autograder.course import GRADEBOOK_ENV, Course, display_url, normalize_db_url
+from autograder.config import GRADEBOOK_ENV
+from autograder.course import Course, display_url, normalize_db_url
 from autograder.grading import parse_shard, shard_of, shard_students
 from autograder.samples import buggy_path, load_buggy, write_samples
 
@@ -118,7 +119,8 @@ def test_normalize_db_url(url, expected):
 def test_unreachable_gradebook_is_named_without_its_password(tmp_path, capsys, restore_environ):
     """A gradebook that cannot be opened fails the command with its URL, password hidden."""
     url = "postgresql://grader:s3cret-pw@127.0.0.1:1/nowhere"
-    args = ["--course-dir", str(tmp_path / "course"), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
     assert main(["report", "--db", url, *args]) == 1
     err = capsys.readouterr().err
     assert "could not open the gradebook postgresql+psycopg2://grader:***@127.0.0.1:1/nowhere" \
@@ -185,7 +187,7 @@ def two_machines(pg_url, tmp_path_factory):
     os.environ.pop(GRADEBOOK_ENV, None)
     try:
         root = tmp_path_factory.mktemp("machines")
-        first = Course.at(root / "first" / "course", FIXTURE_NOTEBOOKS)
+        first = Course.create(root / "first" / "course", FIXTURE_NOTEBOOKS)
         args = ["--course-dir", str(first.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
         assert main(["build", *args]) == 0
         assert main(["release", "--db", pg_url, *args]) == 0

@@ -82,7 +82,7 @@ def course(tmp_path_factory):
     saved = dict(os.environ)
     os.environ.pop(GRADEBOOK_ENV, None)
     try:
-        course = Course.at(tmp_path_factory.mktemp("report") / "course", FIXTURE_NOTEBOOKS)
+        course = Course.create(tmp_path_factory.mktemp("report") / "course", FIXTURE_NOTEBOOKS)
         _fill_gradebook(course)
         yield course
     finally:

@@ -45,7 +45,7 @@ def restore_environ():
 def _samples(tmp: Path, notebooks_dir: Path, assignment: str) -> dict[str, Path]:
     """The sample students' notebooks of one assignment, made by the pipeline."""
     saved = dict(os.environ)
-    course = Course.at(tmp / "course", notebooks_dir)
+    course = Course.create(tmp / "course", notebooks_dir)
     build(notebooks_dir, course.source_dir, [assignment])
     release(course, [assignment], force=True)
     written = write_samples(course.source_dir / assignment, course.release_dir / assignment,
