@@ -58,12 +58,14 @@ def as_array(data, dtype=None):
     that labels stay integers.
     """
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
-        _check_numbers(data, f"{type(data).__name__} of dtype {data.dtype}")
+        if data.dtype.kind not in "biufc":
+            _refuse(f"{type(data).__name__} of dtype {data.dtype}")
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, (str, bytes)):
-        raise TypeError(f"Tensor: data must be numbers (got {type(data).__name__})")
+        _refuse(type(data).__name__)
     if isinstance(data, np.generic):
-        _check_numbers(data, type(data).__name__)
+        if data.dtype.kind not in "biufc":
+            _refuse(type(data).__name__)
         return np.asarray(data, dtype=dtype)
     try:
         arr = np.asarray(data, dtype=dtype)
@@ -79,14 +81,14 @@ def as_array(data, dtype=None):
             f"Tensor: data must be numbers or an array of numbers (got {type(data).__name__} "
             "holding non-numbers); ragged lists are a common cause"
         )
-    _check_numbers(arr, f"{type(data).__name__} holding {arr.dtype} entries")
+    if arr.dtype.kind not in "biufc":
+        _refuse(f"{type(data).__name__} holding {arr.dtype} entries")
     return arr
 
 
-def _check_numbers(a, got: str) -> None:
-    """Refuse strings, bytes, objects and dates: an array holds booleans or numbers."""
-    if a.dtype.kind not in "biufc":
-        raise TypeError(f"Tensor: data must be numbers (got {got})")
+def _refuse(got: str):
+    """Strings, bytes, objects and dates are not data: an array holds booleans or numbers."""
+    raise TypeError(f"Tensor: data must be numbers (got {got})")
 
 
 def to_numpy(a) -> np.ndarray:

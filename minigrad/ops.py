@@ -354,16 +354,17 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a > 0)
-        return array_module(a).maximum(a, 0)
+        out = array_module(a).maximum(a, 0)
+        ctx.save_for_backward(out)  # out > 0 exactly where a > 0
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved_tensors
+        (out,) = ctx.saved_tensors
         xp = array_module(g)
         if xp.isfinite(g).all():
-            return (g * mask,)
-        return (xp.where(mask, g, 0),)  # inf * 0 would be nan
+            return (g * (out > 0),)
+        return (xp.where(out > 0, g, 0),)  # inf * 0 would be nan
 
 
 @op("sum", "sum")

@@ -41,8 +41,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
             data = data._data
-        data = backend.as_array(data, dtype)
-        self._init(backend.array_module(data).array(data, copy=True), requires_grad, name)
+        array = backend.as_array(data, dtype)
+        self._init(array.copy() if array is data else array, requires_grad, name)
 
     @classmethod
     def from_numpy(cls, array, requires_grad: bool = False) -> Tensor:
