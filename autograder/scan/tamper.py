@@ -20,13 +20,17 @@ How to add a tamper rule
     - a name the tests rely on (rebinding it is tampering unless it is imported from where
       it belongs): ``PROTECTED_NAMES["name"] = {"the.module", ...}``.
     - an attribute only someone reaching into IPython, frames or the import system uses:
-      add it to ``INTERNAL_ATTRIBUTES``.
+      add it to ``INTERNAL_ATTRIBUTES`` (a bare name, such as ``get_ipython``: to
+      ``FORBIDDEN_NAMES``).
+    - a file or folder a string must not name (``source/``, the gradebook): extend the
+      ``COURSE_PATHS`` regular expression.
     - a text pattern, for cells that do not parse: ``TEXT_PATTERNS`` gets ``(regex, why)``.
 
-    Then add one row to ``TAMPERING`` in ``tests/test_scan.py``: a cell that breaks the rule
-    and the words its reason must contain. Rules that look at arguments (``setattr``,
-    ``getattr`` by a computed name) and at bindings (rebinding builtins) are code in
-    :class:`_Checker`.
+    Then add one row to ``TAMPERING`` in ``tests/test_scan.py``: a cell a student might
+    write that breaks the rule, and the words its reason must contain (every entry of
+    ``FORBIDDEN_IMPORTS`` and ``FORBIDDEN_CALLS`` is also checked on its own there). Rules
+    that look at arguments (``setattr``, ``getattr`` by a computed name) and at bindings
+    (rebinding builtins) are code in :class:`_Checker`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from fnmatch import fnmatchcase
 
 __all__ = [
     "COURSE_NAMES",
+    "COURSE_PATHS",
     "FORBIDDEN_CALLS",
     "FORBIDDEN_IMPORTS",
     "FORBIDDEN_NAMES",
@@ -157,7 +162,7 @@ INTERNAL_ATTRIBUTES = {
 _COMMON_ATTRIBUTES = {"modules", "__dict__"}
 SAFE_MAGICS = {"matplotlib", "time", "timeit"}
 # a string naming these is reading or writing the course's or the system's files
-_COURSE_PATH = re.compile(
+COURSE_PATHS = re.compile(
     r"(^|[/\\])(source|release|submitted|autograded|feedback|quarantine|course|notebooks)"
     r"([/\\]|$)|gradebook|\.db\b|nbgrader|BEGIN HIDDEN|\.ipynb|^/(etc|proc|sys|dev|root)\b",
     re.IGNORECASE,
@@ -560,5 +565,5 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node.value, str):
             if node.value in INTERNAL_ATTRIBUTES and node.value not in _COMMON_ATTRIBUTES:
                 self.flag(node, f"names the internal attribute '{node.value}'")
-            elif _COURSE_PATH.search(node.value):
+            elif COURSE_PATHS.search(node.value):
                 self.flag(node, f"refers to course or system files ('{node.value[:40]}')")
