@@ -62,9 +62,16 @@ a check fails, so a passing check costs nothing extra.
   gradient are named as swapped.
 * Then: a transposed square matrix, zeros in the wrong places, wrong entries confined
   to one row or column, wrong entries that sampling missed; else "recheck the formula".
-"""
 
-from __future__ import annotations
+Layout
+------
+The results (``GradCheckResult``, ``InputResult``, ``Entry``); small helpers; the numerical
+side (``_Evaluator``: finite differences, refined where needed); the entry point and its
+options (``check_gradients``, ``_CheckOptions``); one run (``_Checker``, with ``_Context``
+for one input); the hints (``_Hints``, ``_SharedSplits``); the minigrad adapter
+(``gradcheck``, ``_TensorGraph``). The module imports only numpy and the standard library,
+and minigrad only when ``gradcheck`` is called, so it also works loaded from its file alone.
+"""
 
 import html
 import inspect
@@ -292,7 +299,7 @@ class GradCheckResult:
         out.append("</div>")
         return "\n".join(out)
 
-    def assert_ok(self) -> GradCheckResult:
+    def assert_ok(self) -> "GradCheckResult":
         """Return self when the check passed; raise ``GradientCheckError`` otherwise."""
         if self.passed:
             return self
@@ -588,7 +595,7 @@ def _stack(recs: list[tuple]) -> _Probes:
 
 
 # ---------------------------------------------------------------------------------------------
-# public entry point
+# the entry point and its options
 
 
 def check_gradients(
@@ -634,32 +641,6 @@ def check_gradients(
     return _run_check(f, inputs, analytic, options)
 
 
-def _run_check(f, inputs: Mapping[str, Any], analytic, options: _CheckOptions) -> GradCheckResult:
-    checker = _Checker(f, inputs, analytic, options)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return checker.run()
-
-
-def _validate_call(f, inputs, analytic) -> None:
-    """f, inputs and analytic have the types check_gradients takes (raises TypeError)."""
-    if not callable(f):
-        raise TypeError(f"check_gradients: f must be callable (got {type(f).__name__})")
-    if not isinstance(inputs, Mapping) or not inputs:
-        raise TypeError(
-            "check_gradients: inputs must be a non-empty dict of name -> array, in the order f "
-            f"takes them (got {type(inputs).__name__})"
-        )
-    for key in inputs:
-        if not isinstance(key, str):
-            raise TypeError(f"check_gradients: input names must be strings (got {key!r})")
-    if not (callable(analytic) or isinstance(analytic, Mapping)):
-        raise TypeError(
-            "check_gradients: analytic must be a dict name -> gradient or a callable "
-            f"analytic(dout) (got {type(analytic).__name__})"
-        )
-
-
 @dataclass(frozen=True)
 class _CheckOptions:
     """The keyword options of one check, validated once (see ``check_gradients``)."""
@@ -677,7 +658,7 @@ class _CheckOptions:
 
     @classmethod
     def parse(cls, inputs: Mapping[str, Any], *, upstream, mode, seed, rtol, atol, max_entries,
-              directions, name, shared) -> _CheckOptions:
+              directions, name, shared) -> "_CheckOptions":
         """The options from check_gradients' keywords; raises when one is not usable."""
         if mode not in _MODES:
             raise ValueError(f"check_gradients: mode must be one of {', '.join(_MODES)} "
@@ -740,8 +721,89 @@ def _shared_uses(inputs: Mapping[str, Any], shared) -> dict[str, list[str]]:
     return uses
 
 
+def _run_check(f, inputs: Mapping[str, Any], analytic, options: _CheckOptions) -> GradCheckResult:
+    """One check with validated options, warnings silenced (f may divide by zero at a probe)."""
+    checker = _Checker(f, inputs, analytic, options)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return checker.run()
+
+
+def _validate_call(f, inputs, analytic) -> None:
+    """f, inputs and analytic have the types check_gradients takes (raises TypeError)."""
+    if not callable(f):
+        raise TypeError(f"check_gradients: f must be callable (got {type(f).__name__})")
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise TypeError(
+            "check_gradients: inputs must be a non-empty dict of name -> array, in the order f "
+            f"takes them (got {type(inputs).__name__})"
+        )
+    for key in inputs:
+        if not isinstance(key, str):
+            raise TypeError(f"check_gradients: input names must be strings (got {key!r})")
+    if not (callable(analytic) or isinstance(analytic, Mapping)):
+        raise TypeError(
+            "check_gradients: analytic must be a dict name -> gradient or a callable "
+            f"analytic(dout) (got {type(analytic).__name__})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# one run: the base point, the analytic side, and one input at a time
+
+
+@dataclass
+class _Context:
+    """One input under check, filled in step by step: the probes and the analytic values there
+    (``_probes``), the numerical side and the tolerances (``_estimate``), the verdicts
+    (``_compare``) and, for a failing input, the parts of its message."""
+
+    name: str
+    pos: int  # position among f's arguments
+    x: np.ndarray
+    g: np.ndarray  # the analytic gradient in float64
+    flat: np.ndarray  # the checked entries, as flat indices
+    vs: list  # the checked directions
+    a: np.ndarray  # g at the entries
+    a_dir: np.ndarray  # g along the directions
+    ent: _Probes = field(init=False)
+    dirs: _Probes = field(init=False)
+    tol: np.ndarray = field(init=False)
+    tol_dir: np.ndarray = field(init=False)
+    scale: float = field(init=False)  # the largest numerical entry: what "clearly nonzero" means
+    ok: np.ndarray = field(init=False)
+    kink: np.ndarray = field(init=False)
+    ok_dir: np.ndarray = field(init=False)
+    kink_dir: np.ndarray = field(init=False)
+    err_dir: np.ndarray = field(init=False)
+    prefix: str = ""
+    body: str = ""
+    shape_note: str = ""
+
+    @property
+    def n(self) -> np.ndarray:
+        return self.ent.R
+
+    @property
+    def n1(self) -> np.ndarray:
+        return self.ent.R1
+
+    @property
+    def n_dir(self) -> np.ndarray:
+        return self.dirs.R
+
+    @property
+    def n1_dir(self) -> np.ndarray:
+        return self.dirs.R1
+
+
 class _Checker:
-    """One run of check_gradients: holds the inputs, the copies and the verdicts."""
+    """One run of check_gradients: holds the inputs, the copies and the verdicts.
+
+    ``run`` evaluates f at the given inputs, collects the analytic gradients, plans which
+    entries and directions each input gets, checks each input (``_check_input`` and its
+    steps), then lets ``_Hints`` name the likely cause of each failure.
+    """
 
     def __init__(self, f, inputs: Mapping[str, Any], analytic, options: _CheckOptions):
         self.f = f
@@ -881,6 +943,8 @@ class _Checker:
             )
         eps_w = _eps(y0_raw.dtype) if y0_raw.dtype.kind == "f" else _eps(np.float64)
         return y_orig, args64, y0, eps_w
+
+    # -- the base point and the analytic side --------------------------------------------------
 
     def _check_f_mutation(self, args: list, kept: list) -> None:
         for name, before, now in zip(self.names, kept, args):
@@ -1283,51 +1347,6 @@ class _Checker:
         else:
             res.message = f"{c.prefix}: {c.body}. Hint: {res.hint}"
 
-@dataclass
-class _Context:
-    """One input under check, filled in step by step: the probes and the analytic values there
-    (``_probes``), the numerical side and the tolerances (``_estimate``), the verdicts
-    (``_compare``) and, for a failing input, the parts of its message."""
-
-    name: str
-    pos: int  # position among f's arguments
-    x: np.ndarray
-    g: np.ndarray  # the analytic gradient in float64
-    flat: np.ndarray  # the checked entries, as flat indices
-    vs: list  # the checked directions
-    a: np.ndarray  # g at the entries
-    a_dir: np.ndarray  # g along the directions
-    ent: _Probes = field(init=False)
-    dirs: _Probes = field(init=False)
-    tol: np.ndarray = field(init=False)
-    tol_dir: np.ndarray = field(init=False)
-    scale: float = field(init=False)  # the largest numerical entry: what "clearly nonzero" means
-    ok: np.ndarray = field(init=False)
-    kink: np.ndarray = field(init=False)
-    ok_dir: np.ndarray = field(init=False)
-    kink_dir: np.ndarray = field(init=False)
-    err_dir: np.ndarray = field(init=False)
-    prefix: str = ""
-    body: str = ""
-    shape_note: str = ""
-
-    @property
-    def n(self) -> np.ndarray:
-        return self.ent.R
-
-    @property
-    def n1(self) -> np.ndarray:
-        return self.ent.R1
-
-    @property
-    def n_dir(self) -> np.ndarray:
-        return self.dirs.R
-
-    @property
-    def n1_dir(self) -> np.ndarray:
-        return self.dirs.R1
-
-
 def _shape_advice(d: str, g: np.ndarray, x: np.ndarray, name: str):
     """For a gradient of the wrong shape: (fixed gradient or None, advice in words)."""
     want = x.shape
@@ -1368,6 +1387,68 @@ def _shape_advice(d: str, g: np.ndarray, x: np.ndarray, name: str):
 
 # ---------------------------------------------------------------------------------------------
 # hints: the likely cause of a failing input, named only on evidence
+
+
+class _SharedSplits:
+    """f split by the uses of each shared input (``shared=``): each split must compute f, and
+    one use can be varied alone to see whether a gradient holds only its contribution."""
+
+    def __init__(self, options: _CheckOptions, ev: _Evaluator, float_pos: dict[str, int],
+                 scalars: frozenset, dout: np.ndarray):
+        self.shared = options.shared
+        self.uses = options.uses  # shared input -> the names of its uses in the split
+        self.ev = ev
+        self.float_pos = float_pos
+        self.scalars = scalars
+        self.dout = dout
+        self.y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
+        self.evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
+
+    def check(self, y0: np.ndarray, eps_w: float) -> None:
+        """Each split in ``shared``, with every use given the input's value, must compute f."""
+        for name, split in self.shared.items():
+            if name not in self.float_pos:
+                raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
+                                 f"input (only float inputs are checked)")
+            pos, given = self._args(name)
+            k = len(self.uses[name])
+            ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
+                          dtype=np.float64)
+            tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
+            if ys.shape != y0.shape or not np.all(np.abs(ys - y0) <= tol):
+                got = f"shape {ys.shape}" if ys.shape != y0.shape else \
+                    _num(ys.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                want = f"shape {y0.shape}" if ys.shape != y0.shape else \
+                    _num(y0.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
+                raise ValueError(
+                    f"check_gradients: shared[{name!r}] with all {k} uses set to {name} must "
+                    f"compute f, but it gives {got} where f gives {want}"
+                )
+            self.y0[name] = ys
+
+    def evaluator(self, name: str, k: int) -> _Evaluator:
+        """An evaluator of the split of f that varies use k of the shared input only."""
+        if (name, k) not in self.evs:
+            pos, given = self._args(name)
+            split, uses = self.shared[name], len(self.uses[name])
+
+            def one_use(xk):
+                return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
+                             *given[pos + 1:])
+
+            x0 = np.array(self.ev.args[pos], dtype=np.float64, copy=True)
+            scalars = frozenset({0}) if pos in self.scalars else frozenset()
+            self.evs[name, k] = _Evaluator(one_use, [x0], scalars, self.y0[name],
+                                           np.asarray(self.dout, np.float64), self.ev.eps_w)
+        return self.evs[name, k]
+
+    def _args(self, name: str) -> tuple[int, list]:
+        """The position of a shared input and f's arguments (float64 copies, as given)."""
+        pos = self.float_pos[name]
+        given = [float(v) if i in self.scalars else
+                 np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for i, v in enumerate(self.ev.args)]
+        return pos, given
 
 
 class _Hints:
@@ -1607,68 +1688,6 @@ def _one_row(c: _Context, d: str, off: np.ndarray) -> str:
             return (f"all {k_off} entries that are off are in {place} of "
                     f"{d}{extra}: look at how that part is computed")
     return ""
-
-
-class _SharedSplits:
-    """f split by the uses of each shared input (``shared=``): each split must compute f, and
-    one use can be varied alone to see whether a gradient holds only its contribution."""
-
-    def __init__(self, options: _CheckOptions, ev: _Evaluator, float_pos: dict[str, int],
-                 scalars: frozenset, dout: np.ndarray):
-        self.shared = options.shared
-        self.uses = options.uses  # shared input -> the names of its uses in the split
-        self.ev = ev
-        self.float_pos = float_pos
-        self.scalars = scalars
-        self.dout = dout
-        self.y0: dict[str, np.ndarray] = {}  # shared input -> its split's value
-        self.evs: dict[tuple[str, int], _Evaluator] = {}  # (input, use) -> evaluator
-
-    def check(self, y0: np.ndarray, eps_w: float) -> None:
-        """Each split in ``shared``, with every use given the input's value, must compute f."""
-        for name, split in self.shared.items():
-            if name not in self.float_pos:
-                raise ValueError(f"check_gradients: shared names {name!r}, which is not a float "
-                                 f"input (only float inputs are checked)")
-            pos, given = self._args(name)
-            k = len(self.uses[name])
-            ys = np.array(_unwrap(split(*given[:pos], *[given[pos]] * k, *given[pos + 1:])),
-                          dtype=np.float64)
-            tol = math.sqrt(eps_w) * (1.0 + float(np.max(np.abs(y0))))
-            if ys.shape != y0.shape or not np.all(np.abs(ys - y0) <= tol):
-                got = f"shape {ys.shape}" if ys.shape != y0.shape else \
-                    _num(ys.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
-                want = f"shape {y0.shape}" if ys.shape != y0.shape else \
-                    _num(y0.reshape(-1)[int(np.argmax(np.abs(ys - y0)))])
-                raise ValueError(
-                    f"check_gradients: shared[{name!r}] with all {k} uses set to {name} must "
-                    f"compute f, but it gives {got} where f gives {want}"
-                )
-            self.y0[name] = ys
-
-    def evaluator(self, name: str, k: int) -> _Evaluator:
-        """An evaluator of the split of f that varies use k of the shared input only."""
-        if (name, k) not in self.evs:
-            pos, given = self._args(name)
-            split, uses = self.shared[name], len(self.uses[name])
-
-            def one_use(xk):
-                return split(*given[:pos], *[xk if j == k else given[pos] for j in range(uses)],
-                             *given[pos + 1:])
-
-            x0 = np.array(self.ev.args[pos], dtype=np.float64, copy=True)
-            scalars = frozenset({0}) if pos in self.scalars else frozenset()
-            self.evs[name, k] = _Evaluator(one_use, [x0], scalars, self.y0[name],
-                                           np.asarray(self.dout, np.float64), self.ev.eps_w)
-        return self.evs[name, k]
-
-    def _args(self, name: str) -> tuple[int, list]:
-        """The position of a shared input and f's arguments (float64 copies, as given)."""
-        pos = self.float_pos[name]
-        given = [float(v) if i in self.scalars else
-                 np.array(v, copy=True) if isinstance(v, np.ndarray) else v
-                 for i, v in enumerate(self.ev.args)]
-        return pos, given
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -1135,6 +1138,43 @@ def test_fresh_copy_of_the_module_works_like_the_original():
     assert not res.passed and "sign of dx" in res.message
     with pytest.raises(AssertionError):
         res.assert_ok()
+
+
+_ALONE = """
+import importlib.util, sys
+before = set(sys.modules)
+spec = importlib.util.spec_from_file_location("_gradcheck_alone", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+loaded = {name.split(".")[0] for name in set(sys.modules) - before}
+print(sorted(loaded - set(sys.stdlib_module_names) - {"numpy"}))
+import numpy as np
+x = np.arange(1.0, 4.0)
+print(module.check_gradients(lambda x: (x * x).sum(), {"x": x}, {"x": 2 * x}).passed)
+print(module.check_gradients(lambda x: (x * x).sum(), {"x": x}, {"x": -2 * x}).message)
+try:
+    import minigrad
+    print("minigrad importable")
+except ImportError:
+    print("no minigrad")
+"""
+
+
+def test_the_module_works_loaded_from_its_file_with_only_numpy(tmp_path):
+    """Loaded from its file alone, with numpy the only package on the path, the checker imports
+    nothing but numpy and the standard library and gives the same verdicts."""
+    path = importlib.util.find_spec("minigrad.gradcheck").origin
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    out = subprocess.run([sys.executable, "-S", "-c", _ALONE, path], cwd=tmp_path,
+                         env={"PYTHONPATH": numpy_dir}, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    outside, passed, message, minigrad = out.stdout.splitlines()
+    assert outside == "[]"
+    assert passed == "True"
+    assert message.startswith("gradient of x (shape (3,)): 3 of 3 checked entries are off")
+    assert "the sign of dx is wrong everywhere" in message
+    assert minigrad == "no minigrad"
 
 
 # ---------------------------------------------------------------------------------------------
