@@ -271,3 +271,22 @@ def test_tensor_methods_come_from_the_op_table():
     assert x.sum(1).shape == (2,) and x.sum(axis=0, keepdims=True).shape == (1, 3)
     with pytest.raises(TypeError, match="sum: takes at most 2 arguments"):
         x.sum(0, False, 1)
+
+
+def test_an_op_name_is_registered_once():
+    """Registering a second op under a taken name is an error naming the first."""
+    from minigrad.ops import op
+
+    with pytest.raises(ValueError, match="'add' is already registered"):
+
+        @op("add", "__add__", reflected="__radd__")
+        class Plus(mg.Function):
+            """out = a + b."""
+
+    assert OPS["add"].fn.__name__ == "Add"
+
+
+def test_integer_tensors_keep_numpy_promotion_with_numbers():
+    """Only float tensors impose their dtype: an integer tensor times 2 stays integer."""
+    x = mg.Tensor(np.array([1, 2], dtype=np.int64))
+    assert (x * 2).dtype == np.int64 and (x * np.float32(0.5)).dtype.kind == "f"
