@@ -42,6 +42,8 @@ def op(name: str, method: str | None = None, reflected: str | None = None):
     ``t.reflected(x)`` is ``op(x, t)``, with Python numbers and arrays as ``x``. Otherwise the
     method passes its arguments to ``forward`` as keywords after the tensor, unless the
     class defines ``tensor_method(x, ...)`` to turn the method's arguments into ``apply``'s.
+    ``minigrad.tensor`` builds the methods when it loads, so ops are registered here, in
+    this file; an op of your own is a ``Function`` called with ``YourOp.apply(...)``.
     """
 
     def register(fn):
