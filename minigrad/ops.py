@@ -477,8 +477,7 @@ class Reshape(Function):
     """out = a viewed with a new shape;  da = g reshaped back."""
 
     @staticmethod
-    def tensor_method(x, *shape):
-        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+    def tensor_method(x, *shape):  # x.reshape(2, 3) or x.reshape((2, 3))
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return Reshape.apply(x, shape=shape)
@@ -504,8 +503,7 @@ class Transpose(Function):
     """out = a with its axes permuted (reversed when ``axes`` is None);  da = g permuted back."""
 
     @staticmethod
-    def tensor_method(x, *axes):
-        """``x.transpose()`` reverses the axes; ``x.transpose(1, 0)`` or ``((1, 0))`` permutes."""
+    def tensor_method(x, *axes):  # x.transpose() reverses; x.transpose(1, 0) or ((1, 0))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return Transpose.apply(x, axes=axes or None)
@@ -535,8 +533,7 @@ class GetItem(Function):
     """out = a[index];  da = g scattered into zeros at ``index``, adding up repeated indices."""
 
     @staticmethod
-    def tensor_method(x, index):
-        """``x[index]``; a Tensor in the index stands for its data."""
+    def tensor_method(x, index):  # x[index]; a Tensor in the index stands for its data
         tensor = type(x)
         if isinstance(index, tensor):
             index = index.data
