@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,28 +43,18 @@ class CodecError(ValueError):
     """A value that is not plain data, or a message that does not decode."""
 
 
+@dataclass(frozen=True, slots=True)
 class Ref:
     """A reference to an object that stays in the kernel: only its number crosses."""
 
-    __slots__ = ("number",)
-
-    def __init__(self, number: int):
-        self.number = number
-
-    def __repr__(self) -> str:
-        return f"Ref({self.number})"
+    number: int
 
 
+@dataclass(frozen=True, slots=True)
 class Name:
     """A name in the student's namespace, looked up in the kernel when a call arrives."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Name({self.name!r})"
+    name: str
 
 
 def plain_kind(value) -> str:
