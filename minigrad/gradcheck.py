@@ -1088,12 +1088,12 @@ class _Checker:
     def _plan(self) -> dict[str, tuple[bool, int, int]]:
         """name -> (full, number of sampled entries, number of directions)."""
         sizes = {n: self.x[n].size for n in self.float_names}
-        plan = {}
         mode, n_dirs = self.opt.mode, self.opt.directions
         if mode == "full":
             return {n: (True, sizes[n], 0) for n in self.float_names}
         if mode == "directional":
             return {n: (False, 0, n_dirs) for n in self.float_names}
+        plan = {}
         budget = self.opt.max_entries
         order = sorted(self.float_names, key=lambda n: sizes[n])
         for k, name in enumerate(order):
