@@ -438,7 +438,7 @@ def _cmd_feedback(args) -> int:
     from .feedback import generate_feedback
 
     course = _course(args)
-    wanted = pick_assignments(args.assignments, {a for a, _ in _autograded(course)},
+    wanted = pick_assignments(args.assignments, _autograded(course),
                               "autograded submissions", course.autograded_dir,
                               fix="python -m autograder grade")
     status = 0
@@ -451,13 +451,9 @@ def _cmd_feedback(args) -> int:
     return status
 
 
-def _autograded(course: Course) -> list[tuple[str, str]]:
-    pairs = []
-    if course.autograded_dir.is_dir():
-        for path in course.autograded_dir.glob("*/*"):
-            if path.is_dir() and any(path.glob("*.ipynb")):
-                pairs.append((path.name, path.parent.name))
-    return pairs
+def _autograded(course: Course) -> set[str]:
+    """The assignments with an autograded notebook (autograded/<student>/<assignment>/)."""
+    return {path.parent.name for path in course.autograded_dir.glob("*/*/*.ipynb")}
 
 
 @command("report", "grades CSV, per-exercise statistics and a score histogram",
