@@ -16,8 +16,9 @@ student who loses points reads why.
 ``preamble`` is the assignment's hidden preamble, ``notebooks/<assignment>/hidden.py``
 (:data:`PREAMBLE_NAME`): instructor code shared by the hidden tests of the assignment's
 notebooks (references, checks, fixtures built on demand). It is written here once per
-notebook, and the runner executes it into each block's namespace before the block; it never
-enters a notebook, the release or the student's kernel.
+notebook, and the runner executes it into each block's namespace before the block, so it
+defines functions and constants and leaves calls of ``student`` to them; it never enters a
+notebook, the release or the student's kernel.
 """
 
 from __future__ import annotations
