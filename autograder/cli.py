@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import GradingConfig, gradebook_url
+from .config import GRADEBOOK_ENV, GradingConfig, gradebook_url
 from .course import (
     CONFIG_NAME,
-    GRADEBOOK_ENV,
     Course,
     PipelineError,
     apply_grading_environment,

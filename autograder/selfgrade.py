@@ -17,16 +17,14 @@ a usage error.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import GRADEBOOK_ENV, Course, PipelineError, default_paths, pick_assignments
+from .course import Course, PipelineError, default_paths, pick_assignments
 from .execute import FAILED
 
 __all__ = [
@@ -209,18 +207,6 @@ def _collect_results(course: Course, assignment: str, stem: str) -> list[Exercis
 # --- grading --------------------------------------------------------------------------------
 
 
-@contextmanager
-def _own_gradebook():
-    """The scratch course keeps its own sqlite gradebook, whatever $MINIGRAD_GRADEBOOK_URL
-    names (an instructor's shared gradebook must never see a self-graded notebook)."""
-    saved = os.environ.pop(GRADEBOOK_ENV, None)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ[GRADEBOOK_ENV] = saved
-
-
 def selfgrade(
     notebook_path: str | Path,
     notebooks_dir: str | Path | None = None,
@@ -253,40 +239,42 @@ def selfgrade(
         say(f"grading {notebook_path} as {name}/{stem}.ipynb against the hidden tests")
     scratch = Path(tempfile.mkdtemp(prefix="autograder-selfgrade-"))
     try:
-        with _own_gradebook():
-            course = Course.create(scratch / "course", notebooks_dir)
-            try:
-                build(course.notebooks_dir, course.source_dir, [name])
-            except ValueError as exc:
-                raise PipelineError(f"cannot build {name}: {exc}") from exc
-            for _, what in release(course, [name], force=True):
-                if what != "released":
-                    raise PipelineError(f"cannot release {name}: {what}")
-            target = course.submitted_dir / STUDENT / name
-            target.mkdir(parents=True)
-            shutil.copyfile(notebook_path, target / f"{stem}.ipynb")
-            config = GradingConfig.read(course.course_dir, jobs=1, timeout=timeout,
-                                        progress=False)
-            outcomes = grade(course, [name], [STUDENT], config=config)
-            if not outcomes or not outcomes[0].ok:
-                reason = outcomes[0].reason if outcomes else "nothing was graded"
-                raise PipelineError(f"nbgrader could not grade {notebook_path}: {reason}")
-            result = SelfGradeResult(name, stem, _collect_results(course, name, stem))
-            if feedback_html:
-                problems = generate_feedback(course, name, STUDENT)
-                page = course.feedback_dir / STUDENT / name / f"{stem}.html"
-                if problems or not page.is_file():
-                    raise PipelineError(
-                        f"feedback for {notebook_path} failed: {'; '.join(problems) or 'no page'}"
-                    )
-                out = Path(feedback_html)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(page, out)
-                result.feedback_html = out
-            result.seconds = time.perf_counter() - start
-            if keep and say:
-                say(f"scratch course kept in {course.course_dir}")
-            return result
+        # its own sqlite gradebook, whatever the course's config names: a shared gradebook
+        # must never see a self-graded notebook
+        course = Course.create(scratch / "course", notebooks_dir,
+                               gradebook_url=f"sqlite:///{scratch / 'course' / 'gradebook.db'}")
+        try:
+            build(course.notebooks_dir, course.source_dir, [name])
+        except ValueError as exc:
+            raise PipelineError(f"cannot build {name}: {exc}") from exc
+        for _, what in release(course, [name], force=True):
+            if what != "released":
+                raise PipelineError(f"cannot release {name}: {what}")
+        target = course.submitted_dir / STUDENT / name
+        target.mkdir(parents=True)
+        shutil.copyfile(notebook_path, target / f"{stem}.ipynb")
+        config = GradingConfig.read(course.course_dir, jobs=1, timeout=timeout,
+                                    progress=False)
+        outcomes = grade(course, [name], [STUDENT], config=config)
+        if not outcomes or not outcomes[0].ok:
+            reason = outcomes[0].reason if outcomes else "nothing was graded"
+            raise PipelineError(f"nbgrader could not grade {notebook_path}: {reason}")
+        result = SelfGradeResult(name, stem, _collect_results(course, name, stem))
+        if feedback_html:
+            problems = generate_feedback(course, name, STUDENT)
+            page = course.feedback_dir / STUDENT / name / f"{stem}.html"
+            if problems or not page.is_file():
+                raise PipelineError(
+                    f"feedback for {notebook_path} failed: {'; '.join(problems) or 'no page'}"
+                )
+            out = Path(feedback_html)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(page, out)
+            result.feedback_html = out
+        result.seconds = time.perf_counter() - start
+        if keep and say:
+            say(f"scratch course kept in {course.course_dir}")
+        return result
     finally:
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from autograder.cli import main
-from autograder.course import GRADEBOOK_ENV, Course
+from autograder.config import GRADEBOOK_ENV
+from autograder.course import Course
 from autograder.report import (
     EXERCISE_TABLE_NAME,
     HISTOGRAM_NAME,

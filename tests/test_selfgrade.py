@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from autograder.build import build, notebook_sources
-from autograder.course import GRADEBOOK_ENV, Course, PipelineError
+from autograder.config import GRADEBOOK_ENV
+from autograder.course import Course, PipelineError
 from autograder.release import release
 from autograder.samples import buggy_path, load_buggy, write_samples
 from autograder.selfgrade import identify, main, selfgrade
