@@ -39,6 +39,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbconvert.filters import strip_ansi
 
 from autograder.build import build, notebook_sources
 from autograder.course import Course
@@ -74,7 +75,6 @@ SOLVED_DIR = "solved"  # folder of the release holding the solution-filled copie
 # a3's NotAnsweredError is an AssertionError that names the function still to write
 CHECKER_ERRORS = ("GradientCheckError", "AssertionError", "NotAnsweredError")
 STDERR = "application/vnd.jupyter.stderr"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _GRAPH_CALL = re.compile(r"^(?:display\()?(?:[A-Za-z_][\w.]*\.)?draw_graph\(")
 
 # CI sets MINIGRAD_REQUIRE=e2e,postgres: there a missing browser is a failure, not a skip
@@ -447,7 +447,7 @@ def _frames(entries: list[str]) -> list[str]:
     """First lines of a traceback's frame entries, outermost first."""
     frames = []
     for entry in entries:
-        head = _ANSI.sub("", entry).strip().splitlines()
+        head = strip_ansi(entry).strip().splitlines()
         if head and (head[0].startswith("Cell In[") or head[0].startswith("File ")):
             frames.append(head[0])
     return frames
@@ -460,7 +460,7 @@ def _unreadable(output, test_cell: bool) -> str | None:
     GradientCheckError or AssertionError with a message; outside test cells also a NameError
     in a notebook cell (a name an earlier failing cell did not get to define).
     """
-    ename, evalue = output.get("ename", ""), _ANSI.sub("", output.get("evalue", "")).strip()
+    ename, evalue = output.get("ename", ""), strip_ansi(output.get("evalue", "")).strip()
     frames = _frames(list(output.get("traceback", [])))
     innermost = frames[-1] if frames else "(no frame)"
     in_cell = innermost.startswith("Cell In[")
@@ -498,7 +498,7 @@ def _check_solution(nb: Notebook, saved, prompts, dom) -> tuple[list[str], list[
         for output in cell.get("outputs", []):
             where = f"{nb.describe(index)} [{_cell_text(cell)}]"
             if output.output_type == "error":
-                last = _ANSI.sub("", output.get("evalue", "")).strip().splitlines()
+                last = strip_ansi(output.get("evalue", "")).strip().splitlines()
                 problems.append(f"{where}: {output.ename}: {last[0] if last else ''}")
             elif output.output_type == "stream" and output.name == "stderr":
                 problems.append(f"{where} writes to stderr: {output.text.strip()[:200]!r}")
