@@ -4,6 +4,19 @@ Each command wraps nbgrader (its Python API, validator and apps) for this course
 ``--help`` on any command says what it reads and writes. Exit status: 0 when everything
 worked, 1 when anything failed (the message names the assignment or student and why),
 2 for a usage error.
+
+A command is registered once, by the :func:`command` decorator on the function that runs
+it: its name, its line in ``--help``, its description and its options (each an
+:func:`option` or a function adding arguments, such as ``_run_options``) sit right above
+that function, which takes the parsed arguments and returns the exit status::
+
+    @command("hello", "greet a student", options=[option("student", help="their id")])
+    def _cmd_hello(args) -> int:
+        _say(f"hello {args.student}")
+        return 0
+
+Raise :class:`PipelineError` for a failure the user can act on: ``main`` prints it as one
+line and exits 1. Each command gets a test in tests/test_cli.py.
 """
 
 from __future__ import annotations
@@ -99,6 +112,8 @@ def _say(text: str = "") -> None:
 
 
 def _at_least_zero(kind: type, what: str):
+    """An argparse ``type`` reading a number >= 0 of ``kind``; a usage error otherwise."""
+
     def parse(text: str):
         try:
             value = kind(text)
