@@ -130,6 +130,19 @@ def test_every_command_has_help(name, capsys):
     assert ("--jobs" in out) == (name in GRADING_COMMANDS)
 
 
+def test_selfgrade_module_is_the_selfgrade_command(capsys):
+    """`python -m autograder.selfgrade` parses its arguments with the selfgrade command's."""
+    from autograder import selfgrade
+
+    texts = []
+    for entry, argv in ((selfgrade.main, ["--help"]), (main, ["selfgrade", "--help"])):
+        with pytest.raises(SystemExit) as info:
+            entry(argv)
+        assert info.value.code == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1]
+
+
 def test_top_level_help_lists_every_command(capsys):
     """`python -m autograder --help` names every command with its one-line summary."""
     with pytest.raises(SystemExit) as info:
