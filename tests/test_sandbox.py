@@ -224,3 +224,77 @@ def test_sandbox_status_when_bwrap_fails(monkeypatch, fresh_status, tmp_path):
 def test_sandbox_status_is_cached(fresh_status):
     """The probe runs once per process."""
     assert sandbox_status() is sandbox_status()
+
+
+def test_processes_are_capped_in_a_cgroup_or_by_rlimit(course):
+    """The launcher caps its processes with a pids cgroup where it may make one (removed
+    afterwards), else with RLIMIT_NPROC for a user other than root, and says which."""
+    plan = _plan(course, max_processes=40)
+    code = ("import resource, sys\n"
+            "from autograder.records import KernelPlan\n"
+            "from autograder.sandbox import limit_processes\n"
+            "print(limit_processes(KernelPlan.from_json(sys.stdin.read())))\n"
+            "print(resource.getrlimit(resource.RLIMIT_NPROC)[0])\n"
+            "print(open('/proc/self/cgroup').read())\n")
+    done = subprocess.run([sys.executable, "-I", "-c", code], input=plan.to_json(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    how, nproc, cgroups = done.stdout.split("\n", 2)
+    if how.startswith("cgroup "):
+        group = how.split()[1]
+        assert how.endswith("pids.max=40") and plan.cgroup in cgroups
+        assert Path(group, "pids.max").read_text().strip() == "40"
+        remove_cgroup(plan)
+        assert not Path(group).exists()
+    elif how.startswith("RLIMIT_NPROC="):
+        assert os.getuid() != 0 and how == f"RLIMIT_NPROC={nproc}"
+    else:
+        assert how == "none" and os.getuid() == 0
+    assert sandbox.limit_processes(_plan(course, max_processes=0)) == "none"
+
+
+class _Exec(Exception):
+    """Raised in place of exec, with what would have been run."""
+
+
+@pytest.fixture
+def no_exec(monkeypatch):
+    """The launcher's exec calls, caught with what it would become; the working folder it
+    moves to is restored afterwards."""
+    def catch(*args):
+        raise _Exec(*args)
+
+    monkeypatch.chdir(os.getcwd())
+    monkeypatch.setattr(os, "execve", catch)
+    monkeypatch.setattr(os, "execvp", catch)
+
+
+# limits far above anything this test process uses: the launcher applies them to itself
+_HIGH = dict(memory_mb=2**20, cpu_seconds=10**7, file_mb=2**20, max_processes=0)
+
+
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["direct", "bwrap"])
+def test_launcher_execs_the_kernel(course, no_exec, sandboxed):
+    """The launcher writes how it capped processes, then becomes the kernel: directly, in a
+    copy of the regular files, or through bwrap with the files passed as descriptors."""
+    work = course / "course" / "autograded" / "ann" / "a1"
+    (work / "a1.ipynb").write_text("{}")
+    (work / "link").symlink_to(course / "course" / "gradebook.db")
+    plan = _plan(course, sandbox=sandboxed, **_HIGH)
+    (course / "plan.json").write_text(plan.to_json())
+    with pytest.raises(_Exec) as caught:
+        sandbox.main([str(course / "plan.json"), "conn.json"])
+    program, argv = caught.value.args[:2]
+    assert (Path(plan.run_dir) / "limits.txt").read_text() == "processes: none\n"
+    kernel = [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "conn.json"]
+    if sandboxed:
+        assert program == "bwrap" and argv[-len(kernel):] == kernel
+        fd = int(argv[argv.index("--file") + 1])
+        assert argv[argv.index("--file") + 2] == f"{KERNEL_WORK}/a1.ipynb"
+        assert os.get_inheritable(fd) and os.pread(fd, 10, 0) == b"{}"
+        os.close(fd)
+    else:
+        assert program == sys.executable and argv == kernel
+        assert sorted(os.listdir(os.getcwd())) == ["a1.ipynb"]
+        assert Path(os.getcwd()).parent == Path(plan.run_dir)
+        assert "MINIGRAD_GRADEBOOK_URL" not in caught.value.args[2]
