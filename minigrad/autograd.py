@@ -22,7 +22,12 @@ a gradient may have the broadcast shape of the output: the engine reduces it to
 the input's shape in one place (``unbroadcast``).
 
 ``backward(root, grad)`` is the backward pass: an iterative topological sort, then
-one sweep in reverse order that hands each op its output gradient.
+one sweep in reverse order that hands each op its output gradient. ``apply`` records
+each Tensor input's ``_version`` (bumped by every assignment to ``.data``), and the
+sweep refuses an op whose input was reassigned since, as PyTorch does.
+
+Grad mode (``no_grad``, ``enable_grad``, ``is_grad_enabled``) is per thread, and each
+block restores the mode it found, so blocks nest and decorated functions may recurse.
 
 This module never imports ``minigrad.tensor``: the Tensor class registers itself
 with ``@register_tensor`` when it is defined, which tells ``Function.apply`` what to
