@@ -289,9 +289,8 @@ def run_demo(
     from .feedback import generate_feedback
 
     start = time.perf_counter()
-    assignments = course.notebook_assignments()
-    if not assignments:
-        raise PipelineError(f"no assignments in {course.notebooks_dir}: nothing to demonstrate")
+    assignments = pick_assignments(None, course.notebook_assignments(), "notebook sources",
+                                   course.notebooks_dir)
     say(f"demo course: {course.course_dir}")
     checks = prepare_assignments(course, assignments, say, force_release=True)
     tasks = _tasks_for(course, checks, validate=False)

@@ -93,8 +93,9 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _grading_api(course, record: TaskRecord, kernel_dir: Path):
-    """nbgrader's API for one grade task: JudgedExecute in place of Execute, kernels started
-    by the sandbox launcher, and the staged submission when the scan made one."""
+    """nbgrader's API for one grade task, and the kernel plan it uses: JudgedExecute in place
+    of Execute, kernels started by the sandbox launcher, and the staged submission when the
+    scan made one."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -140,7 +141,7 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
     cfg.JudgedExecute.zero_cells = dict(task.staged.zero_cells) if task.staged else {}
     cfg.JudgedExecute.seeds = read_seeds(coursedir.db_url, task.student, task.assignment)
     coursedir = CourseDirectory(config=cfg)
-    return NbGraderAPI(coursedir=coursedir, config=cfg)
+    return NbGraderAPI(coursedir=coursedir, config=cfg), kernel
 
 
 def _read_events(path: Path) -> list[JudgeEvent]:
@@ -155,20 +156,19 @@ def _grade(record: TaskRecord) -> TaskResult:
 
     from .course import Course
     from .judge.seeds import record_seeds
-    from .records import KernelPlan
     from .sandbox import remove_cgroup
 
     task = record.task
     course = Course(Path(record.course_dir), Path(record.notebooks_dir), record.config.db_url)
     kernel_dir = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
+    plan = None
     try:
-        api = _grading_api(course, record, kernel_dir)
+        api, plan = _grading_api(course, record, kernel_dir)
         result = api.autograde(task.assignment, task.student, force=True, create=True)
         events = _read_events(kernel_dir / "events.jsonl")
     finally:
-        plan_path = kernel_dir / "kernel-plan.json"
-        if plan_path.is_file():
-            remove_cgroup(KernelPlan.from_json(plan_path.read_text()))
+        if plan is not None:
+            remove_cgroup(plan)
         shutil.rmtree(kernel_dir, ignore_errors=True)
     log = result.get("log") or ""
     if not result.get("success"):

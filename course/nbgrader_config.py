@@ -55,3 +55,5 @@ c.Grading.retries = 1
 c.Grading.jobs = 0
 # Run every grading kernel in a bubblewrap sandbox where bwrap works (it says so where not).
 c.Grading.sandbox = True
+# The gradebook is c.CourseDirectory.db_url above; `--db URL` (else $MINIGRAD_GRADEBOOK_URL)
+# overrides it for one command, and reaches the grading workers inside their task records.

@@ -19,7 +19,7 @@ from autograder.build import build
 from autograder.cli import main
 from autograder.collect import plan_collect
 from autograder.config import GradingConfig
-from autograder.course import Course, grading_environment, kernel_python
+from autograder.course import Course, PipelineError, grading_environment, kernel_python
 from autograder.feedback import generate_feedback
 from autograder.grading import grade
 from autograder.pipeline import run_check
@@ -144,7 +144,8 @@ def test_report_writes_grades_and_exercise_stats(checked, tmp_path, capsys, rest
                                                                "f1-cube-grad-test"]
     table = gradebook_table(course)
     assert re.search(r"sample-buggy\s+2/5", table)
-    assert exercise_stats(course, ["nope"]) == []
+    with pytest.raises(PipelineError, match="nope"):
+        exercise_stats(course, ["nope"])
     out_dir = tmp_path / "cli"
     assert main(["report", ASSIGNMENT, "--course-dir", str(course.course_dir),
                  "--output-dir", str(out_dir)]) == 0
