@@ -93,11 +93,16 @@ def judged(tmp_path_factory):
         HiddenTest("t-zero", "assert True"),
         HiddenTest("t-after", 'assert student.cube(1) == 1, "cube(1) must be 1"'),
         HiddenTest("t-visible", "assert True"),
+        HiddenTest("t-spin", "student.spin()"),
+        HiddenTest("t-die", "student.die()"),
+        HiddenTest("t-end", "assert True"),
     ])
     work = root / "work"
     work.mkdir()
     nb = new_notebook(cells=[
-        new_code_cell("def cube(x):\n    return x ** 3"),                          # 0
+        new_code_cell("def cube(x):\n    return x ** 3\n\n"
+                      "def spin():\n    while True:\n        pass\n\n"
+                      "def die():\n    import os\n    os._exit(1)"),             # 0
         _graded("assert cube(2) == 8\nprint('visible ok')", "t-pass"),          # 1
         _graded("cube(2)", "t-wrong"),                                           # 2
         _graded("pass", "t-zero"),                                               # 3
@@ -107,11 +112,16 @@ def judged(tmp_path_factory):
         new_code_cell("raise ValueError('bad file /home/someone/secret/data.txt')"),  # 7
         new_code_cell("print('x' * 5000)"),                                      # 8
         _graded("assert cube(2) == 0, 'visible says no'", "t-visible"),          # 9
+        new_code_cell("raise ValueError('y' * 5000)"),                           # 10
+        new_code_cell("exit()"),                                                 # 11
+        _graded("pass", "t-spin"),                                               # 12
+        _graded("pass", "t-die"),                                                # 13
+        _graded("pass", "t-end"),                                                # 14
     ])
     events_file = root / "events.jsonl"
     executor = JudgedExecute(judge_dir=str(judge_dir), zero_cells={"t-zero": "copied"},
                              events_file=str(events_file), timeout=60, max_output_chars=2000,
-                             kernel_name="python3")
+                             call_timeout=3, max_kernel_restarts=2, kernel_name="python3")
     nb, _ = executor.preprocess(nb, {"metadata": {"path": str(work)},
                                      "nbgrader": {"notebook": "t1", "assignment": "t1",
                                                   "student": "ann"}})
@@ -148,7 +158,32 @@ def test_a_cell_that_kills_the_kernel_is_left_out(judged):
     assert name == NOT_RUN_ERROR and "the kernel died while this cell ran" in message
     assert "Hidden tests passed." in _text(nb.cells[6])
     lost = [e for e in executor.events if e.kind is EventKind.KERNEL_LOST]
-    assert [(e.notebook, e.cell) for e in lost] == [("t1", "")]
+    assert [(e.notebook, e.cell) for e in lost] == [("t1", ""), ("t1", ""), ("t1", "t-die")]
+
+
+def test_a_cell_that_asks_the_kernel_to_exit_is_left_out(judged):
+    """exit() is left out as the cell that asked, not the cell that found the kernel gone."""
+    nb, _, _ = judged
+    [(name, message)] = _errors(nb.cells[11])
+    assert name == NOT_RUN_ERROR and "not run by the grader" in message
+
+
+def test_a_judge_call_that_hangs_fails_its_cell(judged):
+    """A student function the judge calls that never returns is interrupted; the cell fails
+    and names the call and the limit."""
+    nb, _, _ = judged
+    [(name, message)] = _errors(nb.cells[12])
+    assert name == FAILED and "spin() did not finish within 3 s" in message
+
+
+def test_the_grader_gives_up_after_its_restarts(judged):
+    """A judge call that kills the kernel once restarts are used up: that cell and the rest
+    are marked not run, and say why."""
+    nb, _, _ = judged
+    for index in (13, 14):
+        [(name, message)] = _errors(nb.cells[index])
+        assert name == NOT_RUN_ERROR
+        assert message.startswith("not run: the grader gave up after the kernel was lost")
 
 
 def test_errors_and_floods_are_tidied(judged):
@@ -157,6 +192,8 @@ def test_errors_and_floods_are_tidied(judged):
     assert _errors(nb.cells[7]) == [("ValueError", "bad file data.txt")]
     text = _text(nb.cells[8])
     assert len(text) < 2500 and "kept only the first 2,000 characters" in text
+    [(name, message)] = _errors(nb.cells[10])
+    assert name == "ValueError" and len(message) < 2100 and message.endswith("[...]")
 
 
 def test_events_reach_the_worker_through_the_events_file(judged):
