@@ -159,3 +159,21 @@ def test_config_defaults_to_the_course(course):
     [outcome] = run_tasks(course, [missing])
     assert not outcome.ok and "nope.ipynb" in outcome.reason
     assert default_jobs() >= 1
+
+
+def test_an_interrupt_stops_every_running_task(course):
+    """Ctrl-C during a batch kills the running tasks (each in its own session) and reaches
+    the caller at once, not after the tasks' time limit."""
+    import signal
+    import threading
+
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_tasks(course, [_validate(course, "sleepy")] * 2,
+                      GradingConfig(jobs=2, timeout=120, progress=False))
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 30
