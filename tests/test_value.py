@@ -258,6 +258,11 @@ def test_dropped_graph_is_freed_without_the_cycle_collector(build, domains):
         (lambda: Value("2"), TypeError, r"data must be a real number.*got str"),
         (lambda: Value(None), TypeError, r"data must be a real number.*got NoneType"),
         (lambda: Value(Value(1.0)), TypeError, r"got Value: pass the Value itself"),
+        (
+            lambda: Value(1.0, (Value(1.0),) * 3, "sum3"),
+            ValueError,
+            r"at most two inputs.*\(got 3\)",
+        ),
         (lambda: Value(1.0) + "a", TypeError, r"unsupported operand"),
         (lambda: [1] * Value(1.0), TypeError, r"can't multiply|unsupported operand"),
     ],
@@ -276,6 +281,7 @@ def test_dropped_graph_is_freed_without_the_cycle_collector(build, domains):
         "data-str",
         "data-none",
         "data-value",
+        "three-inputs",
         "add-str",
         "rmul-list",
     ],
@@ -378,7 +384,7 @@ def test_custom_op_from_the_docstring():
 
     def cube(x):
         def rule(out, g):
-            (a,) = out._prev
+            a = out._a
             a.grad += 3 * a.data**2 * g
 
         return Value(x.data**3, (x,), "cube", rule)
@@ -407,3 +413,11 @@ def test_leaf_attributes():
     """A new Value is a leaf: no children, empty op, zero grad, its label kept."""
     v = Value(4, label="w")
     assert (v.data, v.grad, v._prev, v._op, v.label) == (4.0, 0.0, (), "", "w")
+
+
+def test_prev_gives_the_inputs_given_to_the_constructor():
+    """``_prev`` is the tuple of inputs passed to ``Value(data, children, ...)``, in order."""
+    a, b = Value(1.0), Value(2.0)
+    assert Value(0.0, (a,), "f")._prev == (a,)
+    assert Value(0.0, [b, a], "g")._prev == (b, a)
+    assert Value(0.0, (a, a), "h")._prev == (a, a)
