@@ -57,16 +57,8 @@ class AutogradDisabledError(RuntimeError):
 
 
 def _text(value) -> str:
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        array = None
-    if array is not None and array.size <= 12:
-        text = str(np.round(array, 6).tolist())
-    elif array is not None:
-        text = f"an array of shape {array.shape}"
-    else:
-        text = " ".join(repr(value).split())
+    """A value that is not numbers, on one line of at most ``_SHOW`` characters."""
+    text = " ".join(repr(value).split())
     return text if len(text) <= _SHOW else text[: _SHOW - 3] + "..."
 
 
@@ -82,7 +74,10 @@ def _factor(got: np.ndarray, want: np.ndarray) -> Fraction | None:
     if got.shape != want.shape or not np.any(np.abs(want) > 1e-12):
         return None
     pick = np.argmax(np.abs(want))
-    ratio = Fraction(float(got.flat[pick] / want.flat[pick])).limit_denominator(64)
+    ratio = float(got.flat[pick] / want.flat[pick])
+    if not np.isfinite(ratio):  # a nan or inf answer is no constant factor of the right one
+        return None
+    ratio = Fraction(ratio).limit_denominator(64)
     if ratio in (0, 1) or abs(float(ratio)) > 1000:
         return None
     return ratio if np.allclose(got, float(ratio) * want, rtol=1e-6, atol=1e-12) else None
