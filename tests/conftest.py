@@ -1,8 +1,24 @@
-"""Shared pytest set-up: the gpu marker skips cleanly where no CUDA device and cupy exist."""
+"""Shared pytest set-up: the gpu marker skips cleanly where no CUDA device and cupy exist,
+and ``restore_environ`` gives a test a private copy of ``os.environ``."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+GRADEBOOK_ENV = "MINIGRAD_GRADEBOOK_URL"
+
+
+@pytest.fixture
+def restore_environ():
+    """The commands edit os.environ (PATH, JUPYTER_PATH); the test gets a private copy, without
+    a gradebook URL from the caller's shell."""
+    saved = dict(os.environ)
+    os.environ.pop(GRADEBOOK_ENV, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _gpu_available() -> bool:

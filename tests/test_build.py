@@ -57,16 +57,6 @@ def _header_metadata(text: str) -> list[dict]:
     return out
 
 
-@pytest.fixture
-def restore_environ(monkeypatch):
-    """The CLI edits os.environ (PATH, JUPYTER_PATH); give each test a private copy."""
-    import os
-
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
 
 @pytest.mark.parametrize("py_path", SOURCES, ids=[p.stem for p in SOURCES])
 def test_round_trip_keeps_nbgrader_metadata_and_markers(py_path):

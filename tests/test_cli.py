@@ -31,13 +31,7 @@ GRADING_COMMANDS = ["validate", "grade", "check", "demo"]  # the ones with --job
 GRADING = "\nc.Grading.timeout = 60\nc.Grading.jobs = 3\n"
 
 
-@pytest.fixture(autouse=True)
-def restore_environ():
-    """main() edits os.environ (PATH, JUPYTER_PATH, the gradebook URL); keep a private copy."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+pytestmark = pytest.mark.usefixtures("restore_environ")  # tests/conftest.py
 
 
 def _course_dir(path: Path, grading: str = "") -> Path:

@@ -36,14 +36,6 @@ ASSIGNMENT = "f1_tiny"
 HIDDEN_ONLY = ("f_ref", "BEGIN HIDDEN", "student.cube", "numeric = ")
 
 
-@pytest.fixture
-def restore_environ():
-    """The CLI edits os.environ (PATH, JUPYTER_PATH); give each test a private copy."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
 
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory):

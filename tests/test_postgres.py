@@ -38,15 +38,6 @@ CLASS = {"ada": "solution", "bo": "buggy", "cy": "blank", "dee": "solution",
 POINTS = {"solution": 5.0, "buggy": 2.0, "blank": 0.0}
 
 
-@pytest.fixture
-def restore_environ():
-    """The CLI edits os.environ (PATH, JUPYTER_PATH, the gradebook URL); keep a private copy."""
-    saved = dict(os.environ)
-    os.environ.pop(GRADEBOOK_ENV, None)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
 
 # --- shards and URLs: no server needed -----------------------------------------------------
 

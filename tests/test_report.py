@@ -91,15 +91,6 @@ def course(tmp_path_factory):
         os.environ.update(saved)
 
 
-@pytest.fixture
-def restore_environ():
-    """The CLI and the gradebook edit os.environ (PATH, JUPYTER_PATH); keep a private copy."""
-    saved = dict(os.environ)
-    os.environ.pop(GRADEBOOK_ENV, None)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
 
 def _png_image(path: Path) -> tuple[int, int, np.ndarray]:
     """Check the PNG file structure by hand and decode it: (width, height, pixels)."""

@@ -22,7 +22,8 @@ from autograder.release import release
 from autograder.samples import buggy_path, load_buggy, write_samples
 from autograder.selfgrade import identify, main, selfgrade
 
-pytestmark = pytest.mark.grading
+pytestmark = [pytest.mark.grading,
+              pytest.mark.usefixtures("restore_environ")]  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
@@ -32,15 +33,6 @@ ASSIGNMENT = "f1_tiny"
 HIDDEN_ONLY = ("f_ref", "BEGIN HIDDEN", "numeric = ", "h = 1e-5", "student.cube")
 # the real assignment graded once (the quickest of the course to run)
 REAL_ASSIGNMENT = "a3_minibatch"
-
-
-@pytest.fixture(autouse=True)
-def restore_environ():
-    """The pipeline edits os.environ (PATH, JUPYTER_PATH); give each test a private copy."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def _samples(tmp: Path, notebooks_dir: Path, assignment: str) -> dict[str, Path]:
