@@ -367,10 +367,10 @@ def _cmd_grade(args) -> int:
              "nothing to do")
         return 0
     status = _finish(outcomes, "grade" + ("" if sandboxed else " (NOT SANDBOXED)"))
-    from .grading import status_of
+    from .grading import Standing, status_of
 
     for o in outcomes:
-        if status_of(o) == "flagged":
+        if status_of(o) is Standing.FLAGGED:
             _say(f"flagged: {o.task.label}: " + "; ".join(o.flags)[:600])
     if not sandboxed:
         _say(banner)
@@ -398,13 +398,12 @@ def _sandbox_banner(config: GradingConfig, refused: bool) -> tuple[bool, str]:
 
 
 def _print_scan(scans, everything: bool = False) -> None:
-    from .scan import scan_table
+    from .scan import Status, scan_table
 
-    if everything or any(s.status != "ok" for s in scans):
+    if everything or any(s.status is not Status.OK for s in scans):
         _say(scan_table(scans, everything=everything))
         _say("")
-    counts = {k: sum(s.status == k for s in scans) for k in ("ok", "repaired", "flagged",
-                                                              "failed")}
+    counts = {k: sum(s.status is k for s in scans) for k in Status}
     _say(f"scan: {len(scans)} submission(s): " + ", ".join(f"{v} {k}" for k, v in
                                                             counts.items()))
 
@@ -427,7 +426,7 @@ def _print_scan(scans, everything: bool = False) -> None:
                   option("--all", action="store_true",
                          help="list every submission, clean ones and notes included")])
 def _cmd_scan(args) -> int:
-    from .scan import scan_submission
+    from .scan import Status, scan_submission
 
     course = _course(args)
     pairs = course.submissions(args.assignments or None)
@@ -439,7 +438,7 @@ def _cmd_scan(args) -> int:
                             + (f" from {', '.join(args.student)}" if args.student else ""))
     scans = [scan_submission(course, a, s) for a, s in pairs]
     _print_scan(scans, everything=args.all)
-    return 1 if any(s.status in ("flagged", "failed") for s in scans) else 0
+    return 1 if any(s.status in (Status.FLAGGED, Status.FAILED) for s in scans) else 0
 
 
 @command("feedback", "nbgrader generate_feedback (HTML, hidden tests removed)",

@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING
 from .config import GradingConfig
 from .course import Course, PipelineError, display_url, pick_assignments
 from .parallel import Outcome, run_tasks
-from .records import StagedSubmission, Task, TaskKind
+from .records import StagedSubmission, Task, TaskKind, TextEnum
 from .report import format_table
+from .scan import Kind, Status
 
 if TYPE_CHECKING:
     from .scan import SubmissionScan
 
 __all__ = [
+    "Standing",
     "grade",
     "outcome_table",
     "parse_shard",
@@ -38,6 +40,14 @@ __all__ = [
     "summary_line",
     "validate",
 ]
+
+
+class Standing(TextEnum):
+    """Where a student stands after ``grade``."""
+
+    GRADED = "graded"
+    FLAGGED = "flagged"  # graded, with tampering withheld or a file refused
+    FAILED = "failed"  # not graded; the reason says why
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -131,8 +141,8 @@ def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> li
     from .scan import quarantine, scan_submission, stage_submission
 
     def failed(task: Task, why: str, scan: SubmissionScan | None = None) -> Outcome:
-        flags = scan.reasons("tampering") if scan is not None else []
-        return Outcome(task, False, "not graded: " + why[:400], scan="failed", flags=flags)
+        flags = scan.reasons(Kind.TAMPERING) if scan is not None else []
+        return Outcome(task, False, "not graded: " + why[:400], scan=Status.FAILED, flags=flags)
 
     scans: list[SubmissionScan | None] = []
     outcomes: list[Outcome | None] = [None] * len(pairs)
@@ -154,10 +164,10 @@ def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> li
                 continue
             task = Task(TaskKind.GRADE, scan.assignment, scan.student)
             try:
-                if scan.status in ("failed", "flagged"):
+                if scan.status in (Status.FAILED, Status.FLAGGED):
                     quarantine(course, scan)
-                if scan.status == "failed":
-                    outcomes[index] = failed(task, "; ".join(scan.reasons("broken")), scan)
+                if scan.status is Status.FAILED:
+                    outcomes[index] = failed(task, "; ".join(scan.reasons(Kind.BROKEN)), scan)
                     continue
                 stage_submission(scan, course.submitted_dir, staging)
             except Exception as exc:  # noqa: BLE001
@@ -170,17 +180,17 @@ def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> li
         for index, outcome in zip(slots, run_tasks(course, tasks, config, desc="grading")):
             scan = scans[index]
             outcome.scan = scan.status
-            outcome.flags = scan.reasons("tampering")
-            outcome.repairs = scan.reasons("repaired")
+            outcome.flags = scan.reasons(Kind.TAMPERING)
+            outcome.repairs = scan.reasons(Kind.REPAIRED)
             outcomes[index] = outcome
     return [o for o in outcomes if o is not None]
 
 
-def status_of(outcome: Outcome) -> str:
-    """graded, flagged (graded, tampering found) or failed (not graded)."""
+def status_of(outcome: Outcome) -> Standing:
+    """Graded, flagged (graded, tampering found) or failed (not graded)."""
     if not outcome.ok:
-        return "failed"
-    return "flagged" if outcome.flags else "graded"
+        return Standing.FAILED
+    return Standing.FLAGGED if outcome.flags else Standing.GRADED
 
 
 def validate(
@@ -222,7 +232,8 @@ def outcome_table(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         if o.task.kind is TaskKind.GRADE:
             score = "-" if o.score is None else f"{o.score:g}/{o.max_score:g}"
-            status = {"failed": "FAILED", "flagged": "FLAGGED"}.get(status_of(o), "graded")
+            standing = status_of(o)
+            status = str(standing) if standing is Standing.GRADED else standing.value.upper()
             rows.append([o.task.student, o.task.assignment, status, score,
                          f"{o.seconds:.1f}", _grade_reason(o)])
         else:
@@ -236,6 +247,6 @@ def summary_line(outcomes: list[Outcome]) -> str:
     ok = sum(o.ok for o in outcomes)
     failed = len(outcomes) - ok
     if outcomes and outcomes[0].task.kind is TaskKind.GRADE:
-        flagged = sum(status_of(o) == "flagged" for o in outcomes)
+        flagged = sum(status_of(o) is Standing.FLAGGED for o in outcomes)
         return f"{ok - flagged} graded, {failed} failed, {flagged} flagged"
     return f"{ok} passed, {failed} failed"

@@ -37,9 +37,17 @@ __all__ = [
     "TaskKind",
     "TaskRecord",
     "TaskResult",
+    "TextEnum",
     "from_json",
     "to_json",
 ]
+
+
+class TextEnum(str, Enum):
+    """A string enum that prints as its value (what :class:`enum.StrEnum` does from 3.11)."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # --- the one serialisation --------------------------------------------------------------------
@@ -111,12 +119,12 @@ class Record:
 # --- a grading task and its result ----------------------------------------------------------
 
 
-class TaskKind(str, Enum):
+class TaskKind(TextEnum):
     GRADE = "grade"  # nbgrader autograde of one (assignment, student)
     VALIDATE = "validate"  # nbgrader's Validator on one notebook
 
 
-class Status(str, Enum):
+class Status(TextEnum):
     DONE = "done"  # graded, or validated as it should be
     FAILED = "failed"  # the reason says why
     RETRYABLE = "retryable"  # failed in a way another attempt may not (a kernel that did not start)
@@ -207,7 +215,7 @@ class KernelPlan(Record):
     tmp_mb: int = 0
 
 
-class EventKind(str, Enum):
+class EventKind(TextEnum):
     KERNEL_LOST = "kernel-lost"  # a cell killed or hung the kernel and was left out
     SEED = "seed"  # the seed the judge used for a test cell
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from .findings import TextEnum
+from ..records import TextEnum
 from .tamper import strip_magics
 
 

@@ -8,16 +8,10 @@ of its findings. Both enums are strings, so they compare, print and serialise as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import nbformat
 
-
-class TextEnum(str, Enum):
-    """A string enum that prints as its value (what :class:`enum.StrEnum` does from 3.11)."""
-
-    def __str__(self) -> str:
-        return self.value
+from ..records import TextEnum
 
 
 class Kind(TextEnum):
