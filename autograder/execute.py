@@ -96,7 +96,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " [...]"
 
 
-_PATH = re.compile(r"(?<![\w.~])(?:/[\w.@+-]+)+/([\w.@+-]+)")
+_PATH = re.compile(r"(?<![\w.~/:])(?:/[\w.@+-]+)+/([\w.@+-]+)")  # not in a URL
 
 
 def scrub_paths(text: str) -> str:

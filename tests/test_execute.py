@@ -35,10 +35,13 @@ pytestmark = pytest.mark.grading
          'File "x.py", line 3'),
         ("relative/path/kept.py and ./local.py", "relative/path/kept.py and ./local.py"),
         ("no paths at all", "no paths at all"),
+        ("see https://numpy.org/doc/stable/reference/index.html",
+         "see https://numpy.org/doc/stable/reference/index.html"),
     ],
 )
 def test_scrub_paths(text, expected):
-    """Absolute paths are cut to their file names; relative ones and plain text are kept."""
+    """Absolute paths are cut to their file names; relative ones, URLs and plain text are
+    kept."""
     assert scrub_paths(text) == expected
 
 
