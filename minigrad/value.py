@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import sys
+import weakref
 from numbers import Integral, Real
 
 __all__ = ["Value"]
@@ -52,7 +53,7 @@ class Value:
             return Value(x.data**3, (x,), "cube", rule)
     """
 
-    __slots__ = ("data", "grad", "label", "_a", "_b", "_op", "_backward", "_mark", "__weakref__")
+    __slots__ = ("data", "grad", "_a", "_b", "_op", "_backward", "_mark", "__weakref__")
 
     def __init__(self, data, _prev=(), _op="", _backward=None, *, label=""):
         if type(data) is not float:
@@ -64,11 +65,25 @@ class Value:
             )
         self.data = data
         self.grad = 0.0
-        self.label = label
+        if label:
+            self.label = label
         self._a, self._b = (*children, None, None)[:2]  # None for each missing input
         self._op = _op
         self._backward = _backward
         self._mark = None  # set by backward() while it orders the graph
+
+    @property
+    def label(self):
+        """An optional name shown by ``minigrad.viz.draw_graph``; ``""`` if none was given.
+
+        Few nodes have one, so labels are kept in a table beside the nodes rather than
+        in a field of every node.
+        """
+        return _labels.get(self, "")
+
+    @label.setter
+    def label(self, name):
+        _labels[self] = name
 
     @property
     def _prev(self):
@@ -320,7 +335,8 @@ def _interior_nodes(root):
     done = object()
     order = []
     stack = [root]
-    while stack:
+    while True:  # not `while stack:`, whose conditional jump back CPython 3.11 does not
+        # count towards specialising the loop, so on a graph's first backward() it ran slow
         node = stack[-1]
         mark = node._mark
         if mark is entered:  # every child is placed by now: place the node
@@ -328,6 +344,8 @@ def _interior_nodes(root):
             node._mark = done
             node.grad = 0.0
             order.append(node)
+            if node is root:  # it was at the bottom of the stack: every node is placed
+                return order
         elif mark is done:  # reached again through another parent: already placed
             stack.pop()
         else:  # first visit: push the inputs that are interior and not placed yet
@@ -337,7 +355,6 @@ def _interior_nodes(root):
                 stack.append(a)
             if b is not None and b._a is not None and b._mark is not done:
                 stack.append(b)
-    return order
 
 
 def _node(data, a, b, op, rule):
@@ -350,7 +367,6 @@ def _node(data, a, b, op, rule):
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
-    out.label = ""
     out._a = a
     out._b = b
     out._op = op
@@ -360,6 +376,9 @@ def _node(data, a, b, op, rule):
 
 
 _new_object = object.__new__
+
+# The label of each node that has one; an entry goes when its node is freed.
+_labels = weakref.WeakKeyDictionary()
 
 
 def _lift(x):

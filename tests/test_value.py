@@ -421,3 +421,14 @@ def test_prev_gives_the_inputs_given_to_the_constructor():
     assert Value(0.0, (a,), "f")._prev == (a,)
     assert Value(0.0, [b, a], "g")._prev == (b, a)
     assert Value(0.0, (a, a), "h")._prev == (a, a)
+
+
+def test_label_can_be_set_later_and_does_not_keep_its_node_alive():
+    """A label set after construction is read back; a labelled node is still freed when dropped."""
+    v = Value(1.0)
+    assert v.label == ""
+    v.label = "z"
+    assert (v.label, repr(v)) == ("z", "Value(data=1.0, grad=0.0, label='z')")
+    ref = weakref.ref(v)
+    del v
+    assert ref() is None
