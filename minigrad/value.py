@@ -335,8 +335,10 @@ def _interior_nodes(root):
     done = object()
     order = []
     stack = [root]
-    while True:  # not `while stack:`, whose conditional jump back CPython 3.11 does not
-        # count towards specialising the loop, so on a graph's first backward() it ran slow
+    # `while True` rather than `while stack`: CPython 3.11 specialises a function after a
+    # few calls or a few unconditional jumps back, and `while stack` jumps back
+    # conditionally, so a program that calls backward() a few times ran it unspecialised.
+    while True:
         node = stack[-1]
         mark = node._mark
         if mark is entered:  # every child is placed by now: place the node
