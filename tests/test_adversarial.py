@@ -30,7 +30,7 @@ from autograder.cli import main
 from autograder.course import Course, template_config
 from autograder.exercises import exercises_of_source
 from autograder.pipeline import prepare_assignments
-from autograder.sandbox import kernel_plan, sandbox_status
+from autograder.sandbox import kernel_plan, remove_cgroup, sandbox_status
 
 pytestmark = pytest.mark.grading
 
@@ -634,9 +634,12 @@ def test_runtime_defences_without_the_scan(tmp_path):
     executor = JudgedExecute(kernel_plan=str(plan_path), runtime_dir=str(run_dir),
                              judge_dir=str(course_dir / "judge"), timeout=8, iopub_timeout=3,
                              max_output_chars=20_000)
-    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(work)},
-                                     "nbgrader": {"notebook": "t1", "assignment": "t1",
-                                                  "student": "me"}})
+    try:
+        nb, _ = executor.preprocess(nb, {"metadata": {"path": str(work)},
+                                         "nbgrader": {"notebook": "t1", "assignment": "t1",
+                                                      "student": "me"}})
+    finally:
+        remove_cgroup(plan)  # what the worker does after grading
 
     def outputs(index):
         return nb.cells[index].outputs
