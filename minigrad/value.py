@@ -10,8 +10,8 @@ Because most rules are plain functions shared by every node of that op, a node
 is one small object; only ``**`` builds a closure, over its exponent.
 A node keeps the inputs of its op (at most two) in two fields, ``_a`` and ``_b``,
 rather than in a tuple of their own: a graph is then one object per node for the
-garbage collector to walk instead of two, which on a large graph makes building it
-about a third faster. ``_prev`` gives them as a tuple.
+garbage collector to walk instead of two, which halves the collector's work while a
+large graph is built. ``_prev`` gives them as a tuple.
 
 ``backward()`` orders the graph with an explicit stack (no recursion, so a chain
 of a million nodes is fine), resets every interior gradient, and runs the rules
