@@ -360,7 +360,9 @@ def _interior_nodes(root):
 
 
 def _node(data, a, b, op, rule):
-    """The node ``Value(data, (a, b), op, rule)``, built without calling ``__init__``.
+    """A node like ``Value(data, inputs, op, rule)``, built without calling ``__init__``.
+
+    ``a`` and ``b`` are the op's inputs, None where it has fewer than two.
 
     Every op builds its output here: its ``data`` is a float already, and skipping the
     constructor's call and check makes a node about a fifth cheaper to build.
