@@ -19,8 +19,8 @@ is not timed.
 Memory is the traced allocation (tracemalloc) still held by the graph after
 backward, divided by its nodes; on the chain it is traced on 5,000 steps, because
 tracemalloc walks the whole Python stack on every allocation and so makes
-micrograd's deep recursion quadratic. Targets: at least 3x micrograd's nodes per second
-and at most half its bytes per node.
+micrograd's deep recursion quadratic. Targets: at least 7x micrograd's nodes per second
+and at most 0.3 of its bytes per node.
 
     python benchmarks/scalar_engine.py [--rounds N]
 """
@@ -44,8 +44,8 @@ CHAIN_STEPS = 60_000
 MEMORY_CHAIN_STEPS = 5_000
 MLP_SIZES = (2, 16, 16, 1)
 SAMPLES = 150
-SPEED_TARGET = 3.0
-MEMORY_TARGET = 0.5
+SPEED_TARGET = 7.0
+MEMORY_TARGET = 0.3
 SEED = 0
 
 

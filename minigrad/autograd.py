@@ -254,9 +254,9 @@ def backward(root, grad=None) -> None:
             continue
         node.grad = g
         inputs = ctx.inputs
-        for i, version in enumerate(ctx.versions):
-            if version is not None and inputs[i]._version != version:
-                _raise_modified(ctx.op, i, version, inputs[i]._version)
+        for i, (parent, version) in enumerate(zip(inputs, ctx.versions)):
+            if version is not None and parent._version != version:
+                _raise_modified(ctx.op, i, version, parent._version)
         in_grads = ctx.fn.backward(ctx, g)
         if type(in_grads) is not tuple:
             in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
