@@ -166,6 +166,12 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
              "c.CourseDirectory.db_url of nbgrader_config.py, else course/gradebook.db)")
 
 
+def _exchange_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exchange-root", type=Path, default=None, metavar="DIR",
+        help="nbgrader's exchange folder (default: c.Exchange.root of nbgrader_config.py)")
+
+
 def _shard_arg(text: str) -> tuple[int, int]:
     from .grading import parse_shard
 
@@ -252,20 +258,33 @@ def _cmd_tables(args) -> int:
          "Generate the student version of each assignment (solutions and hidden tests\n"
          "removed) and register it in the gradebook. An assignment whose released\n"
          "notebooks were edited since the last release (work done in `make lab`) is kept,\n"
-         "with a warning, unless --force is given.",
+         "with a warning, unless --force is given. With --exchange, each assignment\n"
+         "released is then published to nbgrader's exchange (release_assignment), where\n"
+         "students fetch it with the Assignment List.",
          options=[_assignments("assignments to release (default: all built)"),
                   option("--force", action="store_true",
                          help="overwrite releases even if they were edited"),
+                  option("--exchange", action="store_true",
+                         help="also publish the releases to the exchange"),
+                  _exchange_root_option,
                   _db_option])
 def _cmd_release(args) -> int:
     from .release import release
 
     course = _course(args)
+    released = []
     for assignment, what in release(course, args.assignments or None, force=args.force):
         _say(f"{assignment}: {what}")
-        if what != "released":  # kept on purpose (someone's work): say so, do not fail
+        if what == "released":
+            released.append(assignment)
+        else:  # kept on purpose (someone's work): say so, do not fail
             print(f"warning: {assignment} was not released again: {what}", file=sys.stderr)
     _say(f"release folder: {course.release_dir}")
+    if args.exchange:
+        from .exchange import publish
+
+        where = publish(course, released, args.exchange_root)
+        _say(f"published {', '.join(released) or 'nothing'} to the exchange: {where}")
     return 0
 
 
@@ -296,7 +315,36 @@ def _cmd_validate(args) -> int:
     return _finish(outcomes, "validate --invert" if args.invert else "validate")
 
 
-@command("collect", "import an LMS download zip into course/submitted/<student>/<a>/",
+def _collect_sources(parser: argparse.ArgumentParser) -> None:
+    """An LMS zip (assignment, archive) or --exchange [assignments]; the parser is kept to
+    report a missing archive as a usage error."""
+    parser.add_argument("assignment", nargs="?", help="the assignment the zip holds")
+    parser.add_argument("archive", nargs="?", type=Path, help="the .zip downloaded from the LMS")
+    parser.add_argument("--exchange", nargs="*", default=None, metavar="ASSIGNMENT",
+                        help="collect these assignments from nbgrader's exchange instead "
+                             "(none named: every released one)")
+    parser.set_defaults(parser=parser)
+
+
+def _collect_exchange(course: Course, args) -> int:
+    from .exchange import collect_from_exchange
+
+    if args.archive is not None:
+        args.parser.error(f"--exchange collects from the exchange, not a zip (got {args.archive})")
+    wanted = pick_assignments(args.exchange + ([args.assignment] if args.assignment else []),
+                              course.released_assignments(), "released assignments",
+                              course.release_dir, fix="python -m autograder release")
+    for assignment in wanted:
+        done = collect_from_exchange(course, assignment, args.exchange_root)
+        for student in done:
+            _say(f"{assignment}: {student.line()}")
+        _say(f"{assignment}: {len(done)} student(s) in the exchange, in "
+             f"{course.submitted_dir}/<student>/{assignment}")
+    return 0
+
+
+@command("collect", "import an LMS zip (or --exchange submissions) into "
+         "course/submitted/<student>/<a>/",
          "Extract the zip with nbgrader's zip_collect and place each notebook in\n"
          "course/submitted/<student>/<assignment>/<notebook>.ipynb. Accepted names inside\n"
          "the zip (<notebook> is a released notebook name, e.g. a1_scalar_graphs;\n"
@@ -307,15 +355,26 @@ def _cmd_validate(args) -> int:
          "  <student>_<notebook>.ipynb\n"
          "  <student>/<notebook>.ipynb           (a folder per student, any depth)\n"
          "Every file that could not be placed is listed with the reason; the exit\n"
-         "status is 1 if there was any.",
-         options=[option("assignment", help="the assignment the zip holds"),
-                  option("archive", type=Path, help="the .zip downloaded from the LMS"),
+         "status is 1 if there was any.\n\n"
+         "With --exchange [assignments] (default: all released), collect instead the\n"
+         "latest submission of every student from nbgrader's exchange, with its\n"
+         "timestamp.txt, and print one line per student with its timestamp. A newer\n"
+         "submission replaces an older collected one (the line says so); an older one\n"
+         "never replaces a newer one; a collected copy with no timestamp.txt is kept.",
+         options=[_collect_sources,
                   option("--force", action="store_true",
-                         help="replace submissions already collected for these students")])
+                         help="replace submissions already collected for these students"),
+                  _exchange_root_option])
 def _cmd_collect(args) -> int:
     from .collect import collect
 
+    if args.exchange is None and args.archive is None:
+        args.parser.error("the following arguments are required: assignment, archive"
+                          if args.assignment is None else
+                          "the following arguments are required: archive")
     course = _course(args)
+    if args.exchange is not None:
+        return _collect_exchange(course, args)
     report = collect(course, args.assignment, args.archive, force=args.force)
     for student, notebooks in sorted(report.placed.items()):
         late = " (LATE)" if student in report.late else ""
@@ -443,9 +502,15 @@ def _cmd_scan(args) -> int:
 
 @command("feedback", "nbgrader generate_feedback (HTML, hidden tests removed)",
          "Write course/feedback/<student>/<assignment>/<notebook>.html for autograded\n"
-         "submissions. Hidden tests and the tracebacks of their cells are removed.",
+         "submissions. Hidden tests and the tracebacks of their cells are removed.\n"
+         "With --release, then put it in nbgrader's exchange (release_feedback), where each\n"
+         "student who submitted through the exchange fetches their own with the\n"
+         "Assignment List.",
          options=[_assignments("assignments (default: all autograded)"),
                   option("--student", "-s", default=None, help="only this student"),
+                  option("--release", action="store_true",
+                         help="also release the feedback to the exchange"),
+                  _exchange_root_option,
                   _db_option])
 def _cmd_feedback(args) -> int:
     from .feedback import generate_feedback
@@ -461,6 +526,14 @@ def _cmd_feedback(args) -> int:
             status = 1
     files = sorted(course.feedback_dir.glob("*/*/*.html"))
     _say(f"{len(files)} feedback file(s) in {course.feedback_dir}")
+    if args.release:
+        from .exchange import release_feedback
+
+        for assignment in wanted:
+            for left_out in release_feedback(course, assignment, args.student,
+                                             args.exchange_root):
+                print(f"feedback {assignment}: not released: {left_out}", file=sys.stderr)
+            _say(f"{assignment}: feedback released to the exchange")
     return status
 
 

@@ -1,0 +1,173 @@
+"""The instructor's side of nbgrader's exchange: publish releases, collect submissions,
+release feedback.
+
+Students on the same machine (a JupyterHub, a shared server) fetch and submit with
+nbgrader's Assignment List; this module does the instructor's half with nbgrader's own
+exchange classes (through ``NbGraderAPI``). The exchange root is ``c.Exchange.root`` of the
+course's nbgrader_config.py unless a command is given ``--exchange-root``; the course id is
+``c.CourseDirectory.course_id``.
+
+Collecting never loses a collected copy silently: a newer submission replaces an older
+collected one (and the line says so), an older one never replaces a newer one, and a
+collected copy with no ``timestamp.txt`` (imported from an LMS zip or by hand) is kept and
+named, since nothing says which of the two is newer.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .course import Course, PipelineError, apply_grading_environment
+
+__all__ = ["Collected", "collect_from_exchange", "exchange_root", "publish",
+           "release_feedback"]
+
+
+def _api(course: Course, root: str | Path | None):
+    """nbgrader's NbGraderAPI for ``course`` with the exchange root in force."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    apply_grading_environment()
+    cfg = course.config()
+    if root is not None:
+        cfg.Exchange.root = str(root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+
+
+def exchange_root(course: Course, root: str | Path | None = None) -> Path:
+    """The exchange root in force; PipelineError unless it is a folder this user can write."""
+    from nbgrader.exchange.default import Exchange
+
+    if root is None:
+        root = Exchange(config=course.config()).root
+    root = Path(root)
+    if root.is_dir() and os.access(root, os.W_OK | os.X_OK):
+        return root
+    got = "it is not writable by this user" if root.is_dir() else "no such folder"
+    raise PipelineError(
+        f"the exchange root {root} must be a folder everyone can write to (got: {got}); "
+        f"create it once with `sudo mkdir -p {root} && sudo chmod 1777 {root}` (0o777 plus "
+        "the sticky bit, as nbgrader documents), or set c.Exchange.root in nbgrader_config.py "
+        "or --exchange-root"
+    )
+
+
+def _course_id(api) -> str:
+    course_id = api.coursedir.course_id
+    if not course_id:
+        raise PipelineError("the exchange needs a course id: set c.CourseDirectory.course_id "
+                            "in nbgrader_config.py (got none)")
+    return course_id
+
+
+def _check(result: dict | None, what: str) -> None:
+    from .feedback import _last_error
+
+    if not (result or {}).get("success"):
+        raise PipelineError(f"nbgrader {what} failed: {_last_error(result or {})}")
+
+
+def publish(course: Course, assignments: list[str], root: str | Path | None = None) -> Path:
+    """Copy each released assignment to the exchange (nbgrader release_assignment), replacing
+    an earlier copy there; return the course's folder in the exchange."""
+    root = exchange_root(course, root)
+    api = _api(course, root)
+    course_id = _course_id(api)
+    api.config.ExchangeReleaseAssignment.force = True  # release/ was just regenerated
+    for assignment in assignments:
+        _check(api.release_assignment(assignment), f"release_assignment of {assignment}")
+    return root / course_id
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One student's outcome of collecting from the exchange.
+
+    ``timestamp``: the submission now in submitted/ (None when none is); ``what``: collected,
+    replaced (``previous`` was the older collected copy), unchanged, or kept with why."""
+
+    student: str
+    timestamp: str | None
+    what: str
+    previous: str | None = None
+
+    def line(self) -> str:
+        when = self.timestamp or "no timestamp"
+        if self.what == "replaced":
+            return f"{self.student}: {when} (replaced the copy submitted {self.previous})"
+        return f"{self.student}: {when} ({self.what})"
+
+
+def _submissions(inbound: Path, assignment: str) -> dict[str, object]:
+    """The latest submission time of ``assignment`` per student in the exchange's inbound."""
+    from nbgrader.utils import parse_utc
+
+    latest: dict[str, object] = {}
+    for path in glob.glob(os.path.join(glob.escape(str(inbound)), f"*+{assignment}+*")):
+        parts = os.path.basename(path).rsplit("+", 3)
+        if len(parts) < 3 or parts[1] != assignment:
+            continue
+        student, stamp = parts[0], parse_utc(parts[2])
+        if student not in latest or stamp > latest[student]:
+            latest[student] = stamp
+    return latest
+
+
+def collect_from_exchange(course: Course, assignment: str,
+                          root: str | Path | None = None) -> list[Collected]:
+    """Collect the latest submission of every student into submitted/<student>/<assignment>/
+    with nbgrader's collect (``--update``: only newer submissions replace collected ones)."""
+    from nbgrader.utils import temp_attrs
+
+    root = exchange_root(course, root)
+    api = _api(course, root)
+    inbound = root / _course_id(api) / "inbound"
+    if not inbound.is_dir():
+        raise PipelineError(f"no inbound folder in the exchange ({inbound}): publish the "
+                            "assignment with `python -m autograder release --exchange` first")
+    done = []
+    for student, latest in sorted(_submissions(inbound, assignment).items()):
+        dest = course.submitted_dir / student / assignment
+        before = api.coursedir.get_existing_timestamp(str(dest)) if dest.is_dir() else None
+        previous = (dest / "timestamp.txt").read_text().strip() if before else None
+        if dest.is_dir() and before is None:
+            done.append(Collected(student, None, f"kept: {dest} has no timestamp.txt, so "
+                                  "which copy is newer is unknown; move it away to collect"))
+            continue
+        with temp_attrs(api.coursedir, student_id=student):
+            _check(api.collect(assignment, update=True), f"collect of {student}/{assignment}")
+        after = api.coursedir.get_existing_timestamp(str(dest))
+        shown = (dest / "timestamp.txt").read_text().strip()
+        if before is None:
+            what = "collected"
+        elif after == before:
+            what = ("unchanged" if latest == before else
+                    "kept: the collected copy is newer than the exchange's latest")
+        else:
+            what = "replaced"
+        done.append(Collected(student, shown, what, previous))
+    return done
+
+
+def release_feedback(course: Course, assignment: str, student: str | None = None,
+                     root: str | Path | None = None) -> list[str]:
+    """Put the feedback of ``assignment`` (one student's or everyone's) in the exchange, where
+    each student fetches their own; return the students left out, each with why."""
+    from nbgrader.utils import temp_attrs
+
+    root = exchange_root(course, root)
+    api = _api(course, root)
+    _course_id(api)
+    folders = sorted(course.feedback_dir.glob(f"{student or '*'}/{assignment}"))
+    # nbgrader finds a student's feedback by the secret written when they submitted
+    unsent = [f.parent.name for f in folders if not (f / "submission_secret.txt").is_file()]
+    if len(unsent) < len(folders):
+        with temp_attrs(api.coursedir, student_id_exclude=",".join(unsent)):
+            _check(api.release_feedback(assignment, student),
+                   f"release_feedback of {assignment}")
+    return [f"{s}: not submitted through the exchange (no submission_secret.txt)"
+            for s in unsent]
