@@ -57,3 +57,11 @@ c.Grading.jobs = 0
 c.Grading.sandbox = True
 # The gradebook is c.CourseDirectory.db_url above; `--db URL` (else $MINIGRAD_GRADEBOOK_URL)
 # overrides it for one command, and reaches the grading workers inside their task records.
+
+# --- the exchange (release --exchange, collect --exchange, feedback --release) ---------------
+# The folder students and instructors share on one server, course_id above naming the
+# course's folder in it. Make it once, writable by everyone with the sticky bit:
+#   sudo mkdir -p /srv/nbgrader/exchange && sudo chmod 1777 /srv/nbgrader/exchange
+# `--exchange-root DIR` overrides it for one command. Students' own nbgrader_config.py
+# (read by the Assignment List) names the same root and course_id.
+c.Exchange.root = "/srv/nbgrader/exchange"
