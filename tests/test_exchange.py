@@ -148,3 +148,35 @@ def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
     ada, bob = (next((h / ASSIGNMENT / "feedback").glob("*/*.html")).read_bytes()
                 for h in homes.values())
     assert ada != bob
+
+
+def test_collect_never_replaces_a_newer_or_an_untimed_copy(tmp_path, exchange, capsys):
+    """A collected copy newer than the exchange's latest, or one with no timestamp.txt (an
+    LMS import), is kept and named; publishing again replaces the exchange's copy."""
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course_id = course.course_id()
+    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
+              "--exchange-root", str(exchange)]
+    assert main(["build", *common[:4]]) == 0
+    assert main(["release", "--exchange", *common]) == 0
+    assert main(["release", "--exchange", *common]) == 0
+    for student in ("ada", "bob"):
+        home = tmp_path / student
+        home.mkdir()
+        _student(ExchangeFetchAssignment, student, home, exchange, course_id)
+        _student(ExchangeSubmit, student, home, exchange, course_id)
+    newer = course.submitted_dir / "ada" / ASSIGNMENT
+    newer.mkdir(parents=True)
+    (newer / NOTEBOOK).write_text("{}")
+    (newer / "timestamp.txt").write_text("2999-01-01 00:00:00.000000 UTC")
+    untimed = course.submitted_dir / "bob" / ASSIGNMENT
+    untimed.mkdir(parents=True)
+    (untimed / NOTEBOOK).write_text("{}")
+    capsys.readouterr()
+
+    assert main(["collect", "--exchange", ASSIGNMENT, *common]) == 0
+    out = capsys.readouterr().out
+    assert "ada: 2999-01-01 00:00:00.000000 UTC (kept: the collected copy is newer" in out
+    assert f"bob: no timestamp (kept: {untimed} has no timestamp.txt" in out
+    for folder in (newer, untimed):
+        assert (folder / NOTEBOOK).read_text() == "{}"
