@@ -272,6 +272,10 @@ def _cmd_release(args) -> int:
     from .release import release
 
     course = _course(args)
+    if args.exchange:  # a missing exchange root stops the command before anything changes
+        from .exchange import exchange_root
+
+        exchange_root(course, args.exchange_root)
     released = []
     for assignment, what in release(course, args.assignments or None, force=args.force):
         _say(f"{assignment}: {what}")

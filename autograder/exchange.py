@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .course import Course, PipelineError, apply_grading_environment
@@ -102,11 +103,11 @@ class Collected:
         return f"{self.student}: {when} ({self.what})"
 
 
-def _submissions(inbound: Path, assignment: str) -> dict[str, object]:
+def _submissions(inbound: Path, assignment: str) -> dict[str, datetime]:
     """The latest submission time of ``assignment`` per student in the exchange's inbound."""
     from nbgrader.utils import parse_utc
 
-    latest: dict[str, object] = {}
+    latest: dict[str, datetime] = {}
     for path in glob.glob(os.path.join(glob.escape(str(inbound)), f"*+{assignment}+*")):
         parts = os.path.basename(path).rsplit("+", 3)
         if len(parts) < 3 or parts[1] != assignment:

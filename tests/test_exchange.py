@@ -89,6 +89,7 @@ def test_release_needs_a_writable_exchange_root(tmp_path, capsys):
     assert f"the exchange root {missing} must be a folder everyone can write to" in err
     assert "(got: no such folder)" in err and f"chmod 1777 {missing}" in err
     assert not missing.exists()
+    assert not course.release_dir.exists()  # checked before anything was released
 
 
 def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
