@@ -650,6 +650,24 @@ def _cmd_lab(args) -> int:
                    dry_run=args.dry_run, say=_say)
 
 
+@command("student-kit", "one zip per released assignment for students: notebooks, README, wheel",
+         "Write course/student-kit/<assignment>.zip for each released assignment: its\n"
+         "released notebooks, a README.txt for students (install, open, Validate, hand in)\n"
+         "and the course's wheel (minigrad, no solutions or hidden tests), built once from\n"
+         "this checkout with pip wheel. Run `release` first.",
+         options=[_assignments("assignments (default: all released)"),
+                  option("--out", type=Path, default=None,
+                         help="folder for the zips (default: course/student-kit)")])
+def _cmd_student_kit(args) -> int:
+    from .studentkit import write_kits
+
+    course = _course(args)
+    for path in write_kits(course, default_paths()[0].parent, args.assignments or None,
+                           args.out):
+        _say(f"wrote {path}")
+    return 0
+
+
 def _skip_slow_imports() -> None:
     """jsonschema imports rfc3987_syntax when present, which compiles a grammar at import
     (seconds per process); its only use is the "iri" string format, which nbformat's
