@@ -115,7 +115,8 @@ def test_answer_lines_are_many_and_specific():
 
 
 def test_wheel_holds_no_answers(wheel):
-    """No line of a solution, hidden test, hidden.py or buggy.py is in any file of the wheel."""
+    """No line of a solution, hidden test, hidden.py or buggy.py is in any file of the wheel
+    (built as student-kit builds it: pip wheel on a copy of this checkout)."""
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     assert "minigrad/__init__.py" in names and "autograder/studentkit.py" in names, names
@@ -221,13 +222,29 @@ def _run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def kits(tmp_path_factory) -> list[Path]:
-    """One kit zip per assignment, made by the commands an instructor runs."""
+def course(tmp_path_factory) -> Path:
+    """A scratch course, built and released."""
     course = tmp_path_factory.mktemp("course") / "course"
-    out = course.parent / "kits"
-    for command in (["build"], ["release"], ["student-kit", "--out", out]):
+    for command in (["build"], ["release"]):
         _run([sys.executable, "-m", "autograder", *command, "--course-dir", course], cwd=ROOT)
+    return course
+
+
+@pytest.fixture(scope="module")
+def kits(course) -> list[Path]:
+    """One kit zip per assignment, made by the commands an instructor runs."""
+    out = course.parent / "kits"
+    _run([sys.executable, "-m", "autograder", "student-kit", "--out", out, "--course-dir",
+          course], cwd=ROOT)
     return sorted(out.glob("*.zip"))
+
+
+def test_student_kit_writes_the_chosen_assignments_into_the_course(course):
+    """student-kit a2_vectorized writes only course/student-kit/a2_vectorized.zip."""
+    done = _run([sys.executable, "-m", "autograder", "student-kit", "a2_vectorized",
+                 "--course-dir", course], cwd=ROOT)
+    assert sorted(p.name for p in (course / "student-kit").iterdir()) == ["a2_vectorized.zip"]
+    assert f"wrote {course / 'student-kit' / 'a2_vectorized.zip'}" in done.stdout
 
 
 def test_student_kit_needs_a_release(tmp_path):
