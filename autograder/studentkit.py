@@ -44,7 +44,7 @@ def build_wheel(project_root: Path, out_dir: Path) -> Path:
         shutil.copytree(project_root, tree, ignore=_NOT_COPIED)
         done = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-             "--quiet", "-w", str(out_dir), str(tree)],
+             "--no-index", "--quiet", "-w", str(out_dir), str(tree)],
             capture_output=True, text=True)
     wheels = sorted(out_dir.glob("*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
