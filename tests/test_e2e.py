@@ -40,6 +40,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbconvert.filters import strip_ansi
+from readable import unreadable
 
 from autograder.build import build, notebook_sources
 from autograder.course import Course
@@ -73,7 +74,6 @@ SOLVED_DIR = "solved"  # folder of the release holding the solution-filled copie
 
 # errors a blank notebook may show: the stub's own, or a checker's message
 # a3's NotAnsweredError is an AssertionError that names the function still to write
-CHECKER_ERRORS = ("GradientCheckError", "AssertionError", "NotAnsweredError")
 STDERR = "application/vnd.jupyter.stderr"
 _GRAPH_CALL = re.compile(r"^(?:display\()?(?:[A-Za-z_][\w.]*\.)?draw_graph\(")
 
@@ -443,36 +443,6 @@ def _cell_text(cell) -> str:
     return first[:80]
 
 
-def _frames(entries: list[str]) -> list[str]:
-    """First lines of a traceback's frame entries, outermost first."""
-    frames = []
-    for entry in entries:
-        head = strip_ansi(entry).strip().splitlines()
-        if head and (head[0].startswith("Cell In[") or head[0].startswith("File ")):
-            frames.append(head[0])
-    return frames
-
-
-def _unreadable(output, test_cell: bool) -> str | None:
-    """Why an error a student meets in the blank notebook is not acceptable; None if it is.
-
-    Acceptable: the stub's own NotImplementedError, raised in a notebook cell; a checker's
-    GradientCheckError or AssertionError with a message; outside test cells also a NameError
-    in a notebook cell (a name an earlier failing cell did not get to define).
-    """
-    ename, evalue = output.get("ename", ""), strip_ansi(output.get("evalue", "")).strip()
-    frames = _frames(list(output.get("traceback", [])))
-    innermost = frames[-1] if frames else "(no frame)"
-    in_cell = innermost.startswith("Cell In[")
-    if ename == "NotImplementedError":
-        return None if in_cell else f"NotImplementedError raised in the kit, at {innermost}"
-    if ename in CHECKER_ERRORS:
-        return None if evalue else f"{ename} without a message, at {innermost}"
-    if ename == "NameError" and in_cell and not test_cell:
-        return None
-    return f"{ename}: {evalue.splitlines()[0] if evalue else ''} (raised at {innermost})"
-
-
 def _not_run(nb: Notebook, prompts) -> list[int]:
     return [i for i in nb.code_cells if not re.search(r"\d", prompts[i] or "")]
 
@@ -550,7 +520,7 @@ def _check_blank(nb: Notebook, saved, prompts, dom) -> list[str]:
             elif not any(o["mime"] == STDERR for o in dom[index]):
                 problems.append(f"test {nb.describe(index)} failed, but the page shows no error")
         for output in errors:
-            why = _unreadable(output, test_cell)
+            why = unreadable(output, test_cell)
             if why:
                 problems.append(f"{nb.describe(index)} [{_cell_text(cell)}]: {why}")
     return problems

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from readable import unreadable
 
 from autograder.course import PipelineError
 from autograder.studentkit import build_wheel
@@ -155,7 +156,6 @@ def test_build_wheel_needs_a_project(tmp_path):
 
 # --- the kit in a fresh virtual environment ------------------------------------------------
 
-CHECKER_ERRORS = ("GradientCheckError", "AssertionError", "NotAnsweredError")
 
 # Run by the fresh venv's Python in the unpacked kit folder: every notebook with nbclient
 # (errors allowed), then what the kernel imports minigrad from; prints one JSON document.
@@ -185,34 +185,6 @@ nbclient.NotebookClient(probe, kernel_name="python3").execute()
 report["kernel"] = probe.cells[0].outputs[0]["text"].split()
 print(json.dumps(report))
 """
-
-
-def _frames(traceback: list[str]) -> list[str]:
-    """First lines of a traceback's frames ('Cell In[3], line 2', 'File .../x.py:10, in f')."""
-    from nbconvert.filters import strip_ansi
-
-    heads = [strip_ansi(entry).strip().splitlines() for entry in traceback]
-    return [h[0] for h in heads if h and (h[0].startswith(("Cell In[", "File ")))]
-
-
-def _unreadable(error: dict, test_cell: bool) -> str | None:
-    """Why an error of a blank notebook is not one a student can read; None when it is.
-
-    Readable: the stub's own NotImplementedError raised in a notebook cell; a checker's
-    error with a message; outside test cells also a NameError in a notebook cell (a name a
-    failing cell above did not get to define).
-    """
-    frames = _frames(error.get("traceback") or [])
-    innermost = frames[-1] if frames else "(no frame)"
-    in_cell = innermost.startswith("Cell In[")
-    ename, evalue = error.get("ename", ""), (error.get("evalue") or "").strip()
-    if ename == "NotImplementedError":
-        return None if in_cell else f"NotImplementedError raised in the kit, at {innermost}"
-    if ename in CHECKER_ERRORS:
-        return None if evalue else f"{ename} without a message, at {innermost}"
-    if ename == "NameError" and in_cell and not test_cell:
-        return None
-    return f"{ename}: {evalue.splitlines()[0] if evalue else ''} (raised at {innermost})"
 
 
 def _run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
@@ -336,7 +308,7 @@ def test_student_uses_the_kit_in_a_fresh_venv(kits, tmp_path):
                 if cell["test"] and not cell["errors"]:
                     problems.append(f"{name} {cell['id']}: passes on the blank notebook")
                 for error in cell["errors"]:
-                    why = _unreadable(error, cell["test"])
+                    why = unreadable(error, cell["test"])
                     if why:
                         problems.append(f"{name} {cell['id'] or '(code cell)'}: {why}")
             done = subprocess.run([python, "-m", "nbgrader", "validate", name],
