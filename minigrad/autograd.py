@@ -271,7 +271,7 @@ def backward(root, grad=None) -> None:
                 continue
             data = parent._data
             if type(pg) is not type(data) or pg.shape != data.shape:
-                pg = _fit_gradient(pg, data, ctx.op)
+                pg = _fit_gradient(pg, data, ctx)
             elif pg.dtype is not data.dtype and pg.dtype != data.dtype:
                 pg = pg.astype(data.dtype)
             prev = get(parent)
@@ -308,14 +308,17 @@ def _topological_order(root) -> list:
     return order
 
 
-def _fit_gradient(pg, data, op: str):
-    """Bring a gradient returned by ``op``'s backward to the input's type, shape and dtype."""
+def _fit_gradient(pg, data, ctx: Context):
+    """Bring a gradient returned by ``ctx``'s backward to the input's type, shape and dtype."""
     if isinstance(pg, _Tensor):
         pg = pg._data
     if not hasattr(pg, "shape") or isinstance(pg, np.generic):
         pg = backend.as_array(pg, data.dtype)
     if pg.shape != data.shape:
-        pg = unbroadcast(pg, data.shape, where=f"{op}.backward")
+        try:
+            pg = unbroadcast(pg, data.shape)
+        except ValueError as exc:  # the op's name is looked up only when it is needed
+            raise ValueError(f"{ctx.op}.{exc}") from None
     if pg.dtype != data.dtype:
         pg = pg.astype(data.dtype)
     return pg
@@ -329,6 +332,8 @@ def unbroadcast(grad, shape: tuple, where: str = "backward"):
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra > 0 and grad.shape[extra:] == shape:  # only leading axes added (a bias row)
+        return grad.sum(axis=tuple(range(extra)))
     if extra < 0 or any(s != 1 and s != g for s, g in zip(shape, grad.shape[extra:])):
         raise ValueError(
             f"{where}: a gradient of shape {grad.shape} cannot be reduced to the input's shape "

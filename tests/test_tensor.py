@@ -259,7 +259,7 @@ def test_custom_function_with_bad_backward_is_named(backward, message):
 
     Bad.backward = staticmethod(backward)
     x = mg.Tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(ValueError, match=f"Bad.backward.*{message}|{message}"):
+    with pytest.raises(ValueError, match=f"Bad.backward.*{message}"):
         Bad.apply(x).sum().backward()
 
 
