@@ -12,23 +12,19 @@ from __future__ import annotations
 from minigrad import backend
 from minigrad.backend import array_module
 from minigrad.ops import CrossEntropy
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, as_input
 
 __all__ = ["cross_entropy", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "tanh"]
 
 
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def softmax(x, axis: int = -1) -> Tensor:
     """Probabilities along ``axis``: exp(x_i) / sum_j exp(x_j), computed as exp(log_softmax)."""
-    return _tensor(x).log_softmax(axis=axis).exp()
+    return as_input(x).log_softmax(axis=axis).exp()
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed as x - max - log(sum(exp(x - max)))."""
-    return _tensor(x).log_softmax(axis=axis)
+    return as_input(x).log_softmax(axis=axis)
 
 
 def cross_entropy(logits, targets) -> Tensor:
@@ -37,7 +33,7 @@ def cross_entropy(logits, targets) -> Tensor:
     ``logits`` has shape (N, C) (or (C,) for one example); ``targets`` holds N
     integers in [0, C).
     """
-    logits = _tensor(logits)
+    logits = as_input(logits)
     labels = targets.data if isinstance(targets, Tensor) else targets
     labels = array_module(logits.data).asarray(labels)  # labels live where the logits do
     if logits.ndim == 1:
@@ -63,7 +59,7 @@ def cross_entropy(logits, targets) -> Tensor:
 
 def mse_loss(pred, target) -> Tensor:
     """Mean squared error: mean((pred - target)**2); shapes must match exactly."""
-    pred = _tensor(pred)
+    pred = as_input(pred)
     if not isinstance(target, Tensor) and not hasattr(target, "shape"):
         # A list or a number: an array of the prediction's type and dtype.
         target = array_module(pred.data).asarray(backend.as_array(target), dtype=pred.dtype)
@@ -78,12 +74,12 @@ def mse_loss(pred, target) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    return _tensor(x).relu()
+    return as_input(x).relu()
 
 
 def sigmoid(x) -> Tensor:
-    return _tensor(x).sigmoid()
+    return as_input(x).sigmoid()
 
 
 def tanh(x) -> Tensor:
-    return _tensor(x).tanh()
+    return as_input(x).tanh()

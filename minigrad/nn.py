@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.ops import Affine
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, as_input
 
 __all__ = ["MLP", "Linear", "Module", "ReLU", "Residual", "Sequential", "Sigmoid", "Tanh"]
 
@@ -76,9 +76,7 @@ class Linear(Module):
     def forward(self, x):
         if self.b is None:
             return x @ self.W
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        return Affine.apply(x, self.W, self.b)
+        return Affine.apply(as_input(x), self.W, self.b)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={self.b is not None})"

@@ -15,7 +15,7 @@ import numpy as np
 from minigrad import autograd, backend
 from minigrad.ops import OPS, normalize_axes
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "as_input"]
 
 
 @autograd.register_tensor
@@ -194,6 +194,16 @@ class Tensor:
     @property
     def T(self):
         return self.transpose()
+
+
+def as_input(x) -> Tensor:
+    """``x`` as a Tensor for an op to read: a Tensor as is, an array shared without a copy
+    (an op never writes its inputs), anything else converted as ``Tensor(x)`` does."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray) or type(x).__module__.startswith("cupy"):
+        return Tensor.from_numpy(x)
+    return Tensor(x)
 
 
 def _binary_methods(fn):

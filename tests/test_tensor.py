@@ -362,3 +362,17 @@ def test_backward_may_return_numpy_scalars_and_tensors():
     Half.apply(x, y).backward()
     assert isinstance(x.grad, np.ndarray) and x.grad.dtype == np.float32 and x.grad == 0.5
     assert isinstance(y.grad, np.ndarray) and y.grad == 1.0
+
+
+def test_ops_read_arrays_without_copying_them():
+    """An array given to an op or a layer is read in place (ops never write their inputs);
+    a Tensor made by the user from it is a copy."""
+    from minigrad.tensor import as_input
+
+    x = np.arange(6.0).reshape(2, 3)
+    assert as_input(x).data is x
+    assert mg.Tensor(x).data is not x
+    assert as_input([1.0, 2.0]).dtype == np.float64
+    layer = mg.nn.Linear(3, 2, seed=0)
+    np.testing.assert_allclose(layer(x).data, x @ layer.W.data + layer.b.data)
+    assert x.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
