@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap
 
-.PHONY: help venv sysdeps demo test e2e lint check bench lab clean
+.PHONY: help venv sysdeps demo test e2e lint check bench lab clean hub hub-stop
 
 help:
 	@echo "make demo   build the course, grade sample students, print the gradebook"
@@ -19,6 +19,8 @@ help:
 	@echo "make lab    JupyterLab on the student release"
 	@echo "make e2e    every released notebook in JupyterLab, in headless Chromium"
 	@echo "make bench  run every benchmark in benchmarks/"
+	@echo "make hub    (as root) JupyterHub for the course on this machine; STUDENTS=3 accounts"
+	@echo "make hub-stop  stop the hub, its proxy and every user's server"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,7 +51,7 @@ demo: venv sysdeps
 	$(PY) -m autograder demo
 
 lint: venv
-	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks
+	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks hub
 
 # tests/ includes the browser test (tests/test_e2e.py): it runs where Debian's chromium is
 # installed (.ci/run installs it) and says why it is skipped elsewhere; `make e2e` runs it alone.
@@ -75,6 +77,20 @@ lab: venv sysdeps
 	$(PY) -m autograder build
 	$(PY) -m autograder release
 	$(PY) -m autograder lab
+
+# The course's JupyterHub on this machine (hub/hubctl.py says what it sets up). As root: it
+# makes the OS users, installs JupyterHub into HUB_VENV and the proxy into hub/node_modules.
+STUDENTS ?= 3
+HUB_PORT ?= 8000
+HUB_STATE ?= hub/state
+HUB_VENV ?= /opt/minigrad-hub/venv
+
+hub:
+	MINIGRAD_HUB_STATE=$(HUB_STATE) $(PYTHON) hub/hubctl.py start --students $(STUDENTS) \
+	  --port $(HUB_PORT) --venv $(HUB_VENV)
+
+hub-stop:
+	MINIGRAD_HUB_STATE=$(HUB_STATE) $(PYTHON) hub/hubctl.py stop
 
 clean:
 	rm -rf course/source course/release course/submitted course/autograded course/feedback \

@@ -1,0 +1,275 @@
+"""Install, start and stop the course's JupyterHub on this machine (`make hub`, `make hub-stop`).
+
+Run as root with the system python3 (standard library only):
+
+    python3 hub/hubctl.py start --students 3    # install if needed, make the accounts, start
+    python3 hub/hubctl.py stop                  # the hub, its proxy and every user's server
+
+What it sets up:
+- a virtual environment for the hub and every user's server (default /opt/minigrad-hub/venv,
+  readable by all), holding JupyterHub and the kit installed from this checkout as a wheel
+  (no notebook sources in it); configurable-http-proxy from npm in hub/node_modules;
+- real OS users with homes of their own (0700): one instructor and N students, logging in
+  with PAM and a generated password each (a demo: the passwords are kept, root-only, in the
+  state folder and printed at every start);
+- nbgrader's exchange (default /srv/nbgrader/exchange, 1777 with the sticky bit);
+- the instructor's copy of this checkout in ~instructor/minigrad-course (the course, the
+  solutions, the hidden tests and the gradebook, in a home no student can enter);
+- the hub's own state (database, cookie secret, proxy token, logs) in one folder
+  (default hub/state, or $MINIGRAD_HUB_STATE), 0700, kept across restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HUB = Path(__file__).resolve().parent
+CHECKOUT = HUB.parent
+CONFIG = HUB / "jupyterhub_config.py"
+PROXY = HUB / "node_modules" / ".bin" / "configurable-http-proxy"
+COURSE_COPY = "minigrad-course"  # the instructor's copy of the checkout, in their home
+
+# nbgrader's instructor tools: hidden for everyone in the hub's environment, shown to the
+# instructor again by their own (user-level) Jupyter config.
+INSTRUCTOR_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                  "@jupyter/nbgrader:course-list"]
+INSTRUCTOR_SERVER = ["nbgrader.server_extensions.formgrader",
+                     "nbgrader.server_extensions.course_list"]
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("MINIGRAD_HUB_STATE") or HUB / "state").resolve()
+
+
+def run(*cmd, **kwargs):
+    return subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        raise SystemExit(f"the hub makes OS users and runs their servers: it must run as root "
+                         f"(got uid {os.geteuid()}); try: sudo make hub")
+    missing = [c for c in ("useradd", "chpasswd", "runuser", "npm") if not shutil.which(c)]
+    if missing:
+        raise SystemExit(f"the hub needs {', '.join(missing)} on PATH (not found); on Debian: "
+                         "apt-get install passwd util-linux npm")
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path, text: str):
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def course_id() -> str:
+    text = (CHECKOUT / "course" / "nbgrader_config.py").read_text()
+    return re.search(r'course_id\s*=\s*"([^"]+)"', text).group(1)
+
+
+def base_python() -> str:
+    """The interpreter under the hub's venv: users' servers run it, so not one in root's home."""
+    system = "/usr/bin/python3"
+    return os.environ.get("MINIGRAD_HUB_PYTHON") or (system if os.path.exists(system)
+                                                     else sys.executable)
+
+
+def install(venv: Path, exchange: Path):
+    """The hub's environment and proxy (once), nbgrader's defaults in it, the exchange."""
+    if not (venv / "bin" / "jupyterhub-singleuser").exists():
+        print(f"installing JupyterHub and the kit into {venv} (a few minutes, once)")
+        run(base_python(), "-m", "venv", venv)
+        if subprocess.run(["runuser", "-u", "nobody", "--", f"{venv}/bin/python", "-c", ""],
+                          capture_output=True).returncode:
+            shutil.rmtree(venv)
+            raise SystemExit(f"every user must be able to run the hub's python; {base_python()} "
+                             "is not runnable by user nobody: set MINIGRAD_HUB_PYTHON to a "
+                             "python3 outside root's home (e.g. /usr/bin/python3)")
+        run(venv / "bin" / "pip", "install", "--quiet", CHECKOUT, "jupyterhub")
+    if not PROXY.exists():
+        print("installing configurable-http-proxy from npm into hub/node_modules")
+        run("npm", "install", "--silent", "--no-save", "--no-package-lock", "--prefix", HUB,
+            "configurable-http-proxy")
+    etc = venv / "etc" / "jupyter"
+    (etc / "labconfig").mkdir(parents=True, exist_ok=True)
+    (etc / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {name: True for name in INSTRUCTOR_LAB}}, indent=1))
+    (etc / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER}}},
+        indent=1))
+    (etc / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id()!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n")
+    exchange.mkdir(parents=True, exist_ok=True)
+    exchange.chmod(0o1777)
+
+
+def make_user(name: str, logins: dict) -> None:
+    """An OS user with a private home; the password is made here, once."""
+    try:
+        pwd.getpwnam(name)
+        if name not in logins:
+            raise SystemExit(f"user {name!r} exists but was not made by this hub (not in "
+                             "logins.json of the state folder); pick other names with "
+                             "--instructor/--student-prefix")
+    except KeyError:
+        run("useradd", "--create-home", "--shell", "/bin/bash", name)
+        logins[name] = secrets.token_urlsafe(9)
+        run("chpasswd", input=f"{name}:{logins[name]}\n".encode())
+    home = Path(pwd.getpwnam(name).pw_dir)
+    home.chmod(0o700)
+
+
+def as_user(name: str, *cmd):
+    return run("runuser", "-u", name, "--", *cmd)
+
+
+def setup_instructor(name: str, exchange: Path):
+    """The instructor's copy of the checkout, and their Jupyter config showing the course tools."""
+    home = Path(pwd.getpwnam(name).pw_dir)
+    copy = home / COURSE_COPY
+    if not copy.exists():
+        copy.mkdir(mode=0o700)
+        archive = subprocess.run(["git", "-C", str(CHECKOUT), "archive", "HEAD"],
+                                 check=True, capture_output=True).stdout
+        run("tar", "-x", "-C", copy, input=archive)
+        run("chown", "-R", f"{name}:{name}", copy)
+    jupyter = home / ".jupyter"
+    (jupyter / "labconfig").mkdir(parents=True, exist_ok=True)
+    (jupyter / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {n: False for n in INSTRUCTOR_LAB}}, indent=1))
+    (jupyter / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {n: True for n in INSTRUCTOR_SERVER}}}, indent=1))
+    (jupyter / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(copy / 'course')!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n")
+    run("chown", "-R", f"{name}:{name}", jupyter)
+
+
+def setup(args) -> dict:
+    """Everything but the hub process: install, exchange, users, the state folder."""
+    require_root()
+    state = private_dir(state_dir())
+    venv, exchange = Path(args.venv).resolve(), Path(args.exchange).resolve()
+    install(venv, exchange)
+    logins_file = state / "logins.json"
+    logins = json.loads(logins_file.read_text()) if logins_file.exists() else {}
+    students = [f"{args.student_prefix}{i}" for i in range(1, args.students + 1)]
+    for name in [args.instructor, *students]:
+        make_user(name, logins)
+        private_file(logins_file, json.dumps(logins, indent=1))
+    setup_instructor(args.instructor, exchange)
+    for name, content in [("proxy_token", secrets.token_hex(32)),
+                          ("api_token", secrets.token_hex(32))]:
+        if not (state / name).exists():
+            private_file(state / name, content)
+    settings = {"venv": str(venv), "exchange": str(exchange), "port": args.port,
+                "ip": args.ip, "instructor": args.instructor, "students": students,
+                "proxy": str(PROXY)}
+    private_file(state / "settings.json", json.dumps(settings, indent=1))
+    return settings
+
+
+def hub_pid(state: Path) -> int | None:
+    try:
+        pid = int((state / "jupyterhub.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def start(args):
+    settings = setup(args)
+    state = state_dir()
+    url = f"http://{'127.0.0.1' if args.ip in ('', '0.0.0.0') else args.ip}:{args.port}"
+    if hub_pid(state) is None:
+        env = dict(os.environ, MINIGRAD_HUB_STATE=str(state),
+                   PATH=f"{settings['venv']}/bin:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        with open(state / "jupyterhub.log", "ab") as log:
+            hub = subprocess.Popen([f"{settings['venv']}/bin/jupyterhub", "-f", str(CONFIG)],
+                                   cwd=state, env=env, stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/hub/health", timeout=2)
+                break
+            except OSError:
+                if hub.poll() is not None or time.monotonic() > deadline:
+                    tail = (state / "jupyterhub.log").read_text()[-3000:]
+                    raise SystemExit(
+                        f"JupyterHub did not answer at {url} within 60 s (exit code "
+                        f"{hub.poll()}); its log ends:\n{tail}") from None
+                time.sleep(0.5)
+    logins = json.loads((state / "logins.json").read_text())
+    print(f"JupyterHub is up: {url}   (state in {state}; stop with: make hub-stop)")
+    print(f"  instructor  {settings['instructor']:<12} password {logins[settings['instructor']]}")
+    for name in settings["students"]:
+        print(f"  student     {name:<12} password {logins[name]}")
+
+
+def stop(_args):
+    """SIGTERM to the hub: it stops every user's server and its proxy before it exits."""
+    state = state_dir()
+    pid = hub_pid(state)
+    if pid is None:
+        print("no hub is running (no live pid in jupyterhub.pid of the state folder)")
+    else:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while hub_pid(state) == pid and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if hub_pid(state) == pid:
+            raise SystemExit(f"JupyterHub (pid {pid}) still runs 60 s after SIGTERM")
+    proxy = state / "proxy.pid"
+    if proxy.exists():  # left by a hub that was killed rather than stopped
+        try:
+            os.kill(int(proxy.read_text()), signal.SIGTERM)
+        except (ValueError, ProcessLookupError):
+            pass
+        proxy.unlink()
+    print("the hub, its proxy and the users' servers are stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="hubctl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in [("setup", setup), ("start", start), ("stop", stop)]:
+        cmd = sub.add_parser(name)
+        cmd.set_defaults(func=func)
+        if name == "stop":
+            continue
+        cmd.add_argument("--students", type=int, default=3)
+        cmd.add_argument("--instructor", default="instructor")
+        cmd.add_argument("--student-prefix", default="student")
+        cmd.add_argument("--port", type=int, default=8000)
+        cmd.add_argument("--ip", default="", help="address to listen on (default: all)")
+        cmd.add_argument("--venv", default=os.environ.get("MINIGRAD_HUB_VENV",
+                                                          "/opt/minigrad-hub/venv"))
+        cmd.add_argument("--exchange", default="/srv/nbgrader/exchange")
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
