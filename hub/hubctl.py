@@ -92,7 +92,7 @@ def base_python() -> str:
 
 
 def install(venv: Path, exchange: Path):
-    """The hub's environment and proxy (once), nbgrader's defaults in it, the exchange."""
+    """The hub's environment and proxy (once), the instructor's tools hidden in it, the exchange."""
     if not (venv / "bin" / "jupyterhub-singleuser").exists():
         print(f"installing JupyterHub and the kit into {venv} (a few minutes, once)")
         run(base_python(), "-m", "venv", venv)
@@ -114,16 +114,13 @@ def install(venv: Path, exchange: Path):
     (etc / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER}}},
         indent=1))
-    (etc / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course_id()!r}\n"
-        f"c.Exchange.root = {str(exchange)!r}\n")
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o1777)
 
 
-def make_user(name: str, logins: dict) -> None:
-    """An OS user with a private home; the password is made here, once."""
+def make_user(name: str, logins: dict, exchange: Path) -> None:
+    """An OS user with a private home, and nbgrader's exchange and course in their config; the
+    password is made here, once."""
     try:
         pwd.getpwnam(name)
         if name not in logins:
@@ -136,14 +133,22 @@ def make_user(name: str, logins: dict) -> None:
         run("chpasswd", input=f"{name}:{logins[name]}\n".encode())
     home = Path(pwd.getpwnam(name).pw_dir)
     home.chmod(0o700)
+    jupyter = home / ".jupyter"
+    jupyter.mkdir(exist_ok=True)
+    (jupyter / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id()!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n")
+    run("chown", "-R", f"{name}:{name}", jupyter)
 
 
-def as_user(name: str, *cmd):
-    return run("runuser", "-u", name, "--", *cmd)
+def as_user(name: str, *cmd, **kwargs):
+    return run("runuser", "-u", name, "--", *cmd, cwd="/", **kwargs)
 
 
-def setup_instructor(name: str, exchange: Path):
-    """The instructor's copy of the checkout, and their Jupyter config showing the course tools."""
+def setup_instructor(name: str, venv: Path, exchange: Path):
+    """The instructor's copy of the checkout, their Jupyter config showing the course tools,
+    and (once) every assignment built and released to the exchange."""
     home = Path(pwd.getpwnam(name).pw_dir)
     copy = home / COURSE_COPY
     if not copy.exists():
@@ -158,11 +163,15 @@ def setup_instructor(name: str, exchange: Path):
         {"disabledExtensions": {n: False for n in INSTRUCTOR_LAB}}, indent=1))
     (jupyter / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": {n: True for n in INSTRUCTOR_SERVER}}}, indent=1))
-    (jupyter / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.root = {str(copy / 'course')!r}\n"
-        f"c.Exchange.root = {str(exchange)!r}\n")
+    with open(jupyter / "nbgrader_config.py", "a") as config:
+        config.write(f"c.CourseDirectory.root = {str(copy / 'course')!r}\n")
     run("chown", "-R", f"{name}:{name}", jupyter)
+    if not (exchange / course_id()).exists():
+        print(f"building the course as {name} and releasing it to the exchange {exchange}")
+        script = (f"cd ~/{COURSE_COPY} && export PATH={venv}/bin:$PATH && "
+                  "python -m autograder build && "
+                  f"python -m autograder release --exchange --exchange-root {exchange}")
+        as_user(name, "bash", "-c", script, stdout=subprocess.DEVNULL)
 
 
 def setup(args) -> dict:
@@ -175,9 +184,9 @@ def setup(args) -> dict:
     logins = json.loads(logins_file.read_text()) if logins_file.exists() else {}
     students = [f"{args.student_prefix}{i}" for i in range(1, args.students + 1)]
     for name in [args.instructor, *students]:
-        make_user(name, logins)
+        make_user(name, logins, exchange)
         private_file(logins_file, json.dumps(logins, indent=1))
-    setup_instructor(args.instructor, exchange)
+    setup_instructor(args.instructor, venv, exchange)
     for name, content in [("proxy_token", secrets.token_hex(32)),
                           ("api_token", secrets.token_hex(32))]:
         if not (state / name).exists():
