@@ -211,7 +211,10 @@ def start(args):
     settings = setup(args)
     state = state_dir()
     url = f"http://{'127.0.0.1' if args.ip in ('', '0.0.0.0') else args.ip}:{args.port}"
-    if hub_pid(state) is None:
+    if hub_pid(state) is not None:
+        print("the hub was already running: accounts added now can log in after "
+              "make hub-stop && make hub")
+    else:
         env = dict(os.environ, MINIGRAD_HUB_STATE=str(state),
                    PATH=f"{settings['venv']}/bin:{os.environ.get('PATH', '/usr/bin:/bin')}")
         with open(state / "jupyterhub.log", "ab") as log:
