@@ -668,6 +668,35 @@ def _cmd_student_kit(args) -> int:
     return 0
 
 
+@command("serve-feedback", "grade each exchange submission once and return its feedback",
+         "Watch nbgrader's exchange and, for each new submission in timestamp order: collect\n"
+         "it, grade that student (scan, trusted judge, sandbox, as `grade`), generate the\n"
+         "feedback and release it to that student, who fetches it in the Assignment List.\n"
+         "Each submission is recorded in course/feedback-service.jsonl and graded once, across\n"
+         "restarts. Per student and assignment, c.Grading.feedback_interval_minutes and\n"
+         "c.Grading.feedback_per_day limit graded submissions; one over a limit is not graded\n"
+         "and its feedback says when the next is allowed. --once: one pass, then exit.",
+         options=[option("--once", action="store_true", help="one pass, then exit"),
+                  option("--every", type=_at_least_zero(float, "a number of seconds"),
+                         default=10.0, help="seconds between passes (default: 10)"),
+                  _exchange_root_option],
+         timed=False)
+def _cmd_serve_feedback(args) -> int:
+    from .hubservice import FeedbackService
+
+    course = _course(args)
+    service = FeedbackService(course, args.exchange_root,
+                              _grading_config(course.course_dir, args))
+    if not args.once:
+        _say(f"serve-feedback: watching {service.root / service.course_id / 'inbound'}")
+        service.serve(args.every, say=_say)
+    failed = 0
+    for entry in service.process_once():
+        _say(entry.line())
+        failed += entry.state == "failed"
+    return 1 if failed else 0
+
+
 def _skip_slow_imports() -> None:
     """jsonschema imports rfc3987_syntax when present, which compiles a grammar at import
     (seconds per process); its only use is the "iri" string format, which nbformat's

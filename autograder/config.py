@@ -12,6 +12,9 @@ In ``nbgrader_config.py``::
     c.Grading.retries = 1         # re-runs of a task whose kernel failed to start
     c.Grading.jobs = 0            # processes at a time; 0: the number of cores
     c.Grading.sandbox = True      # run kernels in bubblewrap where it works
+    c.Grading.feedback_interval_minutes = 10  # serve-feedback: minutes between graded
+    c.Grading.feedback_per_day = 20           # ... and graded per 24 h (per student and
+                                              # assignment; 0: no limit)
 
 The gradebook URL is nbgrader's own ``c.CourseDirectory.db_url``; for the commands that take
 ``--db``, that flag overrides it, else the environment variable ``MINIGRAD_GRADEBOOK_URL``
@@ -43,6 +46,8 @@ class GradingConfig:
     sandbox: bool = True
     progress: bool | None = None  # None: a bar when the output is a terminal
     db_url: str = ""  # "": the course's own gradebook
+    feedback_interval_minutes: float = 10.0  # serve-feedback only; 0: no limit
+    feedback_per_day: int = 20  # serve-feedback only; 0: no limit
 
     def __post_init__(self):
         checks = [
@@ -50,6 +55,10 @@ class GradingConfig:
             ("timeout", self.timeout >= 0, "a number of seconds >= 0 (0: no limit)"),
             ("memory_mb", self.memory_mb >= 0, "a number of megabytes >= 0 (0: no cap)"),
             ("retries", self.retries >= 0, "a whole number >= 0"),
+            ("feedback_interval_minutes", self.feedback_interval_minutes >= 0,
+             "a number of minutes >= 0 (0: no limit)"),
+            ("feedback_per_day", self.feedback_per_day >= 0,
+             "a whole number >= 0 (0: no limit)"),
         ]
         for name, ok, what in checks:
             if not ok:

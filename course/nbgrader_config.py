@@ -55,6 +55,12 @@ c.Grading.retries = 1
 c.Grading.jobs = 0
 # Run every grading kernel in a bubblewrap sandbox where bwrap works (it says so where not).
 c.Grading.sandbox = True
+# Feedback on submission (`python -m autograder serve-feedback`), per student and assignment:
+# at least this many minutes between two graded submissions, and at most this many graded
+# submissions in any 24 hours; 0: no limit. A submission over a limit is not graded and its
+# feedback says when the next one will be. The instructor's collect + grade is never limited.
+# c.Grading.feedback_interval_minutes = 10
+# c.Grading.feedback_per_day = 20
 # The gradebook is c.CourseDirectory.db_url above; `--db URL` (else $MINIGRAD_GRADEBOOK_URL)
 # overrides it for one command, and reaches the grading workers inside their task records.
 

@@ -1,0 +1,150 @@
+"""Tests for the feedback service (``serve-feedback``): each exchange submission is graded once,
+in order, on the server, and its feedback reaches that student only; limits refuse with the
+time of the next graded submission; a pass that died mid-grade is finished by the next.
+
+No hub: students are nbgrader's own student-side exchange classes in folders of their own,
+as in tests/test_exchange.py, and the service runs one pass at a time (``process_once``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nbgrader.exchange.default import (
+    ExchangeFetchAssignment,
+    ExchangeFetchFeedback,
+    ExchangeSubmit,
+)
+from test_exchange import ASSIGNMENT, FIXTURE_NOTEBOOKS, NOTEBOOK, _solve, _student, exchange
+
+from autograder import hubservice
+from autograder.cli import main
+from autograder.course import Course
+from autograder.hubservice import FeedbackService
+
+__all__ = ["exchange"]  # the fixture, shared with test_exchange
+
+pytestmark = [pytest.mark.grading, pytest.mark.usefixtures("restore_environ")]
+
+
+@pytest.fixture
+def term(tmp_path, exchange):
+    """A course with the fixture assignment published to ``exchange``; ada and bob fetched it.
+
+    Limits: no interval, two graded submissions a day."""
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    with course.config_path.open("a") as fh:
+        fh.write("\nc.Grading.feedback_interval_minutes = 0\nc.Grading.feedback_per_day = 2\n")
+    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
+    assert main(["build", *common]) == 0
+    assert main(["release", "--exchange", "--exchange-root", str(exchange), *common]) == 0
+    homes = {}
+    for student in ("ada", "bob"):
+        homes[student] = tmp_path / student
+        homes[student].mkdir()
+        _student(ExchangeFetchAssignment, student, homes[student], exchange, course.course_id())
+    return course, exchange, homes
+
+
+def _submit(term, student: str) -> None:
+    course, exchange, homes = term
+    _student(ExchangeSubmit, student, homes[student], exchange, course.course_id())
+
+
+def _fetched(term, student: str) -> dict[str, str]:
+    """Fetch ``student``'s feedback; {submission timestamp: page} of everything fetched."""
+    course, exchange, homes = term
+    _student(ExchangeFetchFeedback, student, homes[student], exchange, course.course_id())
+    folder = homes[student] / ASSIGNMENT / "feedback"
+    return {p.parent.name: p.read_text() for p in folder.glob("*/*.html")}
+
+
+def _states(service: FeedbackService) -> list[tuple[str, str]]:
+    return [(e.student, e.state) for e in service.entries()]
+
+
+def test_each_submission_is_graded_once_and_reaches_its_student_only(term, exchange):
+    course, _, homes = term
+    _solve(homes["ada"] / ASSIGNMENT / NOTEBOOK, course.source_dir / ASSIGNMENT / NOTEBOOK)
+    _submit(term, "ada")
+    _submit(term, "bob")
+    service = FeedbackService(course, exchange)
+
+    handled = service.process_once()
+    # both arrived together: graded one after the other, in timestamp order
+    assert [(e.student, e.state) for e in handled] == [("ada", "graded"), ("bob", "graded")]
+    assert [e.score for e in handled] == [5, 0]
+    assert handled[0].stamp() < handled[1].stamp()
+    ada_page = _fetched(term, "ada")
+    assert list(ada_page) == [handled[0].timestamp]
+    own = (course.feedback_dir / "ada" / ASSIGNMENT / "f1_tiny.html").read_text()
+    assert ada_page[handled[0].timestamp] == own
+    bob_page = _fetched(term, "bob")
+    assert list(bob_page) == [handled[1].timestamp] and bob_page != ada_page
+
+    # nothing new: a second pass grades nothing, and a new service (a restart) neither
+    assert service.process_once() == []
+    assert FeedbackService(course, exchange).process_once() == []
+    assert _states(service) == [("ada", "graded"), ("bob", "graded")]
+
+    # bob resubmits: only the new submission is graded
+    _submit(term, "bob")
+    [again] = service.process_once()
+    assert (again.student, again.state, again.attempts) == ("bob", "graded", 1)
+    assert again.timestamp != handled[1].timestamp
+    assert again.timestamp in _fetched(term, "bob")
+
+    # bob's third graded submission today is over the limit (two a day): not graded, and his
+    # feedback names the time of the next one, a day after the first graded one
+    _submit(term, "bob")
+    [refused] = service.process_once()
+    assert refused.state == "limited" and refused.attempts == 0
+    page = _fetched(term, "bob")[refused.timestamp]
+    when = re.search(r"allowed from (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", page)
+    assert when, page
+    first_seen = [e for e in service.entries() if e.student == "bob"][0].seen
+    assert when.group(1) in refused.note
+    assert when.group(1) == (datetime.fromisoformat(first_seen) + timedelta(days=1)).strftime(
+        "%Y-%m-%d %H:%M UTC")
+    assert [e.state for e in service.entries() if e.student == "bob"] == \
+        ["graded", "graded", "limited"]
+
+
+def test_a_pass_that_died_mid_grade_is_finished_by_the_next(term, exchange, monkeypatch):
+    course, _, _ = term
+    _submit(term, "ada")
+    service = FeedbackService(course, exchange)
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed mid-grade")
+
+    monkeypatch.setattr(hubservice, "grade", die)
+    with pytest.raises(SystemExit):
+        service.process_once()
+    [left] = service.entries()
+    assert (left.state, left.attempts) == ("grading", 1)
+    monkeypatch.undo()
+
+    [done] = FeedbackService(course, exchange).process_once()
+    assert (done.state, done.attempts, done.score) == ("graded", 2, 0)
+    assert list(_fetched(term, "ada")) == [done.timestamp]
+    assert service.process_once() == []
+    lines = service.ledger_path.read_text().splitlines()
+    assert [json.loads(line)["state"] for line in lines] == ["graded"]
+
+
+def test_a_lost_ledger_does_not_grade_again(term, exchange):
+    """With no ledger, what the gradebook holds counts as graded."""
+    course, _, _ = term
+    _submit(term, "ada")
+    service = FeedbackService(course, exchange)
+    [first] = service.process_once()
+    assert first.state == "graded"
+    Path(service.ledger_path).unlink()
+    assert FeedbackService(course, exchange).process_once() == []
+    [found] = service.entries()
+    assert (found.timestamp, found.state, found.attempts) == (first.timestamp, "graded", 0)
