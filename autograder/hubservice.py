@@ -222,12 +222,18 @@ class FeedbackService:
                        "This submission could not be graded; your instructor has the reason.")
 
     def _grade(self, entry: Entry) -> None:
+        from nbgrader.utils import parse_utc
+
         done = collect_from_exchange(self.course, entry.assignment, self.root)
-        collected = {c.student: c.timestamp for c in done}
-        if collected.get(entry.student) != entry.timestamp:
+        collected = {c.student: c.timestamp for c in done}.get(entry.student)
+        if collected and collected != entry.timestamp and \
+                parse_utc(collected) > entry.stamp():  # arrived since this pass began
+            entry.state, entry.note = "superseded", "a newer submission followed"
+            return
+        if collected != entry.timestamp:
             entry.state = "failed"
             entry.note = (f"collect should hold the submission of {entry.timestamp} "
-                          f"(got {collected.get(entry.student)})")
+                          f"(got {collected})")
             return
         [outcome] = grade(self.course, [entry.assignment], [entry.student], config=self.config)
         if not outcome.ok:

@@ -23,6 +23,7 @@ from test_exchange import ASSIGNMENT, FIXTURE_NOTEBOOKS, NOTEBOOK, _solve, _stud
 
 from autograder import hubservice
 from autograder.cli import main
+from autograder.config import GradingConfig
 from autograder.course import Course
 from autograder.hubservice import FeedbackService
 
@@ -113,6 +114,15 @@ def test_each_submission_is_graded_once_and_reaches_its_student_only(term, excha
     assert [e.state for e in service.entries() if e.student == "bob"] == \
         ["graded", "graded", "limited"]
 
+    # one graded submission an hour: ada's second, right after her first, waits an hour
+    _submit(term, "ada")
+    hourly = GradingConfig.read(course.course_dir).replace(feedback_interval_minutes=60,
+                                                            feedback_per_day=0)
+    [waits] = FeedbackService(course, exchange, hourly).process_once()
+    assert waits.state == "limited"
+    hour_later = datetime.fromisoformat(handled[0].seen) + timedelta(hours=1)
+    assert f"allowed from {hour_later:%Y-%m-%d %H:%M} UTC" in _fetched(term, "ada")[waits.timestamp]
+
 
 def test_a_pass_that_died_mid_grade_is_finished_by_the_next(term, exchange, monkeypatch):
     course, _, _ = term
@@ -137,13 +147,16 @@ def test_a_pass_that_died_mid_grade_is_finished_by_the_next(term, exchange, monk
     assert [json.loads(line)["state"] for line in lines] == ["graded"]
 
 
-def test_a_lost_ledger_does_not_grade_again(term, exchange):
+def test_a_lost_ledger_does_not_grade_again(term, exchange, capsys):
     """With no ledger, what the gradebook holds counts as graded."""
     course, _, _ = term
     _submit(term, "ada")
+    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
+              "--exchange-root", str(exchange)]
+    assert main(["serve-feedback", "--once", *common]) == 0
     service = FeedbackService(course, exchange)
-    [first] = service.process_once()
-    assert first.state == "graded"
+    [first] = service.entries()
+    assert f"ada {ASSIGNMENT} {first.timestamp}: graded 0/5" in capsys.readouterr().out
     Path(service.ledger_path).unlink()
     assert FeedbackService(course, exchange).process_once() == []
     [found] = service.entries()
