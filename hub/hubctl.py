@@ -4,6 +4,7 @@ Run as root with the system python3 (standard library only):
 
     python3 hub/hubctl.py start --students 3    # install if needed, make the accounts, start
     python3 hub/hubctl.py stop                  # the hub, its proxy and every user's server
+    python3 hub/hubctl.py restart               # the hub and its proxy; users' servers carry on
 
 What it sets up:
 - a virtual environment for the hub and every user's server (default /opt/minigrad-hub/venv,
@@ -240,13 +241,37 @@ def start(args):
         print(f"  student     {name:<12} password {logins[name]}")
 
 
-def stop(_args):
-    """SIGTERM to the hub: it stops every user's server and its proxy before it exits."""
+def hub_api(state: Path, method: str, path: str):
+    """One call to the hub's REST API, straight to the hub (not through the proxy)."""
+    settings = json.loads((state / "settings.json").read_text())
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings['port'] + 1}/hub/api{path}", method=method,
+        headers={"Authorization": f"token {(state / 'api_token').read_text().strip()}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def stop_servers(state: Path):
+    """Every user's server, stopped through the hub (which keeps their records)."""
+    for user in hub_api(state, "GET", "/users?state=active"):
+        hub_api(state, "DELETE", f"/users/{user['name']}/server")
+    deadline = time.monotonic() + 60
+    while hub_api(state, "GET", "/users?state=active"):
+        if time.monotonic() > deadline:
+            raise SystemExit("users' servers still run 60 s after the hub was asked to stop them")
+        time.sleep(0.3)
+
+
+def stop(_args, servers: bool = True):
+    """The users' servers (unless servers is False), then the hub, which stops its proxy."""
     state = state_dir()
     pid = hub_pid(state)
     if pid is None:
         print("no hub is running (no live pid in jupyterhub.pid of the state folder)")
     else:
+        if servers:
+            stop_servers(state)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
         while hub_pid(state) == pid and time.monotonic() < deadline:
@@ -260,13 +285,21 @@ def stop(_args):
         except (ValueError, ProcessLookupError):
             pass
         proxy.unlink()
-    print("the hub, its proxy and the users' servers are stopped")
+    print("the hub and its proxy are stopped" + (", and the users' servers" if servers else
+                                                 "; the users' servers still run"))
+
+
+def restart(args):
+    """The hub and its proxy anew; running users' servers carry on and are found again."""
+    stop(args, servers=False)
+    start(args)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hubctl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in [("setup", setup), ("start", start), ("stop", stop)]:
+    for name, func in [("setup", setup), ("start", start), ("stop", stop),
+                       ("restart", restart)]:
         cmd = sub.add_parser(name)
         cmd.set_defaults(func=func)
         if name == "stop":

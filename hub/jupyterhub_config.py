@@ -25,8 +25,9 @@ c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.auth_token = (state / "proxy_token").read_text().strip()
 c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
 c.ConfigurableHTTPProxy.command = [settings["proxy"]]
-# stopping the hub stops the proxy and every user's server; users and their files stay
-c.JupyterHub.cleanup_servers = True
+# Stopping the hub stops its proxy but not the users' servers: a restarted hub finds them
+# again (their pids are in the database). `hubctl.py stop` stops them first, through the API.
+c.JupyterHub.cleanup_servers = False
 c.JupyterHub.cleanup_proxy = True
 
 # --- who logs in: real OS users, by PAM, only the course's accounts ---------------------------

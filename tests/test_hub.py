@@ -69,7 +69,13 @@ def hub(tmp_path_factory):
                               timeout=120)
         assert done.returncode == 0, f"hubctl stop failed:\n{done.stdout}\n{done.stderr}"
 
-    info = {"state": state, "url": f"http://127.0.0.1:{port}", "start": start, "stop": stop}
+    def restart():
+        done = subprocess.run([*hubctl, "restart", *options], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, f"hubctl restart failed:\n{done.stdout}\n{done.stderr}"
+
+    info = {"state": state, "url": f"http://127.0.0.1:{port}", "start": start, "stop": stop,
+            "restart": restart}
     try:
         info["printed"] = start()
         info["token"] = (state / "api_token").read_text().strip()
@@ -232,8 +238,9 @@ def test_students_see_only_student_tools(hub):
 
 
 def test_state_is_private_and_survives_a_restart(hub):
-    """The hub's state folder is 0700; after stop (which ends the proxy and the users' servers)
-    and start, the user, their record and their files are still there."""
+    """The hub's state folder is 0700; a restart keeps users' servers running and reachable;
+    after stop (which ends the proxy and the users' servers) and start, the user, their record
+    and their files are still there."""
     state = hub["state"]
     assert state.stat().st_mode & 0o777 == 0o700
     for name in ("jupyterhub.sqlite", "jupyterhub_cookie_secret", "proxy_token"):
@@ -247,6 +254,13 @@ def test_state_is_private_and_survives_a_restart(hub):
     assert kept.stat().st_uid == pwd.getpwnam(student).pw_uid, "the server is not the student's"
     before = json.loads(_api(hub, "GET", f"/hub/api/users/{student}")[1])
     secret = (state / "jupyterhub_cookie_secret").read_bytes()
+
+    running = _processes_of(student)
+    assert running, f"no process of {student} while their server runs"
+    hub["restart"]()
+    assert _processes_of(student) == running, "the restart did not keep the student's server"
+    status, text = _api(hub, "GET", f"/user/{student}/api/contents/kept.txt")
+    assert json.loads(text)["content"] == "kept\n"
 
     hub["stop"]()
     assert _processes_of(student) == [], f"{student}'s server outlived the hub"
