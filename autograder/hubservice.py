@@ -26,8 +26,11 @@ timestamp the gradebook already holds is recorded as ``graded`` without grading 
 The instructor's own ``collect`` + ``grade`` + ``feedback`` is not limited and uses the same
 grader.
 
-State: works without a hub and is tested so (tests/test_hubservice.py). Left for later: running
-it as a JupyterHub service (hub config), and the load figures.
+State: works without a hub and is tested so (tests/test_hubservice.py: order, once only,
+feedback to its student only, resubmission, both limits, a death mid-grade, a lost ledger).
+Left for later: registering it as a JupyterHub service in hub/ (it must run as the
+instructor's user, who owns the course and the gradebook), and its load figures. A
+submission found graded in the gradebook (lost ledger) does not count towards the limits.
 """
 
 from __future__ import annotations
@@ -139,12 +142,13 @@ class FeedbackService:
         entries = self.entries()
         known = {e.key for e in entries}
         released = set(self.course.released_assignments())
-        for entry in self._inbound():
-            if entry.key not in known and entry.assignment in released:
-                entries.append(entry)
-                if self._in_gradebook(entry):
-                    entry.state, entry.note = "graded", "found graded in the gradebook"
-        self._save(entries)
+        new = [e for e in self._inbound() if e.key not in known and e.assignment in released]
+        for entry in new:
+            if self._in_gradebook(entry):
+                entry.state, entry.note = "graded", "found graded in the gradebook"
+        if new:
+            entries += new
+            self._save(entries)
         latest: dict[tuple[str, str], datetime] = {}
         for e in entries:
             latest[e.student, e.assignment] = max(latest.get((e.student, e.assignment), e.stamp()),
