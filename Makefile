@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap
 
-.PHONY: help venv sysdeps demo test e2e lint check bench lab clean hub hub-stop
+.PHONY: help venv sysdeps demo test e2e lint check bench lab clean hub hub-stop hub-restart
 
 help:
 	@echo "make demo   build the course, grade sample students, print the gradebook"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  run every benchmark in benchmarks/"
 	@echo "make hub    (as root) JupyterHub for the course on this machine; STUDENTS=3 accounts"
 	@echo "make hub-stop  stop the hub, its proxy and every user's server"
+	@echo "make hub-restart  restart the hub and its proxy; users' servers carry on"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,6 +92,9 @@ hub:
 
 hub-stop:
 	MINIGRAD_HUB_STATE=$(HUB_STATE) $(PYTHON) hub/hubctl.py stop
+
+hub-restart:
+	MINIGRAD_HUB_STATE=$(HUB_STATE) $(PYTHON) hub/hubctl.py restart
 
 clean:
 	rm -rf course/source course/release course/submitted course/autograded course/feedback \

@@ -4,7 +4,7 @@ Run as root with the system python3 (standard library only):
 
     python3 hub/hubctl.py start --students 3    # install if needed, make the accounts, start
     python3 hub/hubctl.py stop                  # the hub, its proxy and every user's server
-    python3 hub/hubctl.py restart               # the hub and its proxy; users' servers carry on
+    python3 hub/hubctl.py restart               # the hub and proxy; users' servers carry on
 
 What it sets up:
 - a virtual environment for the hub and every user's server (default /opt/minigrad-hub/venv,
@@ -199,19 +199,32 @@ def setup(args) -> dict:
     return settings
 
 
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie, which only waits to be reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def hub_pid(state: Path) -> int | None:
     try:
         pid = int((state / "jupyterhub.pid").read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
+    return pid if alive(pid) else None
 
 
 def start(args):
-    settings = setup(args)
-    state = state_dir()
-    url = f"http://{'127.0.0.1' if args.ip in ('', '0.0.0.0') else args.ip}:{args.port}"
+    setup(args)
+    launch(state_dir())
+
+
+def launch(state: Path):
+    """JupyterHub on the settings of the last setup, in the background; then the logins."""
+    settings = json.loads((state / "settings.json").read_text())
+    host = settings["ip"] if settings["ip"] not in ("", "0.0.0.0") else "127.0.0.1"
+    url = f"http://{host}:{settings['port']}"
     if hub_pid(state) is not None:
         print("the hub was already running: accounts added now can log in after "
               "make hub-stop && make hub")
@@ -274,25 +287,27 @@ def stop(_args, servers: bool = True):
             stop_servers(state)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while hub_pid(state) == pid and time.monotonic() < deadline:
+        while alive(pid):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"JupyterHub (pid {pid}) still runs 60 s after SIGTERM")
             time.sleep(0.3)
-        if hub_pid(state) == pid:
-            raise SystemExit(f"JupyterHub (pid {pid}) still runs 60 s after SIGTERM")
     proxy = state / "proxy.pid"
     if proxy.exists():  # left by a hub that was killed rather than stopped
         try:
             os.kill(int(proxy.read_text()), signal.SIGTERM)
         except (ValueError, ProcessLookupError):
             pass
-        proxy.unlink()
+        proxy.unlink(missing_ok=True)
     print("the hub and its proxy are stopped" + (", and the users' servers" if servers else
                                                  "; the users' servers still run"))
 
 
 def restart(args):
-    """The hub and its proxy anew; running users' servers carry on and are found again."""
+    """The hub and its proxy anew, as last set up; users' servers carry on and are found again."""
+    if not (state_dir() / "settings.json").exists():
+        raise SystemExit(f"no hub was set up with the state folder {state_dir()}: make hub")
     stop(args, servers=False)
-    start(args)
+    launch(state_dir())
 
 
 def main(argv=None):
@@ -302,7 +317,7 @@ def main(argv=None):
                        ("restart", restart)]:
         cmd = sub.add_parser(name)
         cmd.set_defaults(func=func)
-        if name == "stop":
+        if name in ("stop", "restart"):
             continue
         cmd.add_argument("--students", type=int, default=3)
         cmd.add_argument("--instructor", default="instructor")

@@ -70,7 +70,7 @@ def hub(tmp_path_factory):
         assert done.returncode == 0, f"hubctl stop failed:\n{done.stdout}\n{done.stderr}"
 
     def restart():
-        done = subprocess.run([*hubctl, "restart", *options], env=env, capture_output=True,
+        done = subprocess.run([*hubctl, "restart"], env=env, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, f"hubctl restart failed:\n{done.stdout}\n{done.stderr}"
 
