@@ -80,6 +80,11 @@ def private_file(path: Path, text: str):
     path.write_text(text)
 
 
+def checkout_commit() -> str:
+    return subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def course_id() -> str:
     text = (CHECKOUT / "course" / "nbgrader_config.py").read_text()
     return re.search(r'course_id\s*=\s*"([^"]+)"', text).group(1)
@@ -104,6 +109,13 @@ def install(venv: Path, exchange: Path):
                              "is not runnable by user nobody: set MINIGRAD_HUB_PYTHON to a "
                              "python3 outside root's home (e.g. /usr/bin/python3)")
         run(venv / "bin" / "pip", "install", "--quiet", CHECKOUT, "jupyterhub")
+    # the kit follows the checkout: reinstalled (a wheel again) when the commit changed
+    stamp, commit = venv / "minigrad-commit", checkout_commit()
+    if stamp.exists() and stamp.read_text() != commit:
+        print(f"reinstalling the kit into {venv} from this checkout ({commit[:12]})")
+        run(venv / "bin" / "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+            CHECKOUT)
+    stamp.write_text(commit)
     if not PROXY.exists():
         print("installing configurable-http-proxy from npm into hub/node_modules")
         run("npm", "install", "--silent", "--no-save", "--no-package-lock", "--prefix", HUB,
