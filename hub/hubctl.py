@@ -206,7 +206,7 @@ def setup(args) -> dict:
             private_file(state / name, content)
     settings = {"venv": str(venv), "exchange": str(exchange), "port": args.port,
                 "ip": args.ip, "instructor": args.instructor, "students": students,
-                "proxy": str(PROXY)}
+                "proxy": str(PROXY), "course_copy": COURSE_COPY}
     private_file(state / "settings.json", json.dumps(settings, indent=1))
     return settings
 

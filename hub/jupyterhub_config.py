@@ -7,6 +7,7 @@ users, their servers' records and its cookie secret again.
 
 import json
 import os
+import pwd
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
@@ -53,3 +54,24 @@ c.JupyterHub.load_roles = [
     {"name": "hubctl", "services": ["hubctl"],
      "scopes": ["admin:users", "admin:servers", "access:servers", "list:users"]},
 ]
+
+# --- feedback on submission: the kit's grader, as the instructor, watching the exchange --------
+# The hub starts it and restarts it if it dies; it runs as the instructor's OS user (who owns
+# the course, the solutions and the gradebook), grades each new submission once (the ledger
+# course/feedback-service.jsonl survives restarts) and releases the feedback to its student.
+instructor = pwd.getpwnam(settings["instructor"])
+course_copy = Path(instructor.pw_dir) / settings["course_copy"]
+c.JupyterHub.services.append({
+    "name": "feedback",
+    "user": instructor.pw_name,
+    # the course folder, not the copy's root: `-m autograder` must load the kit installed in
+    # the hub's venv, not the autograder/ folder of the instructor's copy
+    "cwd": str(course_copy / "course"),
+    "command": [f"{settings['venv']}/bin/python", "-m", "autograder", "serve-feedback",
+                "--course-dir", str(course_copy / "course"),
+                "--exchange-root", settings["exchange"],
+                "--every", str(settings.get("feedback_every", 5))],
+    "environment": {"HOME": instructor.pw_dir, "USER": instructor.pw_name,
+                    "PATH": f"{settings['venv']}/bin:/usr/local/bin:/usr/bin:/bin",
+                    "MPLBACKEND": "Agg"},
+})
