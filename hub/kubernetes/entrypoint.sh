@@ -1,0 +1,9 @@
+#!/bin/sh
+# nbgrader names the submitting student after the process's user (pwd.getpwuid of its uid;
+# the name jovyan stands for $JUPYTERHUB_USER). A student's pod runs under a uid the image
+# does not know: give that uid the hub user's name, then run the command.
+set -e
+if ! getent passwd "$(id -u)" >/dev/null; then
+    echo "${JUPYTERHUB_USER:?no passwd entry for uid $(id -u) and no JUPYTERHUB_USER}:x:$(id -u):$(id -g)::${HOME:-/home/jovyan}:/bin/bash" >> /etc/passwd
+fi
+exec "$@"
