@@ -190,11 +190,17 @@ def test_student_limits_are_at_least_their_guarantees(values):
 
 
 def test_one_image_everywhere(values, feedback):
-    """User pods, the feedback service and its init container run the same image."""
+    """User pods, the feedback service and its init container run the same image, built on
+    the official python image (whose sys.prefix, /usr/local, the extra files assume)."""
     image = values["singleuser"]["image"]
     name = f"{image['name']}:{image['tag']}"
     for container in feedback["containers"] + feedback["initContainers"]:
         assert container["image"] == name
+    dockerfile = (KUBE / "Dockerfile").read_text()
+    [base] = re.findall(r"^FROM\s+(\S+)", dockerfile, flags=re.M)
+    assert base.startswith("python:"), f"the image must start FROM python:... (got {base})"
+    assert "COPY hub/kubernetes/entrypoint.sh" in dockerfile
+    assert (KUBE / "entrypoint.sh").stat().st_mode & 0o111, "entrypoint.sh must be executable"
 
 
 def test_prespawn_hook_gives_uids_and_the_course_to_instructors_only(values, course):
