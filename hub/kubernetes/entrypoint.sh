@@ -4,6 +4,6 @@
 # does not know: give that uid the hub user's name, then run the command.
 set -e
 if ! getent passwd "$(id -u)" >/dev/null; then
-    echo "${JUPYTERHUB_USER:?no passwd entry for uid $(id -u) and no JUPYTERHUB_USER}:x:$(id -u):$(id -g)::${HOME:-/home/jovyan}:/bin/bash" >> /etc/passwd
+    echo "${JUPYTERHUB_USER:?must name the user of uid $(id -u), which has no passwd entry (got it unset)}:x:$(id -u):$(id -g)::${HOME:-/home/jovyan}:/bin/bash" >> /etc/passwd
 fi
 exec "$@"
