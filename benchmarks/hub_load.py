@@ -94,8 +94,11 @@ class Student:
     idle: tuple[float, float] | None = None  # (PSS, RSS) of the user's processes
     busy: tuple[float, float] | None = None
     cells: int = 0
+    run: float | None = None  # running every code cell
     submitted: bool = False
     latency: float | None = None
+    submit_at: float | None = None  # perf_counter clock of the submit and of the feedback seen
+    feedback_at: float | None = None
     error: str = ""
 
 
@@ -295,14 +298,16 @@ async def simulate(student: Student, url: str, password: str, course_id: str, no
             kernel_id = kernel.json()["id"]
             ws = (url.replace("http", "ws", 1)
                   + f"{user}/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}")
+            clock = time.perf_counter()
             await run_cells(ws, http, {**headers, "Origin": url}, cells)
+            student.run = time.perf_counter() - clock
             student.cells = len(cells)
             student.busy = memory_of(name)
             _check(await http.delete(f"{user}/api/kernels/{kernel_id}", headers=headers),
                    "DELETE kernel", (204,))
 
             step = "submit"
-            clock = time.perf_counter()
+            clock = student.submit_at = time.perf_counter()
             body = _check(await http.post(f"{user}/assignments/submit", data=ids,
                                           headers=headers), "submit").json()
             if not _listed(body, "submitted"):
@@ -316,7 +321,8 @@ async def simulate(student: Student, url: str, password: str, course_id: str, no
                                              headers=headers), "the assignment list").json()
                 submissions = [s for a in _listed(body, "submitted") for s in a["submissions"]]
                 if submissions and submissions[-1]["has_exchange_feedback"]:
-                    student.latency = time.perf_counter() - clock
+                    student.feedback_at = time.perf_counter()
+                    student.latency = student.feedback_at - clock
                     break
                 if time.perf_counter() > deadline:
                     raise Failure(f"no feedback in the exchange {feedback_timeout:.0f} s after "
@@ -416,9 +422,18 @@ def report(students: list[Student], bare: float, wall: float, total: float,
 
     spread("login", [s.login for s in students if s.login is not None], "s")
     spread("server start", [s.start for s in students if s.start is not None], "s")
+    spread("run a1's code cells", [s.run for s in students if s.run is not None], "s")
     spread("submit -> feedback", [s.latency for s in students if s.latency is not None], "s",
            bare)
-    rows.append(("bare nbconvert", f"{bare:.1f} s (the same notebook, alone, before the load)"))
+    cells = max(s.cells for s in students)
+    rows.append(("bare nbconvert", f"{bare:.1f} s (the same notebook, {cells} code cells, alone, "
+                                   "before the load)"))
+    done = [s for s in students if s.feedback_at is not None]
+    if done:
+        span = max(s.feedback_at for s in done) - min(s.submit_at for s in done)
+        rows.append(("feedback service", f"{len(done)} feedbacks {span:.0f} s after the first "
+                                         f"submission: {span / len(done):.1f} s each, one at a "
+                                         "time, while other students still ran their cells"))
     memory("memory, idle server", [s.idle for s in students if s.idle])
     memory("memory, busy server", [s.busy for s in students if s.busy])
     submitted = sum(s.submitted for s in students)
@@ -496,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         notebook = json.loads(solved.read_text())
         logins = json.loads((state / "logins.json").read_text())
         students = [Student(name) for name in names[1:]]
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) "
+              f"before the students", flush=True)
         clock = time.perf_counter()
         asyncio.run(simulate_all(students, url, logins, course_id, notebook, args.poll,
                                  args.feedback_timeout))
