@@ -23,6 +23,10 @@ hub's proxy as a browser would go):
   submission has ``has_exchange_feedback``: the submit-to-feedback latency, from the submit
   request to the first listing that shows the feedback; then fetches the feedback.
 
+The feedback service grades one submission at a time, so the latency is mostly queueing;
+"feedback service" prints the time from the first submission to the last feedback over the
+number of feedbacks (while students who submitted later still ran their cells).
+
 The solution-filled notebook is the kit's ``sample-solution`` (``autograder.samples``) of the
 notebook released to this hub's exchange. In the same run, before the students, a bare
 ``jupyter nbconvert --to notebook --execute`` of it (the hub's venv, as root in a temporary
@@ -431,9 +435,8 @@ def report(students: list[Student], bare: float, wall: float, total: float,
     done = [s for s in students if s.feedback_at is not None]
     if done:
         span = max(s.feedback_at for s in done) - min(s.submit_at for s in done)
-        rows.append(("feedback service", f"{len(done)} feedbacks {span:.0f} s after the first "
-                                         f"submission: {span / len(done):.1f} s each, one at a "
-                                         "time, while other students still ran their cells"))
+        rows.append(("feedback service", f"{len(done)} feedbacks in {span:.0f} s from the first "
+                                         f"submission: {span / len(done):.1f} s each"))
     memory("memory, idle server", [s.idle for s in students if s.idle])
     memory("memory, busy server", [s.busy for s in students if s.busy])
     submitted = sum(s.submitted for s in students)
