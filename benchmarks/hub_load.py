@@ -134,16 +134,25 @@ def free_port() -> int:
     raise SystemExit("no three consecutive free ports found on 127.0.0.1")
 
 
-def memory_of(user: str) -> tuple[float, float]:
-    """(PSS, RSS) in MB summed over every process of ``user`` (Linux /proc)."""
+def pids_of(user: str) -> list[int]:
     uid = pwd.getpwnam(user).pw_uid
-    pss = rss = 0
+    found = []
     for proc in Path("/proc").iterdir():
         try:
-            if not proc.name.isdigit() or proc.stat().st_uid != uid:
-                continue
-            rollup = (proc / "smaps_rollup").read_text()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            if proc.name.isdigit() and proc.stat().st_uid == uid:
+                found.append(int(proc.name))
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def memory_of(user: str) -> tuple[float, float]:
+    """(PSS, RSS) in MB summed over every process of ``user`` (Linux /proc)."""
+    pss = rss = 0
+    for pid in pids_of(user):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except (FileNotFoundError, ProcessLookupError):
             continue
         pss += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1))
         rss += int(re.search(r"^Rss:\s+(\d+) kB", rollup, re.M).group(1))
@@ -209,7 +218,8 @@ async def run_cells(url: str, http: httpx.AsyncClient, headers: dict, cells: lis
     request = httpx.Request("GET", url.replace("ws", "http", 1))
     http.cookies.set_cookie_header(request)
     connection = await websocket_connect(HTTPRequest(
-        url, headers={**headers, "Cookie": request.headers["Cookie"]}),
+        url, headers={**headers, "Cookie": request.headers["Cookie"]},
+        connect_timeout=CELL_TIMEOUT, request_timeout=CELL_TIMEOUT),
         max_message_size=64 * 2**20)
     session = uuid.uuid4().hex
     try:
@@ -337,7 +347,7 @@ async def simulate(student: Student, url: str, password: str, course_id: str, no
             submissions = [s for a in _listed(body, "submitted") for s in a["submissions"]]
             if not submissions[-1]["has_local_feedback"]:
                 raise Failure("after fetch_feedback the submission should have local feedback")
-        except (Failure, httpx.HTTPError, OSError, asyncio.TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001  (one student's failure is reported, not fatal)
             student.error = f"{step}: {type(exc).__name__}: {exc}"
 
 
@@ -355,13 +365,26 @@ def hubctl(state: Path, *args: str, timeout: float) -> subprocess.CompletedProce
 
 
 def clean_up(state: Path) -> None:
-    """Stop this run's hub, then remove its accounts (those its logins.json names) and exchange."""
+    """Stop this run's hub, then remove its accounts (those its logins.json names) and exchange.
+
+    A process of those accounts still alive once the hub has stopped every server (a kernel
+    whose server was stopped while it started) is ended by its pid and reported."""
     if (state / "settings.json").exists():
         done = hubctl(state, "stop", timeout=300)
         if done.returncode:
             print(f"hubctl stop failed (exit code {done.returncode}):\n{done.stdout}{done.stderr}")
     logins = state / "logins.json"
     for name in json.loads(logins.read_text()) if logins.exists() else []:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            left = pids_of(name)
+            for pid in left:
+                print(f"{name}'s process {pid} outlived the hub's stop: sending {sig.name}")
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if left:
+                time.sleep(3)
         for _ in range(5):
             if not subprocess.run(["userdel", "--remove", name], capture_output=True).returncode:
                 break
