@@ -378,7 +378,12 @@ def clean_up(state: Path) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             left = pids_of(name)
             for pid in left:
-                print(f"{name}'s process {pid} outlived the hub's stop: sending {sig.name}")
+                try:
+                    args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                except FileNotFoundError:
+                    continue
+                print(f"{name}'s process {pid} outlived the hub's stop: sending {sig.name} "
+                      f"({args.decode(errors='replace')[:200].strip()})")
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
