@@ -135,13 +135,15 @@ def free_port() -> int:
 
 
 def pids_of(user: str) -> list[int]:
+    """The live processes of ``user`` (zombies, which only wait to be reaped, left out)."""
     uid = pwd.getpwnam(user).pw_uid
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and proc.stat().st_uid == uid:
+            if (proc.name.isdigit() and proc.stat().st_uid == uid
+                    and (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"):
                 found.append(int(proc.name))
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             pass
     return found
 
@@ -367,14 +369,19 @@ def hubctl(state: Path, *args: str, timeout: float) -> subprocess.CompletedProce
 def clean_up(state: Path) -> None:
     """Stop this run's hub, then remove its accounts (those its logins.json names) and exchange.
 
-    A process of those accounts still alive once the hub has stopped every server (a kernel
-    whose server was stopped while it started) is ended by its pid and reported."""
+    A process of those accounts still alive 10 s after the hub has stopped every server (seen
+    once: a kernel whose server was stopped while the kernel started) is ended by its pid and
+    reported."""
     if (state / "settings.json").exists():
         done = hubctl(state, "stop", timeout=300)
         if done.returncode:
             print(f"hubctl stop failed (exit code {done.returncode}):\n{done.stdout}{done.stderr}")
     logins = state / "logins.json"
-    for name in json.loads(logins.read_text()) if logins.exists() else []:
+    names = json.loads(logins.read_text()) if logins.exists() else []
+    deadline = time.monotonic() + 10  # children of a stopped server or service end on their own
+    while any(pids_of(name) for name in names) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for name in names:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             left = pids_of(name)
             for pid in left:
