@@ -9,7 +9,9 @@ What this module adds to nbgrader's feedback (see :func:`feedback_config`):
   its exercise ("Exercise 3: activation backward, part sigmoid_backward"), the label the
   grader wrote into the cell's metadata, instead of "Test cell" and a grade id;
 - :class:`OfflineMath`: the maths of markdown cells becomes MathML when the page is made
-  (with latex2mathml), so it renders with no network and no script; MathJax is not loaded.
+  (with latex2mathml), so it renders with no network and no script; MathJax is not loaded;
+- :class:`FeedbackNote`: a note at the top of the page, when one is given (the feedback
+  service says that its page is the automatic grading of one submission, not the final grade).
 
 The grader's file paths never appear: outputs are reduced to one line per error and paths
 are cut to file names while grading (:mod:`autograder.execute`).
@@ -21,9 +23,10 @@ import re
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Unicode
 
-__all__ = ["OfflineMath", "feedback_config", "generate_feedback", "math_to_mathml"]
+__all__ = ["FeedbackNote", "OfflineMath", "feedback_config", "generate_feedback",
+           "math_to_mathml"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
@@ -61,6 +64,20 @@ class OfflineMath(Preprocessor):
         return cell, resources
 
 
+class FeedbackNote(Preprocessor):
+    """A markdown cell with ``text`` first in the notebook (nothing when ``text`` is empty)."""
+
+    enabled = Bool(True)
+    text = Unicode("").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if self.text:
+            from nbformat.v4 import new_markdown_cell
+
+            nb.cells.insert(0, new_markdown_cell(f"> **{self.text}**"))
+        return nb, resources
+
+
 def feedback_config(cfg) -> None:
     """Point nbgrader's GenerateFeedback at the labelled, offline template, unless the
     course's nbgrader_config.py chose a template itself."""
@@ -74,24 +91,30 @@ def feedback_config(cfg) -> None:
     cfg.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     from nbgrader.preprocessors import GetGrades
 
-    cfg.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, OfflineMath]
+    cfg.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, OfflineMath,
+                                          FeedbackNote]
 
 
-def generate_feedback(course, assignment: str, student: str | None = None) -> list[str]:
+def generate_feedback(course, assignment: str, student: str | None = None,
+                      note: str = "") -> list[str]:
     """Run nbgrader generate_feedback for one assignment; return error messages (empty if ok).
 
     Like ``NbGraderAPI.generate_feedback``, except that the API pins nbgrader's own template;
-    this keeps the course's (:func:`feedback_config`)."""
+    this keeps the course's (:func:`feedback_config`). ``note``: a line at the top of each
+    page (:class:`FeedbackNote`)."""
     from nbgrader.apps.api import capture_log
     from nbgrader.converters import GenerateFeedback
     from nbgrader.utils import temp_attrs
+    from traitlets.config import Config
 
     api = course.api()
     who = {"assignment_id": assignment}
     if student is not None:
         who["student_id"] = student
+    config = Config(api.config)
+    config.FeedbackNote.text = note
     with temp_attrs(api.coursedir, **who):
-        app = GenerateFeedback(coursedir=api.coursedir, parent=api)
+        app = GenerateFeedback(coursedir=api.coursedir, parent=api, config=config)
         app.force = True
         result = capture_log(app)
     if result.get("success"):

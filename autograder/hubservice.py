@@ -243,7 +243,10 @@ class FeedbackService:
         if not outcome.ok:
             entry.state, entry.note = "failed", outcome.reason
             return
-        problems = generate_feedback(self.course, entry.assignment, entry.student)
+        note = (f"Automatic feedback on your submission of {entry.timestamp}, graded on the "
+                "server. It is not your final grade: your instructor's may add points graded "
+                "by hand or a late penalty.")
+        problems = generate_feedback(self.course, entry.assignment, entry.student, note=note)
         if problems:
             entry.state, entry.note = "failed", "; ".join(problems)
             return

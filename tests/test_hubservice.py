@@ -84,6 +84,9 @@ def test_each_submission_is_graded_once_and_reaches_its_student_only(term, excha
     assert list(ada_page) == [handled[0].timestamp]
     own = (course.feedback_dir / "ada" / ASSIGNMENT / "f1_tiny.html").read_text()
     assert ada_page[handled[0].timestamp] == own
+    # the page says it is the server's automatic grading of that submission, not the final grade
+    assert f"Automatic feedback on your submission of {handled[0].timestamp}" in own
+    assert "not your final grade" in own
     bob_page = _fetched(term, "bob")
     assert list(bob_page) == [handled[1].timestamp] and bob_page != ada_page
 
