@@ -175,6 +175,273 @@ def _as_student(name: str, script: str) -> None:
     assert done.returncode == 0, f"as {name}: {script}\n{done.stdout}\n{done.stderr}"
 
 
+# --- a term in a real browser ---------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update"]
+ASSIGNMENT = "a1_scalar_graphs"
+EXERCISE = "a1-relu-square-by-hand"  # the answer cell of Exercise 1 (3 of a1's 26 points)
+FEEDBACK_SECONDS = 180
+SHOT = ROOT / "docs" / "hub-assignment-list.png"  # rewritten with MINIGRAD_E2E_README_SHOT=1
+
+
+def _playwright():
+    """The sync Playwright API, or the reason the browser test cannot run here."""
+    why = None
+    if not CHROMIUM.is_file():
+        why = f"{CHROMIUM} is missing (Debian: apt-get install chromium)"
+    else:
+        try:
+            from playwright import sync_api
+            return sync_api
+        except ImportError:
+            why = "the playwright package is missing (pip install playwright)"
+    required = {"hub", "e2e"} & set(os.environ.get("MINIGRAD_REQUIRE", "").split(","))
+    if required:
+        pytest.fail(f"MINIGRAD_REQUIRE names {', '.join(sorted(required))}, but {why}",
+                    pytrace=False)
+    pytest.skip(why)
+
+
+def _password(hub, name: str) -> str:
+    return json.loads((hub["state"] / "logins.json").read_text())[name]
+
+
+def _log_in(browser, hub, name: str):
+    """A browser context of its own, logged in as ``name`` through the hub's login form, on
+    that user's JupyterLab (their server started by the login)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    page = context.new_page()
+    page.goto(f"{hub['url']}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", _password(hub, name))
+    page.click("#login_submit")
+    page.wait_for_url(re.compile(rf"/user/{re.escape(name)}/lab"), timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for(timeout=120_000)
+    return context, page
+
+
+def _menu(page, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
+
+
+def _assignment_row(page, listing: str):
+    return page.locator(f"#{listing}_assignments_list .list_item:not(.nested_list_item)",
+                        has_text=ASSIGNMENT)
+
+
+def _fetch_and_submit(page, fill=None) -> None:
+    """Assignment List: fetch the assignment, (``fill`` the notebook,) submit it; wait until
+    the submitted list shows the submission."""
+    _menu(page, "Nbgrader", "Assignment List")
+    _assignment_row(page, "released").get_by_role("button", name="Fetch").click()
+    _assignment_row(page, "fetched").wait_for(timeout=60_000)
+    if fill:
+        fill(page)
+        page.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    _assignment_row(page, "fetched").get_by_role("button", name="Submit").click()
+    _assignment_row(page, "submitted").first.wait_for(timeout=60_000)
+
+
+def _solution_source(hub) -> tuple[int, str]:
+    """The index of EXERCISE's answer cell in the released notebook, and its solution source
+    (from the instructor's built course, which root can read)."""
+    import nbformat
+
+    course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "minigrad-course" / "course"
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    released = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                             as_version=4)
+
+    def index(nb):
+        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        return ids.index(EXERCISE)
+
+    answer = source.cells[index(source)].source
+    answer = re.sub(r"\n\s*### (BEGIN|END) SOLUTION", "", answer)
+    return index(released), answer
+
+
+def _answer_in_lab(hub, student: str):
+    """What a student does in JupyterLab: open the fetched notebook, replace the stub of one
+    exercise with a correct answer, save."""
+    cell, answer = _solution_source(hub)
+
+    def fill(page):
+        path = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        page.goto(f"{hub['url']}/user/{student}/lab/tree/{path}")
+        editor = page.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".cm-content")
+        editor.wait_for(timeout=120_000)
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(answer)
+        _menu(page, "File", "Save Notebook")
+        page.wait_for_selector(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty", state="detached",
+                               timeout=60_000)
+        saved = json.loads((Path(pwd.getpwnam(student).pw_dir) / path).read_text())
+        got = "".join(saved["cells"][cell]["source"])
+        assert got.strip() == answer.strip(), f"the saved answer differs from the typed one:\n{got}"
+        _menu(page, "Nbgrader", "Assignment List")
+
+    return fill
+
+
+def _feedback_page(page, hub, student: str) -> str:
+    """Refresh the Assignment List until the newest submission's feedback can be fetched,
+    fetch it, open it from "view feedback" and return its text."""
+    page.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    page.click("#refresh_assignments_list")
+    row = _assignment_row(page, "submitted").last
+    deadline = time.monotonic() + FEEDBACK_SECONDS
+    while "feedback available to fetch" not in row.inner_text():
+        assert time.monotonic() < deadline, (
+            f"{student}: no feedback {FEEDBACK_SECONDS} s after submitting; the Assignment List "
+            f"says {row.inner_text()!r}; the hub's log ends:\n"
+            + (hub["state"] / "jupyterhub.log").read_text()[-2000:])
+        page.wait_for_timeout(2000)
+        page.click("#refresh_assignments_list")
+        row = _assignment_row(page, "submitted").last
+    row.get_by_role("button", name="Fetch Feedback").click()
+    row.get_by_text("(view feedback)").click(timeout=60_000)
+    page.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html").dblclick()
+    frame = page.frame_locator(".jp-HTMLViewer iframe")
+    frame.locator("body").wait_for(timeout=60_000)
+    text = frame.locator("body").inner_text()
+    # closed, so that a later fetch opens the new file rather than this tab again
+    page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
+    return text
+
+
+def _points(feedback: str, heading: str) -> str:
+    """The "x / y" that a feedback page's text shows after ``heading`` (nbgrader heads the
+    page with the notebook's total and each graded part with its title and score)."""
+    found = re.search(rf"{re.escape(heading)}[^\n]*\(Score: ([\d.]+ / [\d.]+)\)", feedback)
+    assert found, f"the feedback does not show the points of {heading!r}:\n{feedback[:3000]}"
+    return found.group(1)
+
+
+def _scored(feedback: str) -> tuple[str, str]:
+    """The notebook's total and Exercise 1's points on a feedback page."""
+    return _points(feedback, ASSIGNMENT), _points(feedback, "Exercise 1:")
+
+
+# the notebook's kernel is attached and idle (the status bar says so once the session exists)
+_KERNEL_IDLE = """() => {
+    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+    const bar = [...document.querySelectorAll('.jp-StatusBar-Widget')]
+        .map(w => w.textContent || '').join(' ');
+    return status !== null && status.dataset.status === 'idle' && /\\|\\s*Idle/.test(bar);
+}"""
+
+
+def _denied_in_kernel(page, paths: list[str]) -> str:
+    """In the student's own JupyterLab: a new notebook whose cell tries to list and read
+    ``paths``; its output."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    _menu(page, "File", "New")
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Notebook$")).click()
+    editor = page.locator(".jp-Notebook .jp-Cell").first.locator(".cm-content")
+    editor.wait_for(timeout=60_000)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")  # the kernel JupyterLab proposes
+    try:
+        accept.wait_for(timeout=10_000)
+        accept.click()
+    except PlaywrightTimeout:
+        pass
+    editor.click()
+    page.keyboard.insert_text(
+        "import os\n"
+        f"for path in {paths!r}:\n"
+        "    try:\n"
+        "        opened = os.listdir(path) if os.path.isdir(path) else open(path).read(9)\n"
+        "        print('OPENED', path, opened)\n"
+        "    except OSError as error:\n"
+        "        print('DENIED', path, type(error).__name__)\n")
+    output = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea-output")
+    for _ in range(4):  # a Run chosen before the kernel is attached runs nothing: try again
+        page.wait_for_function(_KERNEL_IDLE, polling=250, timeout=120_000)
+        _menu(page, "Run", "Run All Cells")
+        try:
+            output.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    page.wait_for_function(
+        "(n) => document.querySelector('.jp-Notebook .jp-OutputArea-output')"
+        ".innerText.trim().split('\\n').length >= n", arg=len(paths), timeout=60_000)
+    return output.inner_text()
+
+
+def test_a_term_in_the_browser(hub, tmp_path):
+    """In Chromium, through the hub: student 1 logs in, fetches a1 in the Assignment List,
+    answers one exercise in JupyterLab, saves and submits, and reads the server's feedback
+    with that exercise's points; student 2 submits the blank notebook and cannot open
+    student 1's files or the course's. The instructor collects, grades and releases feedback;
+    student 1 fetches it and sees the same points."""
+    sync_api = _playwright()
+    first, second = STUDENTS
+    teacher_home = Path(pwd.getpwnam(INSTRUCTOR).pw_dir)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        pages = []
+        try:
+            context1, page1 = _log_in(browser, hub, first)
+            pages.append(page1)
+            _fetch_and_submit(page1, fill=_answer_in_lab(hub, first))
+            context2, page2 = _log_in(browser, hub, second)
+            pages.append(page2)
+            _fetch_and_submit(page2)
+
+            served = _feedback_page(page1, hub, first)
+            assert _scored(served) == ("3.0 / 26.0", "3.0 / 3.0"), served[:3000]
+            blank = _feedback_page(page2, hub, second)
+            assert _scored(blank) == ("0.0 / 26.0", "0.0 / 3.0"), blank[:3000]
+            for text in (served, blank):
+                assert "### BEGIN HIDDEN TESTS" not in text
+                assert "Automatic feedback on your submission" in text, text[:1000]
+
+            paths = [str(Path(pwd.getpwnam(first).pw_dir) / ASSIGNMENT),
+                     str(teacher_home / "minigrad-course"),
+                     str(teacher_home / "minigrad-course" / "course" / "gradebook.db"),
+                     f"{EXCHANGE}/{_course_id()}/inbound"]
+            seen = _denied_in_kernel(page2, paths)
+            for path in paths:
+                assert f"DENIED {path}" in seen, f"{second} could open {path}:\n{seen}"
+            page2.goto(f"{hub['url']}/user/{first}/lab")
+            assert re.search(r"403|not (allowed|authorized)|Forbidden", page2.content(), re.I), (
+                f"{second} reached {first}'s server: {page2.url}")
+
+            script = (f"cd ~/minigrad-course && export PATH={VENV}/bin:$PATH && "
+                      f"python -m autograder collect --exchange {ASSIGNMENT} "
+                      f"--exchange-root {EXCHANGE} && "
+                      f"python -m autograder grade {ASSIGNMENT} && "
+                      f"python -m autograder feedback {ASSIGNMENT} --release "
+                      f"--exchange-root {EXCHANGE}")
+            _as_student(INSTRUCTOR, script)
+
+            final = _feedback_page(page1, hub, first)
+            assert _scored(final) == ("3.0 / 26.0", "3.0 / 3.0"), final[:3000]
+            assert "Automatic feedback" not in final, "the instructor's feedback did not arrive"
+            if os.environ.get("MINIGRAD_E2E_README_SHOT") == "1":
+                page1.locator(".lm-TabBar-tab", has_text="Assignments").click()
+                page1.locator("#assignments").screenshot(path=str(SHOT))
+        except Exception:
+            for number, page in enumerate(pages, 1):
+                page.screenshot(path=str(tmp_path / f"student{number}.png"))
+            print(f"screenshots of the students' pages when it failed: {tmp_path}")
+            raise
+        finally:
+            browser.close()
+
+
+def _course_id() -> str:
+    return re.search(r'course_id\s*=\s*"([^"]+)"',
+                     (ROOT / "course" / "nbgrader_config.py").read_text()).group(1)
+
+
 def test_students_cannot_read_solutions_hidden_tests_or_gradebook(hub):
     """As a student, a search of the homes, the exchange, the course and the temporary folders
     for solution and hidden-test lines, or another student's work, finds nothing; as root, it
@@ -186,7 +453,9 @@ def test_students_cannot_read_solutions_hidden_tests_or_gradebook(hub):
     assert (course / "course" / "gradebook.db").exists(), "make hub built no course"
     # student 1 fetches a1 from the exchange and submits it with a line of their own
     mine = "work of mgtest-student1 only"
-    _as_student(STUDENTS[0], "nbgrader fetch_assignment a1_scalar_graphs && "
+    # (fetched already when the browser test ran first; its feedback is in the home then)
+    _as_student(STUDENTS[0], "(test -d a1_scalar_graphs || nbgrader fetch_assignment "
+                "a1_scalar_graphs) && "
                 f"echo '{mine}' > a1_scalar_graphs/mine.txt && nbgrader submit a1_scalar_graphs")
     assert _search("root", [EXCHANGE], [mine]), "the submission did not reach the exchange"
     assert _search(STUDENTS[1], ["/home", EXCHANGE], [mine]) == [], (
