@@ -11,20 +11,32 @@ Collecting never loses a collected copy silently: a newer submission replaces an
 collected one (and the line says so), an older one never replaces a newer one, and a
 collected copy with no ``timestamp.txt`` (imported from an LMS zip or by hand) is kept and
 named, since nothing says which of the two is newer.
+
+A student can write any folder name into the inbound (nbgrader makes it writable by all but
+listable by none). Before anything is collected, :func:`set_aside` renames, out of
+nbgrader's sight (``.refused-<name>``), every submission folder whose name claims another
+student than the OS user who owns it (nbgrader itself only warns), whose timestamp is not a
+date, or whose timestamp is over an hour in the future (it would stay "the latest" for
+good). ``c.ExchangeCollect.check_owner = False`` turns the owner check off (nbgrader's own
+switch), for exchanges where users are not OS users.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import pwd
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .course import Course, PipelineError, apply_grading_environment
 
-__all__ = ["Collected", "collect_from_exchange", "exchange_root", "publish",
-           "release_feedback"]
+__all__ = ["REFUSED", "Collected", "Refused", "collect_from_exchange", "exchange_root",
+           "publish", "release_feedback", "set_aside"]
+
+REFUSED = ".refused-"  # prefix of a set-aside submission folder (glob's * skips dot names)
+_FUTURE = timedelta(hours=1)
 
 
 def _api(course: Course, root: str | Path | None):
@@ -103,6 +115,56 @@ class Collected:
         return f"{self.student}: {when} ({self.what})"
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A submission folder :func:`set_aside` renamed, and why."""
+
+    student: str  # as the folder's name claims
+    assignment: str
+    timestamp: str
+    folder: str  # its name before it was set aside
+    why: str
+
+    def line(self) -> str:
+        return f"{self.student}: refused {self.folder} ({self.why}); renamed {REFUSED}{self.folder}"
+
+
+def _check_owner(api) -> bool:
+    section = api.config.ExchangeCollect
+    return bool(section.check_owner) if "check_owner" in section else True
+
+
+def set_aside(inbound: Path, check_owner: bool = True) -> list[Refused]:
+    """Rename the submission folders of ``inbound`` that must not be collected (see the
+    module docstring) to ``.refused-<name>``; return them."""
+    from nbgrader.utils import parse_utc
+
+    refused = []
+    now = datetime.now(timezone.utc)
+    for folder in sorted(inbound.glob("[!.]*")) if inbound.is_dir() else []:
+        parts = folder.name.split("+")
+        if len(parts) not in (3, 4) or not folder.is_dir():
+            continue
+        student, assignment, stamp = parts[:3]
+        try:
+            when = parse_utc(stamp).replace(tzinfo=timezone.utc)
+            why = (f"its timestamp is in the future (now {now:%Y-%m-%d %H:%M} UTC)"
+                   if when > now + _FUTURE else None)
+        except (ValueError, OverflowError):
+            why = f"its timestamp {stamp!r} is not a date"
+        if why is None and check_owner:
+            try:
+                owner = pwd.getpwuid(folder.lstat().st_uid).pw_name
+            except KeyError:
+                owner = f"uid {folder.lstat().st_uid}"
+            if owner != student:
+                why = f"named for {student} but made by {owner}"
+        if why is not None:
+            folder.rename(folder.with_name(REFUSED + folder.name))
+            refused.append(Refused(student, assignment, stamp, folder.name, why))
+    return refused
+
+
 def _submissions(inbound: Path, assignment: str) -> dict[str, datetime]:
     """The latest submission time of ``assignment`` per student in the exchange's inbound."""
     from nbgrader.utils import parse_utc
@@ -130,7 +192,9 @@ def collect_from_exchange(course: Course, assignment: str,
     if not inbound.is_dir():
         raise PipelineError(f"no inbound folder in the exchange ({inbound}): publish the "
                             "assignment with `python -m autograder release --exchange` first")
-    done = []
+    done = [Collected(r.student, None, f"refused: {r.folder}, {r.why}; renamed {REFUSED}"
+                      f"{r.folder}") for r in set_aside(inbound, _check_owner(api))
+            if r.assignment == assignment]
     for student, latest in sorted(_submissions(inbound, assignment).items()):
         dest = course.submitted_dir / student / assignment
         before = api.coursedir.get_existing_timestamp(str(dest)) if dest.is_dir() else None

@@ -4,6 +4,9 @@
 :meth:`FeedbackService.process_once` passes. A pass reads the exchange's inbound folder and,
 for each submission not seen before, in exchange-timestamp order:
 
+- a folder named for another student than the OS user who made it, or with a timestamp that
+  is not a date or lies in the future, is set aside unread and recorded ``refused``
+  (:func:`autograder.exchange.set_aside`);
 - records it in the ledger (``course/feedback-service.jsonl``) as ``queued``;
 - when a newer submission of the same student and assignment is already in the exchange, marks
   it ``superseded`` (collect takes the latest only);
@@ -47,7 +50,16 @@ from pathlib import Path
 
 from .config import GradingConfig
 from .course import Course, PipelineError
-from .exchange import _api, _course_id, collect_from_exchange, exchange_root, release_feedback
+from .exchange import (
+    REFUSED,
+    _api,
+    _check_owner,
+    _course_id,
+    collect_from_exchange,
+    exchange_root,
+    release_feedback,
+    set_aside,
+)
 from .feedback import generate_feedback
 from .grading import grade
 
@@ -69,8 +81,9 @@ def _show(when: datetime) -> str:
 class Entry:
     """One submission in the exchange as the ledger records it.
 
-    ``state``: queued, grading, graded, failed, limited or superseded; ``seen``: when the
-    service first saw it (ISO, UTC); ``attempts``: grading runs started."""
+    ``state``: queued, grading, graded, failed, limited, superseded or refused (set aside by
+    :func:`autograder.exchange.set_aside`: made in another's name, or a bad timestamp);
+    ``seen``: when the service first saw it (ISO, UTC); ``attempts``: grading runs started."""
 
     student: str
     assignment: str
@@ -96,7 +109,10 @@ class Entry:
     def stamp(self) -> datetime:
         from nbgrader.utils import parse_utc
 
-        return parse_utc(self.timestamp)
+        try:
+            return parse_utc(self.timestamp)
+        except (ValueError, OverflowError):  # a refused folder's name need not hold a date
+            return datetime.min
 
 
 class FeedbackService:
@@ -107,7 +123,9 @@ class FeedbackService:
         self.course = course
         self.root = exchange_root(course, root)
         self.config = config or GradingConfig.read(course.course_dir)
-        self.course_id = _course_id(_api(course, self.root))
+        api = _api(course, self.root)
+        self.course_id = _course_id(api)
+        self.check_owner = _check_owner(api)
         self.ledger_path = course.course_dir / LEDGER_NAME
 
     # -- the ledger --------------------------------------------------------------------------
@@ -142,18 +160,20 @@ class FeedbackService:
         entries = self.entries()
         known = {e.key for e in entries}
         released = set(self.course.released_assignments())
-        new = [e for e in self._inbound() if e.key not in known and e.assignment in released]
+        new = [e for e in self._inbound() if e.key not in known
+               and (e.assignment in released or e.state == "refused")]
         for entry in new:
-            if self._in_gradebook(entry):
+            if entry.state == "queued" and self._in_gradebook(entry):
                 entry.state, entry.note = "graded", "found graded in the gradebook"
         if new:
             entries += new
             self._save(entries)
         latest: dict[tuple[str, str], datetime] = {}
         for e in entries:
-            latest[e.student, e.assignment] = max(latest.get((e.student, e.assignment), e.stamp()),
-                                                  e.stamp())
-        handled = []
+            if e.state != "refused":
+                key = e.student, e.assignment
+                latest[key] = max(latest.get(key, e.stamp()), e.stamp())
+        handled = [e for e in new if e.state == "refused"]
         for entry in sorted(entries, key=Entry.stamp):
             if entry.state not in ("queued", "grading"):
                 continue
@@ -169,9 +189,11 @@ class FeedbackService:
 
     def _inbound(self) -> list[Entry]:
         inbound = self.root / self.course_id / "inbound"
-        found = []
         seen = _now().isoformat()
-        for folder in sorted(inbound.glob("*+*+*")) if inbound.is_dir() else []:
+        found = [Entry(r.student, r.assignment, r.timestamp, REFUSED + r.folder, seen,
+                       state="refused", note=r.why)
+                 for r in set_aside(inbound, self.check_owner)]
+        for folder in sorted(inbound.glob("[!.]*+*+*")) if inbound.is_dir() else []:
             parts = folder.name.split("+")
             if len(parts) in (3, 4) and (folder / "timestamp.txt").is_file():
                 found.append(Entry(parts[0], parts[1], parts[2], folder.name, seen))

@@ -35,6 +35,15 @@ ASSIGNMENT = "f1_tiny"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 
+def _course(tmp_path: Path) -> Course:
+    """The fixture course; its students are folders run as this user, not OS users, so
+    nbgrader's owner check (which sets such submissions aside) is off."""
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    with course.config_path.open("a") as fh:
+        fh.write("\nc.ExchangeCollect.check_owner = False\n")
+    return course
+
+
 def _student(cls, student: str, home: Path, root: Path, course_id: str):
     """Run one of nbgrader's student-side exchange apps as ``student`` working in ``home``."""
     cfg = Config()
@@ -80,7 +89,7 @@ def exchange(tmp_path) -> Path:
 
 def test_release_needs_a_writable_exchange_root(tmp_path, capsys):
     """release --exchange with no exchange root: exit 1, saying what to create and how."""
-    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course = _course(tmp_path)
     common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
     assert main(["build", *common]) == 0
     missing = tmp_path / "no-exchange"
@@ -95,7 +104,7 @@ def test_release_needs_a_writable_exchange_root(tmp_path, capsys):
 def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
     """Publish, two students submit (one twice), collect keeps the latest with its timestamp,
     grade, release feedback; each student fetches their own feedback and nobody else's."""
-    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course = _course(tmp_path)
     course_id = course.course_id()
     common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
               "--exchange-root", str(exchange)]
@@ -154,7 +163,7 @@ def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
 def test_collect_never_replaces_a_newer_or_an_untimed_copy(tmp_path, exchange, capsys):
     """A collected copy newer than the exchange's latest, or one with no timestamp.txt (an
     LMS import), is kept and named; publishing again replaces the exchange's copy."""
-    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course = _course(tmp_path)
     course_id = course.course_id()
     common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
               "--exchange-root", str(exchange)]

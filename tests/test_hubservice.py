@@ -9,7 +9,10 @@ as in tests/test_exchange.py, and the service runs one pass at a time (``process
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +22,15 @@ from nbgrader.exchange.default import (
     ExchangeFetchFeedback,
     ExchangeSubmit,
 )
-from test_exchange import ASSIGNMENT, FIXTURE_NOTEBOOKS, NOTEBOOK, _solve, _student, exchange
+from test_exchange import (
+    ASSIGNMENT,
+    FIXTURE_NOTEBOOKS,
+    NOTEBOOK,
+    _course,
+    _solve,
+    _student,
+    exchange,
+)
 
 from autograder import hubservice
 from autograder.cli import main
@@ -32,23 +43,27 @@ __all__ = ["exchange"]  # the fixture, shared with test_exchange
 pytestmark = [pytest.mark.grading, pytest.mark.usefixtures("restore_environ")]
 
 
-@pytest.fixture
-def term(tmp_path, exchange):
-    """A course with the fixture assignment published to ``exchange``; ada and bob fetched it.
-
-    Limits: no interval, two graded submissions a day."""
-    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+def _term(course: Course, exchange: Path, students: tuple[str, ...]):
     with course.config_path.open("a") as fh:
         fh.write("\nc.Grading.feedback_interval_minutes = 0\nc.Grading.feedback_per_day = 2\n")
     common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
     assert main(["build", *common]) == 0
     assert main(["release", "--exchange", "--exchange-root", str(exchange), *common]) == 0
     homes = {}
-    for student in ("ada", "bob"):
-        homes[student] = tmp_path / student
+    for student in students:
+        homes[student] = course.course_dir.parent / student
         homes[student].mkdir()
         _student(ExchangeFetchAssignment, student, homes[student], exchange, course.course_id())
     return course, exchange, homes
+
+
+@pytest.fixture
+def term(tmp_path, exchange):
+    """A course with the fixture assignment published to ``exchange``; ada and bob fetched it
+    (folders run as this user: the owner check is off).
+
+    Limits: no interval, two graded submissions a day."""
+    return _term(_course(tmp_path), exchange, ("ada", "bob"))
 
 
 def _submit(term, student: str) -> None:
@@ -164,3 +179,44 @@ def test_a_lost_ledger_does_not_grade_again(term, exchange, capsys):
     assert FeedbackService(course, exchange).process_once() == []
     [found] = service.entries()
     assert (found.timestamp, found.state, found.attempts) == (first.timestamp, "graded", 0)
+
+
+def test_a_submission_in_another_name_or_with_a_bad_timestamp_is_set_aside(tmp_path, exchange,
+                                                                           capsys):
+    """With nbgrader's owner check on (the default): a folder named for ada but made by this
+    user, and one of this user's own with a timestamp far in the future or not a date, are
+    renamed out of nbgrader's sight and recorded refused, with why; neither blocks this user's
+    real submission, which is graded; collect sets them aside too."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    course, _, homes = _term(course, exchange, (me, "ada"))
+    _solve(homes[me] / ASSIGNMENT / NOTEBOOK, course.source_dir / ASSIGNMENT / NOTEBOOK)
+    _submit((course, exchange, homes), me)
+    inbound = exchange / course.course_id() / "inbound"
+    [real] = [f.name for f in inbound.iterdir()]
+    for name in (f"ada+{ASSIGNMENT}+2026-01-01 10:00:00.000000 UTC",
+                 f"{me}+{ASSIGNMENT}+2099-01-01 10:00:00.000000 UTC",
+                 f"{me}+{ASSIGNMENT}+yesterday"):
+        shutil.copytree(inbound / real, inbound / name)
+
+    handled = FeedbackService(course, exchange).process_once()
+    refused = {e.timestamp: e.note for e in handled if e.state == "refused"}
+    assert refused == {"2026-01-01 10:00:00.000000 UTC": f"named for ada but made by {me}",
+                       "2099-01-01 10:00:00.000000 UTC": refused["2099-01-01 10:00:00.000000 UTC"],
+                       "yesterday": "its timestamp 'yesterday' is not a date"}, refused
+    assert "in the future" in refused["2099-01-01 10:00:00.000000 UTC"]
+    [graded] = [e for e in handled if e.state != "refused"]
+    assert (graded.student, graded.folder, graded.state, graded.score) == (me, real, "graded", 5)
+    assert sorted(f.name for f in inbound.iterdir()) == sorted(
+        [real] + [f".refused-{e.folder.removeprefix('.refused-')}" for e in handled
+                  if e.state == "refused"])
+    assert not (course.submitted_dir / "ada").exists()
+
+    # the instructor's collect says so too (a new forgery since the service's pass)
+    shutil.copytree(inbound / real, inbound / f"ada+{ASSIGNMENT}+2026-01-02 10:00:00.000000 UTC")
+    common = ["--course-dir", str(course.course_dir), "--exchange-root", str(exchange)]
+    capsys.readouterr()
+    assert main(["collect", "--exchange", *common]) == 0
+    assert f"ada: no timestamp (refused: ada+{ASSIGNMENT}+2026-01-02 10:00:00.000000 UTC, " \
+        f"named for ada but made by {me}" in capsys.readouterr().out
+    assert not (course.submitted_dir / "ada").exists()
