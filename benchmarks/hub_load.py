@@ -12,7 +12,7 @@ hub's proxy as a browser would go):
 - logs in with the login form (``_xsrf`` from the form, PAM password from the state folder's
   logins.json) and uses that cookie session for everything after, as JupyterLab does;
 - starts their server (``POST /hub/api/users/{name}/server``, then the progress stream until
-  ready): the server start time;
+  ready): the server start time, which the hub's ``c.Spawner.start_timeout`` bounds;
 - opens ``/user/{name}/lab`` (the OAuth hand-shake that gives the server's cookie), fetches
   a1 through nbgrader's assignment list (``POST /user/{name}/assignments/fetch``), and puts
   the solution-filled notebook in place of the fetched one (contents API);
@@ -21,7 +21,8 @@ hub's proxy as a browser would go):
   ``execute_request`` at a time, each waited for; memory again (busy); shuts the kernel down;
 - submits (``POST /user/{name}/assignments/submit``) and polls the assignment list until its
   submission has ``has_exchange_feedback``: the submit-to-feedback latency, from the submit
-  request to the first listing that shows the feedback; then fetches the feedback.
+  request to the first listing that shows the feedback; then fetches the feedback. Each list
+  call costs its server some CPU, shared with the grading: ``--poll`` sets how often.
 
 The feedback service grades one submission at a time, so the latency is mostly queueing;
 "feedback service" prints the time from the first submission to the last feedback over the
@@ -36,7 +37,7 @@ The feedback service's ledger (``~mgload-teacher/minigrad-course/course/
 feedback-service.jsonl``) must end with one ``graded`` entry per student who submitted, and
 nothing else. The service limits graded submissions per student, so each student submits once.
 
-Run as root on the machine that runs the hub (it skips, saying why, otherwise):
+Run as root, with npm on PATH, as ``make hub`` needs (it skips, saying why, otherwise):
 
     sudo .venv/bin/python benchmarks/hub_load.py [--students 20]
 
