@@ -29,11 +29,10 @@ timestamp the gradebook already holds is recorded as ``graded`` without grading 
 The instructor's own ``collect`` + ``grade`` + ``feedback`` is not limited and uses the same
 grader.
 
-State: works without a hub and is tested so (tests/test_hubservice.py: order, once only,
-feedback to its student only, resubmission, both limits, a death mid-grade, a lost ledger).
-Left for later: registering it as a JupyterHub service in hub/ (it must run as the
-instructor's user, who owns the course and the gradebook), and its load figures. A
-submission found graded in the gradebook (lost ledger) does not count towards the limits.
+Tested without a hub (tests/test_hubservice.py: order, once only, feedback to its student
+only, resubmission, both limits, a death mid-grade, a lost ledger, submissions set aside) and
+as the hub's managed service (tests/test_hub.py, hub/jupyterhub_config.py). A submission
+found graded in the gradebook (lost ledger) does not count towards the limits.
 """
 
 from __future__ import annotations

@@ -472,6 +472,20 @@ def test_students_cannot_read_solutions_hidden_tests_or_gradebook(hub):
         found = _search(STUDENTS[0], left, patterns)
         assert found == [], f"{STUDENTS[0]} can read solution lines in temporary files: {found}"
     assert os.stat(EXCHANGE).st_mode & 0o7777 == 0o1777
+
+    # student 2 hands in a folder in student 1's name: the feedback service sets it aside
+    forged = f"{STUDENTS[0]}+a1_scalar_graphs+2026-01-01 09:00:00.000000 UTC"
+    inbound = Path(EXCHANGE) / _course_id() / "inbound"
+    _as_student(STUDENTS[1], f"mkdir '{inbound / forged}' && "
+                f"cp a1_scalar_graphs/*.ipynb '{inbound / forged}/' || true")
+    deadline = time.monotonic() + 60
+    while not (inbound / f".refused-{forged}").exists():
+        assert time.monotonic() < deadline, (
+            f"the forged submission {forged} was not set aside within 60 s: "
+            f"{sorted(p.name for p in inbound.iterdir())}")
+        time.sleep(1)
+    ledger = (course / "course" / "feedback-service.jsonl").read_text()
+    assert f"named for {STUDENTS[0]} but made by {STUDENTS[1]}" in ledger, ledger
     home = Path(pwd.getpwnam(STUDENTS[0]).pw_dir)
     assert home.stat().st_mode & 0o077 == 0, f"{home} is open to others"
 
