@@ -55,7 +55,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +75,9 @@ from autograder.samples import buggy_path, load_buggy, write_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 HUBCTL = ROOT / "hub" / "hubctl.py"
+sys.path.insert(0, str(HUBCTL.parent))
+from hubctl import free_port, missing  # noqa: E402  (hub/hubctl.py: a script, stdlib only)
+
 VENV = os.environ.get("MINIGRAD_HUB_VENV", "/opt/minigrad-hub/venv")
 INSTRUCTOR = "mgload-teacher"
 PREFIX = "mgload-student"
@@ -105,34 +107,6 @@ class Student:
     submit_at: float | None = None  # perf_counter clock of the submit and of the feedback seen
     feedback_at: float | None = None
     error: str = ""
-
-
-def missing() -> str | None:
-    if os.geteuid() != 0:
-        return f"the hub makes OS users: needs root (running as uid {os.geteuid()})"
-    for command in ("useradd", "userdel", "runuser", "npm", "git"):
-        if not shutil.which(command):
-            return f"the hub needs {command}, not found on PATH"
-    return None
-
-
-def free_port() -> int:
-    """A port p with p + 1 (the hub) and p + 2 (the proxy's API) free as well."""
-    def free(port: int) -> bool:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return True
-            except OSError:
-                return False
-
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port < 65000 and free(port + 1) and free(port + 2):
-            return port
-    raise SystemExit("no three consecutive free ports found on 127.0.0.1")
 
 
 def pids_of(user: str) -> list[int]:

@@ -30,6 +30,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,14 +59,44 @@ def run(*cmd, **kwargs):
     return subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
-def require_root():
+NEEDED = ("useradd", "userdel", "chpasswd", "runuser", "npm", "git")
+
+
+def missing() -> str | None:
+    """Why the hub cannot be set up on this machine, or None."""
     if os.geteuid() != 0:
-        raise SystemExit(f"the hub makes OS users and runs their servers: it must run as root "
-                         f"(got uid {os.geteuid()}); try: sudo make hub")
-    missing = [c for c in ("useradd", "chpasswd", "runuser", "npm") if not shutil.which(c)]
-    if missing:
-        raise SystemExit(f"the hub needs {', '.join(missing)} on PATH (not found); on Debian: "
-                         "apt-get install passwd util-linux npm")
+        return (f"the hub makes OS users and runs their servers: it must run as root "
+                f"(got uid {os.geteuid()}); try: sudo make hub")
+    absent = [c for c in NEEDED if not shutil.which(c)]
+    if absent:
+        return (f"the hub needs {', '.join(absent)} on PATH (not found); on Debian: "
+                "apt-get install passwd util-linux npm git")
+    return None
+
+
+def require_root():
+    why = missing()
+    if why:
+        raise SystemExit(why)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port p with p + 1 (the hub's own) and p + 2 (the proxy's API) free as well."""
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+                return True
+            except OSError:
+                return False
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+        if port < 65000 and free(port + 1) and free(port + 2):
+            return port
+    raise SystemExit(f"no three consecutive free ports found on {host}")
 
 
 def private_dir(path: Path) -> Path:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, KERNEL_IDLE
 from nbconvert.filters import strip_ansi
 from readable import unreadable
 
@@ -53,16 +54,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 README_SHOT = ROOT / "docs" / "jupyterlab.png"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LANES = 2  # notebooks driven at once, one JupyterLab server each
 VIEWPORT = {"width": 1280, "height": 860}
 SERVER_START_SECONDS = 180
@@ -305,12 +296,6 @@ class Report:
     readme_width: int | None = None  # of the graph in the README picture, if one was shot
 
 
-_KERNEL_IDLE = """() => {
-    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
-    const bar = [...document.querySelectorAll('.jp-StatusBar-Widget')]
-        .map(w => w.textContent || '').join(' ');
-    return status !== null && status.dataset.status === 'idle' && /\\|\\s*Idle/.test(bar);
-}"""
 
 
 # nbgrader's instructor plugins, which `make lab` hides from students: their labels in the page
@@ -334,7 +319,7 @@ async def _open(context, server: Server, path: str, workspace: str):
     await page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}"
                     f"?reset&token={server.token}")
     # the toolbar turns idle before the session is attached; the status bar waits for it
-    await page.wait_for_function(_KERNEL_IDLE, polling=250, timeout=NOTEBOOK_SECONDS * 1000)
+    await page.wait_for_function(KERNEL_IDLE, polling=250, timeout=NOTEBOOK_SECONDS * 1000)
     # the file browser takes a third of the width: fold the left side bar away
     current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
     if await current.count():

@@ -13,7 +13,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,9 +21,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, KERNEL_IDLE
 
 ROOT = Path(__file__).resolve().parent.parent
 HUBCTL = ROOT / "hub" / "hubctl.py"
+sys.path.insert(0, str(HUBCTL.parent))
+from hubctl import free_port, missing  # noqa: E402  (hub/hubctl.py: a script, stdlib only)
+
 VENV = os.environ.get("MINIGRAD_HUB_VENV", "/opt/minigrad-hub/venv")
 INSTRUCTOR = "mgtest-teacher"
 PREFIX = "mgtest-student"
@@ -34,26 +37,17 @@ EXCHANGE = "/srv/nbgrader/exchange-mgtest"  # the hub's own is /srv/nbgrader/exc
 pytestmark = pytest.mark.slow
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return f"the hub makes OS users: needs root (running as uid {os.geteuid()})"
-    for command in ("useradd", "userdel", "runuser", "npm", "git"):
-        if not shutil.which(command):
-            return f"the hub needs {command}, not found on PATH"
-    return None
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """A hub with one instructor and two students, on free ports, with a state folder of its own."""
-    why = _missing()
+    why = missing()
     if why:
         if "hub" in os.environ.get("MINIGRAD_REQUIRE", "").split(","):
             pytest.fail(f"MINIGRAD_REQUIRE names hub, but {why}", pytrace=False)
         pytest.skip(why)
     state = tmp_path_factory.mktemp("hub") / "state"
     env = dict(os.environ, MINIGRAD_HUB_STATE=str(state))
-    port = _free_port()
+    port = free_port()
     hubctl = [sys.executable, str(HUBCTL)]
     options = ["--students", "2", "--instructor", INSTRUCTOR, "--student-prefix", PREFIX,
                "--port", str(port), "--ip", "127.0.0.1", "--exchange", EXCHANGE]
@@ -85,26 +79,6 @@ def hub(tmp_path_factory):
         for name in [INSTRUCTOR, *STUDENTS]:
             subprocess.run(["userdel", "--remove", name], capture_output=True)
         shutil.rmtree(EXCHANGE, ignore_errors=True)
-
-
-def _free_port() -> int:
-    """A port p with p + 1 (the hub) and p + 2 (the proxy's API) free as well."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port < 65000 and all(_port_free(port + i) for i in (1, 2)):
-            return port
-    raise RuntimeError("no three consecutive free ports found")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _api(hub, method: str, path: str, body: bytes | None = None):
@@ -177,9 +151,6 @@ def _as_student(name: str, script: str) -> None:
 
 # --- a term in a real browser ---------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update"]
 ASSIGNMENT = "a1_scalar_graphs"
 EXERCISE = "a1-relu-square-by-hand"  # the answer cell of Exercise 1 (3 of a1's 26 points)
 FEEDBACK_SECONDS = 180
@@ -327,13 +298,6 @@ def _scored(feedback: str) -> tuple[str, str]:
     return _points(feedback, ASSIGNMENT), _points(feedback, "Exercise 1:")
 
 
-# the notebook's kernel is attached and idle (the status bar says so once the session exists)
-_KERNEL_IDLE = """() => {
-    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
-    const bar = [...document.querySelectorAll('.jp-StatusBar-Widget')]
-        .map(w => w.textContent || '').join(' ');
-    return status !== null && status.dataset.status === 'idle' && /\\|\\s*Idle/.test(bar);
-}"""
 
 
 def _denied_in_kernel(page, paths: list[str]) -> str:
@@ -362,7 +326,7 @@ def _denied_in_kernel(page, paths: list[str]) -> str:
         "        print('DENIED', path, type(error).__name__)\n")
     output = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea-output")
     for _ in range(4):  # a Run chosen before the kernel is attached runs nothing: try again
-        page.wait_for_function(_KERNEL_IDLE, polling=250, timeout=120_000)
+        page.wait_for_function(KERNEL_IDLE, polling=250, timeout=120_000)
         _menu(page, "Run", "Run All Cells")
         try:
             output.wait_for(timeout=20_000)
