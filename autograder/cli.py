@@ -697,6 +697,36 @@ def _cmd_serve_feedback(args) -> int:
     return 1 if failed else 0
 
 
+@command("similarity", "compare the students' answer cells of one assignment (copydetect)",
+         "Compare every pair of students' answer cells (nbgrader solution cells) in\n"
+         "course/submitted/<student>/<assignment>/*.ipynb with copydetect, the released code\n"
+         "left out; names, comments and layout do not count. Print the most similar pairs\n"
+         "and write them, with the matching code side by side, to an HTML page. A pair's\n"
+         "score is the larger share of one student's answer code found in the other's.\n"
+         "Students with no submission or an unreadable notebook are listed, not compared.",
+         options=[option("assignment", help="the assignment to compare"),
+                  option("--top", type=_at_least_zero(int, "a whole number"), default=10,
+                         metavar="N", help="pairs to print and report, 0: all (default: 10)"),
+                  option("--out", type=Path, default=None, metavar="FILE",
+                         help="the HTML report (default: "
+                              "course/reports/similarity-<assignment>.html)")])
+def _cmd_similarity(args) -> int:
+    from .similarity import compare, write_html
+
+    course = _course(args)
+    result = compare(course, args.assignment, args.top)
+    for student, why in result.skipped:
+        _say(f"not compared: {student}: {why}")
+    _say(f"{args.assignment}: {len(result.compared)} students compared; most similar pairs:")
+    for pair in result.pairs:
+        _say(f"  {pair.line()}")
+    if not result.pairs:
+        _say("  none: no two students have answer code in common")
+    out = args.out or course.reports_dir / f"similarity-{args.assignment}.html"
+    _say(f"wrote {write_html(result, out)}")
+    return 0
+
+
 def _skip_slow_imports() -> None:
     """jsonschema imports rfc3987_syntax when present, which compiles a grammar at import
     (seconds per process); its only use is the "iri" string format, which nbformat's
