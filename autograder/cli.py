@@ -399,6 +399,8 @@ def _cmd_collect(args) -> int:
          "submissions are copied to course/quarantine/. Kernels run in a bubblewrap\n"
          "sandbox (no view of the course, other students or the gradebook; no network)\n"
          "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
+         "Grade then names the students whose grade is stale (graded before the tests\n"
+         "or points of the assignment changed); --stale regrades exactly those.\n"
          "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS,
          options=[_assignments("assignments (default: all submitted)"),
                   option("--student", "-s", action="append", default=None,
@@ -411,7 +413,10 @@ def _cmd_collect(args) -> int:
                   _run_options,
                   option("--no-sandbox", action="store_true",
                          help="run kernels without bubblewrap even where it works (trusted "
-                              "work only)")])
+                              "work only)"),
+                  option("--stale", action="store_true",
+                         help="regrade only the students graded before the assignment's "
+                              "tests or points changed")])
 def _cmd_grade(args) -> int:
     from .grading import grade
 
@@ -424,7 +429,10 @@ def _cmd_grade(args) -> int:
     config = config.replace(sandbox=sandboxed)
     _say(banner)
     outcomes = grade(course, args.assignments or None, args.student, shard=args.shard,
-                     on_scan=_print_scan, config=config)
+                     on_scan=_print_scan, config=config, stale=args.stale)
+    if args.stale and not outcomes:
+        _say("grade --stale: no selected student has a stale grade; nothing to do")
+        return 0
     if args.shard and not outcomes:
         _say(f"grade: no selected student falls in shard {args.shard[0]}/{args.shard[1]}; "
              "nothing to do")
@@ -435,6 +443,10 @@ def _cmd_grade(args) -> int:
     for o in outcomes:
         if status_of(o) is Standing.FLAGGED:
             _say(f"flagged: {o.task.label}: " + "; ".join(o.flags)[:600])
+    from .stale import stale_lines, stale_students
+
+    for line in stale_lines(stale_students(course, args.assignments or None)):
+        _say(line)
     if not sandboxed:
         _say(banner)
     return status

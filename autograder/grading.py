@@ -25,6 +25,7 @@ from .parallel import Outcome, run_tasks
 from .records import StagedSubmission, Task, TaskKind, TextEnum
 from .report import format_table
 from .scan import Kind, Status
+from .stale import fingerprint, record_fingerprints, stale_students, unreleased_changes
 
 if TYPE_CHECKING:
     from .scan import SubmissionScan
@@ -91,13 +92,19 @@ def grade(
     shard: tuple[int, int] | None = None,
     on_scan: Callable[[list[SubmissionScan]], None] | None = None,
     config: GradingConfig | None = None,
+    stale: bool = False,
 ) -> list[Outcome]:
     """Autograde every submitted (assignment, student) pair, filtered by the arguments,
     as ``config`` says (None: :meth:`GradingConfig.read` of the course; its ``db_url``,
     when set, is the gradebook).
 
     ``shard=(i, n)`` keeps the students of shard i of n (see :func:`shard_of`); a shard
-    that holds none of the selected students returns no outcomes.
+    that holds none of the selected students returns no outcomes. ``stale`` keeps the
+    students whose grade is stale (:mod:`autograder.stale`); none: no outcomes.
+
+    An assignment whose built notebooks differ from the points and visible tests released
+    to the gradebook is refused (PipelineError): autograde would use the released ones.
+    Each graded student's fingerprint of the assignment is recorded in the gradebook.
 
     Every submission is scanned first (:mod:`autograder.scan`; ``on_scan`` gets the scans
     before any task starts) and graded by the scan's rule from a staged copy that holds its
@@ -114,6 +121,11 @@ def grade(
     pairs = course.submissions(assignments)
     if students:
         pairs = [p for p in pairs if p[1] in students]
+    if stale:
+        outdated = stale_students(course, assignments)
+        pairs = [p for p in pairs if p[1] in outdated.get(p[0], ())]
+        if not pairs:
+            return []
     if shard is not None and pairs:
         index, count = parse_shard(f"{shard[0]}/{shard[1]}")
         mine = set(shard_students((s for _, s in pairs), index, count))
@@ -128,13 +140,27 @@ def grade(
             + (f" from {', '.join(students)}" if students else "")
             + " (expected submitted/<student>/<assignment>/<notebook>.ipynb; see `collect`)"
         )
-    _check_in_gradebook(course, sorted({a for a, _ in pairs}))
+    graded = sorted({a for a, _ in pairs})
+    _check_in_gradebook(course, graded)
+    for assignment in graded:
+        changes = unreleased_changes(course, assignment)
+        if changes:
+            raise PipelineError(
+                f"{assignment}: the built notebooks differ from what was released to the "
+                f"gradebook ({'; '.join(changes[:5])}): run `python -m autograder release "
+                f"{assignment}` first, or grading would use the released points and tests")
+    fingerprints = {a: fingerprint(course, a) for a in graded}
     # Create every student here, in one process: parallel workers creating the same new
     # student at once would collide on the gradebook's unique key.
     with course.gradebook() as gb:
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
-    return _scan_and_grade(course, pairs, on_scan, config)
+    outcomes = _scan_and_grade(course, pairs, on_scan, config)
+    for assignment, value in fingerprints.items():
+        done = [o.task.student for o in outcomes if o.ok and o.task.assignment == assignment]
+        if value is not None:
+            record_fingerprints(course.db_url(), assignment, done, value)
+    return outcomes
 
 
 def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> list[Outcome]:

@@ -83,12 +83,16 @@ def _picked(course: Course, gb, assignments: list[str] | None) -> list:
 
 
 def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
-    """Student x assignment scores ("score/max", "-" when not graded) plus a total column."""
+    """Student x assignment scores ("score/max", "-" when not graded) plus a total column;
+    a stale grade is marked "stale" and named in a line below (:mod:`autograder.stale`)."""
     from nbgrader.api import MissingEntry
+
+    from .stale import stale_lines, stale_students
 
     with course.gradebook() as gb:
         picked = _picked(course, gb, assignments)
         names = [a.name for a in picked]
+        stale = stale_students(course, names)
         max_scores = {a.name: a.max_score for a in picked}
         rows = []
         for student in sorted(gb.students, key=lambda s: s.id):
@@ -105,11 +109,13 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
                 total += score
                 graded = True
                 flag = " *" if submission.needs_manual_grade else ""
+                flag += " stale" if student.id in stale.get(name, ()) else ""
                 row.append(f"{_fmt(score)}/{_fmt(max_scores[name])}{flag}")
             if graded:
                 row.append(f"{_fmt(total)}/{_fmt(sum(max_scores.values()))}")
                 rows.append(row)
-    return format_table(["student"] + names + ["total"], rows)
+    table = format_table(["student"] + names + ["total"], rows)
+    return "\n".join([table, *stale_lines(stale)])
 
 
 @dataclass(frozen=True)

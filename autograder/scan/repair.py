@@ -256,8 +256,11 @@ def _make_plain(cells: list, indexes: list[int], note: Note) -> None:
 
 def _restore_cell(cells: list, index: int, rcell, gid: str, note: Note) -> None:
     """Step 6: the release's nbgrader metadata, flags, tags, cell type and (for cells the
-    release owns) source on the cell at ``index``."""
-    _restore_metadata(cells[index], rcell, gid, note)
+    release owns) source on the cell at ``index``. A cell still as an earlier release made
+    it (its nbgrader checksum matches) was not damaged: what the release changed since is
+    a note, not a repair."""
+    kind = Kind.NOTE if _as_released(cells[index]) else Kind.REPAIRED
+    _restore_metadata(cells[index], rcell, gid, note, kind)
     if cells[index].cell_type != rcell.cell_type:
         cell = cells[index]
         note(Kind.REPAIRED, gid, f"cell type changed from {rcell.cell_type} to "
@@ -268,11 +271,24 @@ def _restore_cell(cells: list, index: int, rcell, gid: str, note: Note) -> None:
         cells[index] = new
     role = role_of(rcell)
     if role.owned_by_release and cells[index].source != rcell.source:
-        note(Kind.REPAIRED, gid, f"the {role} cell was edited (the release's version is graded)")
+        note(kind, gid, f"the {role} cell was edited (the release's version is graded)"
+             if kind is Kind.REPAIRED else
+             f"the {role} cell changed in the release since (the current one is graded)")
         cells[index].source = rcell.source
 
 
-def _restore_metadata(cell, rcell, gid: str, note: Note) -> None:
+def _as_released(cell) -> bool:
+    """Whether the cell's nbgrader checksum is that of its source and metadata."""
+    from nbgrader.utils import compute_checksum
+
+    meta = cell.metadata.get("nbgrader")
+    try:
+        return bool(meta.get("checksum")) and meta["checksum"] == compute_checksum(cell)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _restore_metadata(cell, rcell, gid: str, note: Note, kind: Kind = Kind.REPAIRED) -> None:
     want = rcell.metadata["nbgrader"]
     got = cell.metadata.get("nbgrader", {})
     changed = []
@@ -282,7 +298,8 @@ def _restore_metadata(cell, rcell, gid: str, note: Note) -> None:
         elif key not in want and key in got and key == "points":
             changed.append(f"points {got.get(key)!r} removed")
     if changed:
-        note(Kind.REPAIRED, gid, "nbgrader metadata changed, restored: " + ", ".join(changed))
+        note(kind, gid, ("nbgrader metadata changed, restored: " if kind is Kind.REPAIRED
+                         else "changed in the release since: ") + ", ".join(changed))
     cell.metadata["nbgrader"] = copy.deepcopy(want)
     for key in ("deletable", "editable"):
         if key in rcell.metadata:

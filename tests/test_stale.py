@@ -1,0 +1,160 @@
+"""Stale grades: after an exercise's points change and the course is rebuilt, grade and report
+name the students graded before, grade refuses to use the old points, `grade --stale`
+regrades exactly those students, and a regrade is not reported as a repair. nbgrader runs
+for real on the tiny fixture assignment."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.utils import compute_checksum
+
+from autograder.build import build
+from autograder.cli import main
+from autograder.config import GradingConfig
+from autograder.course import Course, PipelineError
+from autograder.grading import grade
+from autograder.pipeline import prepare_assignments
+from autograder.release import release
+from autograder.report import gradebook_table
+from autograder.scan import Kind, NotebookScan, Status, SubmissionScan, repair_notebook
+from autograder.stale import fingerprint, stale_lines, stale_students, unreleased_changes
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+ASSIGNMENT = "f1_tiny"
+SOURCE = Path(ASSIGNMENT) / f"{ASSIGNMENT}.py"
+CONFIG = GradingConfig(jobs=2, progress=False)
+
+
+@pytest.mark.parametrize(("stale", "lines"), [
+    ({}, []),
+    ({"a2_vectorized": ["ada", "bob", "cy"]},
+     ["a2_vectorized: 3 students graded before its tests or points changed: ada, bob, cy; "
+      "regrade with `grade --stale`"]),
+    ({"b": ["zoe"], "a": ["x1", "x2", "x3", "x4"]},
+     ["a: 4 students graded before its tests or points changed: x1, x2, x3 and 1 more; "
+      "regrade with `grade --stale`",
+      "b: 1 student graded before its tests or points changed: zoe; "
+      "regrade with `grade --stale`"]),
+])
+def test_stale_lines(stale, lines):
+    """One line per assignment, sorted, naming the students (at most `shown`)."""
+    assert stale_lines(stale, shown=3) == lines
+
+
+def _change_points(notebooks: Path, grade_id: str, old: int, new: int) -> None:
+    path = notebooks / SOURCE
+    text = path.read_text()
+    header = f'"grade_id": "{grade_id}", "locked": true, "points": {old},'
+    assert header in text
+    path.write_text(text.replace(header, header.replace(f"{old},", f"{new},")))
+
+
+@pytest.fixture
+def course(tmp_path, restore_environ) -> Course:
+    """The fixture assignment built and released in a course of its own; ada and bob submit
+    the solution, cy the blank notebook, dan the solution (never graded before the change)."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    course = Course.create(tmp_path / "course", notebooks)
+    checks = prepare_assignments(course, [ASSIGNMENT], say=lambda _: None, force_release=True)
+    assert not checks[ASSIGNMENT].problems
+    for student, sample in (("ada", "solution"), ("bob", "solution"), ("cy", "blank"),
+                            ("dan", "solution")):
+        shutil.copytree(course.submitted_dir / f"sample-{sample}", course.submitted_dir / student)
+    return course
+
+
+@pytest.mark.grading
+def test_a_points_change_makes_grades_stale_until_regraded(course, capsys):
+    """Changing one exercise's points: grade refuses until released, report marks ada, bob
+    and cy stale, `grade --stale` regrades exactly bob and cy (ada was regraded by hand, dan
+    never graded), full marks of the new total, nobody "repaired"."""
+    first = grade(course, [ASSIGNMENT], ["ada", "bob", "cy"], config=CONFIG)
+    assert [(o.task.student, o.score, o.max_score) for o in first] == [
+        ("ada", 5.0, 5.0), ("bob", 5.0, 5.0), ("cy", 0.0, 5.0)]
+    assert stale_students(course) == {}
+
+    _change_points(course.notebooks_dir, "f1-cube-test", 2, 4)
+    build(course.notebooks_dir, course.source_dir, [ASSIGNMENT])
+    assert stale_students(course) == {ASSIGNMENT: ["ada", "bob", "cy"]}
+    assert unreleased_changes(course, ASSIGNMENT) == ["f1-cube-test: 4 points built, 2 released"]
+    with pytest.raises(PipelineError, match=r"f1-cube-test: 4 points built, 2 released\): "
+                                            r"run `python -m autograder release f1_tiny`"):
+        grade(course, [ASSIGNMENT], ["dan"], config=CONFIG)
+
+    assert release(course, [ASSIGNMENT], force=True) == [(ASSIGNMENT, "released")]
+    assert unreleased_changes(course, ASSIGNMENT) == []
+    table = gradebook_table(course)
+    assert re.search(r"^ada\s+5/7 stale\s+5/7$", table, re.M), table
+    assert re.search(r"^cy\s+0/7 stale\s+0/7$", table, re.M), table
+    assert table.splitlines()[-1] == (
+        "f1_tiny: 3 students graded before its tests or points changed: ada, bob, cy; "
+        "regrade with `grade --stale`")
+
+    [ada] = grade(course, [ASSIGNMENT], ["ada"], config=CONFIG)
+    assert (ada.score, ada.max_score, ada.repairs) == (7.0, 7.0, [])
+    assert stale_students(course) == {ASSIGNMENT: ["bob", "cy"]}
+
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(course.notebooks_dir),
+            "--jobs", "2", "--no-progress"]
+    assert main(["grade", "--stale", *args]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^(\w+)\s+f1_tiny\s+(\w+)\s+(\S+)", out, re.M)
+    assert rows == [("bob", "graded", "7/7"), ("cy", "graded", "0/7")], out
+    assert "scan: 2 submission(s): 2 ok, 0 repaired" in out
+    assert "repaired (" not in out and "stale" not in out
+    assert stale_students(course) == {}
+    assert "stale" not in gradebook_table(course)
+
+    assert main(["grade", "--stale", *args]) == 0
+    assert "grade --stale: no selected student has a stale grade" in capsys.readouterr().out
+
+
+def test_a_hidden_test_change_is_stale_without_a_release(course):
+    """Editing only a hidden test changes the fingerprint (stale) but not what the gradebook
+    needs (no release asked for); a rebuild with nothing changed keeps the fingerprint."""
+    before = fingerprint(course, ASSIGNMENT)
+    build(course.notebooks_dir, course.source_dir, [ASSIGNMENT])
+    assert fingerprint(course, ASSIGNMENT) == before
+    path = course.notebooks_dir / SOURCE
+    text = path.read_text()
+    assert "got = student.cube(-3)" in text
+    path.write_text(text.replace("got = student.cube(-3)", "got = student.cube(-4)")
+                    .replace("must be -27", "must be -64").replace("got == -27", "got == -64"))
+    build(course.notebooks_dir, course.source_dir, [ASSIGNMENT])
+    assert fingerprint(course, ASSIGNMENT) not in (None, before)
+    assert unreleased_changes(course, ASSIGNMENT) == []
+    assert fingerprint(course, "not_built") is None
+
+
+def _test_cell(nb, grade_id: str):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.mark.parametrize(("student_edit", "kind", "status"), [
+    (False, Kind.NOTE, Status.OK),  # the cell as the earlier release made it
+    (True, Kind.REPAIRED, Status.REPAIRED),  # the student changed the points
+])
+def test_a_cell_from_an_earlier_release_is_not_a_repair(course, student_edit, kind, status):
+    """A test cell whose points changed in the release since the student fetched it is a note
+    ("changed in the release since"); one whose points the student edited is repaired."""
+    released = nbformat.read(str(course.release_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
+    submitted = nbformat.from_dict(released)
+    cell = _test_cell(submitted, "f1-cube-test")
+    cell.metadata.nbgrader["points"] = 1
+    if not student_edit:  # an earlier release computed the checksum with its points
+        cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
+    name = f"{ASSIGNMENT}.ipynb"
+    repaired, findings = repair_notebook(dict(submitted), released, name)
+    assert [(f.kind, f.where) for f in findings] == [(kind, "f1-cube-test")]
+    assert findings[0].message.endswith("points 1 -> 2")
+    assert ("changed in the release since" in findings[0].message) is not student_edit
+    assert _test_cell(repaired, "f1-cube-test").metadata.nbgrader["points"] == 2
+    scan = SubmissionScan(ASSIGNMENT, "ada", [NotebookScan(name, findings, repaired)])
+    assert scan.status is status
