@@ -9,7 +9,8 @@ boilerplate, so the stubs every student was given match nothing.
 
 A pair's score is the larger of two shares: the share of one student's answer code that is
 also in the other's. A high score is a reason to read both notebooks side by side, not a
-verdict. Students with no submission or an unreadable notebook are listed, not compared.
+verdict. Students with no submission (in the gradebook, or with a folder in course/submitted
+for other assignments) or with an unreadable notebook are listed, not compared.
 """
 
 from __future__ import annotations
@@ -124,11 +125,8 @@ def compare(course: Course, assignment: str, top: int = 10) -> Similarity:
         boilerplate |= _fingerprint("release", code, window=1).hashes
     boilerplate = sorted(boilerplate)
 
-    students = sorted(p.name for p in course.submitted_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith(".")
-                      ) if course.submitted_dir.is_dir() else []
     prints, skipped = {}, []
-    for student in students:
+    for student in _students(course):
         code, why = _code(course.submitted_dir / student / assignment)
         if why:
             skipped.append((student, why))
@@ -149,6 +147,20 @@ def compare(course: Course, assignment: str, top: int = 10) -> Similarity:
     return Similarity(assignment, names, skipped, pairs)
 
 
+def _students(course: Course) -> list[str]:
+    """The students with a folder in course/submitted and, when the gradebook exists, the
+    students in it."""
+    found = set()
+    if course.submitted_dir.is_dir():
+        found = {p.name for p in course.submitted_dir.iterdir()
+                 if p.is_dir() and not p.name.startswith(".")}
+    url = course.db_url()
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        with course.gradebook() as gb:
+            found |= {student.id for student in gb.students}
+    return sorted(found)
+
+
 def _highlight(fingerprint: CodeFingerprint, slices) -> str:
     marked, _ = highlight_overlap(fingerprint.raw_code, slices, "<mark>", "</mark>",
                                   escape_html=True)
@@ -158,7 +170,7 @@ def _highlight(fingerprint: CodeFingerprint, slices) -> str:
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; }
 table.pairs td, table.pairs th { padding: 0.2em 1em; text-align: left; }
-.side { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+.side { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
 mark { background: #ffd27f; }
 """

@@ -4,7 +4,8 @@ A small course written with nbformat: a released minibatch-SGD notebook (three a
 a setup cell and visible tests) and its submissions. amara answers it; o'brien hands in
 amara's answers with renamed variables and other comments; chen writes an independent
 answer; hana copies one of amara's three answers; dev and emma hand in the release
-unchanged; farid's notebook is truncated; gita submitted only another assignment.
+unchanged; farid's notebook is truncated; gita submitted only another assignment; ines is
+in the gradebook and submitted nothing.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def _write(path: Path, nb: nbformat.NotebookNode) -> None:
     nbformat.write(nb, str(path))
 
 
-def _course(tmp_path: Path, release_code: bool = True) -> Course:
+def _course(tmp_path: Path, release_code: bool = True, gradebook: bool = False) -> Course:
     course = Course.create(tmp_path / "course", ROOT / "tests" / "fixtures" / "notebooks")
     name = f"{ASSIGNMENT}.ipynb"
     _write(course.release_dir / ASSIGNMENT / name, _notebook({}, with_code=release_code))
@@ -206,16 +207,25 @@ def _course(tmp_path: Path, release_code: bool = True) -> Course:
     farid.write_text(nbformat.writes(_notebook(AMARA))[:400])
     _write(course.submitted_dir / "gita" / "a2_vectorized" / "a2_vectorized.ipynb",
            _notebook(AMARA))
+    if gradebook:
+        with course.gradebook() as gb:
+            gb.add_student("ines", first_name="Ines", last_name="Okafor")
     return course
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Course:
+    """The course above, with its gradebook; tests only read it (and write reports)."""
+    return _course(tmp_path_factory.mktemp("similarity"), gradebook=True)
 
 
 def _scores(result) -> dict[frozenset, float]:
     return {frozenset((p.first, p.second)): p.score for p in result.pairs}
 
 
-def test_the_copied_pair_is_on_top_and_the_independent_answer_scores_low(tmp_path):
+def test_the_copied_pair_is_on_top_and_the_independent_answer_scores_low(course):
     """Renamed variables and rewritten comments still match; an independent answer does not."""
-    result = compare(_course(tmp_path), ASSIGNMENT, top=0)
+    result = compare(course, ASSIGNMENT, top=0)
     top = result.pairs[0]
     assert {top.first, top.second} == {"amara", "o'brien"}
     assert top.first_share > 0.8 and top.second_share > 0.8, top.line()
@@ -225,25 +235,25 @@ def test_the_copied_pair_is_on_top_and_the_independent_answer_scores_low(tmp_pat
     assert result.compared == ["amara", "chen", "dev", "emma", "hana", "o'brien"]
 
 
-def test_released_stub_code_makes_no_match(tmp_path):
+def test_released_stub_code_makes_no_match(course, tmp_path):
     """Two blank submissions have nothing in common once the released code is left out,
     but look alike when the release has no code to leave out."""
     blank = frozenset(("dev", "emma"))
-    assert _scores(compare(_course(tmp_path), ASSIGNMENT, top=0)).get(blank, 0.0) < 0.1
-    without = compare(_course(tmp_path / "no-code", release_code=False), ASSIGNMENT, top=0)
+    assert _scores(compare(course, ASSIGNMENT, top=0)).get(blank, 0.0) < 0.1
+    without = compare(_course(tmp_path, release_code=False), ASSIGNMENT, top=0)
     assert _scores(without)[blank] > 0.9
 
 
-def test_missing_and_unreadable_submissions_are_listed(tmp_path):
-    """A truncated notebook and a student without this assignment are listed, not fatal."""
-    skipped = dict(compare(_course(tmp_path), ASSIGNMENT).skipped)
-    assert skipped["gita"] == "no submission"
+def test_missing_and_unreadable_submissions_are_listed(course):
+    """A truncated notebook and students without this assignment (another one submitted,
+    or only in the gradebook) are listed, not fatal."""
+    skipped = dict(compare(course, ASSIGNMENT).skipped)
+    assert skipped["gita"] == skipped["ines"] == "no submission"
     assert skipped["farid"].startswith(f"{ASSIGNMENT}.ipynb: truncated JSON"), skipped
 
 
-def test_top_keeps_the_highest_pairs(tmp_path):
+def test_top_keeps_the_highest_pairs(course):
     """A partial copy ranks below the whole copy; --top N keeps the N highest pairs."""
-    course = _course(tmp_path)
     every = compare(course, ASSIGNMENT, top=0).pairs
     assert [{p.first, p.second} for p in every] == [
         {"amara", "o'brien"}, {"amara", "hana"}, {"hana", "o'brien"}], every
@@ -253,9 +263,8 @@ def test_top_keeps_the_highest_pairs(tmp_path):
         p.line() for p in every[:2]]
 
 
-def test_report_shows_the_matching_code_side_by_side(tmp_path):
+def test_report_shows_the_matching_code_side_by_side(course, tmp_path):
     """The HTML page names both students and marks the code they share."""
-    course = _course(tmp_path)
     page = write_html(compare(course, ASSIGNMENT), tmp_path / "out" / "sim.html").read_text()
     assert "amara" in page and html.escape("o'brien") in page
     marked = re.findall(r"<mark>(.*?)</mark>", page, re.S)
@@ -264,10 +273,9 @@ def test_report_shows_the_matching_code_side_by_side(tmp_path):
     assert "farid" in page and "<script" not in page
 
 
-def test_cli_prints_the_top_pairs_and_writes_the_report(tmp_path, capsys):
+def test_cli_prints_the_top_pairs_and_writes_the_report(course, capsys):
     """`similarity ASSIGNMENT` prints the pairs and the skipped students and writes the
     report to course/reports/similarity-<assignment>.html."""
-    course = _course(tmp_path)
     status = main(["similarity", ASSIGNMENT, "--course-dir", str(course.course_dir),
                    "--top", "1"])
     out = capsys.readouterr().out
@@ -279,7 +287,14 @@ def test_cli_prints_the_top_pairs_and_writes_the_report(tmp_path, capsys):
     assert report.is_file() and str(report) in out
 
 
-def test_an_assignment_that_was_not_released_is_an_error(tmp_path):
+def test_an_assignment_that_was_not_released_is_an_error(course):
     """Without released notebooks there is no code to leave out: the error says so."""
     with pytest.raises(PipelineError, match="no released notebooks for a9_missing"):
-        compare(_course(tmp_path), "a9_missing")
+        compare(course, "a9_missing")
+
+
+def test_a_course_without_a_gradebook_gets_none(tmp_path):
+    """Without a gradebook the students are the folders in course/submitted; none is made."""
+    course = _course(tmp_path)
+    assert "ines" not in dict(compare(course, ASSIGNMENT).skipped)
+    assert not (course.course_dir / "gradebook.db").exists()
