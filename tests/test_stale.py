@@ -5,6 +5,8 @@ for real on the tiny fixture assignment."""
 
 from __future__ import annotations
 
+import copy
+import os
 import re
 import shutil
 from pathlib import Path
@@ -55,19 +57,33 @@ def _change_points(notebooks: Path, grade_id: str, old: int, new: int) -> None:
     path.write_text(text.replace(header, header.replace(f"{old},", f"{new},")))
 
 
-@pytest.fixture
-def course(tmp_path, restore_environ) -> Course:
+def _course(root: Path) -> Course:
     """The fixture assignment built and released in a course of its own; ada and bob submit
-    the solution, cy the blank notebook, dan the solution (never graded before the change)."""
-    notebooks = tmp_path / "notebooks"
+    the solution, cy the blank notebook, dan the solution."""
+    notebooks = root / "notebooks"
     shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
-    course = Course.create(tmp_path / "course", notebooks)
+    course = Course.create(root / "course", notebooks)
     checks = prepare_assignments(course, [ASSIGNMENT], say=lambda _: None, force_release=True)
     assert not checks[ASSIGNMENT].problems
     for student, sample in (("ada", "solution"), ("bob", "solution"), ("cy", "blank"),
                             ("dan", "solution")):
         shutil.copytree(course.submitted_dir / f"sample-{sample}", course.submitted_dir / student)
     return course
+
+
+@pytest.fixture
+def course(tmp_path, restore_environ) -> Course:
+    return _course(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """The released notebook of the fixture assignment."""
+    saved = dict(os.environ)
+    course = _course(tmp_path_factory.mktemp("stale"))
+    os.environ.clear()
+    os.environ.update(saved)
+    return nbformat.read(str(course.release_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
 
 
 @pytest.mark.grading
@@ -137,24 +153,40 @@ def _test_cell(nb, grade_id: str):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-@pytest.mark.parametrize(("student_edit", "kind", "status"), [
-    (False, Kind.NOTE, Status.OK),  # the cell as the earlier release made it
-    (True, Kind.REPAIRED, Status.REPAIRED),  # the student changed the points
+CUBE_TEST_NOW = "assert cube(3) == 27"
+
+
+@pytest.mark.parametrize(("edit", "kind", "status", "says"), [
+    # the cell as an earlier release made it, which computed the checksum with its points
+    ({"points": 1, "checksum": True}, Kind.NOTE, Status.OK,
+     "changed in the release since: points 1 -> 2"),
+    ({"source": CUBE_TEST_NOW, "checksum": True}, Kind.NOTE, Status.OK,
+     "the test cell changed in the release since (the current one is graded)"),
+    # the student changed the points or the code
+    ({"points": 1}, Kind.REPAIRED, Status.REPAIRED,
+     "nbgrader metadata changed, restored: points 1 -> 2"),
+    ({"source": CUBE_TEST_NOW}, Kind.REPAIRED, Status.REPAIRED,
+     "the test cell was edited (the release's version is graded)"),
+    # the checksum does not cover the schema version: always the student's doing
+    ({"schema_version": 2, "checksum": True}, Kind.REPAIRED, Status.REPAIRED,
+     "nbgrader metadata changed, restored: schema_version 2 -> 3"),
 ])
-def test_a_cell_from_an_earlier_release_is_not_a_repair(course, student_edit, kind, status):
-    """A test cell whose points changed in the release since the student fetched it is a note
-    ("changed in the release since"); one whose points the student edited is repaired."""
-    released = nbformat.read(str(course.release_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
-    submitted = nbformat.from_dict(released)
+def test_a_cell_from_an_earlier_release_is_not_a_repair(released, edit, kind, status, says):
+    """A test cell whose points or code changed in the release since the student fetched it
+    is a note ("changed in the release since"); one the student edited is repaired."""
+    submitted = nbformat.from_dict(copy.deepcopy(released))
     cell = _test_cell(submitted, "f1-cube-test")
-    cell.metadata.nbgrader["points"] = 1
-    if not student_edit:  # an earlier release computed the checksum with its points
+    edit = dict(edit)
+    checksum = edit.pop("checksum", False)
+    cell.source = edit.pop("source", cell.source)
+    cell.metadata.nbgrader.update(edit)
+    if checksum:
         cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
     name = f"{ASSIGNMENT}.ipynb"
     repaired, findings = repair_notebook(dict(submitted), released, name)
-    assert [(f.kind, f.where) for f in findings] == [(kind, "f1-cube-test")]
-    assert findings[0].message.endswith("points 1 -> 2")
-    assert ("changed in the release since" in findings[0].message) is not student_edit
-    assert _test_cell(repaired, "f1-cube-test").metadata.nbgrader["points"] == 2
+    assert [(f.kind, f.where, f.message) for f in findings] == [(kind, "f1-cube-test", says)]
+    fixed = _test_cell(repaired, "f1-cube-test")
+    want = _test_cell(released, "f1-cube-test")
+    assert (fixed.source, fixed.metadata.nbgrader) == (want.source, want.metadata.nbgrader)
     scan = SubmissionScan(ASSIGNMENT, "ada", [NotebookScan(name, findings, repaired)])
     assert scan.status is status

@@ -291,15 +291,17 @@ def _as_released(cell) -> bool:
 def _restore_metadata(cell, rcell, gid: str, note: Note, kind: Kind = Kind.REPAIRED) -> None:
     want = rcell.metadata["nbgrader"]
     got = cell.metadata.get("nbgrader", {})
-    changed = []
+    changed = {}
     for key in ("grade", "solution", "locked", "task", "points", "schema_version"):
         if key in want and got.get(key) != want.get(key):
-            changed.append(f"{key} {got.get(key)!r} -> {want.get(key)!r}")
+            changed[key] = f"{key} {got.get(key)!r} -> {want.get(key)!r}"
         elif key not in want and key in got and key == "points":
-            changed.append(f"points {got.get(key)!r} removed")
+            changed[key] = f"points {got.get(key)!r} removed"
+    if set(changed) - {"grade", "solution", "locked", "points"}:  # not in the checksum
+        kind = Kind.REPAIRED
     if changed:
         note(kind, gid, ("nbgrader metadata changed, restored: " if kind is Kind.REPAIRED
-                         else "changed in the release since: ") + ", ".join(changed))
+                         else "changed in the release since: ") + ", ".join(changed.values()))
     cell.metadata["nbgrader"] = copy.deepcopy(want)
     for key in ("deletable", "editable"):
         if key in rcell.metadata:
