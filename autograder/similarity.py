@@ -1,11 +1,12 @@
 """Similarity of the students' answers to one assignment, for a person to review.
 
 Only answer cells count: the code cells nbgrader marks ``solution: true`` in each of a
-student's notebooks (``course/submitted/<student>/<assignment>/*.ipynb``), joined into one
-Python text per student. copydetect fingerprints each text the way MOSS does (the code is
-tokenized, names become placeholders, comments and layout drop out, and k-grams of the
-tokens are hashed and winnowed); the code cells of the released notebooks are its
-boilerplate, so the stubs every student was given match nothing.
+student's notebooks (``course/submitted/<student>/<assignment>/*.ipynb``; every code cell
+of a notebook stripped of its nbgrader metadata), joined into one Python text per student.
+copydetect fingerprints each text the way MOSS does (the code is tokenized, names become
+placeholders, comments and layout drop out, and k-grams of the tokens are hashed and
+winnowed); the code cells of the released notebooks are its boilerplate, so the stubs
+every student was given match nothing.
 
 A pair's score is the larger of two shares: the share of one student's answer code that is
 also in the other's. A high score is a reason to read both notebooks side by side, not a
@@ -69,22 +70,24 @@ class Similarity:
 def answer_code(notebook: dict, name: str, cells: str = "answers") -> str:
     """The code cells of a notebook's JSON, each headed by a comment naming the notebook
     and the cell: the answer cells (nbgrader ``solution: true``), or every code cell with
-    ``cells="all"``. Malformed cells are left out."""
-    parts = []
+    ``cells="all"`` or when no cell has nbgrader metadata left (stripping it hides no
+    answer). Malformed cells are left out."""
+    code = []
     for cell in notebook.get("cells") or []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata")
         nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
-        nbgrader = nbgrader if isinstance(nbgrader, dict) else {}
-        if cells == "answers" and nbgrader.get("solution") is not True:
-            continue
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(s for s in source if isinstance(s, str))
         if isinstance(source, str) and source.strip():
-            parts.append(f"# {name}: {nbgrader.get('grade_id', 'cell')}\n{source.rstrip()}\n")
-    return "\n".join(parts)
+            code.append((nbgrader if isinstance(nbgrader, dict) else {}, source.rstrip()))
+    if cells == "answers" and any(nbgrader for nbgrader, _ in code):
+        code = [(nbgrader, source) for nbgrader, source in code
+                if nbgrader.get("solution") is True]
+    return "\n".join(f"# {name}: {nbgrader.get('grade_id', 'cell')}\n{source}\n"
+                     for nbgrader, source in code)
 
 
 def _code(folder: Path, cells: str = "answers") -> tuple[str, str]:

@@ -252,6 +252,18 @@ def test_missing_and_unreadable_submissions_are_listed(course):
     assert skipped["farid"].startswith(f"{ASSIGNMENT}.ipynb: truncated JSON"), skipped
 
 
+def test_stripped_metadata_hides_no_answer(tmp_path):
+    """A copy whose nbgrader metadata was stripped is compared on all its code cells."""
+    course = _course(tmp_path)
+    nb = _notebook(AMARA)
+    for cell in nb.cells:
+        cell.metadata = {}
+    _write(course.submitted_dir / "jin" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", nb)
+    scores = _scores(compare(course, ASSIGNMENT, top=0))
+    assert scores[frozenset(("amara", "jin"))] > 0.8, scores
+    assert scores.get(frozenset(("chen", "jin")), 0.0) < 0.3, scores
+
+
 def test_top_keeps_the_highest_pairs(course):
     """A partial copy ranks below the whole copy; --top N keeps the N highest pairs."""
     every = compare(course, ASSIGNMENT, top=0).pairs
