@@ -349,17 +349,21 @@ def _collect_exchange(course: Course, args) -> int:
 
 @command("collect", "import an LMS zip (or --exchange submissions) into "
          "course/submitted/<student>/<a>/",
-         "Extract the zip with nbgrader's zip_collect and place each notebook in\n"
-         "course/submitted/<student>/<assignment>/<notebook>.ipynb. Accepted names inside\n"
-         "the zip (<notebook> is a released notebook name, e.g. a1_scalar_graphs;\n"
-         "student ids are letters, digits, '.', '-', '@'):\n"
-         "  <student>_<canvas id>_<submission id>_<notebook>.ipynb   (Canvas)\n"
-         "  <student>_LATE_<canvas id>_<submission id>_<notebook>.ipynb\n"
-         "  <student>_..._<notebook>-<n>.ipynb   (resubmission; the highest n wins)\n"
-         "  <student>_<notebook>.ipynb\n"
-         "  <student>/<notebook>.ipynb           (a folder per student, any depth)\n"
-         "Every file that could not be placed is listed with the reason; the exit\n"
-         "status is 1 if there was any.\n\n"
+         "Extract an LMS download with nbgrader's zip_collect and place each notebook in\n"
+         "course/submitted/<student>/<assignment>/<notebook>.ipynb, with timestamp.txt\n"
+         "and lms.json (LMS, id, name, time and where it came from, file names). The\n"
+         "student is the LMS's id, the name is kept for display. Layouts (<file> names a\n"
+         "released notebook up to case, '(1)' or '-1' suffixes and ' ' or '-' for '_'):\n"
+         "  <name>[_late]_<user id>_<file id>_<file>                 (Canvas)\n"
+         "  <Full Name>_<participant id>_assignsubmission_file_/<file>   (Moodle)\n"
+         "  <Assignment>_<username>_attempt_<date>_<file> and its .txt   (Blackboard)\n"
+         "  submission_<n>/<file> with submission_metadata.yml   (Gradescope; the :sid)\n"
+         "  <student>_<file>   or   <student>/<file>\n"
+         "Times: Blackboard's attempt time (in c.Exchange.timezone), Gradescope's\n"
+         ":created_at, else the zip entry's date. Incremental: one line per student,\n"
+         "added, replaced (only by newer notebooks), kept (with why) or rejected (with\n"
+         "why); every file not placed is listed on stderr, and the exit status is 1 if\n"
+         "one was rejected (a file superseded by a later one is not).\n\n"
          "With --exchange [assignments] (default: all released), collect instead the\n"
          "latest submission of every student from nbgrader's exchange, with its\n"
          "timestamp.txt, and print one line per student with its timestamp. A newer\n"
@@ -367,7 +371,7 @@ def _collect_exchange(course: Course, args) -> int:
          "never replaces a newer one; a collected copy with no timestamp.txt is kept.",
          options=[_collect_sources,
                   option("--force", action="store_true",
-                         help="replace submissions already collected for these students"),
+                         help="replace collected notebooks that differ even when not older"),
                   _exchange_root_option])
 def _cmd_collect(args) -> int:
     from .collect import collect
@@ -380,14 +384,14 @@ def _cmd_collect(args) -> int:
     if args.exchange is not None:
         return _collect_exchange(course, args)
     report = collect(course, args.assignment, args.archive, force=args.force)
-    for student, notebooks in sorted(report.placed.items()):
-        late = " (LATE)" if student in report.late else ""
-        _say(f"{student}{late}: {', '.join(sorted(notebooks))}")
-    _say(f"collected {len(report.placed)} student(s) into "
-         f"{course.submitted_dir}/<student>/{args.assignment}")
+    for outcome in report.students:
+        _say(outcome.line())
+    counts = [f"{sum(o.what == w for o in report.students)} {w}"
+              for w in ("added", "replaced", "kept", "rejected")]
+    _say(f"{', '.join(counts)}, in {course.submitted_dir}/<student>/{args.assignment}")
     for name, why in report.unplaced:
         print(f"not placed: {name}: {why}", file=sys.stderr)
-    return 1 if report.unplaced else 0
+    return 1 if report.rejected else 0
 
 
 @command("grade", "nbgrader autograde, one process per student, in parallel",

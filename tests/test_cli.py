@@ -303,21 +303,25 @@ def test_db_url_to_a_missing_sqlite_file(course, tmp_path, capsys):
 
 
 def test_collect_lists_placed_and_unplaced_files(course, tmp_path, monkeypatch, capsys):
-    """collect: one line per placed student (LATE marked), unplaced files on stderr, exit 1."""
-    from autograder.collect import CollectReport
+    """collect: one line per student (LATE marked), unplaced files on stderr, exit 1."""
+    from autograder.collect import CollectReport, Outcome
 
     status, _, err = _run(capsys, "collect", ASSIGNMENT, tmp_path / "missing.zip",
                           "--course-dir", course)
     assert status == 1
     assert "expected a .zip file from the LMS" in _one_line_error(err, "collect")
-    report = CollectReport(placed={"bob": ["f1_tiny.ipynb"], "amy": ["f1_tiny.ipynb"]},
-                           unplaced=[("notes.txt", "not a notebook")], late=["bob"])
+    report = CollectReport(students=[
+        Outcome("101", "amy", "added", "", ["f1_tiny.ipynb"], "2025-10-06 12:00:00"),
+        Outcome("102", "bob", "added", "", ["f1_tiny.ipynb"], "2025-10-06 12:00:00", True)],
+        unplaced=[("notes.txt", "not a notebook")])
     _stand_in(monkeypatch, "autograder.collect", "collect", report)
     status, out, err = _run(capsys, "collect", ASSIGNMENT, tmp_path / "class.zip",
                             "--course-dir", course)
     assert status == 1
-    assert out.splitlines()[:2] == ["amy: f1_tiny.ipynb", "bob (LATE): f1_tiny.ipynb"]
-    assert "collected 2 student(s)" in out
+    assert out.splitlines()[:2] == ["101 (amy): f1_tiny.ipynb, 2025-10-06 12:00:00 UTC (added)",
+                                    "102 (bob): f1_tiny.ipynb, 2025-10-06 12:00:00 UTC, LATE "
+                                    "(added)"]
+    assert "2 added, 0 replaced, 0 kept, 0 rejected" in out
     assert "not placed: notes.txt: not a notebook" in err
 
 
