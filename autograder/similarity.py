@@ -29,7 +29,7 @@ from .scan.staging import read_submission
 
 __all__ = ["Pair", "Similarity", "answer_code", "compare", "write_html"]
 
-_K = defaults.NOISE_THRESHOLD  # tokens a match must span to count (copydetect's defaults)
+_K = defaults.NOISE_THRESHOLD  # characters of tokenized code a match spans (copydetect default)
 _WINDOW = defaults.GUARANTEE_THRESHOLD - defaults.NOISE_THRESHOLD + 1
 
 
