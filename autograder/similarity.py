@@ -24,6 +24,7 @@ from pathlib import Path
 from copydetect import CodeFingerprint, compare_files, defaults
 from copydetect.utils import highlight_overlap
 
+from .collect import LmsRecord
 from .course import Course, PipelineError, pick_assignments
 from .scan.staging import read_submission
 
@@ -130,11 +131,12 @@ def compare(course: Course, assignment: str, top: int = 10) -> Similarity:
 
     prints, skipped = {}, []
     for student in _students(course):
-        code, why = _code(course.submitted_dir / student / assignment)
+        folder = course.submitted_dir / student / assignment
+        code, why = _code(folder)
         if why:
             skipped.append((student, why))
         else:
-            prints[student] = _fingerprint(student, code, boilerplate)
+            prints[_label(student, folder)] = _fingerprint(student, code, boilerplate)
 
     scored = []
     names = list(prints)
@@ -148,6 +150,16 @@ def compare(course: Course, assignment: str, top: int = 10) -> Similarity:
                   _highlight(prints[first], slices[0]), _highlight(prints[second], slices[1]))
              for _, _, first, second, shares, slices in scored[:top or None]]
     return Similarity(assignment, names, skipped, pairs)
+
+
+def _label(student: str, folder: Path) -> str:
+    """The student's id, with the name the LMS gave when collect recorded one."""
+    try:
+        record = LmsRecord.read(folder)
+    except (OSError, ValueError, TypeError):
+        record = None
+    name = record.name if record else ""
+    return f"{student} ({name})" if name and name != student else student
 
 
 def _students(course: Course) -> list[str]:

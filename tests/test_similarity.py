@@ -19,6 +19,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.cli import main
+from autograder.collect import LMS_RECORD, LmsRecord
 from autograder.course import Course, PipelineError
 from autograder.similarity import compare, write_html
 
@@ -262,6 +263,16 @@ def test_stripped_metadata_hides_no_answer(tmp_path):
     scores = _scores(compare(course, ASSIGNMENT, top=0))
     assert scores[frozenset(("amara", "jin"))] > 0.8, scores
     assert scores.get(frozenset(("chen", "jin")), 0.0) < 0.3, scores
+
+
+def test_students_are_named_as_the_lms_named_them(tmp_path):
+    """A submission collected from an LMS shows its id with the name of its lms.json."""
+    course = _course(tmp_path)
+    record = LmsRecord("canvas", "amara", "Amara Nwosu", "2025-10-06 12:00:00", "file",
+                       {f"{ASSIGNMENT}.ipynb": "a3_minibatch.ipynb"})
+    (course.submitted_dir / "amara" / ASSIGNMENT / LMS_RECORD).write_text(record.to_json())
+    top = compare(course, ASSIGNMENT).pairs[0]
+    assert {top.first, top.second} == {"amara (Amara Nwosu)", "o'brien"}
 
 
 def test_top_keeps_the_highest_pairs(course):
