@@ -24,7 +24,14 @@ from autograder.pipeline import prepare_assignments
 from autograder.release import release
 from autograder.report import gradebook_table
 from autograder.scan import Kind, NotebookScan, Status, SubmissionScan, repair_notebook
-from autograder.stale import fingerprint, stale_lines, stale_students, unreleased_changes
+from autograder.stale import (
+    fingerprint,
+    record_fingerprints,
+    recorded_fingerprints,
+    stale_lines,
+    stale_students,
+    unreleased_changes,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
@@ -190,3 +197,19 @@ def test_a_cell_from_an_earlier_release_is_not_a_repair(released, edit, kind, st
     assert (fixed.source, fixed.metadata.nbgrader) == (want.source, want.metadata.nbgrader)
     scan = SubmissionScan(ASSIGNMENT, "ada", [NotebookScan(name, findings, repaired)])
     assert scan.status is status
+
+
+def test_fingerprints_are_recorded_per_student_and_assignment(tmp_path):
+    """The last grade's fingerprint is kept per (assignment, student); reading a gradebook
+    that has no such table finds none and leaves the gradebook as it was."""
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert recorded_fingerprints(url) == {}
+    assert not inspect(create_engine(url)).has_table("grade_fingerprints")
+    record_fingerprints(url, "a1", ["ada", "bob"], "f" * 64)
+    record_fingerprints(url, "a2", ["ada"], "a" * 64)
+    record_fingerprints(url, "a1", ["bob"], "b" * 64)
+    record_fingerprints(url, "a1", [], "c" * 64)
+    assert recorded_fingerprints(url) == {
+        ("a1", "ada"): "f" * 64, ("a1", "bob"): "b" * 64, ("a2", "ada"): "a" * 64}
