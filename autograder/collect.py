@@ -20,11 +20,12 @@ uploaded; it names a released notebook up to case, ``(1)`` or ``-1`` copy suffix
   ``:created_at``.
 - plain: ``<student>_<file>`` at the top, or ``<student>/<file>``.
 
-Times the layout does not give are the zip entry's date (Canvas builds its zip when it is
-downloaded, so there it is the download's time). The student id, name, time, where the time
-came from and the download's file names are written beside nbgrader's timestamp.txt, in
-``lms.json`` (:class:`LmsRecord`): the facts belong to the submission, travel with it, and
-are read without opening the gradebook.
+Times the layout does not give are the zip entry's date, written to nbgrader's timestamp.txt
+like the others, except for Canvas: Canvas dates its entries when it builds the zip, so a
+Canvas submission gets no timestamp.txt (its time is unknown; its LATE mark is kept). The
+student id, name, time, where the time came from and the download's file names are written
+beside timestamp.txt in ``lms.json`` (:class:`LmsRecord`): the facts belong to the
+submission, travel with it, and are read without opening the gradebook.
 
 Collecting is incremental: a student's notebooks replace the collected copy only when they
 are newer (``--force``: whenever they differ); identical ones are kept. Only files at the top
@@ -63,6 +64,7 @@ _BLACKBOARD = re.compile(r"^(?P<attempt>.+_attempt_(?P<when>\d{4}(?:-\d\d){5}))(
 _GRADESCOPE = re.compile(r"^submission_\d+$")
 _GRADESCOPE_META = "submission_metadata.yml"
 _SUPERSEDED = "superseded by the later "
+_DOWNLOADED = "the zip entry, dated when Canvas built the download"  # not a submission time
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,16 @@ class Outcome:
     notebooks: list[str] = field(default_factory=list)
     timestamp: datetime | None = None
     late: bool | None = None
+    time_from: str = ""
 
     def line(self) -> str:
         who = self.student if self.name in ("", self.student) else f"{self.student} ({self.name})"
         if self.what == "rejected":
             return f"{who}: rejected: {self.why}"
+        when = f"downloaded {self.timestamp}" if self.time_from == _DOWNLOADED else self.timestamp
         late = ", LATE" if self.late else ""
         detail = f"{self.what}: {self.why}" if self.why else self.what
-        return f"{who}: {', '.join(self.notebooks)}, {self.timestamp} UTC{late} ({detail})"
+        return f"{who}: {', '.join(self.notebooks)}, {when} UTC{late} ({detail})"
 
 
 @dataclass
@@ -286,7 +290,7 @@ class _Download:
         if canvas:
             return self._candidates(path, "canvas", canvas["file"],
                                     [(canvas["id"], canvas["name"] or "", "")], entry,
-                                    "the zip entry", late=bool(canvas["late"]))
+                                    _DOWNLOADED, late=bool(canvas["late"]))
         plain = self.plain_re.match(name)
         if plain:
             return self._candidates(path, "plain", name[len(plain["student"]) + 1:],
@@ -356,14 +360,15 @@ def _decide(dest: Path, mine: list[_Candidate], force: bool) -> tuple[str, str]:
     if collected == sorted(c.notebook for c in mine) and all(
             (dest / c.notebook).read_bytes() == c.path.read_bytes() for c in mine):
         return "kept", "the same notebooks are already collected"
-    stamp = dest / "timestamp.txt"
-    before = parse_utc(stamp.read_text().strip()) if stamp.is_file() else None
+    stamp, record = dest / "timestamp.txt", LmsRecord.read(dest)
+    before = (parse_utc(record.timestamp) if record else
+              parse_utc(stamp.read_text().strip()) if stamp.is_file() else None)
     new = max(c.when for c in mine)
     if force:
         return "replaced", f"the copy of {before or 'unknown time'} (--force)"
     if before is None:
-        return "kept", (f"{dest} has no timestamp.txt, so which copy is newer is unknown; "
-                        "--force replaces it")
+        return "kept", (f"{dest} has no {LMS_RECORD} or timestamp.txt, so which copy is newer "
+                        "is unknown; --force replaces it")
     if new > before:
         return "replaced", f"the copy of {before} UTC"
     return "kept", f"the collected copy, of {before} UTC, is not older"
@@ -385,7 +390,7 @@ class LmsNameCollector(FileNameCollectorPlugin):
         if candidate is None:
             return None
         return {"student_id": candidate.student, "file_id": candidate.notebook,
-                "timestamp": candidate.when}
+                "timestamp": None if candidate.time_from == _DOWNLOADED else candidate.when}
 
 
 def _zone(cfg):
@@ -461,9 +466,10 @@ def collect(course: Course, assignment: str, archive: Path, force: bool = False)
         for student, mine in sorted(by_student.items()):
             mine.sort(key=lambda c: c.notebook)
             what, why = _decide(course.submitted_dir / student / assignment, mine, force)
-            report.students.append(Outcome(student, mine[0].name, what, why,
-                                           [c.notebook for c in mine],
-                                           max(c.when for c in mine), _late(mine)))
+            newest = max(mine, key=lambda c: c.when)
+            report.students.append(Outcome(student, newest.name, what, why,
+                                           [c.notebook for c in mine], newest.when, _late(mine),
+                                           newest.time_from))
             for c in mine if what != "kept" else []:
                 path = c.path
                 if path in plan:  # a group's file: nbgrader places one student per file

@@ -79,6 +79,7 @@ submission_302:
 """
 
 BB = "A3 Minibatch_{}_attempt_{}"
+CANVAS_TIME = "the zip entry, dated when Canvas built the download"  # so no timestamp.txt
 
 # layout, config line, zip members, {student: (what, name, timestamp, time_from, late)},
 # {file (end of its path): why (part of it)}
@@ -91,9 +92,9 @@ LAYOUTS = [
         "leebo_12348_900005_homework.ipynb": _notebook("bo"),
         "readme.txt": b"hello",
     }, {
-        "12345": ("added", "lovelaceada", "2025-10-06 12:00:00", "the zip entry", False),
-        "12346": ("added", "lovelaceada", "2025-10-06 12:00:00", "the zip entry", True),
-        "12347": ("added", "obriensiobhán", "2025-10-06 12:00:00", "the zip entry", False),
+        "12345": ("added", "lovelaceada", "2025-10-06 12:00:00", CANVAS_TIME, False),
+        "12346": ("added", "lovelaceada", "2025-10-06 12:00:00", CANVAS_TIME, True),
+        "12347": ("added", "obriensiobhán", "2025-10-06 12:00:00", CANVAS_TIME, False),
         "12348": ("rejected", "leebo", None, None, None),
     }, {
         "900004_notes.pdf": "not a notebook (.ipynb)",
@@ -196,12 +197,14 @@ def test_collect_each_layout(course, tmp_path, layout, config, members, students
         if what == "rejected":
             assert not folder.exists()
             continue
+        stamped = [] if time_from == CANVAS_TIME else ["timestamp.txt"]
         assert sorted(p.name for p in folder.iterdir()) == [
-            f"{ASSIGNMENT}.ipynb", "lms.json", "timestamp.txt"]
+            f"{ASSIGNMENT}.ipynb", "lms.json", *stamped]
         record = LmsRecord.read(folder)
         assert (record.lms, record.student, record.name) == (layout, student, name)
         assert (record.timestamp, record.time_from, record.late) == (stamp, time_from, late)
-        assert (folder / "timestamp.txt").read_text() == stamp
+        if stamped:
+            assert (folder / "timestamp.txt").read_text() == stamp
         original = record.files[f"{ASSIGNMENT}.ipynb"]
         assert (folder / f"{ASSIGNMENT}.ipynb").read_bytes() == next(
             data for name, data in members.items() if name.endswith(original))
@@ -237,15 +240,16 @@ def test_collect_again_adds_newer_and_keeps_the_rest(course, tmp_path, capsys):
     assert main(["collect", ASSIGNMENT, str(second), *args]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "101 (ada): a3_minibatch.ipynb, 2025-10-08 12:00:00 UTC "
+        "101 (ada): a3_minibatch.ipynb, downloaded 2025-10-08 12:00:00 UTC "
         "(kept: the same notebooks are already collected)",
-        "102 (bo): a3_minibatch.ipynb, 2025-10-07 09:00:00 UTC, LATE "
+        "102 (bo): a3_minibatch.ipynb, downloaded 2025-10-07 09:00:00 UTC, LATE "
         "(replaced: the copy of 2025-10-06 09:00:00 UTC)",
-        "103 (cy): a3_minibatch.ipynb, 2025-10-07 09:00:00 UTC "
+        "103 (cy): a3_minibatch.ipynb, downloaded 2025-10-07 09:00:00 UTC "
         "(kept: the collected copy, of 2025-10-08 09:00:00 UTC, is not older)",
-        "105 (eve): a3_minibatch.ipynb, 2025-10-06 12:00:00 UTC (added)",
-        f"106 (fay): a3_minibatch.ipynb, 2025-10-06 12:00:00 UTC (kept: {untimed} has no "
-        "timestamp.txt, so which copy is newer is unknown; --force replaces it)",
+        "105 (eve): a3_minibatch.ipynb, downloaded 2025-10-06 12:00:00 UTC (added)",
+        f"106 (fay): a3_minibatch.ipynb, downloaded 2025-10-06 12:00:00 UTC (kept: {untimed} "
+        "has no lms.json or timestamp.txt, so which copy is newer is unknown; --force replaces "
+        "it)",
         f"1 added, 1 replaced, 3 kept, 0 rejected, in {course.submitted_dir}/<student>/"
         f"{ASSIGNMENT}",
     ]
@@ -260,6 +264,7 @@ def test_collect_again_adds_newer_and_keeps_the_rest(course, tmp_path, capsys):
         f"{ASSIGNMENT}.ipynb": "bo_late_102_5_a3_minibatch.ipynb"})
     assert json.loads((course.submitted_dir / "102" / ASSIGNMENT / "lms.json").read_text())[
         "timestamp"] == "2025-10-07 09:00:00"
+    assert not (course.submitted_dir / "102" / ASSIGNMENT / "timestamp.txt").exists()
 
     assert main(["collect", ASSIGNMENT, str(second), "--force", *args]) == 0
     assert "0 added, 2 replaced, 3 kept" in capsys.readouterr().out
