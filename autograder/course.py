@@ -309,15 +309,16 @@ def _kernelspec_dir() -> str:
     if _KERNEL_DIR:
         return _KERNEL_DIR[0]
     for entry in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
-        spec = Path(entry) / "kernels" / "python3" / "kernel.json"
-        if Path(entry).name.startswith(_KERNEL_PREFIX) and spec.is_file():
-            try:
-                argv = json.loads(spec.read_text())["argv"]
-            except (OSError, ValueError, KeyError):
-                continue
-            if argv and argv[0] == sys.executable:
-                _KERNEL_DIR.append(entry)
-                return entry
+        if not Path(entry).name.startswith(_KERNEL_PREFIX):
+            continue
+        try:
+            argv = json.loads((Path(entry) / "kernels" / "python3" / "kernel.json")
+                              .read_text())["argv"]
+        except (OSError, ValueError, KeyError):  # gone, another user's, or not a kernelspec
+            continue
+        if argv and argv[0] == sys.executable:
+            _KERNEL_DIR.append(entry)
+            return entry
     folder = tempfile.mkdtemp(prefix=_KERNEL_PREFIX)
     atexit.register(shutil.rmtree, folder, True)
     spec_dir = Path(folder) / "kernels" / "python3"

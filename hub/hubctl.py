@@ -186,8 +186,17 @@ def make_user(name: str, logins: dict, exchange: Path) -> None:
     run("chown", "-R", f"{name}:{name}", jupyter)
 
 
-def as_user(name: str, *cmd, **kwargs):
-    return run("runuser", "-u", name, "--", *cmd, cwd="/", **kwargs)
+def user_env(name: str, venv: str | Path) -> dict[str, str]:
+    """A clean environment for a command run as ``name``, with the hub's venv first on PATH:
+    nothing of the caller's environment (root's, or a test run's JUPYTER_PATH pointing into
+    root's temporary folders) reaches it."""
+    return {"HOME": pwd.getpwnam(name).pw_dir, "USER": name, "LOGNAME": name,
+            "SHELL": "/bin/bash", "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin"}
+
+
+def as_user(name: str, venv: Path, *cmd, **kwargs):
+    return run("runuser", "-u", name, "--", *cmd, cwd="/", env=user_env(name, venv), **kwargs)
 
 
 def setup_instructor(name: str, venv: Path, exchange: Path):
@@ -212,10 +221,9 @@ def setup_instructor(name: str, venv: Path, exchange: Path):
     run("chown", "-R", f"{name}:{name}", jupyter)
     if not (exchange / course_id()).exists():
         print(f"building the course as {name} and releasing it to the exchange {exchange}")
-        script = (f"cd ~/{COURSE_COPY} && export PATH={venv}/bin:$PATH && "
-                  "python -m autograder build && "
+        script = (f"cd ~/{COURSE_COPY} && python -m autograder build && "
                   f"python -m autograder release --exchange --exchange-root {exchange}")
-        as_user(name, "bash", "-c", script, stdout=subprocess.DEVNULL)
+        as_user(name, venv, "bash", "-c", script, stdout=subprocess.DEVNULL)
 
 
 def setup(args) -> dict:
@@ -272,8 +280,9 @@ def launch(state: Path):
         print("the hub was already running: accounts added now can log in after "
               "make hub-stop && make hub")
     else:
-        env = dict(os.environ, MINIGRAD_HUB_STATE=str(state),
-                   PATH=f"{settings['venv']}/bin:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        # a clean environment: the hub and, through it, users' servers and the feedback
+        # service get nothing of the caller's but what is set here
+        env = dict(user_env("root", settings["venv"]), MINIGRAD_HUB_STATE=str(state))
         with open(state / "jupyterhub.log", "ab") as log:
             hub = subprocess.Popen([f"{settings['venv']}/bin/jupyterhub", "-f", str(CONFIG)],
                                    cwd=state, env=env, stdout=log, stderr=log,

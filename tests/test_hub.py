@@ -26,7 +26,7 @@ from browser import CHROMIUM, CHROMIUM_FLAGS, KERNEL_IDLE
 ROOT = Path(__file__).resolve().parent.parent
 HUBCTL = ROOT / "hub" / "hubctl.py"
 sys.path.insert(0, str(HUBCTL.parent))
-from hubctl import free_port, missing  # noqa: E402  (hub/hubctl.py: a script, stdlib only)
+from hubctl import free_port, missing, user_env  # noqa: E402  (hub/hubctl.py: a script, stdlib only)
 
 VENV = os.environ.get("MINIGRAD_HUB_VENV", "/opt/minigrad-hub/venv")
 INSTRUCTOR = "mgtest-teacher"
@@ -143,9 +143,11 @@ def _search(user: str, paths: list[str], patterns: list[str]) -> list[str]:
 
 
 def _as_student(name: str, script: str) -> None:
-    done = subprocess.run(["runuser", "-u", name, "--", "bash", "-c",
-                           f"cd && export PATH={VENV}/bin:$PATH && {script}"],
-                          capture_output=True, text=True, timeout=300, cwd="/")
+    """Run ``script`` as user ``name`` in their home, with the hub's venv first on PATH and
+    nothing of this test process's environment."""
+    done = subprocess.run(["runuser", "-u", name, "--", "bash", "-c", f"cd && {script}"],
+                          capture_output=True, text=True, timeout=300, cwd="/",
+                          env=user_env(name, VENV))
     assert done.returncode == 0, f"as {name}: {script}\n{done.stdout}\n{done.stderr}"
 
 
