@@ -172,6 +172,7 @@ class _Download:
     def __init__(self, root: Path, notebooks: list[str], entry_dates: dict[Path, datetime],
                  zone) -> None:
         self.root, self.zone, self.dates = root, zone, entry_dates
+        self.downloaded = max(entry_dates.values(), default=datetime.min)  # for a nameless entry
         self.notebooks = notebooks
         names = "|".join(re.sub(r"_", "[ _-]", re.escape(n))
                          for n in sorted(notebooks, key=len, reverse=True))
@@ -242,7 +243,7 @@ class _Download:
         if any(parent in self.unpacked for parent in path.parents):
             return []  # nbgrader unpacked an archive of the download here; the archive is reported
         rel = path.relative_to(self.root).parts
-        entry = self.dates.get(path)
+        entry = self.dates.get(path, self.downloaded)
         if len(rel) == 1:
             return self._top(path, entry)
         if len(rel) > 2:
@@ -304,9 +305,9 @@ class _Download:
 
 def _plan(download: _Download):
     """The winning file per (student, notebook), [(file, why)] for every file not placed, and
-    {(student, name): first rejection} for students named by a file that was not placed."""
+    {student: (name, first rejection)} for students named by a file that was not placed."""
     chosen: dict[tuple[str, str], _Candidate] = {}
-    refused: dict[tuple[str, str], str] = {}
+    refused: dict[str, tuple[str, str]] = {}
     tied: dict[tuple[str, str], list[_Candidate]] = {}
     unplaced: list[tuple[str, str]] = []
     root = download.root
@@ -322,8 +323,8 @@ def _plan(download: _Download):
             continue
         parsed = download.parse(path)
         if isinstance(parsed, _Rejected):
-            for student in parsed.students:
-                refused.setdefault(student, f"{path.name}: {parsed.why}")
+            for student, name in parsed.students:
+                refused.setdefault(student, (name, f"{path.name}: {parsed.why}"))
             parsed = parsed.why
         if isinstance(parsed, str):
             unplaced.append((str(path.relative_to(root)), parsed))
@@ -346,7 +347,7 @@ def _plan(download: _Download):
         unplaced += [(rel(c), f"conflict: {len(claims)} files claim {key[0]}/{key[1]} "
                               f"({names}) with no order between them; none was placed")
                      for c in claims]
-        refused.setdefault((key[0], claims[0].name), f"conflict between {names}")
+        refused.setdefault(key[0], (claims[0].name, f"conflict between {names}"))
     return chosen, unplaced, refused
 
 
@@ -449,7 +450,7 @@ def collect(course: Course, assignment: str, archive: Path, force: bool = False)
         root = downloaded / assignment / "extracted" / "download"
         zone = _zone(cfg)
         dates = {root / e.filename: _utc(datetime(*e.date_time), zone) for e in entries}
-        top = [p for p in root.iterdir() if not p.name.startswith(".")]
+        top = [p for p in root.iterdir() if not p.name.startswith(".")] if root.is_dir() else []
         if (len(top) == 1 and top[0].is_dir() and not top[0].is_symlink()
                 and not _MOODLE.match(top[0].name)):
             root = top[0]  # the download inside one folder (Gradescope's, or re-zipped)
@@ -476,8 +477,8 @@ def collect(course: Course, assignment: str, archive: Path, force: bool = False)
                     path = path.with_name(f".{len(plan)}-{path.name}")
                     shutil.copyfile(c.path, path)
                 plan[path] = c
-        report.students += [Outcome(s, name, "rejected", why) for (s, name), why in refused.items()
-                            if s not in by_student]
+        report.students += [Outcome(s, name, "rejected", why)
+                            for s, (name, why) in refused.items() if s not in by_student]
         report.students.sort(key=lambda o: o.student)
         app.collector_plugin_inst.plan = plan
         try:

@@ -274,7 +274,7 @@ def test_collect_again_adds_newer_and_keeps_the_rest(course, tmp_path, capsys):
 def test_collect_exit_status_and_stderr(course, tmp_path, capsys):
     """A rejected file makes the exit status 1 and is listed on stderr with why; a student
     named only by rejected files has a 'rejected' line; a download with nothing to place
-    is an error that lists every file."""
+    is an error that lists every file, and one with a path out of its folder is refused."""
     args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
     archive = _zip(tmp_path / "class.zip", {
         "ada_101_1_a3_minibatch.ipynb": _notebook("ada"),
@@ -285,5 +285,12 @@ def test_collect_exit_status_and_stderr(course, tmp_path, capsys):
     assert "102 (bo): rejected: bo_102_2_a3_minibatch.py: not a notebook (.ipynb)" in out
     assert "not placed: bo_102_2_a3_minibatch.py: not a notebook (.ipynb)" in err
     with pytest.raises(PipelineError, match=r"no file in nothing.zip could be placed\n"
-                                            r"  notes.txt: not a notebook"):
+                                            r"  notes.txt: not a notebook \(.ipynb\)$"):
         collect(course, ASSIGNMENT, _zip(tmp_path / "nothing.zip", {"notes.txt": b"x"}))
+    with pytest.raises(PipelineError, match=r"could not extract .*escape.zip: "
+                                            r"'../eve_a3_minibatch.ipynb' would be extracted "
+                                            r"outside"):
+        collect(course, ASSIGNMENT, _zip(tmp_path / "escape.zip", {
+            "ada_101_1_a3_minibatch.ipynb": _notebook("ada"),
+            "../eve_a3_minibatch.ipynb": _notebook("outside")}))
+    assert not (course.submitted_dir / "101").exists()  # nothing of that download is placed
