@@ -291,6 +291,6 @@ def test_collect_exit_status_and_stderr(course, tmp_path, capsys):
                                             r"'../eve_a3_minibatch.ipynb' would be extracted "
                                             r"outside"):
         collect(course, ASSIGNMENT, _zip(tmp_path / "escape.zip", {
-            "ada_101_1_a3_minibatch.ipynb": _notebook("ada"),
+            "cy_107_1_a3_minibatch.ipynb": _notebook("cy"),
             "../eve_a3_minibatch.ipynb": _notebook("outside")}))
-    assert not (course.submitted_dir / "101").exists()  # nothing of that download is placed
+    assert not (course.submitted_dir / "107").exists()  # nothing of that download is placed
