@@ -251,7 +251,7 @@ class _Download:
                     "of a student's folder are placed")
         folder, file = rel
         moodle = _MOODLE.match(folder)
-        if _GRADESCOPE.match(folder) and self.gradescope:
+        if _GRADESCOPE.match(folder):
             record = self.gradescope.get(folder)
             if not isinstance(record, dict) or not record.get(":submitters"):
                 return f"{folder} has no submitters in {_GRADESCOPE_META}"

@@ -166,6 +166,7 @@ LAYOUTS = [
         # names inside one student's folder never speak for another student
         "ben/cy/a3_minibatch.ipynb": _notebook("ben as cy"),
         "ben/lovelaceada_12345_900001_a3_minibatch.ipynb": _notebook("ben as 12345"),
+        "submission_304/a3_minibatch.ipynb": _notebook("gradescope without its metadata"),
         "cy_work.zip": b"PK\x05\x06" + bytes(18),  # an empty zip: archives are not unpacked
         "a3_minibatch.ipynb": _notebook("whose?"),
     }, {
@@ -175,6 +176,8 @@ LAYOUTS = [
         "drafts/a3_minibatch.ipynb": "inside a subfolder of ben",
         "cy/a3_minibatch.ipynb": "inside a subfolder of ben",
         "ben/lovelaceada_12345_900001_a3_minibatch.ipynb": "names no released notebook",
+        "submission_304/a3_minibatch.ipynb": "submission_304 has no submitters in "
+                                             "submission_metadata.yml",
         "cy_work.zip": "an archive: not unpacked",
         "a3_minibatch.ipynb": "no student id",
     }),
