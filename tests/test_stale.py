@@ -120,12 +120,15 @@ def test_a_points_change_makes_grades_stale_until_regraded(course, capsys):
         "f1_tiny: 3 students graded before its tests or points changed: ada, bob, cy; "
         "regrade with `grade --stale`")
 
-    [ada] = grade(course, [ASSIGNMENT], ["ada"], config=CONFIG)
-    assert (ada.score, ada.max_score, ada.repairs) == (7.0, 7.0, [])
-    assert stale_students(course) == {ASSIGNMENT: ["bob", "cy"]}
-
     args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(course.notebooks_dir),
             "--jobs", "2", "--no-progress"]
+    assert main(["grade", "-s", "ada", *args]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ada\s+f1_tiny\s+graded\s+7/7\s+\S+$", out, re.M), out
+    assert ("f1_tiny: 2 students graded before its tests or points changed: bob, cy; "
+            "regrade with `grade --stale`") in out.splitlines()
+    assert stale_students(course) == {ASSIGNMENT: ["bob", "cy"]}
+
     assert main(["grade", "--stale", *args]) == 0
     out = capsys.readouterr().out
     rows = re.findall(r"^(\w+)\s+f1_tiny\s+(\w+)\s+(\S+)", out, re.M)
