@@ -56,7 +56,9 @@ def state_dir() -> Path:
 
 
 def run(*cmd, **kwargs):
-    return subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+    """Run ``cmd``, found on this process's PATH (``env`` may give the command another)."""
+    cmd = [str(c) for c in cmd]
+    return subprocess.run([shutil.which(cmd[0]) or cmd[0], *cmd[1:]], check=True, **kwargs)
 
 
 NEEDED = ("useradd", "userdel", "chpasswd", "runuser", "npm", "git")
@@ -192,7 +194,8 @@ def user_env(name: str, venv: str | Path) -> dict[str, str]:
     root's temporary folders) reaches it."""
     return {"HOME": pwd.getpwnam(name).pw_dir, "USER": name, "LOGNAME": name,
             "SHELL": "/bin/bash", "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin"}
+            "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin"
+            + (":/usr/local/sbin:/usr/sbin:/sbin" if name == "root" else "")}
 
 
 def as_user(name: str, venv: Path, *cmd, **kwargs):

@@ -145,7 +145,8 @@ def _search(user: str, paths: list[str], patterns: list[str]) -> list[str]:
 def _as_student(name: str, script: str) -> None:
     """Run ``script`` as user ``name`` in their home, with the hub's venv first on PATH and
     nothing of this test process's environment."""
-    done = subprocess.run(["runuser", "-u", name, "--", "bash", "-c", f"cd && {script}"],
+    done = subprocess.run([shutil.which("runuser"), "-u", name, "--", "bash", "-c",
+                           f"cd && {script}"],
                           capture_output=True, text=True, timeout=300, cwd="/",
                           env=user_env(name, VENV))
     assert done.returncode == 0, f"as {name}: {script}\n{done.stdout}\n{done.stderr}"
