@@ -11,11 +11,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap
 
-.PHONY: help venv sysdeps demo test e2e lint check bench lab clean hub hub-stop hub-restart
+.PHONY: help venv sysdeps demo test e2e lint docs check bench lab clean hub hub-stop hub-restart
 
 help:
 	@echo "make demo   build the course, grade sample students, print the gradebook"
 	@echo "make test   lint, unit tests with coverage, and the course checks"
+	@echo "make docs   the instructor guide (mkdocs.yml, docs/) -> site/, warnings as errors"
 	@echo "make lab    JupyterLab on the student release"
 	@echo "make e2e    every released notebook in JupyterLab, in headless Chromium"
 	@echo "make bench  run every benchmark in benchmarks/"
@@ -26,7 +27,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -52,11 +53,15 @@ demo: venv sysdeps
 	$(PY) -m autograder demo
 
 lint: venv
-	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks hub
+	$(PY) -m ruff check minigrad autograder tests benchmarks notebooks hub docs
+
+# The instructor guide: docs/ and the hub's READMEs, course tables made from the notebooks.
+docs: venv
+	$(PY) -m mkdocs build --strict --quiet
 
 # tests/ includes the browser test (tests/test_e2e.py): it runs where Debian's chromium is
 # installed (.ci/run installs it) and says why it is skipped elsewhere; `make e2e` runs it alone.
-test: venv sysdeps lint
+test: venv sysdeps lint docs
 	@rm -f .coverage .coverage.*
 	$(PY) -m pytest -rs --cov --cov-report=term tests
 	@for gate in minigrad:95 autograder:90; do pkg=$${gate%%:*}; least=$${gate##*:}; \
