@@ -564,7 +564,8 @@ def _autograded(course: Course) -> set[str]:
 
 
 @command("report", "grades CSV, per-exercise statistics and a score histogram",
-         "Write <out>/grades.csv (nbgrader's CSV export), <out>/exercises.csv and\n"
+         "Write <out>/grades.csv (nbgrader's columns, a status per student, an empty\n"
+         "score when not graded), <out>/exercises.csv and\n"
          "<out>/exercises.txt (per graded cell: submissions, mean, median, min, max,\n"
          "full/zero shares) and <out>/histogram.png (total scores, one panel per\n"
          "assignment); print the gradebook and the exercise table.",
@@ -593,6 +594,34 @@ def _cmd_report(args) -> int:
     _say("")
     _say(exercise_table(stats))
     _say(f"\nwrote {grades_csv}, {stats_csv}, {table_txt} and {histogram}")
+    return 0
+
+
+@command("export", "grades as the file Canvas or Moodle imports, or a plain CSV",
+         "Write the gradebook's final scores (less nbgrader's late penalty) for an LMS:\n"
+         "canvas: Canvas's gradebook import CSV (ID is the Canvas user id), default\n"
+         "course/reports/canvas.csv; moodle: Moodle's offline grading worksheet, one per\n"
+         "assignment (Identifier 'Participant <id>'), default\n"
+         "course/reports/moodle-<assignment>.csv; csv: one row per student and\n"
+         "assignment with score, penalty, final score and status, default\n"
+         "course/reports/grades.csv. Students not graded (failed, missing) have an empty\n"
+         "score, never 0, and are listed with the flagged ones.",
+         options=[option("--format", required=True, choices=["canvas", "moodle", "csv"],
+                         help="the file to write"),
+                  _assignments("assignments (default: all)"),
+                  option("--out", type=Path, default=None, metavar="FILE",
+                         help="the file to write (moodle: one assignment only)"),
+                  _db_option])
+def _cmd_export(args) -> int:
+    from .export import export, not_graded
+    from .grading import Standing
+
+    paths, rows = export(_course(args), args.format, args.assignments or None, args.out)
+    for row in not_graded(rows):
+        _say(f"{row.assignment}: {row.student} {row.status}" + (f" ({row.note})"
+                                                               if row.note else ""))
+    counts = ", ".join(f"{sum(r.status is s for r in rows)} {s}" for s in Standing)
+    _say(f"{counts}; wrote {', '.join(map(str, paths))}")
     return 0
 
 

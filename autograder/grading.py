@@ -49,6 +49,7 @@ class Standing(TextEnum):
     GRADED = "graded"
     FLAGGED = "flagged"  # graded, with tampering withheld or a file refused
     FAILED = "failed"  # not graded; the reason says why
+    MISSING = "missing"  # nothing submitted (export and report only)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

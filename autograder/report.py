@@ -1,11 +1,12 @@
 """Read the gradebook: the student x assignment table, grades CSV, per-exercise statistics
 and a histogram of scores.
 
-``grades.csv`` is written by nbgrader's own CsvExportPlugin (the format LMS imports expect);
+``grades.csv`` has nbgrader's grades.csv columns plus each student's status (graded,
+flagged, failed, missing; :mod:`autograder.export`): a student not graded has an empty score;
 ``exercises.csv`` adds, per graded cell, how the class did: submissions, mean, median,
 minimum, maximum, and the share of full and of zero marks; ``exercises.txt`` is the same
 as a plain-text table. ``histogram.png`` has one panel per assignment: how many students
-got each total score.
+got each total score, captioned with how many failed, were missing or were flagged.
 """
 
 from __future__ import annotations
@@ -83,39 +84,37 @@ def _picked(course: Course, gb, assignments: list[str] | None) -> list:
 
 
 def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
-    """Student x assignment scores ("score/max", "-" when not graded) plus a total column;
-    a stale grade is marked "stale" and named in a line below (:mod:`autograder.stale`)."""
-    from nbgrader.api import MissingEntry
-
+    """Student x assignment scores ("score/max"; "failed" or "missing" when not graded) plus
+    a total column; a flagged grade is marked "flagged", one with answers to grade by hand
+    "*", a stale one "stale" (:mod:`autograder.stale`); lines below name the students not
+    graded or flagged, then the stale ones."""
+    from .export import grade_rows, not_graded
+    from .grading import Standing
     from .stale import stale_lines, stale_students
 
-    with course.gradebook() as gb:
-        picked = _picked(course, gb, assignments)
-        names = [a.name for a in picked]
-        stale = stale_students(course, names)
-        max_scores = {a.name: a.max_score for a in picked}
-        rows = []
-        for student in sorted(gb.students, key=lambda s: s.id):
-            row: list[object] = [student.id]
-            total = 0.0
-            graded = False
-            for name in names:
-                try:
-                    submission = gb.find_submission(name, student.id)
-                except MissingEntry:
-                    row.append("-")
-                    continue
-                score = submission.score
-                total += score
-                graded = True
-                flag = " *" if submission.needs_manual_grade else ""
-                flag += " stale" if student.id in stale.get(name, ()) else ""
-                row.append(f"{_fmt(score)}/{_fmt(max_scores[name])}{flag}")
-            if graded:
-                row.append(f"{_fmt(total)}/{_fmt(sum(max_scores.values()))}")
-                rows.append(row)
-    table = format_table(["student"] + names + ["total"], rows)
-    return "\n".join([table, *stale_lines(stale)])
+    rows = grade_rows(course, assignments)
+    names = list(dict.fromkeys(r.assignment for r in rows))
+    stale = stale_students(course, names)
+    max_scores = {r.assignment: r.max_score for r in rows}
+    table: dict[str, list[object]] = {}
+    totals: dict[str, float] = {}
+    for r in rows:
+        cells = table.setdefault(r.student, [r.student])
+        if r.score is None:
+            cells.append(r.status.value)
+            continue
+        totals[r.student] = totals.get(r.student, 0.0) + r.score
+        flag = " *" if r.manual else ""
+        flag += " flagged" if r.status is Standing.FLAGGED else ""
+        flag += " stale" if r.student in stale.get(r.assignment, ()) else ""
+        cells.append(f"{_fmt(r.score)}/{_fmt(r.max_score)}{flag}")
+    top = _fmt(sum(max_scores.values()))
+    lines = [cells + [f"{_fmt(totals[s])}/{top}" if s in totals else "-"]
+             for s, cells in table.items()]
+    text = format_table(["student"] + names + ["total"], lines)
+    below = [f"{r.assignment}: {r.student} {r.status.value}" + (f" ({r.note})" if r.note else "")
+             for r in not_graded(rows)]
+    return "\n".join([text, *below, *stale_lines(stale)])
 
 
 @dataclass(frozen=True)
@@ -194,18 +193,14 @@ def exercise_stats(course: Course, assignments: list[str] | None = None) -> list
 def write_report(
     course: Course, out_dir: Path | None = None, assignments: list[str] | None = None
 ) -> tuple[Path, Path, list[ExerciseStats]]:
-    """Write grades.csv (nbgrader's export) and exercises.csv; return their paths and the stats."""
-    from nbgrader.plugins.export import CsvExportPlugin
+    """Write grades.csv (:func:`autograder.export.write_csv`) and exercises.csv; return their
+    paths and the stats."""
+    from .export import grade_rows, write_csv
 
     stats = exercise_stats(course, assignments)
     out_dir = Path(out_dir or course.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    grades_csv = out_dir / "grades.csv"
-    exporter = CsvExportPlugin()
-    exporter.to = str(grades_csv)
-    exporter.assignment = list(assignments or [])
-    with course.gradebook() as gb:
-        exporter.export(gb)
+    grades_csv = write_csv(grade_rows(course, assignments), out_dir / "grades.csv")
     stats_csv = out_dir / "exercises.csv"
     with open(stats_csv, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -273,6 +268,24 @@ def histogram_counts(scores: list[float], top: float):
     return edges, counts
 
 
+def _standing_captions(course: Course, assignments: list[str] | None) -> dict[str, str]:
+    """assignment -> "1 failed, 2 missing, 1 flagged" (the counts that are not zero)."""
+    from collections import Counter
+
+    from .export import grade_rows, not_graded
+
+    counts = Counter((r.assignment, r.status.value) for r in not_graded(grade_rows(course,
+                                                                                 assignments)))
+    out: dict[str, str] = {}
+    for (assignment, status), n in sorted(counts.items(),
+                                          key=lambda kv: (kv[0][0], _CAPTION_ORDER[kv[0][1]])):
+        out[assignment] = ", ".join(filter(None, [out.get(assignment), f"{n} {status}"]))
+    return out
+
+
+_CAPTION_ORDER = {"failed": 0, "missing": 1, "flagged": 2}
+
+
 def write_histogram(
     course: Course,
     out_dir: Path | None = None,
@@ -282,15 +295,18 @@ def write_histogram(
     """Draw the total scores of each assignment (one panel each) into ``histogram.png``.
 
     Rendered with matplotlib's Agg canvas directly (no pyplot, no display needed).
-    ``distribution`` defaults to :func:`score_distribution` of the course.
+    ``distribution`` defaults to :func:`score_distribution` of the course, and then each
+    panel's title says how many students failed, were missing or were flagged.
     """
     import math
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    captions: dict[str, str] = {}
     if distribution is None:
         distribution = score_distribution(course, assignments)
+        captions = _standing_captions(course, assignments)
     out_dir = Path(out_dir or course.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(distribution)
@@ -316,7 +332,8 @@ def write_histogram(
             ax.text(0.5, 0.5, "no graded submissions", ha="center", va="center",
                     transform=ax.transAxes)
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_title(f"{name} (n={len(scores)})", fontsize="medium")
+        caption = f"\n{captions[name]}" if captions.get(name) else ""
+        ax.set_title(f"{name} (n={len(scores)}){caption}", fontsize="medium")
         ax.set_xlabel(f"total score (out of {_fmt(top)})")
         ax.set_ylabel("students")
         ax.yaxis.get_major_locator().set_params(integer=True)

@@ -203,8 +203,11 @@ def test_report_command_writes_every_file(course, tmp_path, capsys, restore_envi
     _png_image(out_dir / HISTOGRAM_NAME)
     with open(out_dir / "grades.csv") as fh:
         rows = list(csv.DictReader(fh))
-    graded = {(r["assignment"], r["student_id"]): float(r["score"]) for r in rows}
+    graded = {(r["assignment"], r["student_id"]): r["score"] for r in rows}
     for assignment, per_student in SCORES.items():
         for student, points in per_student.items():
-            assert graded[(assignment, student)] == sum(points.values())
+            assert float(graded.pop((assignment, student))) == sum(points.values())
+    # the students who did not submit r2 are missing there, with no score (never 0)
+    assert graded == {("r2_large", s): "" for k, s in enumerate(STUDENTS) if k % 5 == 4}
+    assert {r["status"] for r in rows if r["score"] == ""} == {"missing"}
     assert (out_dir / EXERCISE_TABLE_NAME).read_text().strip() in out
