@@ -620,6 +620,11 @@ def _cmd_export(args) -> int:
     for row in not_graded(rows):
         _say(f"{row.assignment}: {row.student} {row.status}" + (f" ({row.note})"
                                                                if row.note else ""))
+    if args.format != "csv":
+        others = sorted({r.student for r in rows if r.lms != args.format})
+        if others:
+            _say(f"{len(others)} student(s) not collected from {args.format.capitalize()}, "
+                 f"written with their gradebook id: {', '.join(others)}")
     counts = ", ".join(f"{sum(r.status is s for r in rows)} {s}" for s in Standing)
     _say(f"{counts}; wrote {', '.join(map(str, paths))}")
     return 0

@@ -201,6 +201,11 @@ def test_export_command_writes_each_lms_file(graded, fmt, tmp_path, capsys, rest
     assert f"{ASSIGNMENT}: bob failed (the scan refused it: broken:" in printed
     assert f"{ASSIGNMENT}: cy missing (nothing submitted)" in printed
     assert f"1 graded, 1 flagged, 2 failed, 1 missing; wrote {out}" in printed
+    others = {"canvas": "4 student(s) not collected from Canvas, written with their "
+                        "gradebook id: bob, cy, dan, eve",
+              "moodle": f"5 student(s) not collected from Moodle, written with their "
+                        f"gradebook id: {CANVAS_ID}, bob, cy, dan, eve"}
+    assert all((text in printed) == (fmt == lms) for lms, text in others.items())
     rows = _read(out)
     final = scores[CANVAS_ID] - 1.0
     if fmt == "canvas":
