@@ -250,8 +250,11 @@ def export(course: Course, fmt: str, assignments: list[str] | None = None,
     url = course.db_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise PipelineError(f"no gradebook at {url}: release and grade first")
-    rows = grade_rows(course, assignments)
-    picked = list(dict.fromkeys(r.assignment for r in rows))
+    from .report import _picked
+
+    with course.gradebook() as gb:
+        picked = [a.name for a in _picked(course, gb, assignments)]
+    rows = grade_rows(course, picked)
     if fmt == "moodle" and out is not None and len(picked) > 1:
         raise PipelineError(f"a Moodle grading worksheet holds one assignment, so --out needs "
                             f"one (got {len(picked)}: {', '.join(picked)})")

@@ -253,3 +253,26 @@ def test_export_refuses_a_course_with_no_gradebook(tmp_path, restore_environ):
     with pytest.raises(PipelineError, match="no gradebook at sqlite:///.*: release and grade"):
         export(course, "csv")
     assert not (course.course_dir / "gradebook.db").exists()
+
+
+def test_export_command_errors(tmp_path, capsys, restore_environ):
+    """export: an unknown format is a usage error; no gradebook, or --out for a Moodle
+    worksheet of two assignments, is one line saying what must hold."""
+    course = Course.create(tmp_path / "course", FIXTURE_NOTEBOOKS)
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)]
+    with pytest.raises(SystemExit) as info:
+        main(["export", "--format", "pdf", *args])
+    assert info.value.code == 2 and "invalid choice: 'pdf'" in capsys.readouterr().err
+    assert main(["export", "--format", "canvas", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("autograder export: error: no gradebook at")
+    with course.gradebook() as gb:
+        for name in ("a1_scalar_graphs", "a2_vectorized"):
+            gb.update_or_create_assignment(name)
+    assert main(["export", "--format", "moodle", "--out", str(tmp_path / "m.csv"), *args]) == 1
+    assert capsys.readouterr().err == (
+        "autograder export: error: a Moodle grading worksheet holds one assignment, so --out "
+        "needs one (got 2: a1_scalar_graphs, a2_vectorized)\n")
+    assert main(["export", "--format", "moodle", *args]) == 0
+    assert sorted(p.name for p in course.reports_dir.glob("moodle-*.csv")) == [
+        "moodle-a1_scalar_graphs.csv", "moodle-a2_vectorized.csv"]
