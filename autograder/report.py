@@ -84,10 +84,11 @@ def _picked(course: Course, gb, assignments: list[str] | None) -> list:
 
 
 def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
-    """Student x assignment scores ("score/max"; "failed" or "missing" when not graded) plus
-    a total column; a flagged grade is marked "flagged", one with answers to grade by hand
-    "*", a stale one "stale" (:mod:`autograder.stale`); lines below name the students not
-    graded or flagged, then the stale ones."""
+    """Student x assignment final scores ("score/max" less the late penalty, which is shown;
+    "failed" or "missing" when not graded) plus a total column; a flagged grade is marked
+    "flagged", one with answers to grade by hand "*", a stale one "stale"
+    (:mod:`autograder.stale`); lines below name the students not graded or flagged, then
+    the stale ones."""
     from .export import grade_rows, not_graded
     from .grading import Standing
     from .stale import stale_lines, stale_students
@@ -103,11 +104,12 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
         if r.score is None:
             cells.append(r.status.value)
             continue
-        totals[r.student] = totals.get(r.student, 0.0) + r.score
-        flag = " *" if r.manual else ""
+        totals[r.student] = totals.get(r.student, 0.0) + r.final
+        flag = f" late -{_fmt(r.penalty)}" if r.penalty else ""
+        flag += " *" if r.manual else ""
         flag += " flagged" if r.status is Standing.FLAGGED else ""
         flag += " stale" if r.student in stale.get(r.assignment, ()) else ""
-        cells.append(f"{_fmt(r.score)}/{_fmt(r.max_score)}{flag}")
+        cells.append(f"{_fmt(r.final)}/{_fmt(r.max_score)}{flag}")
     top = _fmt(sum(max_scores.values()))
     lines = [cells + [f"{_fmt(totals[s])}/{top}" if s in totals else "-"]
              for s, cells in table.items()]
@@ -269,21 +271,24 @@ def histogram_counts(scores: list[float], top: float):
 
 
 def _standing_captions(course: Course, assignments: list[str] | None) -> dict[str, str]:
-    """assignment -> "1 failed, 2 missing, 1 flagged" (the counts that are not zero)."""
+    """assignment -> "not graded: 1 failed, 2 missing; 1 flagged" (counts that are not 0;
+    flagged students are graded, so they are in the histogram)."""
     from collections import Counter
 
-    from .export import grade_rows, not_graded
+    from .export import grade_rows
+    from .grading import Standing
 
-    counts = Counter((r.assignment, r.status.value) for r in not_graded(grade_rows(course,
-                                                                                 assignments)))
-    out: dict[str, str] = {}
-    for (assignment, status), n in sorted(counts.items(),
-                                          key=lambda kv: (kv[0][0], _CAPTION_ORDER[kv[0][1]])):
-        out[assignment] = ", ".join(filter(None, [out.get(assignment), f"{n} {status}"]))
+    counts = Counter((r.assignment, r.status) for r in grade_rows(course, assignments))
+    out = {}
+    for assignment in sorted({a for a, _ in counts}):
+        missed = [f"{counts[assignment, s]} {s}" for s in (Standing.FAILED, Standing.MISSING)
+                  if counts[assignment, s]]
+        parts = ["not graded: " + ", ".join(missed)] if missed else []
+        if counts[assignment, Standing.FLAGGED]:
+            parts.append(f"{counts[assignment, Standing.FLAGGED]} flagged")
+        if parts:
+            out[assignment] = "; ".join(parts)
     return out
-
-
-_CAPTION_ORDER = {"failed": 0, "missing": 1, "flagged": 2}
 
 
 def write_histogram(

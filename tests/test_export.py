@@ -234,12 +234,13 @@ def test_report_lists_students_not_graded(graded, tmp_path, restore_environ):
     grades.csv leaves their scores empty."""
     course, scores = graded
     table = gradebook_table(course)
-    assert re.search(rf"^{CANVAS_ID}\s+5/5\s+5/5$", table, re.M), table
+    assert re.search(rf"^{CANVAS_ID}\s+4/5 late -1\s+4/5$", table, re.M), table
     assert re.search(r"^bob\s+failed\s+-$", table, re.M), table
     assert re.search(r"^cy\s+missing\s+-$", table, re.M), table
     assert re.search(rf"^eve\s+{scores['eve']:g}/5 flagged\s", table, re.M), table
     assert f"{ASSIGNMENT}: cy missing (nothing submitted)" in table.splitlines()
-    assert _standing_captions(course, None) == {ASSIGNMENT: "2 failed, 1 missing, 1 flagged"}
+    assert _standing_captions(course, None) == {
+        ASSIGNMENT: "not graded: 2 failed, 1 missing; 1 flagged"}
     grades_csv, _, _ = write_report(course, tmp_path)
     by_id = _by(_read(grades_csv), "student_id")
     assert {k: v["score"] for k, v in by_id.items()} == {
