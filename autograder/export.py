@@ -39,8 +39,8 @@ from .collect import LMS_RECORD, LmsRecord
 from .course import Course, PipelineError
 from .grading import Standing
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "GradeRow", "export", "grade_rows", "not_graded",
-           "write_canvas", "write_csv", "write_moodle"]
+__all__ = ["CANVAS_COLUMNS", "CSV_COLUMNS", "FORMATS", "MOODLE_COLUMNS", "GradeRow", "export",
+           "grade_rows", "not_graded", "write_canvas", "write_csv", "write_moodle"]
 
 FORMATS = ("canvas", "moodle", "csv")
 CSV_COLUMNS = [
