@@ -281,7 +281,8 @@ def _feedback_page(page, hub, student: str) -> str:
     row.get_by_text("(view feedback)").click(timeout=60_000)
     page.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html").dblclick()
     frame = page.frame_locator(".jp-HTMLViewer iframe")
-    frame.locator("body").wait_for(timeout=60_000)
+    # the viewer's frame has a body before the page is in it: wait for the scores
+    frame.locator("body", has_text="Score:").wait_for(timeout=60_000)
     text = frame.locator("body").inner_text()
     # closed, so that a later fetch opens the new file rather than this tab again
     page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
