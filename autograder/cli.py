@@ -630,6 +630,41 @@ def _cmd_export(args) -> int:
     return 0
 
 
+@command("override", "set one exercise's points for one student, with a reason (logged)",
+         "Set STUDENT's points of EXERCISE (a graded cell's grade id, e.g. f1-cube-test;\n"
+         "the ids are in the feedback page's links) to POINTS (0 to its maximum), as\n"
+         "nbgrader's manual score: report, export and feedback show the new total, and a\n"
+         "regrade (`grade A --student S`) keeps it. Every override is logged in the\n"
+         "gradebook with who, when (UTC), the old and new points and --reason;\n"
+         "--list [STUDENT] prints the log.",
+         options=[option("student", nargs="?", help="the student id"),
+                  option("exercise", nargs="?", help="the graded cell's grade id"),
+                  option("points", nargs="?", type=float, help="the new points"),
+                  option("--reason", default="", help="why (required, kept in the log)"),
+                  option("--assignment", "-a", default=None,
+                         help="the assignment (needed only when the grade id is in several)"),
+                  option("--list", nargs="?", const="", default=None, metavar="STUDENT",
+                         help="print the log (of STUDENT only when given)"),
+                  _db_option])
+def _cmd_override(args) -> int:
+    from .overrides import override, overrides
+
+    course = _course(args)
+    if args.list is not None:
+        for record in overrides(course, args.list or None):
+            _say(record.line())
+        return 0
+    if args.points is None:
+        raise PipelineError("override needs STUDENT EXERCISE POINTS and --reason "
+                            "(or --list)")
+    record = override(course, args.student, args.exercise, args.points, args.reason,
+                      args.assignment)
+    _say(f"{record.student} {record.assignment} {record.grade_id}: {record.old:g} -> "
+         f"{record.new:g}/{record.max_score:g} ({record.reason}); regenerate the feedback "
+         f"with `python -m autograder feedback {record.assignment} -s {record.student}`")
+    return 0
+
+
 @command("check", "prove every assignment grades as it should (scratch course)",
          "For every assignment in notebooks/: build, release, validate the source,\n"
          "validate --invert the release, and grade three sample students: solution\n"

@@ -16,7 +16,9 @@ id, which ``collect`` makes the LMS user id; the name is the one in the submissi
 
 The formats:
 
-- csv: nbgrader's grades.csv columns plus ``name``, ``lms``, ``status`` and ``note``.
+- csv: nbgrader's grades.csv columns plus ``name``, ``lms``, ``status`` and ``note``; the
+  note names each exercise whose points were overridden, with its points and reason
+  (:mod:`autograder.overrides`), and the score includes them.
 - canvas: Canvas's gradebook import: ``Student``, ``ID`` (the Canvas user id), ``SIS User
   ID``, ``SIS Login ID``, ``Section``, one column per assignment named as in Canvas, and the
   ``Points Possible`` row. Canvas takes any other column for a new assignment, so the
@@ -116,10 +118,15 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
     then student; PipelineError when a named assignment is not in the gradebook."""
     from nbgrader.api import MissingEntry
 
+    from .overrides import overrides
     from .report import _picked
     from .stale import stale_students
 
     records = _lms_records(course)
+    changed: dict[tuple[str, str], dict[str, str]] = {}  # the last override of each exercise
+    for o in overrides(course):
+        changed.setdefault((o.assignment, o.student), {})[o.grade_id] = (
+            f"override {o.grade_id} {o.new:g}/{o.max_score:g}: {o.reason}")
     rows = []
     with course.gradebook() as gb:
         picked = _picked(course, gb, assignments)
@@ -161,14 +168,17 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
                         notes.append(held[1] or "see quarantine/")
                     if student in stale.get(assignment.name, ()):
                         notes.append("stale: graded before the tests or points changed")
-                    if submission.needs_manual_grade:
+                    overridden = changed.get((assignment.name, student), {})
+                    notes.extend(overridden.values())
+                    if any(g.needs_manual_grade and g.name not in overridden
+                           for nb in submission.notebooks for g in nb.grades):
                         notes.append("answers to grade by hand")
                     rows.append(GradeRow(
                         status=Standing.FLAGGED if flagged else Standing.GRADED,
                         score=float(submission.score),
                         penalty=float(submission.late_submission_penalty or 0.0),
                         timestamp=str(submission.timestamp or ""),
-                        manual=bool(submission.needs_manual_grade),
+                        manual="answers to grade by hand" in notes,
                         note="; ".join(notes), **common))
                 elif submitted:
                     rows.append(GradeRow(status=Standing.FAILED, score=None,

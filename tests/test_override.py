@@ -1,0 +1,136 @@
+"""Overrides: `override STUDENT EXERCISE POINTS --reason ...` sets one exercise's points as
+nbgrader's manual score; the gradebook total, the csv export and the feedback page show it,
+the log says who, when, old, new and why, bad inputs write nothing, and a regrade keeps it.
+nbgrader runs for real on the tiny fixture assignment."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import re
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from autograder.cli import main
+from autograder.config import GradingConfig
+from autograder.course import Course, PipelineError
+from autograder.export import export
+from autograder.feedback import generate_feedback
+from autograder.grading import grade
+from autograder.overrides import override, overrides
+from autograder.pipeline import prepare_assignments
+
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+ASSIGNMENT = "f1_tiny"
+CONFIG = GradingConfig(jobs=2, progress=False)
+
+
+@pytest.fixture
+def course(tmp_path, restore_environ) -> Course:
+    """The fixture assignment released and graded: ada submitted the solution (5/5), cy the
+    blank notebook (0/5)."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    course = Course.create(tmp_path / "course", notebooks)
+    checks = prepare_assignments(course, [ASSIGNMENT], say=lambda _: None, force_release=True)
+    assert not checks[ASSIGNMENT].problems
+    for student, sample in (("ada", "solution"), ("cy", "blank")):
+        shutil.copytree(course.submitted_dir / f"sample-{sample}", course.submitted_dir / student)
+    outcomes = grade(course, [ASSIGNMENT], ["ada", "cy"], config=CONFIG)
+    assert [(o.task.student, o.score) for o in outcomes] == [("ada", 5.0), ("cy", 0.0)]
+    return course
+
+
+def _score(course: Course, student: str) -> float:
+    with course.gradebook() as gb:
+        return float(gb.find_submission(ASSIGNMENT, student).score)
+
+
+def _csv_row(course: Course, student: str) -> dict[str, str]:
+    (path,), _ = export(course, "csv", [ASSIGNMENT])
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(r for r in csv.DictReader(fh) if r["student_id"] == student)
+
+
+@pytest.mark.grading
+def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_a_regrade(
+        course, capsys):
+    """cy's f1-cube-test 0 -> 1.5: total 1.5, csv score and note, feedback page 1.5 / 2, a
+    log entry with who/when/old/new/why; regrading cy keeps 1.5."""
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(course.notebooks_dir)]
+    before = datetime.utcnow().replace(microsecond=0)
+    assert main(["override", "cy", "f1-cube-test", "1.5", "--reason", "right idea, sign slip",
+                 *args]) == 0
+    assert "cy f1_tiny f1-cube-test: 0 -> 1.5/2 (right idea, sign slip)" in \
+        capsys.readouterr().out
+    assert _score(course, "cy") == 1.5
+    assert _score(course, "ada") == 5.0
+
+    row = _csv_row(course, "cy")
+    assert (row["score"], row["max_score"], row["status"]) == ("1.5", "5", "graded")
+    assert row["note"] == "override f1-cube-test 1.5/2: right idea, sign slip"
+    assert _csv_row(course, "ada")["note"] == ""
+
+    assert generate_feedback(course, ASSIGNMENT, "cy") == []
+    page = (course.feedback_dir / "cy" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert re.search(r'href="#f1-cube-test">[^<]*</a> \(Score: 1\.5 / 2\.0\)', page), page
+    assert f"{ASSIGNMENT} (Score: 1.5 / 5.0)" in page
+
+    (record,) = overrides(course)
+    assert (record.student, record.assignment, record.grade_id, record.old, record.new,
+            record.max_score, record.reason, record.who) == (
+        "cy", ASSIGNMENT, "f1-cube-test", 0.0, 1.5, 2.0, "right idea, sign slip",
+        getpass.getuser())
+    assert before <= record.at <= datetime.utcnow() + timedelta(seconds=1)
+    assert main(["override", "--list", "cy", *args]) == 0
+    assert capsys.readouterr().out.splitlines() == [record.line()]
+    assert main(["override", "--list", "ada", *args]) == 0
+    assert capsys.readouterr().out == ""
+
+    (again,) = grade(course, [ASSIGNMENT], ["cy"], config=CONFIG)
+    assert again.task.student == "cy"
+    assert _score(course, "cy") == 1.5
+    assert _csv_row(course, "cy")["note"] == "override f1-cube-test 1.5/2: right idea, sign slip"
+
+    second = override(course, "cy", "f1-cube-test", 2, "regrade request accepted")
+    assert (second.old, second.new) == (1.5, 2.0)
+    assert _score(course, "cy") == 2.0
+    assert [r.new for r in overrides(course, "cy")] == [1.5, 2.0]
+    assert _csv_row(course, "cy")["note"] == "override f1-cube-test 2/2: regrade request accepted"
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize(("student", "exercise", "points", "reason", "says"), [
+    ("zed", "f1-cube-test", 1, "why", "student 'zed' is not in the gradebook"),
+    ("cy", "f1-cube", 1, "why", "grade id of any assignment (got 'f1-cube'; known: "
+                                "f1-cube-grad-test, f1-cube-test)"),
+    ("cy", "f1-cube-test", 3, "why", "points must be between 0 and 2 for f1-cube-test (got 3)"),
+    ("cy", "f1-cube-test", -1, "why", "between 0 and 2 for f1-cube-test (got -1)"),
+    ("cy", "f1-cube-test", 1, "  ", "--reason must say why the points change (got nothing)"),
+])
+def test_bad_inputs_are_refused_and_nothing_is_written(course, student, exercise, points,
+                                                       reason, says):
+    """A wrong student, exercise, points or an empty reason: an error naming it; the score and
+    the log are unchanged."""
+    with pytest.raises(PipelineError, match=re.escape(says)):
+        override(course, student, exercise, points, reason)
+    assert _score(course, "cy") == 0.0
+    assert overrides(course) == []
+
+
+@pytest.mark.grading
+def test_the_command_needs_its_arguments_and_a_known_assignment(course, capsys):
+    """Without POINTS the command says what it needs; an unknown --assignment is refused."""
+    args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(course.notebooks_dir)]
+    assert main(["override", "cy", "f1-cube-test", *args]) == 1
+    assert "override needs STUDENT EXERCISE POINTS and --reason" in capsys.readouterr().err
+    assert main(["override", "cy", "f1-cube-test", "1", "--reason", "x", "--assignment", "a9",
+                 *args]) == 1
+    assert "grade id of assignment 'a9'" in capsys.readouterr().err
+    assert overrides(course) == []
