@@ -651,7 +651,7 @@ def _cmd_override(args) -> int:
 
     course = _course(args)
     if args.list is not None:
-        for record in overrides(course, args.list or None):
+        for record in overrides(course.db_url(), args.list or None):
             _say(record.line())
         return 0
     if args.points is None:

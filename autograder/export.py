@@ -124,7 +124,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
 
     records = _lms_records(course)
     changed: dict[tuple[str, str], dict[str, str]] = {}  # the last override of each exercise
-    for o in overrides(course):
+    for o in overrides(course.db_url()):
         changed.setdefault((o.assignment, o.student), {})[o.grade_id] = (
             f"override {o.grade_id} {o.new:g}/{o.max_score:g}: {o.reason}")
     rows = []

@@ -12,6 +12,8 @@ What this module adds to nbgrader's feedback (see :func:`feedback_config`):
   (with latex2mathml), so it renders with no network and no script; MathJax is not loaded;
 - :class:`FeedbackNote`: a note at the top of the page, when one is given (the feedback
   service says that its page is the automatic grading of one submission, not the final grade).
+- :class:`OverrideNotes`: under each graded cell whose points the instructor set with
+  ``override`` (:mod:`autograder.overrides`), the points and the reason.
 
 The grader's file paths never appear: outputs are reduced to one line per error and paths
 are cut to file names while grading (:mod:`autograder.execute`).
@@ -19,13 +21,14 @@ are cut to file names while grading (:mod:`autograder.execute`).
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from traitlets import Bool, Unicode
 
-__all__ = ["FeedbackNote", "OfflineMath", "feedback_config", "generate_feedback",
+__all__ = ["FeedbackNote", "OfflineMath", "OverrideNotes", "feedback_config", "generate_feedback",
            "math_to_mathml"]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,6 +81,29 @@ class FeedbackNote(Preprocessor):
         return nb, resources
 
 
+class OverrideNotes(Preprocessor):
+    """After each overridden graded cell, a markdown cell with its points and reason (the
+    last override of that cell counts)."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        from nbformat.v4 import new_markdown_cell
+
+        from .overrides import overrides
+
+        info = resources["nbgrader"]
+        last = {o.grade_id: o for o in overrides(info["db_url"], info["student"],
+                                                 info["assignment"])}
+        for index in reversed(range(len(nb.cells))):
+            o = last.get(nb.cells[index].metadata.get("nbgrader", {}).get("grade_id"))
+            if o is not None and nb.cells[index].metadata["nbgrader"].get("grade"):
+                nb.cells.insert(index + 1, new_markdown_cell(
+                    f"> **Points set by the instructor: {o.new:g} / {o.max_score:g}.** "
+                    f"{html.escape(o.reason)}"))
+        return nb, resources
+
+
 def feedback_config(cfg) -> None:
     """Point nbgrader's GenerateFeedback at the labelled, offline template, unless the
     course's nbgrader_config.py chose a template itself."""
@@ -92,7 +118,7 @@ def feedback_config(cfg) -> None:
     from nbgrader.preprocessors import GetGrades
 
     cfg.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, OfflineMath,
-                                          FeedbackNote]
+                                          FeedbackNote, OverrideNotes]
 
 
 def generate_feedback(course, assignment: str, student: str | None = None,

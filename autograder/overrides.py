@@ -122,16 +122,24 @@ def override(course: Course, student: str, grade_id: str, points: float, reason:
     return record
 
 
-def overrides(course: Course, student: str | None = None) -> list[Override]:
-    """The log, oldest first; only ``student``'s when given."""
-    from sqlalchemy import MetaData, inspect, select
+def overrides(db_url: str, student: str | None = None,
+              assignment: str | None = None) -> list[Override]:
+    """The log of the gradebook at ``db_url``, oldest first; only ``student``'s and
+    ``assignment``'s when given."""
+    from sqlalchemy import MetaData, create_engine, inspect, select
 
-    with course.gradebook() as gb:
-        if not inspect(gb.db.connection()).has_table(TABLE):
+    engine = create_engine(db_url)
+    try:
+        if not inspect(engine).has_table(TABLE):
             return []
         table = _table(MetaData())
         query = select(table).order_by(table.c.id)
         if student:
             query = query.where(table.c.student == student)
-        rows = gb.db.execute(query).mappings().all()
+        if assignment:
+            query = query.where(table.c.assignment == assignment)
+        with engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+    finally:
+        engine.dispose()
     return [Override(**{k: v for k, v in row.items() if k != "id"}) for row in rows]

@@ -81,8 +81,10 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     page = (course.feedback_dir / "cy" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert re.search(r'href="#f1-cube-test">[^<]*</a> \(Score: 1\.5 / 2\.0\)', page), page
     assert f"{ASSIGNMENT} (Score: 1.5 / 5.0)" in page
+    assert "Points set by the instructor: 1.5 / 2.</strong> right idea, sign slip" in page
+    assert page.index("Points set by the instructor") > page.index('name="f1-cube-test"')
 
-    (record,) = overrides(course)
+    (record,) = overrides(course.db_url())
     assert (record.student, record.assignment, record.grade_id, record.old, record.new,
             record.max_score, record.reason, record.who) == (
         "cy", ASSIGNMENT, "f1-cube-test", 0.0, 1.5, 2.0, "right idea, sign slip",
@@ -97,11 +99,17 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     assert again.task.student == "cy"
     assert _score(course, "cy") == 1.5
     assert _csv_row(course, "cy")["note"] == "override f1-cube-test 1.5/2: right idea, sign slip"
+    assert generate_feedback(course, ASSIGNMENT) == []
+    pages = {s: (course.feedback_dir / s / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+             for s in ("ada", "cy")}
+    assert f"{ASSIGNMENT} (Score: 1.5 / 5.0)" in pages["cy"]
+    assert "Points set by the instructor" in pages["cy"]
+    assert "Points set by the instructor" not in pages["ada"]
 
     second = override(course, "cy", "f1-cube-test", 2, "regrade request accepted")
     assert (second.old, second.new) == (1.5, 2.0)
     assert _score(course, "cy") == 2.0
-    assert [r.new for r in overrides(course, "cy")] == [1.5, 2.0]
+    assert [r.new for r in overrides(course.db_url(), "cy")] == [1.5, 2.0]
     assert _csv_row(course, "cy")["note"] == "override f1-cube-test 2/2: regrade request accepted"
 
 
@@ -121,7 +129,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(course, student, exercise
     with pytest.raises(PipelineError, match=re.escape(says)):
         override(course, student, exercise, points, reason)
     assert _score(course, "cy") == 0.0
-    assert overrides(course) == []
+    assert overrides(course.db_url()) == []
 
 
 @pytest.mark.grading
@@ -133,4 +141,4 @@ def test_the_command_needs_its_arguments_and_a_known_assignment(course, capsys):
     assert main(["override", "cy", "f1-cube-test", "1", "--reason", "x", "--assignment", "a9",
                  *args]) == 1
     assert "grade id of assignment 'a9'" in capsys.readouterr().err
-    assert overrides(course) == []
+    assert overrides(course.db_url()) == []
