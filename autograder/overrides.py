@@ -2,7 +2,8 @@
 
 The points go where nbgrader keeps a grader's score, ``Grade.manual_score`` of the graded
 cell (the exercise is named by its grade id, e.g. ``f1-cube-test``); nbgrader totals it into
-the submission's score, so ``report``, ``export`` and ``feedback`` show it. Autograding again
+the submission's score, so ``report``, ``export`` and ``feedback`` show it (``export``'s note
+and the feedback page also give the reason). Autograding again
 (``grade A --student S``) replaces ``auto_score`` but keeps ``manual_score``: the override
 stays until another override replaces it.
 

@@ -22,6 +22,7 @@ from autograder.feedback import generate_feedback
 from autograder.grading import grade
 from autograder.overrides import override, overrides
 from autograder.pipeline import prepare_assignments
+from autograder.report import gradebook_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
@@ -98,6 +99,8 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     (again,) = grade(course, [ASSIGNMENT], ["cy"], config=CONFIG)
     assert again.task.student == "cy"
     assert _score(course, "cy") == 1.5
+    table = gradebook_table(course)
+    assert re.search(r"^cy\s+1\.5/5\s+1\.5/5$", table, re.M), table  # no "*": nothing to grade
     assert _csv_row(course, "cy")["note"] == "override f1-cube-test 1.5/2: right idea, sign slip"
     assert generate_feedback(course, ASSIGNMENT) == []
     pages = {s: (course.feedback_dir / s / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
