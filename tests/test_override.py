@@ -9,7 +9,7 @@ import csv
 import getpass
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,10 @@ def course(tmp_path, restore_environ) -> Course:
     return course
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def _score(course: Course, student: str) -> float:
     with course.gradebook() as gb:
         return float(gb.find_submission(ASSIGNMENT, student).score)
@@ -65,7 +69,7 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     """cy's f1-cube-test 0 -> 1.5: total 1.5, csv score and note, feedback page 1.5 / 2, a
     log entry with who/when/old/new/why; regrading cy keeps 1.5."""
     args = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(course.notebooks_dir)]
-    before = datetime.utcnow().replace(microsecond=0)
+    before = _utc_now().replace(microsecond=0)
     assert main(["override", "cy", "f1-cube-test", "1.5", "--reason", "right idea, sign slip",
                  *args]) == 0
     assert "cy f1_tiny f1-cube-test: 0 -> 1.5/2 (right idea, sign slip)" in \
@@ -90,7 +94,7 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
             record.max_score, record.reason, record.who) == (
         "cy", ASSIGNMENT, "f1-cube-test", 0.0, 1.5, 2.0, "right idea, sign slip",
         getpass.getuser())
-    assert before <= record.at <= datetime.utcnow() + timedelta(seconds=1)
+    assert before <= record.at <= _utc_now() + timedelta(seconds=1)
     assert main(["override", "--list", "cy", *args]) == 0
     assert capsys.readouterr().out.splitlines() == [record.line()]
     assert main(["override", "--list", "ada", *args]) == 0
