@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .course import Course, PipelineError
+from .sidetable import ensure_table, open_table
 
 __all__ = ["Override", "override", "overrides"]
 
@@ -112,7 +113,7 @@ def override(course: Course, student: str, grade_id: str, points: float, reason:
                           float(points), top, reason.strip(), getpass.getuser(),
                           datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
         table = _table(MetaData())
-        table.create(gb.db.connection(), checkfirst=True)
+        ensure_table(gb.db.connection(), table)
         grade.manual_score = float(points)
         grade.needs_manual_grade = False
         gb.db.execute(table.insert().values(
@@ -127,13 +128,11 @@ def overrides(db_url: str, student: str | None = None,
               assignment: str | None = None) -> list[Override]:
     """The log of the gradebook at ``db_url``, oldest first; only ``student``'s and
     ``assignment``'s when given."""
-    from sqlalchemy import MetaData, create_engine, inspect, select
+    from sqlalchemy import select
 
-    engine = create_engine(db_url)
-    try:
-        if not inspect(engine).has_table(TABLE):
+    with open_table(db_url, _table, create=False) as (engine, table):
+        if table is None:
             return []
-        table = _table(MetaData())
         query = select(table).order_by(table.c.id)
         if student:
             query = query.where(table.c.student == student)
@@ -141,6 +140,4 @@ def overrides(db_url: str, student: str | None = None,
             query = query.where(table.c.assignment == assignment)
         with engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-    finally:
-        engine.dispose()
     return [Override(**{k: v for k, v in row.items() if k != "id"}) for row in rows]

@@ -23,6 +23,7 @@ import json
 from datetime import datetime, timezone
 
 from .course import Course
+from .sidetable import open_table
 
 __all__ = [
     "fingerprint",
@@ -115,44 +116,27 @@ def _table(metadata):
 
 def record_fingerprints(db_url: str, assignment: str, students: list[str], value: str) -> None:
     """Record that ``students`` were graded on ``assignment`` with fingerprint ``value``."""
-    from sqlalchemy import MetaData, create_engine, inspect
-    from sqlalchemy.exc import DBAPIError
-
     if not students:
         return
-    engine = create_engine(db_url)
-    table = _table(MetaData())
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    try:
-        try:
-            table.create(engine, checkfirst=True)
-        except DBAPIError:  # two graders created it at once: fine when it is there now
-            if not inspect(engine).has_table(TABLE):
-                raise
-        with engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.assignment == assignment,
-                                              table.c.student.in_(students)))
-            conn.execute(table.insert(), [
-                {"student": s, "assignment": assignment, "fingerprint": value,
-                 "graded_at": now} for s in sorted(set(students))])
-    finally:
-        engine.dispose()
+    with open_table(db_url, _table) as (engine, table), engine.begin() as conn:
+        conn.execute(table.delete().where(table.c.assignment == assignment,
+                                          table.c.student.in_(students)))
+        conn.execute(table.insert(), [
+            {"student": s, "assignment": assignment, "fingerprint": value,
+             "graded_at": now} for s in sorted(set(students))])
 
 
 def recorded_fingerprints(db_url: str) -> dict[tuple[str, str], str]:
     """(assignment, student) -> the fingerprint of that student's last grade."""
-    from sqlalchemy import MetaData, create_engine, inspect, select
+    from sqlalchemy import select
 
-    engine = create_engine(db_url)
-    try:
-        if not inspect(engine).has_table(TABLE):
+    with open_table(db_url, _table, create=False) as (engine, table):
+        if table is None:
             return {}
-        table = _table(MetaData())
         with engine.connect() as conn:
             rows = conn.execute(select(table.c.assignment, table.c.student,
                                        table.c.fingerprint)).all()
-    finally:
-        engine.dispose()
     return {(a, s): f for a, s, f in rows}
 
 

@@ -20,6 +20,8 @@ import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..sidetable import open_table
+
 __all__ = ["SECRET_NAME", "course_secret", "read_seeds", "record_seeds", "seed_for"]
 
 SECRET_NAME = "secret"
@@ -59,31 +61,13 @@ def _table(metadata):
     )
 
 
-def _engine(db_url: str):
-    from sqlalchemy import MetaData, create_engine, inspect
-    from sqlalchemy.exc import DBAPIError
-
-    engine = create_engine(db_url)
-    table = _table(MetaData())
-    try:
-        table.create(engine, checkfirst=True)
-    except DBAPIError:  # two graders created it at once: fine when it is there now
-        if not inspect(engine).has_table(table.name):
-            raise
-    return engine, table
-
-
 def read_seeds(db_url: str, student: str, assignment: str) -> dict[str, int]:
     """grade_id -> the seed recorded at this student's last grade of the assignment."""
     from sqlalchemy import select
 
-    engine, table = _engine(db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(table.c.grade_id, table.c.seed).where(
-                table.c.student == student, table.c.assignment == assignment)).all()
-    finally:
-        engine.dispose()
+    with open_table(db_url, _table) as (engine, table), engine.connect() as conn:
+        rows = conn.execute(select(table.c.grade_id, table.c.seed).where(
+            table.c.student == student, table.c.assignment == assignment)).all()
     return {gid: int(seed) for gid, seed in rows}
 
 
@@ -92,16 +76,12 @@ def record_seeds(db_url: str, student: str, assignment: str,
     """Record grade_id -> (notebook, seed) for one student's graded assignment."""
     if not seeds:
         return
-    engine, table = _engine(db_url)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    try:
-        with engine.begin() as conn:
-            conn.execute(table.delete().where(
-                table.c.student == student, table.c.assignment == assignment,
-                table.c.grade_id.in_(list(seeds))))
-            conn.execute(table.insert(), [
-                {"student": student, "assignment": assignment, "grade_id": gid,
-                 "notebook": notebook, "seed": int(seed), "graded_at": now}
-                for gid, (notebook, seed) in seeds.items()])
-    finally:
-        engine.dispose()
+    with open_table(db_url, _table) as (engine, table), engine.begin() as conn:
+        conn.execute(table.delete().where(
+            table.c.student == student, table.c.assignment == assignment,
+            table.c.grade_id.in_(list(seeds))))
+        conn.execute(table.insert(), [
+            {"student": student, "assignment": assignment, "grade_id": gid,
+             "notebook": notebook, "seed": int(seed), "graded_at": now}
+            for gid, (notebook, seed) in seeds.items()])
