@@ -23,7 +23,6 @@ switch), for exchanges where users are not OS users.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 from dataclasses import dataclass
@@ -32,8 +31,8 @@ from pathlib import Path
 
 from .course import Course, PipelineError, apply_grading_environment
 
-__all__ = ["REFUSED", "Collected", "Refused", "collect_from_exchange", "exchange_root",
-           "publish", "release_feedback", "set_aside"]
+__all__ = ["REFUSED", "Collected", "InboundFolder", "Refused", "collect_from_exchange",
+           "exchange_root", "inbound_folders", "publish", "release_feedback", "set_aside"]
 
 REFUSED = ".refused-"  # prefix of a set-aside submission folder (glob's * skips dot names)
 _FUTURE = timedelta(hours=1)
@@ -134,6 +133,27 @@ def _check_owner(api) -> bool:
     return bool(section.check_owner) if "check_owner" in section else True
 
 
+@dataclass(frozen=True)
+class InboundFolder:
+    """A submission folder of the exchange's inbound, as its name reads."""
+
+    student: str
+    assignment: str
+    timestamp: str
+    folder: Path
+
+
+def inbound_folders(inbound: Path) -> list[InboundFolder]:
+    """The submission folders of ``inbound``, named as nbgrader names them,
+    ``<student>+<assignment>+<timestamp>[+<random>]``; set-aside ones are left out."""
+    found = []
+    for folder in sorted(inbound.glob("[!.]*")) if inbound.is_dir() else []:
+        parts = folder.name.split("+")
+        if len(parts) in (3, 4) and folder.is_dir():
+            found.append(InboundFolder(*parts[:3], folder))
+    return found
+
+
 def set_aside(inbound: Path, check_owner: bool = True) -> list[Refused]:
     """Rename the submission folders of ``inbound`` that must not be collected (see the
     module docstring) to ``.refused-<name>``; return them."""
@@ -141,11 +161,9 @@ def set_aside(inbound: Path, check_owner: bool = True) -> list[Refused]:
 
     refused = []
     now = datetime.now(timezone.utc)
-    for folder in sorted(inbound.glob("[!.]*")) if inbound.is_dir() else []:
-        parts = folder.name.split("+")
-        if len(parts) not in (3, 4) or not folder.is_dir():
-            continue
-        student, assignment, stamp = parts[:3]
+    for found in inbound_folders(inbound):
+        student, assignment, stamp, folder = (found.student, found.assignment,
+                                              found.timestamp, found.folder)
         try:
             when = parse_utc(stamp).replace(tzinfo=timezone.utc)
             why = (f"its timestamp is in the future (now {now:%Y-%m-%d %H:%M} UTC)"
@@ -170,13 +188,11 @@ def _submissions(inbound: Path, assignment: str) -> dict[str, datetime]:
     from nbgrader.utils import parse_utc
 
     latest: dict[str, datetime] = {}
-    for path in glob.glob(os.path.join(glob.escape(str(inbound)), f"*+{assignment}+*")):
-        parts = os.path.basename(path).rsplit("+", 3)
-        if len(parts) < 3 or parts[1] != assignment:
-            continue
-        student, stamp = parts[0], parse_utc(parts[2])
-        if student not in latest or stamp > latest[student]:
-            latest[student] = stamp
+    for found in inbound_folders(inbound):
+        if found.assignment == assignment:
+            stamp = parse_utc(found.timestamp)
+            if found.student not in latest or stamp > latest[found.student]:
+                latest[found.student] = stamp
     return latest
 
 

@@ -56,6 +56,7 @@ from .exchange import (
     _course_id,
     collect_from_exchange,
     exchange_root,
+    inbound_folders,
     release_feedback,
     set_aside,
 )
@@ -192,10 +193,10 @@ class FeedbackService:
         found = [Entry(r.student, r.assignment, r.timestamp, REFUSED + r.folder, seen,
                        state="refused", note=r.why)
                  for r in set_aside(inbound, self.check_owner)]
-        for folder in sorted(inbound.glob("[!.]*+*+*")) if inbound.is_dir() else []:
-            parts = folder.name.split("+")
-            if len(parts) in (3, 4) and (folder / "timestamp.txt").is_file():
-                found.append(Entry(parts[0], parts[1], parts[2], folder.name, seen))
+        for folder in inbound_folders(inbound):
+            if (folder.folder / "timestamp.txt").is_file():
+                found.append(Entry(folder.student, folder.assignment, folder.timestamp,
+                                   folder.folder.name, seen))
         return found
 
     def _in_gradebook(self, entry: Entry) -> bool:

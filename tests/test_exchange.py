@@ -44,6 +44,17 @@ def _course(tmp_path: Path) -> Course:
     return course
 
 
+def _published(tmp_path: Path, exchange: Path) -> tuple[Course, str, list[str]]:
+    """The fixture course built and released to ``exchange``; its id, and the options that
+    name the course and the exchange."""
+    course = _course(tmp_path)
+    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
+              "--exchange-root", str(exchange)]
+    assert main(["build", *common[:4]]) == 0
+    assert main(["release", "--exchange", *common]) == 0
+    return course, course.course_id(), common
+
+
 def _student(cls, student: str, home: Path, root: Path, course_id: str):
     """Run one of nbgrader's student-side exchange apps as ``student`` working in ``home``."""
     cfg = Config()
@@ -104,12 +115,7 @@ def test_release_needs_a_writable_exchange_root(tmp_path, capsys):
 def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
     """Publish, two students submit (one twice), collect keeps the latest with its timestamp,
     grade, release feedback; each student fetches their own feedback and nobody else's."""
-    course = _course(tmp_path)
-    course_id = course.course_id()
-    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
-              "--exchange-root", str(exchange)]
-    assert main(["build", *common[:4]]) == 0
-    assert main(["release", "--exchange", *common]) == 0
+    course, course_id, common = _published(tmp_path, exchange)
     assert f"published {ASSIGNMENT} to the exchange: {exchange / course_id}" in \
         capsys.readouterr().out
     assert (exchange / course_id / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
@@ -163,12 +169,7 @@ def test_a_term_through_the_exchange(tmp_path, exchange, capsys):
 def test_collect_never_replaces_a_newer_or_an_untimed_copy(tmp_path, exchange, capsys):
     """A collected copy newer than the exchange's latest, or one with no timestamp.txt (an
     LMS import), is kept and named; publishing again replaces the exchange's copy."""
-    course = _course(tmp_path)
-    course_id = course.course_id()
-    common = ["--course-dir", str(course.course_dir), "--notebooks-dir", str(FIXTURE_NOTEBOOKS),
-              "--exchange-root", str(exchange)]
-    assert main(["build", *common[:4]]) == 0
-    assert main(["release", "--exchange", *common]) == 0
+    course, course_id, common = _published(tmp_path, exchange)
     assert main(["release", "--exchange", *common]) == 0
     for student in ("ada", "bob"):
         home = tmp_path / student
