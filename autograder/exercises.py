@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Exercise",
-    "Part",
     "TABLE_BEGIN",
     "TABLE_END",
+    "Exercise",
+    "Part",
     "exercises_of",
     "exercises_of_source",
     "label_of",
+    "notebook_table",
     "points_text",
     "readme_table",
     "rewrite_notebook_source",
@@ -151,7 +152,8 @@ def label_of(exercises: list[Exercise]) -> dict[str, str]:
 
 # --- the tables ---------------------------------------------------------------------------
 
-def _notebook_table(exercises: list[Exercise]) -> list[str]:
+def notebook_table(exercises: list[Exercise]) -> list[str]:
+    """The markdown rows of one notebook's exercise table (exercise, graded parts, points)."""
     rows = ["| # | exercise | graded parts | points |", "|---|---|---|---|"]
     for ex in exercises:
         parts = ", ".join(f"{p.name} ({p.points:g})" for p in ex.parts) \
@@ -182,7 +184,7 @@ def rewrite_notebook_source(text: str, exercises: list[Exercise]) -> str:
         body = line[2:] if line.startswith("# ") else line.lstrip("#")
         if body.strip() == TABLE_BEGIN:
             out.append(line)
-            out.extend("# " + row for row in _notebook_table(exercises))
+            out.extend("# " + row for row in notebook_table(exercises))
             skipping = True
             continue
         if skipping:

@@ -119,7 +119,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
     from nbgrader.api import MissingEntry
 
     from .overrides import overrides
-    from .report import _picked
+    from .report import gradebook_assignments
     from .stale import stale_students
 
     records = _lms_records(course)
@@ -129,7 +129,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
             f"override {o.grade_id} {o.new:g}/{o.max_score:g}: {o.reason}")
     rows = []
     with course.gradebook() as gb:
-        picked = _picked(course, gb, assignments)
+        picked = gradebook_assignments(course, gb, assignments)
         names = [a.name for a in picked]
         stale = stale_students(course, names)
         known = {s.id: s for s in gb.students}
@@ -260,10 +260,10 @@ def export(course: Course, fmt: str, assignments: list[str] | None = None,
     url = course.db_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise PipelineError(f"no gradebook at {url}: release and grade first")
-    from .report import _picked
+    from .report import gradebook_assignments
 
     with course.gradebook() as gb:
-        picked = [a.name for a in _picked(course, gb, assignments)]
+        picked = [a.name for a in gradebook_assignments(course, gb, assignments)]
     rows = grade_rows(course, picked)
     if fmt == "moodle" and out is not None and len(picked) > 1:
         raise PipelineError(f"a Moodle grading worksheet holds one assignment, so --out needs "

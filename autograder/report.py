@@ -25,6 +25,7 @@ __all__ = [
     "exercise_stats",
     "exercise_table",
     "format_table",
+    "gradebook_assignments",
     "gradebook_table",
     "histogram_counts",
     "score_distribution",
@@ -73,7 +74,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:g}"
 
 
-def _picked(course: Course, gb, assignments: list[str] | None) -> list:
+def gradebook_assignments(course: Course, gb, assignments: list[str] | None) -> list:
     """The gradebook's assignments named in ``assignments`` (all when empty), by name;
     PipelineError when one is not there."""
     found = {a.name: a for a in gb.assignments}
@@ -154,7 +155,7 @@ def exercise_stats(course: Course, assignments: list[str] | None = None) -> list
     """Per graded cell statistics over every autograded submission, in notebook order."""
     out = []
     with course.gradebook() as gb:
-        for assignment in _picked(course, gb, assignments):
+        for assignment in gradebook_assignments(course, gb, assignments):
             scores: dict[tuple[str, str], list[float]] = {}
             max_points: dict[tuple[str, str], float] = {}
             order: list[tuple[str, str]] = []
@@ -245,7 +246,7 @@ def score_distribution(
     """assignment -> (total score of each graded submission, sorted; the assignment's maximum)."""
     out = {}
     with course.gradebook() as gb:
-        for assignment in _picked(course, gb, assignments):
+        for assignment in gradebook_assignments(course, gb, assignments):
             scores = sorted(float(s.score) for s in gb.assignment_submissions(assignment.name))
             out[assignment.name] = (scores, float(assignment.max_score))
     return out

@@ -19,7 +19,7 @@ import jupytext
 from mkdocs.structure.files import File
 
 from autograder.build import notebook_sources
-from autograder.exercises import _notebook_table, exercises_of, readme_table, title_of
+from autograder.exercises import exercises_of, notebook_table, readme_table, title_of
 
 COURSE_TABLES = "<!-- course tables -->"
 HUB_PAGES = {"hub/index.md": "hub/README.md", "hub/kubernetes.md": "hub/kubernetes/README.md"}
@@ -43,7 +43,7 @@ def course_tables(notebooks_dir: Path) -> str:
         raise ValueError(f"the course tables need notebook sources in {notebooks_dir} (none found)")
     lines = readme_table(overview)
     for assignment, (topic, exercises) in overview.items():
-        lines += ["", f"## {assignment}: {topic}", ""] + _notebook_table(exercises)
+        lines += ["", f"## {assignment}: {topic}", ""] + notebook_table(exercises)
     return "\n".join(lines)
 
 
