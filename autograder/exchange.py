@@ -196,10 +196,11 @@ def _submissions(inbound: Path, assignment: str) -> dict[str, datetime]:
     return latest
 
 
-def collect_from_exchange(course: Course, assignment: str,
-                          root: str | Path | None = None) -> list[Collected]:
-    """Collect the latest submission of every student into submitted/<student>/<assignment>/
-    with nbgrader's collect (``--update``: only newer submissions replace collected ones)."""
+def collect_from_exchange(course: Course, assignment: str, root: str | Path | None = None,
+                          only: str | None = None) -> list[Collected]:
+    """Collect the latest submission of every student (only student ``only``'s when given) into
+    submitted/<student>/<assignment>/ with nbgrader's collect (``--update``: only newer
+    submissions replace collected ones)."""
     from nbgrader.utils import temp_attrs
 
     root = exchange_root(course, root)
@@ -211,7 +212,10 @@ def collect_from_exchange(course: Course, assignment: str,
     done = [Collected(r.student, None, f"refused: {r.folder}, {r.why}; renamed {REFUSED}"
                       f"{r.folder}") for r in set_aside(inbound, _check_owner(api))
             if r.assignment == assignment]
-    for student, latest in sorted(_submissions(inbound, assignment).items()):
+    latest_of = _submissions(inbound, assignment)
+    if only is not None:
+        latest_of = {only: latest_of[only]} if only in latest_of else {}
+    for student, latest in sorted(latest_of.items()):
         dest = course.submitted_dir / student / assignment
         before = api.coursedir.get_existing_timestamp(str(dest)) if dest.is_dir() else None
         previous = (dest / "timestamp.txt").read_text().strip() if before else None

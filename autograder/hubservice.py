@@ -250,7 +250,10 @@ class FeedbackService:
     def _grade(self, entry: Entry) -> None:
         from nbgrader.utils import parse_utc
 
-        done = collect_from_exchange(self.course, entry.assignment, self.root)
+        # this student only: collecting the whole class for each submission would make a
+        # burst of n submissions cost n * n nbgrader collects
+        done = collect_from_exchange(self.course, entry.assignment, self.root,
+                                     only=entry.student)
         collected = {c.student: c.timestamp for c in done}.get(entry.student)
         if collected and collected != entry.timestamp and \
                 parse_utc(collected) > entry.stamp():  # arrived since this pass began
