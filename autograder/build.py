@@ -4,7 +4,9 @@
 The output depends on the input text only: cell ids come from the nbgrader ``grade_id`` (or
 the cell's position), keys are sorted, and nothing records a time or a random number, so two
 builds are byte-identical. nbgrader's cell metadata and the solution / hidden-test markers
-pass through unchanged; only jupytext's own layout hints are dropped.
+pass through unchanged; only jupytext's own layout hints are dropped. A written answer (a
+markdown cell graded by hand) must carry a rubric that sums to its points
+(:func:`autograder.rubric.check_written`).
 
 Hidden tests leave the notebook here: each test cell's ``### BEGIN HIDDEN TESTS`` region is
 cut out of the source notebook and written, with the other regions of its notebook, to
@@ -25,6 +27,7 @@ from pathlib import Path
 from .exercises import exercises_of, label_of
 from .judge.seeds import course_secret
 from .judge.tests import PREAMBLE_NAME, HiddenTest, check_hidden_code, split_hidden, write_tests
+from .rubric import check_written
 
 __all__ = [
     "BUGGY_NAME",
@@ -168,6 +171,8 @@ def build_with_tests(py_path: Path) -> tuple[str, list[HiddenTest]]:
             cell.outputs = []
             cell.execution_count = None
         _check_markers(cell_where, cell.source)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        check_written(cell, f"{cell_where} ({grade_id})" if grade_id else cell_where)
     hidden = []
     for cell, cell_id in zip(nb.cells, _cell_ids(nb.cells, where)):
         cell.id = cell_id

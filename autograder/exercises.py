@@ -4,7 +4,9 @@ An exercise starts at a markdown heading ``### Exercise N (P points): Title`` an
 the next exercise heading (or a heading of level 1 or 2). Its answer cells and graded test
 cells are the nbgrader cells in between. An exercise with several graded test cells grades
 in parts: each of those test cells starts with a comment ``# Part: <what it grades>``, and
-the points of the heading are the sum of the parts.
+the points of the heading are the sum of the parts. A written answer graded by hand (a
+markdown answer cell with nbgrader grade and solution, :mod:`autograder.rubric`) in the
+exercise adds its points to the heading's; the tables show them apart from the autograded.
 
 The labels a student reads in feedback ("Exercise 3: activation backward, part
 sigmoid_backward") and the points tables of the notebooks and of the README are made here,
@@ -17,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .rubric import is_written
 
 __all__ = [
     "TABLE_BEGIN",
@@ -62,10 +66,19 @@ class Exercise:
     heading_points: float | None
     answers: list[str] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
+    written: list[Part] = field(default_factory=list)  # answers graded by hand
+
+    @property
+    def auto_points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    @property
+    def written_points(self) -> float:
+        return sum(p.points for p in self.written)
 
     @property
     def points(self) -> float:
-        return sum(p.points for p in self.parts)
+        return self.auto_points + self.written_points
 
     def label(self, part: Part | None = None) -> str:
         text = f"Exercise {self.number}: {self.title}"
@@ -93,6 +106,15 @@ def exercises_of(nb, where: str = "notebook") -> list[Exercise]:
     found: list[Exercise] = []
     current: Exercise | None = None
     for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if is_written(cell):
+            points = float(meta.get("points", 0) or 0)
+            if current is None:
+                raise ValueError(f"{where}, written answer {meta.get('grade_id')} "
+                                 f"({points:g} points) is not under an '### Exercise N "
+                                 "(P points): Title' heading")
+            current.written.append(Part(meta.get("grade_id", ""), points))
+            continue
         if cell.cell_type == "markdown":
             heading = _heading_match(cell.source)
             if heading:
@@ -104,7 +126,6 @@ def exercises_of(nb, where: str = "notebook") -> list[Exercise]:
             if any(_STOP.match(line) for line in cell.source.splitlines()):
                 current = None
             continue
-        meta = cell.metadata.get("nbgrader", {})
         grade_id = meta.get("grade_id")
         if not grade_id:
             continue
@@ -145,6 +166,8 @@ def label_of(exercises: list[Exercise]) -> dict[str, str]:
     for ex in exercises:
         for part in ex.parts:
             labels[part.grade_id] = ex.label(part)
+        for part in ex.written:
+            labels[part.grade_id] = ex.label() + ", written answer"
         for grade_id in ex.answers:
             labels.setdefault(grade_id, ex.label())
     return labels
@@ -153,16 +176,42 @@ def label_of(exercises: list[Exercise]) -> dict[str, str]:
 # --- the tables ---------------------------------------------------------------------------
 
 def notebook_table(exercises: list[Exercise]) -> list[str]:
-    """The markdown rows of one notebook's exercise table (exercise, graded parts, points)."""
-    rows = ["| # | exercise | graded parts | points |", "|---|---|---|---|"]
-    for ex in exercises:
-        parts = ", ".join(f"{p.name} ({p.points:g})" for p in ex.parts) \
-            if len(ex.parts) > 1 else "one"
-        rows.append(f"| {ex.number} | {ex.title} | {parts} | {ex.points:g} |")
-    total = sum(ex.points for ex in exercises)
-    rows.append(f"| | **total** | {sum(len(ex.parts) for ex in exercises)} graded cells | "
-                f"**{total:g}** |")
-    return rows
+    """The markdown rows of one notebook's exercise table (exercise, graded parts, points);
+    with written answers, the points autograded and written apart, then in all."""
+    written = any(ex.written for ex in exercises)
+    auto_total, written_total = _sums(exercises)
+    cells = f"{sum(len(ex.parts) for ex in exercises)} graded cells"
+    if not written:
+        rows = ["| # | exercise | graded parts | points |", "|---|---|---|---|"]
+        rows += [f"| {ex.number} | {ex.title} | {_parts(ex)} | {ex.points:g} |"
+                 for ex in exercises]
+        return rows + [f"| | **total** | {cells} | **{auto_total:g}** |"]
+    rows = ["| # | exercise | graded parts | autograded | written | points |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {ex.number} | {ex.title} | {_parts(ex)} | {ex.auto_points:g} | "
+             f"{_or_dash(ex.written_points)} | {ex.points:g} |" for ex in exercises]
+    cells += f", {sum(len(ex.written) for ex in exercises)} written"
+    return rows + [f"| | **total** | {cells} | **{auto_total:g}** | **{written_total:g}** | "
+                   f"**{auto_total + written_total:g}** |"]
+
+
+def _parts(ex: Exercise) -> str:
+    parts = ", ".join(f"{p.name} ({p.points:g})" for p in ex.parts) \
+        if len(ex.parts) > 1 else "one" if ex.parts else ""
+    if ex.written:
+        parts += (" + " if parts else "") + (
+            "written answer" if len(ex.written) == 1 else f"{len(ex.written)} written answers")
+    return parts
+
+
+def _or_dash(value: float) -> str:
+    return f"{value:g}" if value else "-"
+
+
+def _sums(exercises: list[Exercise]) -> tuple[float, float]:
+    """(autograded points, written points) of some exercises."""
+    return (sum(ex.auto_points for ex in exercises),
+            sum(ex.written_points for ex in exercises))
 
 
 def _fix_heading(line: str, ex: Exercise) -> str:
@@ -203,13 +252,27 @@ def rewrite_notebook_source(text: str, exercises: list[Exercise]) -> str:
 
 
 def readme_table(assignments: dict[str, tuple[str, list[Exercise]]]) -> list[str]:
-    """The README's table: assignment, topic (the notebook's title), exercises, points."""
-    rows = ["| assignment | topic | graded exercises | graded cells | points |",
-            "| --- | --- | --- | --- | --- |"]
+    """The README's table: assignment, topic (the notebook's title), exercises, graded cells,
+    points; once the course has written answers, the points autograded and written apart,
+    then in all, and a total row."""
+    every = [ex for _, exercises in assignments.values() for ex in exercises]
+    if not any(ex.written for ex in every):
+        rows = ["| assignment | topic | graded exercises | graded cells | points |",
+                "| --- | --- | --- | --- | --- |"]
+        return rows + [f"| {name} | {topic} | {len(exercises)} | "
+                       f"{sum(len(ex.parts) for ex in exercises)} | "
+                       f"{sum(ex.points for ex in exercises):g} |"
+                       for name, (topic, exercises) in assignments.items()]
+    rows = ["| assignment | topic | graded exercises | graded cells | autograded | written "
+            "| points |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, (topic, exercises) in assignments.items():
+        auto, written = _sums(exercises)
         rows.append(f"| {name} | {topic} | {len(exercises)} | "
-                    f"{sum(len(ex.parts) for ex in exercises)} | "
-                    f"{sum(ex.points for ex in exercises):g} |")
+                    f"{sum(len(ex.parts) for ex in exercises)} | {auto:g} | "
+                    f"{_or_dash(written)} | {auto + written:g} |")
+    auto, written = _sums(every)
+    rows.append(f"| **total** | | {len(every)} | {sum(len(ex.parts) for ex in every)} | "
+                f"**{auto:g}** | **{written:g}** | **{auto + written:g}** |")
     return rows
 
 

@@ -14,6 +14,8 @@ What this module adds to nbgrader's feedback (see :func:`feedback_config`):
   service says that its page is the automatic grading of one submission, not the final grade).
 - :class:`OverrideNotes`: under each graded cell whose points the instructor set with
   ``override`` (:mod:`autograder.overrides`), the points and the reason.
+- written answers (:mod:`autograder.rubric`): the grader's rubric cells are left out, and an
+  answer not yet graded by hand says "graded by hand later".
 
 The grader's file paths never appear: outputs are reduced to one line per error and paths
 are cut to file names while grading (:mod:`autograder.execute`).
@@ -117,7 +119,10 @@ def feedback_config(cfg) -> None:
     cfg.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     from nbgrader.preprocessors import GetGrades
 
-    cfg.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, OfflineMath,
+    from .rubric import GraderCellsOut, WrittenPending
+
+    cfg.GenerateFeedback.preprocessors = [GraderCellsOut, GetGrades, WrittenPending,
+                                          CSSHTMLHeaderPreprocessor, OfflineMath,
                                           FeedbackNote, OverrideNotes]
 
 

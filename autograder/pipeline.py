@@ -5,7 +5,9 @@ instructor's gradebook. For every assignment in notebooks/ it builds, releases, 
 runs in one parallel batch: nbgrader validate on the source (must pass), validate --invert
 on the release (nothing may pass), and autograde of the three sample students (solution:
 full marks, blank: zero, buggy: each test cell its points minus what buggy.py says it
-loses, with the verdict buggy.py quotes).
+loses, with the verdict buggy.py quotes). Written answers are graded by hand, so they are
+out of those sums: the solution's and the buggy student's are left to grade by hand, the
+blank one's score 0 (:mod:`autograder.samples`).
 
 ``demo`` does the same steps on its own course folder (``demo-output/course`` by default),
 writes feedback and prints the gradebook.
@@ -35,6 +37,7 @@ from .samples import (
     expected_scores,
     load_buggy,
     write_samples,
+    written_points,
 )
 
 __all__ = ["AssignmentCheck", "prepare_assignments", "run_check", "run_demo"]
@@ -52,7 +55,8 @@ class AssignmentCheck:
     cells: dict[str, float] = field(default_factory=dict)
     says: dict[str, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
-    total: float | None = None
+    total: float | None = None  # every point, the written answers' too
+    written: float = 0.0  # the points of the written answers, graded by hand
 
 
 def prepare_assignments(
@@ -93,7 +97,8 @@ def prepare_assignments(
             chk.expected = expected_scores(course.source_dir / name, spec)
             chk.cells = expected_cell_scores(course.source_dir / name, spec)
             chk.says = {gid: bug.says for bug in spec.bugs for gid in bug.loses if bug.says}
-            chk.total = chk.expected["sample-solution"]
+            chk.written = written_points(course.source_dir / name)
+            chk.total = chk.expected["sample-solution"] + chk.written
         except ValueError as exc:
             chk.problems.append(f"samples: {exc}")
     say(f"prepared {len(checks)} assignment(s) in {course.course_dir}")
@@ -175,6 +180,11 @@ def _judge(checks: dict[str, AssignmentCheck], outcomes: list[Outcome],
         want = chk.expected.get(student)
         if want is not None and abs((o.score or 0.0) - want) > _TOL:
             chk.problems.append(f"{student}: scored {o.score:g}, expected {want:g}")
+        pending = student != "sample-blank" and chk.written > 0
+        if o.needs_manual_grade != pending:
+            chk.problems.append(
+                f"{student}: {'no' if pending else 'an'} answer left to grade by hand; "
+                f"expected {'the' if pending else 'none'} ({chk.written:g} written points)")
         if student == "sample-buggy" and chk.cells and course is not None:
             _check_cells(course, chk, o)
         top = o.max_score
@@ -192,6 +202,8 @@ def _score_cell(chk: AssignmentCheck, student: str) -> str:
                 return "FAILED"
             want = chk.expected.get(student)
             mark = "" if want is None or abs((o.score or 0) - want) <= _TOL else f" (want {want:g})"
+            if o.needs_manual_grade:
+                mark += f" + {chk.written:g} by hand"
             return f"{o.score:g}{mark}"
     return "-"
 
@@ -204,13 +216,21 @@ def _validate_cell(chk: AssignmentCheck, invert: bool) -> str:
     return "ok" if all(o.ok for o in found) else "FAILED"
 
 
+def _points_cell(chk: AssignmentCheck) -> str:
+    if chk.total is None:
+        return "-"
+    if not chk.written:
+        return f"{chk.total:g}"
+    return f"{chk.total - chk.written:g} auto + {chk.written:g} written"
+
+
 def check_table(checks: dict[str, AssignmentCheck]) -> str:
     rows = []
     for name, chk in checks.items():
         grade_secs = [o.seconds for o in chk.outcomes if o.task.kind is TaskKind.GRADE and o.ok]
         rows.append([
             name,
-            "-" if chk.total is None else f"{chk.total:g}",
+            _points_cell(chk),
             _validate_cell(chk, False),
             _validate_cell(chk, True),
             _score_cell(chk, "sample-solution"),
@@ -260,6 +280,10 @@ def run_check(
         say("")
         say(check_table(checks))
         failed = {n: c for n, c in checks.items() if c.problems}
+        written = [f"{n} {c.written:g} points" for n, c in checks.items() if c.written]
+        if written:
+            say(f"\nwritten answers, graded by hand (in formgrader), not by check: "
+                f"{', '.join(written)}; the solution's are left to grade by hand")
         for name, chk in failed.items():
             say(f"\n{name}: check failed")
             for problem in chk.problems:

@@ -5,6 +5,9 @@ it) and, with ``force``, deletes the old release folder. ``make lab`` lets a sel
 work in ``course/release``, so a plain release would wipe their answers. We record a hash
 of every notebook we release (``release/.autograder-release.json``); an assignment whose
 released notebooks were edited since is kept unless ``force`` is given.
+
+nbgrader's steps end with :class:`autograder.rubric.StripRubric`: the rubric of a written
+answer stays in the source (its model answer nbgrader's ClearSolutions already replaced).
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ def edited_release(course: Course, assignment: str) -> list[str]:
     return edited
 
 
+def _strip_rubrics(cfg) -> None:
+    """nbgrader's generate_assignment steps (the course's, else its defaults), then
+    StripRubric."""
+    from nbgrader.converters import GenerateAssignment
+
+    from .rubric import StripRubric
+
+    if "preprocessors" in cfg.GenerateAssignment:
+        steps = list(cfg.GenerateAssignment.preprocessors)
+    else:
+        steps = GenerateAssignment.class_traits()["preprocessors"].default()
+    cfg.GenerateAssignment.preprocessors = [p for p in steps if p is not StripRubric] + \
+        [StripRubric]
+
+
 def release(course: Course, assignments: list[str] | None = None, force: bool = False):
     """Generate the student version of each assignment; return [(assignment, what happened)].
 
@@ -60,6 +78,7 @@ def release(course: Course, assignments: list[str] | None = None, force: bool = 
     wanted = pick_assignments(assignments, course.source_assignments(), "source notebooks",
                               course.source_dir, fix="python -m autograder build")
     api = course.api()
+    _strip_rubrics(api.config)
     manifest = _manifest(course)
     done = []
     for assignment in wanted:

@@ -21,6 +21,10 @@ typical mistakes of the assignment::
 ``loses`` scores its points minus the loss and every other test cell full marks; that each
 losing cell's verdict contains ``says``; and, before grading, that a bug loses points only in
 the exercise(s) of its own answer cells: one mistake costs points once.
+
+A written answer (:mod:`autograder.rubric`) is graded by hand, never by ``check``: the
+solution and the buggy student hand in the model answer, which nbgrader leaves to grade by
+hand (it scores nothing until then); the blank one's is unchanged, which nbgrader scores 0.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "load_buggy",
     "solution_source",
     "write_samples",
+    "written_points",
 ]
 
 SAMPLE_STUDENTS = ("sample-solution", "sample-blank", "sample-buggy")
@@ -158,11 +163,14 @@ def _answer_cells(nb) -> dict[str, object]:
     return out
 
 
-def _total_points(nb) -> float:
+def _total_points(nb, written: bool = False) -> float:
+    """The points of the autograded cells (``written``: of the written answers)."""
+    from .rubric import is_written
+
     total = 0.0
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
+        if meta.get("grade") and is_written(cell) == written:
             total += float(meta.get("points", 0) or 0)
     return total
 
@@ -186,8 +194,14 @@ def expected_cell_scores(source_dir: Path, buggy: BuggySpec) -> dict[str, float]
     return {gid: p - buggy.loses.get(gid, 0.0) for gid, p in points.items()}
 
 
+def written_points(source_dir: Path) -> float:
+    """The points of an assignment's written answers, graded by hand."""
+    return sum(_total_points(nb, written=True) for nb in _source_notebooks(source_dir))
+
+
 def expected_scores(source_dir: Path, buggy: BuggySpec) -> dict[str, float]:
-    """Score each sample student must get: total, zero, total minus the bugs' losses."""
+    """Score each sample student must get before grading by hand: the autograded total,
+    zero, the autograded total minus the bugs' losses."""
     total = sum(_total_points(nb) for nb in _source_notebooks(source_dir))
     return {
         "sample-solution": total,

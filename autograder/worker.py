@@ -15,7 +15,9 @@ memory blow-up here costs one task, never the batch. The record's
   and the seeds it used through a file of :class:`~autograder.records.JudgeEvent` lines.
   When the task carries a staged submission from the pre-grade scan (:mod:`autograder.scan`),
   nbgrader reads that repaired copy instead of ``submitted/``, and the test cells the scan
-  named score 0. The gradebook is written here, by nbgrader, never from inside the kernel;
+  named score 0. The gradebook is written here, by nbgrader, never from inside the kernel.
+  Last, :class:`autograder.rubric.GraderRubric` puts each written answer's rubric, from the
+  source notebook, under the answer for the grader in formgrader;
 - ``validate``: nbgrader's Validator on one notebook (``invert``: no test may pass).
 """
 
@@ -104,6 +106,7 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
     from .course import apply_grading_environment
     from .execute import JudgedExecute
     from .judge.seeds import read_seeds
+    from .rubric import GraderRubric
     from .sandbox import kernel_plan
 
     task, config = record.task, record.config
@@ -116,7 +119,10 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
         steps = list(cfg.Autograde.autograde_preprocessors)
     else:
         steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    cfg.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p for p in steps]
+    cfg.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
+                                             for p in steps if p is not GraderRubric] + \
+        [GraderRubric]
+    cfg.GraderRubric.source_dir = str(course.source_dir)
     coursedir = CourseDirectory(config=cfg)
     run_dir = kernel_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from autograder.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+WRITTEN_NOTEBOOKS = ROOT / "tests" / "fixtures" / "written"  # a written answer graded by hand
 HEADER = """# ---
 # jupyter:
 #   jupytext:
@@ -38,7 +39,7 @@ MARKERS = (
 
 def _sources() -> list[Path]:
     found = []
-    for folder in (FIXTURE_NOTEBOOKS, ROOT / "notebooks"):
+    for folder in (FIXTURE_NOTEBOOKS, WRITTEN_NOTEBOOKS, ROOT / "notebooks"):
         for paths in notebook_sources(folder).values():
             found += paths
     return found
@@ -47,13 +48,13 @@ def _sources() -> list[Path]:
 SOURCES = _sources()
 
 
-def _header_metadata(text: str) -> list[dict]:
-    """The nbgrader JSON of every '# %% nbgrader={...}' header, in order."""
+def _header_metadata(text: str, key: str = "nbgrader") -> list:
+    """The JSON of ``key`` in every '# %% nbgrader={...} [rubric=[...]]' header, in order."""
     out = []
     for line in text.splitlines():
-        match = re.match(r"^# %%.*\bnbgrader=(\{.*\})\s*$", line)
+        match = re.match(r"^# %%.*?\bnbgrader=(\{.*?\})(?: rubric=(\[.*\]))?\s*$", line)
         if match:
-            out.append(json.loads(match.group(1)))
+            out.append(json.loads(match.group(1 if key == "nbgrader" else 2) or "null"))
     return out
 
 
@@ -67,6 +68,8 @@ def test_round_trip_keeps_nbgrader_metadata_and_markers(py_path):
     nbformat.validate(nb)
     built_meta = [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
     assert built_meta == _header_metadata(text)
+    rubrics = [c.metadata.get("rubric") for c in nb.cells if "nbgrader" in c.metadata]
+    assert rubrics == _header_metadata(text, "rubric")
     joined = "\n".join(c.source for c in nb.cells)
     for marker in MARKERS:
         want = 0 if "HIDDEN" in marker else text.count(marker)
@@ -74,9 +77,9 @@ def test_round_trip_keeps_nbgrader_metadata_and_markers(py_path):
     # ...and back: ipynb -> percent text -> notebook gives the same cells
     again = jupytext.reads(jupytext.writes(nb, fmt="py:percent"), fmt="py:percent")
     assert [c.source for c in again.cells] == [c.source for c in nb.cells]
-    assert [c.metadata.get("nbgrader") for c in again.cells] == [
-        c.metadata.get("nbgrader") for c in nb.cells
-    ]
+    for key in ("nbgrader", "rubric"):
+        assert [c.metadata.get(key) for c in again.cells] == [c.metadata.get(key)
+                                                              for c in nb.cells]
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id:
@@ -134,6 +137,61 @@ def _answer(grade_id: str) -> str:
         '"schema_version": 3, "solution": true, "task": false}\n'
     )
 
+
+def _written(points, rubric: str | None, kind: str = "[markdown] ") -> str:
+    header = ('# %% ' + kind + 'nbgrader={"grade": true, "grade_id": "x-why-answer", '
+              '"locked": false, "points": ' + str(points) + ', "schema_version": 3, '
+              '"solution": true, "task": false}')
+    return header + (f" rubric={rubric}" if rubric else "") + "\n# A model answer.\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_written(2, None),
+         "cell 0 (x-why-answer): a written answer needs a rubric in its cell metadata"),
+        (_written(2, '[{"points": 1, "criterion": "names the axis"}]'),
+         "the rubric's points must sum to the cell's 2 points (got 1)"),
+        (_written(2, '[{"points": 2, "criterion": ""}]'), "must be a non-empty list of"),
+        (_written(2, '{"points": 2}'), "must be a non-empty list of"),
+        (_written(0, '[{"points": 1, "criterion": "c"}]'), "needs nbgrader points > 0 (got 0)"),
+        ('# %% [markdown] rubric=[{"points": 1, "criterion": "c"}]\n# text\n',
+         "a rubric belongs on a written answer"),
+    ],
+)
+def test_build_rejects_a_written_answer_without_a_sound_rubric(tmp_path, body, message):
+    """A written answer needs a rubric whose points sum to the cell's; no other cell has one.
+    The error names the file, the cell, what must hold and what was got."""
+    path = tmp_path / "x1" / "x1.py"
+    path.parent.mkdir()
+    path.write_text(HEADER + "\n" + body)
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        build_notebook(path)
+    assert str(path) in str(info.value)
+
+
+def test_release_holds_neither_rubric_nor_model_answer(tmp_path):
+    """The released written answer is nbgrader's stub: no rubric key, no criterion, no line
+    of the model answer; the source notebook keeps all three."""
+    from autograder.course import Course
+    from autograder.release import release
+
+    [path] = [p for paths in notebook_sources(WRITTEN_NOTEBOOKS).values() for p in paths]
+    course = Course.create(tmp_path / "course", WRITTEN_NOTEBOOKS)
+    build(WRITTEN_NOTEBOOKS, course.source_dir)
+    assert release(course) == [("f2_written", "released")]
+    source = nbformat.read(course.source_dir / "f2_written" / path.name.replace(".py", ".ipynb"),
+                           as_version=4)
+    [answer] = [c for c in source.cells if "rubric" in c.metadata]
+    secrets = [item["criterion"] for item in answer.metadata["rubric"]]
+    secrets += [line for line in answer.source.splitlines() if line.strip()]
+    released = (course.release_dir / "f2_written" / "f2_written.ipynb").read_text()
+    assert '"rubric"' not in released
+    assert [s for s in secrets if s in released] == []
+    [stub] = [c for c in nbformat.reads(released, as_version=4).cells
+              if c.id == answer.id]
+    assert stub.source == "YOUR ANSWER HERE"
+    assert stub.metadata["nbgrader"]["points"] == answer.metadata["nbgrader"]["points"]
 
 
 @pytest.mark.parametrize(
