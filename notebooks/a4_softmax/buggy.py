@@ -1,16 +1,22 @@
-"""A sample submission for assignment 4 with four typical mistakes, one per exercise.
+"""A sample submission for assignment 4 with typical mistakes, at least one per exercise 1-8.
 
 1. Exercise 1: a naive softmax, ``exp(z) / sum(exp(z))`` without subtracting the row
    maximum, and ``log_softmax`` as ``log(softmax(z))``. Logits of 1e5 overflow, so the
-   "large logits" part loses its 2 points. Exercises 2, 3, 5 and 6 call these functions on
+   "large logits" part loses its 2 points. Exercises 2, 3, 6 and 7 call these functions on
    logits of 1e5 too; they lose nothing, because their hidden tests stand in for softmax and
    log_softmax (and their visible tests use reference versions while exercise 1 fails).
-2. Exercise 5: ``batched_cross_entropy`` returns the gradient of the summed loss, P - Y
+2. Exercise 2: the softmax Jacobian with ``p * p`` (a vector, broadcast along the rows)
+   where the outer product ``p p`` belongs (2 points).
+3. Exercise 4: the limit of the gradient with its sign flipped, ``e_y - p`` (1 point), and
+   the choice "the cross-entropy bypasses the softmax" (1 point).
+4. Exercise 5: ``dW`` in the notes' column layout, ``np.outer(dz, x)`` of shape (k, d),
+   where the course's ``W`` has shape (d, k) (3 points).
+5. Exercise 6: ``batched_cross_entropy`` returns the gradient of the summed loss, P - Y
    instead of (P - Y) / N (2 points).
-3. Exercise 6: the same slip inside ``SoftmaxCrossEntropy``, which saves P - Y for its
-   backward (3 points). Exercise 7 still earns its points: the training test finds that the
+6. Exercise 7: the same slip inside ``SoftmaxCrossEntropy``, which saves P - Y for its
+   backward (3 points). Exercise 8 still earns its points: the training test finds that the
    op disagrees with the engine and trains with the engine's cross-entropy in its place.
-4. Exercise 7: ``train_classifier`` computes the loss with ``mg.functional.cross_entropy``
+7. Exercise 8: ``train_classifier`` computes the loss with ``mg.functional.cross_entropy``
    instead of the student's own op, which the exercise asks for; it trains well, but the
    call count gives it away (4 points).
 """
@@ -33,6 +39,52 @@ def log_softmax(z):
         },
         "loses": {"a4-softmax-stable": 2.0},
         "says": "subtract the row maximum before exp",
+    },
+    {
+        "mistake": "softmax_jacobian subtracts p * p, a vector, where the outer product of p "
+                   "with itself belongs",
+        "cells": {
+            "a4-softmax-jacobian": '''def softmax_jacobian(z):
+    """Jacobian of the softmax at ``z``."""
+    p = softmax(z)
+    return np.diag(p) - p * p
+''',
+        },
+        "loses": {"a4-softmax-jacobian-test": 2.0},
+        "says": "wrong values",
+    },
+    {
+        "mistake": "the limit of the gradient with its sign flipped: e_y - p, the gradient of "
+                   "log p_y rather than of the loss",
+        "cells": {
+            "a4-confident-mistake": '''confident_mistake_limit = np.array([1.0, 0.0, -1.0])
+''',
+        },
+        "loses": {"a4-confident-mistake-test": 1.0},
+        "says": "The sign is flipped: dL/dz = p - e_y",
+    },
+    {
+        "mistake": "the choice that the cross-entropy's gradient bypasses the softmax's Jacobian",
+        "cells": {
+            "a4-saturation-reason": '''saturation_reason = "d"
+''',
+        },
+        "loses": {"a4-saturation-reason-test": 1.0},
+        "says": "saturation_reason: 'd' does not explain it",
+    },
+    {
+        "mistake": "linear_softmax_backward returns dW in the notes' column layout, "
+                   "outer(dz, x) of shape (k, d), not shaped like the course's W (d, k)",
+        "cells": {
+            "a4-linear-softmax-backward": '''def linear_softmax_backward(W, b, x, y):
+    """Gradients of L = -log softmax(x @ W + b)[y] for one example."""
+    z = x @ W + b
+    _, dz = cross_entropy_single(z, y)
+    return np.outer(dz, x), dz, W @ dz
+''',
+        },
+        "loses": {"a4-linear-softmax-backward-test": 3.0},
+        "says": "dW must have W's shape (d, k) = (2, 3), got (3, 2)",
     },
     {
         "mistake": "batched_cross_entropy forgets the 1/N of the mean in its gradient",
@@ -102,7 +154,7 @@ def log_softmax(z):
 ''',
         },
         "loses": {"a4-train-test": 4.0},
-        "says": "must compute the loss with your SoftmaxCrossEntropy.apply, as exercise 7 asks, "
+        "says": "must compute the loss with your SoftmaxCrossEntropy.apply, as exercise 8 asks, "
                 "not with mg.functional.cross_entropy",
     },
 ]
