@@ -1,38 +1,97 @@
 """Sample submission with typical mistakes for assignment 1 (scalar computational graphs).
 
-Each mistake sits in a different exercise and costs points in that exercise only:
+Each mistake sits in one exercise (or one part) and costs points there only:
 
-1. exercise 2, mlp_loss_forward_backward: no gate on the hidden ReLU's gradient;
-2. exercise 4, chain_derivative: the chain rule copied into code, O(k^2) calls (the method
+1. exercise 1, numerical_gradient: the one-sided difference (f(x + h) - f(x)) / h;
+2. exercise 1, relative_error: divides by |analytic| only, so an analytic 0 gives inf;
+3. exercise 1, the kink: the slope right of the kink with the wrong sign;
+4. exercise 3, mlp_loss_forward_backward: no gate on the hidden ReLU's gradient;
+5. exercise 5, chain_derivative: the chain rule copied into code, O(k^2) calls (the method
    check fails, the values are right);
-3. exercise 5, Node.__mul__: the closure assigns with = instead of adding with +=; only the
-   multiplication part loses its point, and exercise 6 builds its graphs without Node's
+6. exercise 6, Node.__mul__: the closure assigns with = instead of adding with +=; only the
+   multiplication part loses its point, and exercise 7 builds its graphs without Node's
    arithmetic;
-4. exercise 6, topological_order: recursive, so a deep chain hits the recursion limit; the
+7. exercise 7, topological_order: recursive, so a deep chain hits the recursion limit; the
    backpropagate part, judged with a correct order standing in, keeps its point;
-5. exercise 7, Dual.__truediv__: the quotient rule with the wrong sign; the forward_partials
-   part, tested with the operations Dual is given, keeps its points.
+8. exercise 8, Dual.__truediv__: the quotient rule with the wrong sign; the forward_partials
+   part, tested with the operations Dual is given, keeps its points;
+9. exercise 9: the forward and reverse pass counts swapped.
 """
 
 BUGS = [
     {
-        "mistake": 'mlp_loss_forward_backward passes the gradient through the hidden ReLU without its gate: z1_bar = h_bar instead of (1 if z1 > 0 else 0) * h_bar, so w1 and b1 get a gradient where the hidden unit is off.',
+        "mistake": "numerical_gradient uses the one-sided difference (f(x + h) - f(x)) / h instead of the central one, so its error is of order h instead of h**2.",
+        "cells": {
+            'a1-numerical-gradient': '''def numerical_gradient(f, inputs, h=1e-5):
+    """Central differences of f(*inputs.values()) in every entry of every input, by name."""
+    values = {name: np.array(value) for name, value in inputs.items()}
+    grads = {}
+    for name, x in values.items():
+        grad = np.zeros(x.shape)
+        base = f(*values.values())
+        for index in np.ndindex(x.shape):
+            old = x[index]
+            x[index] = old + h
+            up = f(*values.values())
+            x[index] = old
+            grad[index] = (up - base) / h
+        grads[name] = grad
+    return grads''',
+        },
+        "loses": {'a1-numerical-gradient-test': 2},
+        "says": 'use the central difference (f(x + h) - f(x - h)) / (2h)',
+    },
+    {
+        "mistake": "relative_error divides by |analytic| alone, so an entry whose analytic value is 0 gives inf (or nan) instead of 1.",
+        "cells": {
+            'a1-relative-error': '''def relative_error(analytic, numerical):
+    """max over entries of |a - n| / max(|a|, |n|), an entry that is 0 in both counting 0."""
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numerical, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        errors = np.abs(a - n) / np.abs(a)
+    return float(np.nan_to_num(errors, nan=0.0).max())''',
+        },
+        "loses": {'a1-relative-error-test': 1},
+        "says": 'relative_error(0.0, 2.5 (an analytic 0 against a nonzero slope))',
+    },
+    {
+        "mistake": "The slope right of g's kink is taken as +6 (the sign of r = 3x - y at y = 1 forgotten), and so the central difference as +3.",
+        "cells": {
+            'a1-kink-prediction': '''kink_left_slope = 0.0
+kink_right_slope = 6.0
+kink_central_difference = 3.0''',
+        },
+        "loses": {'a1-kink-prediction-test': 1},
+        "says": 'kink_right_slope (right of x = 0',
+    },
+    {
+        "mistake": "The pass counts are swapped: one forward pass per output and one backward sweep per input.",
+        "cells": {
+            'a1-passes-answer': '''jacobian_forward_passes = 10
+jacobian_reverse_sweeps = 1000''',
+        },
+        "loses": {'a1-passes-answer-test': 2},
+        "says": 'the two are swapped',
+    },
+    {
+        "mistake": 'mlp_loss_forward_backward passes the gradient through the hidden ReLU without its gate: z1_bar = o1_bar instead of (1 if z1 > 0 else 0) * o1_bar, so w1 and b1 get a gradient where the hidden unit is off.',
         "cells": {
             'a1-mlp-by-hand': '''def mlp_loss_forward_backward(x, y, w1, b1, w2, b2):
     """L_MLP and its partials in the parameters, as (L, dL/dw1, dL/db1, dL/dw2, dL/db2)."""
     z1 = w1 * x + b1
-    h = max(z1, 0.0)
-    z2 = w2 * h + b2
-    o = max(z2, 0.0)
-    r = o - y
+    o1 = max(z1, 0.0)
+    z2 = w2 * o1 + b2
+    o2 = max(z2, 0.0)
+    r = o2 - y
     loss = r**2
     r_bar = 2.0 * r
-    o_bar = r_bar
-    z2_bar = (1.0 if z2 > 0 else 0.0) * o_bar
-    w2_bar = h * z2_bar
+    o2_bar = r_bar
+    z2_bar = (1.0 if z2 > 0 else 0.0) * o2_bar
+    w2_bar = o1 * z2_bar
     b2_bar = z2_bar
-    h_bar = w2 * z2_bar
-    z1_bar = h_bar
+    o1_bar = w2 * z2_bar
+    z1_bar = o1_bar
     w1_bar = x * z1_bar
     b1_bar = z1_bar
     return loss, w1_bar, b1_bar, w2_bar, b2_bar''',
@@ -65,10 +124,10 @@ BUGS = [
             'a1-node-local-derivatives': '''class Node:
     """A scalar in a computational graph: value, gradient, and how to pass gradients back."""
 
-    def __init__(self, data, children=(), op=""):
+    def __init__(self, data, inputs=(), op=""):
         self.data = float(data)
         self.grad = 0.0
-        self._prev = tuple(children)
+        self._prev = tuple(inputs)
         self._op = op
         self._backward = lambda: None  # a leaf has nothing to pass back
 

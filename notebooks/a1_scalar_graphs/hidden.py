@@ -7,7 +7,7 @@ It never enters the notebook, the release or the student's kernel.
 
 
 def closure_check():
-    """check(expression, point, local, start=0.5, upstream=2.0) for the parts of exercise 5:
+    """check(expression, point, local, start=0.5, upstream=2.0) for the parts of exercise 6:
     one operation on the student's Node, its closure run once (the fixture, kept in the
     kernel, only calls it); each input must end at start + upstream * local."""
     closure = student.kernel('''
