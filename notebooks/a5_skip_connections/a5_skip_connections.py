@@ -17,13 +17,17 @@
 # Real networks are not chains.
 # A skip connection sends its input both into a layer and around it.
 # A shared weight enters the computation in two places.
-# A program with branches computes one value and hands it to two consumers.
+# A program whose value is used twice *fans out*: one node feeds two consumers.
 #
 # One rule covers all three cases.
 # Backpropagation visits the nodes in reverse topological order;
 # each node adds up the messages it receives from the nodes that consumed its value,
 # and then sends one message to each of its own inputs.
 # Nothing else changes.
+#
+# We then ask why a deep plain network fails to train where a residual one succeeds,
+# predict how fast its gradient shrinks, and measure it;
+# and we end with a program whose graph depends on its input.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
 # | # | exercise | graded parts | points |
@@ -35,7 +39,10 @@
 # | 5 | the per-sample training loop | one | 2 |
 # | 6 | a residual block as a module | one | 2 |
 # | 7 | per-layer gradient norms | one | 2 |
-# | | **total** | 7 graded cells | **16** |
+# | 8 | predict the per-layer factor | one | 2 |
+# | 9 | measure the per-layer factor | one | 1 |
+# | 10 | a loop that decides when to stop | one | 2 |
+# | | **total** | 10 graded cells | **21** |
 # <!-- end of points table -->
 #
 # Exercises 1, 2 and 3 ask for gradients by hand, with numpy.
@@ -43,11 +50,16 @@
 # so a solution that calls `.backward()` there earns no points;
 # their visible tests switch it off too, so you meet the same error here first.
 # Their gradients keep the dtype of the inputs: float32 in, float32 out.
-# In exercises 4 to 7 we use the engine.
+# From exercise 4 on we use the engine.
 #
 # Every exercise has a cell of visible tests right below it.
 # When a gradient is wrong, the checker says which input and which entry are off,
 # and what the likely mistake is.
+#
+# Notation is that of the [notation sheet](../a2_vectorized/a2_vectorized.ipynb#Notation):
+# vectors are rows, a layer computes `x @ W + b` with `W` of shape (inputs, outputs),
+# as `mg.nn.Linear` stores it,
+# and $\bar v = \partial L / \partial v$ has the shape of $v$.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import traceback
@@ -95,36 +107,41 @@ def attempt(what, answer, *args, **kwargs):
 #
 # Write the computation as a graph whose nodes are values and whose edges say
 # "this value was computed from that one".
-# Call the values a node was computed from its *parents*,
-# and the values computed from it its *children*.
+# Call the values a node was computed from its *inputs*,
+# and the nodes computed from it its *consumers*.
 # For a scalar loss $L$ write $\bar v = \partial L / \partial v$ for the error signal of node $v$.
 #
-# The multivariable chain rule says that $L$ depends on $v$ only through $v$'s children, so
+# The multivariable chain rule says that $L$ depends on $v$ only through $v$'s consumers, so
 #
 # $$
-# \bar v = \sum_{c \in \mathrm{children}(v)}
-#   \left(\frac{\partial c}{\partial v}\right)^{\!\top} \bar c .
+# \bar v = \sum_{c \in \mathrm{consumers}(v)} \bar c\, \frac{\partial c}{\partial v} ,
 # $$
 #
+# a row vector times a Jacobian, one term per consumer.
 # Read the right-hand side as a conversation.
-# Each child $c$ knows its own error signal $\bar c$
+# Each consumer $c$ knows its own error signal $\bar c$
 # and its local Jacobian $\partial c / \partial v$,
-# so it can compute the term $(\partial c / \partial v)^\top \bar c$ and *send* it to $v$.
+# so it can compute the term $\bar c\, \partial c / \partial v$ and *send* it to $v$.
 # Node $v$ does not need to know anything else about the graph:
-# it waits until all its children have reported, adds the messages, and has $\bar v$.
-# Then it plays the child's role for its own parents.
+# it waits until all its consumers have reported, adds the messages, and has $\bar v$.
+# Then it plays the consumer's role for its own inputs.
 #
 # Three consequences matter for this assignment.
 #
 # * Order. A node may only send once all its messages have arrived,
 #   so we visit nodes in reverse topological order.
-# * Fan-out means addition. A value with two children receives two messages and sums them.
-#   That is the whole story for skip connections, shared weights and branching programs.
+# * Fan-out means addition. A value with two consumers receives two messages and sums them.
+#   That is the whole story for skip connections, shared weights and values used twice.
 # * Locality. Each kind of node only needs its own transfer rule:
-#   a linear map $W$ sends $W^\top \bar c$, an elementwise map $g$ sends $g'(v) \odot \bar c$,
+#   $c = v W$ sends $\bar c\, W^\top$, an elementwise map $c = g(v)$ sends $\bar c \odot g'(v)$,
 #   a sum sends $\bar c$ to every input.
 #
-# The picture below is a minigrad graph for $y = W_2\,\mathrm{relu}(W_1 x) + x$
+# The lecture notes (Pingali) use column vectors: they write $W x$
+# and the transfer rule $v_\text{in} = J_f\, v_\text{out}$ with $J_f = W^\top$ for a linear map.
+# Their $W$ is the transpose of ours and their $J_f$ is our Jacobian transposed;
+# the messages are the same numbers.
+#
+# The picture below is a minigrad graph for $y = \mathrm{relu}(x W_1) W_2 + x$
 # followed by $L = \sum_i y_i^2$,
 # drawn after `backward()`, so every node shows its value and the error signal it collected.
 # Follow the input $x$: it has two outgoing edges,
@@ -138,12 +155,12 @@ rng_demo = np.random.default_rng(0)
 x_demo = mg.Tensor(rng_demo.normal(size=2), requires_grad=True, name="x")
 W1_demo = mg.Tensor(rng_demo.normal(size=(2, 2)), requires_grad=True, name="W1")
 W2_demo = mg.Tensor(rng_demo.normal(size=(2, 2)), requires_grad=True, name="W2")
-z_demo = W1_demo @ x_demo
+z_demo = x_demo @ W1_demo
 a_demo = z_demo.relu()
-u_demo = W2_demo @ a_demo
+u_demo = a_demo @ W2_demo
 y_demo = u_demo + x_demo
 loss_demo = (y_demo * y_demo).sum()
-for t, label in [(z_demo, "z"), (a_demo, "a"), (u_demo, "W2 a"), (y_demo, "y"), (loss_demo, "L")]:
+for t, label in [(z_demo, "z"), (a_demo, "a"), (u_demo, "a W2"), (y_demo, "y"), (loss_demo, "L")]:
     t.name = label  # labels for the drawing
 loss_demo.backward()
 mg.viz.draw_graph(loss_demo, rankdir="TB")
@@ -165,65 +182,56 @@ print("message that came through the two layers:       ", x_demo.grad - y_demo.g
 #
 # The block we study is
 #
-# $$z = W_1 x, \qquad a = \mathrm{relu}(z), \qquad y = W_2 a + x ,$$
+# $$z = x W_1, \qquad a = \mathrm{relu}(z), \qquad y = a W_2 + x ,$$
 #
-# with $x \in \mathbb{R}^d$, $W_1 \in \mathbb{R}^{h \times d}$
-# and $W_2 \in \mathbb{R}^{d \times h}$.
-# The last line is the skip connection: $x$ is added to the output unchanged.
-# We get the error signal $\delta = \bar y$ from whatever comes after the block.
-#
-# Walking backwards:
-#
-# * $y = W_2 a + x$ is a sum of two terms, so both receive $\delta$ unchanged.
-#   The term $W_2 a$ is linear in $W_2$ and in $a$:
-#   $\bar W_2 = \delta\, a^\top$ (an outer product) and $\bar a = W_2^\top \delta$.
-# * The relu is elementwise.
-#   Let $R$ be the diagonal matrix with $R_{ii} = 1$ where $z_i > 0$ and $0$ elsewhere.
-#   Then $\bar z = R\, \bar a = R\, W_2^\top \delta$.
-# * $z = W_1 x$ gives $\bar W_1 = \bar z\, x^\top$ and a message $W_1^\top \bar z$ for $x$.
-# * $x$ has two children, the product $W_1 x$ and the final sum. It adds both messages:
-#
-# $$\bar x = W_1^\top R\, W_2^\top \delta + \delta .$$
-#
-# Without the skip connection only the first term would remain.
-# The second term is the reason skip connections help deep networks:
-# whatever happens inside the block, $\delta$ reaches $x$ untouched.
-#
-# The forward pass, written out, is below.
-# In code we never build $R$ as a matrix:
-# multiplying by a diagonal matrix is an elementwise product with its diagonal.
+# with a row $x \in \mathbb{R}^{1 \times d}$, $W_1 \in \mathbb{R}^{d \times h}$
+# and $W_2 \in \mathbb{R}^{h \times d}$.
+# These are the shapes `mg.nn.Linear` uses, so in section 5 the block's `fc1.W` is this $W_1$
+# and `fc2.W` is this $W_2$ (without the biases).
+# The last term is the skip connection: $x$ is added to the output unchanged.
+# We get the error signal $\delta = \bar y$ (shape $1 \times d$) from whatever comes after the block.
+# In code, $x$ and $\delta$ are 1-d arrays of length $d$, and `x @ W1` is the same product.
 
 # %%
 def skip_block_forward(x, W1, W2):
-    """y = W2 relu(W1 x) + x for a single vector x."""
-    return W2 @ np.maximum(W1 @ x, 0.0) + x
+    """y = relu(x W1) W2 + x for a single row vector x."""
+    return np.maximum(x @ W1, 0.0) @ W2 + x
 
 
 # %% [markdown]
 # ### Exercise 1 (3 points): the gradient of the skip block
 #
-# Write `skip_block_backward(x, W1, W2, delta)`.
-# It gets the inputs of the block
+# Derive $\bar x$, $\bar W_1$ and $\bar W_2$ from the forward pass above,
+# walking backwards from $y$ with the three transfer rules of section 1,
+# then write `skip_block_backward(x, W1, W2, delta)`.
+# Write each product with its shapes first:
+# $\bar W_1$ must come out $d \times h$ and $\bar W_2$ must come out $h \times d$.
+# Mind which nodes have two consumers.
+# Never build the relu's Jacobian as a matrix:
+# it is diagonal, so multiplying by it is an elementwise product.
+#
+# The function gets the inputs of the block
 # and the upstream error signal $\delta = \partial L / \partial y$ (shape `(d,)`),
 # and returns the tuple `(dx, dW1, dW2)`
 # of $\partial L / \partial x$, $\partial L / \partial W_1$ and $\partial L / \partial W_2$,
 # each with the shape and dtype of the matching input.
 # Use numpy only: the tests and the grader switch minigrad's autograd off for this exercise.
+# The worked derivation is below the test cell; try it first.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-skip-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def skip_block_backward(x, W1, W2, delta):
-    """Gradients of y = W2 relu(W1 x) + x given delta = dL/dy.
+    """Gradients of y = relu(x W1) W2 + x given delta = dL/dy.
 
-    x: (d,), W1: (h, d), W2: (d, h), delta: (d,).
+    x: (d,), W1: (d, h), W2: (h, d), delta: (d,).
     Returns (dx, dW1, dW2) with the shapes of x, W1, W2.
     """
     ### BEGIN SOLUTION
-    z = W1 @ x
+    z = x @ W1
     a = np.maximum(z, 0)
-    dW2 = np.outer(delta, a)
-    dz = (W2.T @ delta) * (z > 0)
-    dW1 = np.outer(dz, x)
-    dx = W1.T @ dz + delta
+    dW2 = np.outer(a, delta)
+    dz = (delta @ W2.T) * (z > 0)
+    dW1 = np.outer(x, dz)
+    dx = dz @ W1.T + delta
     return dx, dW1, dW2
     ### END SOLUTION
 
@@ -233,8 +241,8 @@ def skip_block_backward(x, W1, W2, delta):
 # with their inputs' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(5)
 x = rng.normal(size=4)
-W1 = rng.normal(size=(6, 4))
-W2 = rng.normal(size=(4, 6))
+W1 = rng.normal(size=(4, 6))
+W2 = rng.normal(size=(6, 4))
 names = ("dx", "dW1", "dW2")
 call = "skip_block_backward with d = 4, h = 6"
 
@@ -267,26 +275,26 @@ print("skip_block_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
 def skip_forward(x, W1, W2):
-    return W2 @ np.maximum(W1 @ x, 0.0) + x
+    return np.maximum(x @ W1, 0.0) @ W2 + x
 
 
 names = ("dx", "dW1", "dW2")
 with student.autograd_off():
     x = np.array([1.0, -2.0, 0.5])
-    W1 = np.array([[1.0, 0.5, 2.0], [-1.0, -1.0, 0.0], [0.5, 0.0, -3.0]])
-    W2 = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [0.5, 1.0, -1.0]])
+    W1 = np.array([[1.0, -1.0, 0.5], [0.5, -1.0, 0.0], [2.0, 0.0, -3.0]])
+    W2 = np.array([[1.0, 0.0, 0.5], [-1.0, 2.0, 1.0], [2.0, 1.0, -1.0]])
     delta = np.array([1.0, 0.5, -1.0])
     call = "skip_block_backward at x = [1, -2, 0.5], delta = [1, 0.5, -1] with 3x3 weights"
     dx, dW1, dW2 = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
     for name, got in zip(names, (dx, dW1, dW2)):
         expect_shape(got, (3,) if name == "dx" else (3, 3), f"{call}: {name}")
     want_dx = np.array([2.5, 1.75, 0.0])
-    hint = (": that is W1^T dz alone, add delta for the skip path"
+    hint = (": that is dz W1^T alone, add delta for the skip path"
             if np.allclose(dx, want_dx - delta, rtol=0, atol=1e-9) else "")
     assert np.allclose(dx, want_dx, rtol=0, atol=1e-12), (
         f"{call}: dx must be [2.5, 1.75, 0], got {show(dx)}{hint}")
-    want_dW1 = np.array([[0.5, -1.0, 0.25], [-1.0, 2.0, -0.5], [0.0, 0.0, 0.0]])
-    want_dW2 = np.array([[1.0, 1.0, 0.0], [0.5, 0.5, 0.0], [-1.0, -1.0, 0.0]])
+    want_dW1 = np.array([[0.5, -1.0, 0.0], [-1.0, 2.0, 0.0], [0.25, -0.5, 0.0]])
+    want_dW2 = np.array([[1.0, 0.5, -1.0], [1.0, 0.5, -1.0], [0.0, 0.0, 0.0]])
     for name, got, want in (("dW1", dW1, want_dW1), ("dW2", dW2, want_dW2)):
         assert np.allclose(got, want, rtol=0, atol=1e-12), (
             f"{call}: {name} must be {want.tolist()}, got {show(got)} ({worst(got, want)})")
@@ -295,10 +303,10 @@ with student.autograd_off():
     for d, h, dt in [(5, 7, np.float64), (8, 3, np.float64), (4, 6, np.float32)]:
         while True:  # keep every pre-activation away from relu's kink at 0
             x = rng.normal(size=d).astype(dt)
-            W1 = rng.normal(size=(h, d)).astype(dt)
-            if np.min(np.abs(W1 @ x)) > 0.1:
+            W1 = rng.normal(size=(d, h)).astype(dt)
+            if np.min(np.abs(x @ W1)) > 0.1:
                 break
-        W2 = rng.normal(size=(d, h)).astype(dt)
+        W2 = rng.normal(size=(h, d)).astype(dt)
         delta = rng.normal(size=d).astype(dt)
         call = f"skip_block_backward with d = {d}, h = {h} and {np.dtype(dt).name} inputs"
         out = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
@@ -311,19 +319,42 @@ with student.autograd_off():
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# Walk backwards from $y = a W_2 + x$, writing $m = \mathbb{1}[z > 0]$ for the relu's mask.
+#
+# * $y$ is a sum of two terms, so both receive $\delta$ unchanged.
+# * $a W_2$ is linear in $W_2$ and in $a$:
+#   $\bar W_2 = a^\top \delta$ ($h \times 1$ times $1 \times d$, an outer product)
+#   and $\bar a = \delta\, W_2^\top$ ($1 \times h$).
+# * The relu is elementwise: $\bar z = \bar a \odot m = (\delta\, W_2^\top) \odot m$.
+# * $z = x W_1$ gives $\bar W_1 = x^\top \bar z$ ($d \times h$) and the message $\bar z\, W_1^\top$ for $x$.
+# * $x$ has two consumers, the product $x W_1$ and the final sum. It adds both messages:
+#
+# $$\bar x = \big((\delta\, W_2^\top) \odot m\big)\, W_1^\top + \delta .$$
+#
+# In numpy: `dW2 = np.outer(a, delta)`, `dz = (delta @ W2.T) * (z > 0)`,
+# `dW1 = np.outer(x, dz)`, `dx = dz @ W1.T + delta`.
+# </details>
+#
+# Without the skip connection only the first term of $\bar x$ would remain.
+# The second term is the reason skip connections help deep networks:
+# whatever happens inside the block, $\delta$ reaches $x$ untouched.
+
+# %% [markdown]
 # ## 3. Weight sharing
 #
 # Now let one square matrix $W \in \mathbb{R}^{d \times d}$ play both roles:
 #
-# $$h = W x, \qquad a = \mathrm{relu}(h), \qquad y = W a .$$
+# $$h = x W, \qquad a = \mathrm{relu}(h), \qquad y = a W .$$
 #
-# The graph has a single leaf $W$ with two children, the product $W x$ and the product $W a$.
+# The graph has a single leaf $W$ with two consumers, the product $x W$ and the product $a W$.
 # By the message-passing rule, $\bar W$ is the sum of the two messages:
 #
 # $$
-# \bar W = \underbrace{\delta\, a^\top}_{\text{from } y = W a}
-#   \; + \; \underbrace{\bar h\, x^\top}_{\text{from } h = W x},
-# \qquad \bar h = R\, W^\top \delta .
+# \bar W = \underbrace{a^\top \delta}_{\text{from } y = a W}
+#   \; + \; \underbrace{x^\top \bar h}_{\text{from } h = x W},
+# \qquad \bar h = (\delta\, W^\top) \odot \mathbb{1}[h > 0] .
 # $$
 #
 # A useful way to see this is to give the two uses different names, $W_a$ and $W_b$,
@@ -333,31 +364,31 @@ with student.autograd_off():
 
 # %%
 def shared_weight_forward(x, W):
-    """y = W relu(W x): the same matrix W is used twice."""
-    return W @ np.maximum(W @ x, 0.0)
+    """y = relu(x W) W: the same matrix W is used twice."""
+    return np.maximum(x @ W, 0.0) @ W
 
 
 # %% [markdown]
 # ### Exercise 2 (2 points): the gradient of a shared weight
 #
-# Write `shared_weight_backward(x, W, delta)` returning `(dx, dW)` for $y = W\,\mathrm{relu}(W x)$
+# Write `shared_weight_backward(x, W, delta)` returning `(dx, dW)` for $y = \mathrm{relu}(x W)\, W$
 # and upstream $\delta = \partial L / \partial y$,
 # with the shapes and dtype of `x` and `W`.
 # Numpy only: autograd is switched off in the tests and in grading.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-shared-weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def shared_weight_backward(x, W, delta):
-    """Gradients of y = W relu(W x) given delta = dL/dy.
+    """Gradients of y = relu(x W) W given delta = dL/dy.
 
     x: (d,), W: (d, d), delta: (d,). Returns (dx, dW); dW adds both uses of W.
     """
     ### BEGIN SOLUTION
-    h = W @ x
+    h = x @ W
     a = np.maximum(h, 0)
-    dW = np.outer(delta, a)
-    dh = (W.T @ delta) * (h > 0)
-    dW = dW + np.outer(dh, x)
-    dx = W.T @ dh
+    dW = np.outer(a, delta)
+    dh = (delta @ W.T) * (h > 0)
+    dW = dW + np.outer(x, dh)
+    dx = dh @ W.T
     return dx, dW
     ### END SOLUTION
 
@@ -383,7 +414,7 @@ with autograd_off():
     check_gradients(
         shared_weight_forward, {"x": x, "W": W}, lambda dout: shared_weight_backward(x, W, dout),
         name="shared_weight_backward",
-        shared={"W": lambda x, W_out, W_in: W_out @ np.maximum(W_in @ x, 0.0)},
+        shared={"W": lambda x, W_out, W_in: np.maximum(x @ W_in, 0.0) @ W_out},
     ).assert_ok()
 
     # float32 inputs give float32 gradients.
@@ -395,7 +426,7 @@ print("shared_weight_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
 def shared_forward(x, W):
-    return W @ np.maximum(W @ x, 0.0)
+    return np.maximum(x @ W, 0.0) @ W
 
 
 names = ("dx", "dW")
@@ -409,14 +440,14 @@ with student.autograd_off():
     expect_shape(dW, (2, 2), f"{call}: dW")
     assert np.allclose(dx, [8.0, -4.0], rtol=0, atol=1e-12), (
         f"{call}: dx must be [8, -4], got {show(dx)}")
-    h = W @ x
-    outer_use = np.outer(delta, np.maximum(h, 0.0))  # the message from y = W a
-    inner_use = np.outer((W.T @ delta) * (h > 0), x)  # the message from h = W x
+    h = x @ W
+    outer_use = np.outer(np.maximum(h, 0.0), delta)  # the message from y = a W
+    inner_use = np.outer(x, (delta @ W.T) * (h > 0))  # the message from h = x W
     hint = ""
     if np.allclose(dW, inner_use, rtol=0, atol=1e-9):
-        hint = ": that is only the message from h = W x; add the one from y = W a"
+        hint = ": that is only the message from h = x W; add the one from y = a W"
     elif np.allclose(dW, outer_use, rtol=0, atol=1e-9):
-        hint = ": that is only the message from y = W a; add the one from h = W x"
+        hint = ": that is only the message from y = a W; add the one from h = x W"
     assert np.allclose(dW, [[4.0, -4.0], [-4.0, 0.0]], rtol=0, atol=1e-12), (
         f"{call}: dW must be [[4, -4], [-4, 0]], the sum of the messages from both uses of W, "
         f"got {show(dW)}{hint}")
@@ -426,7 +457,7 @@ with student.autograd_off():
         while True:  # keep every pre-activation away from relu's kink at 0
             x = rng.normal(size=d).astype(dt)
             W = rng.normal(size=(d, d)).astype(dt)
-            if np.min(np.abs(W @ x)) > 0.1:
+            if np.min(np.abs(x @ W)) > 0.1:
                 break
         delta = rng.normal(size=d).astype(dt)
         call = f"shared_weight_backward with d = {d} and {np.dtype(dt).name} inputs"
@@ -448,13 +479,13 @@ with student.autograd_off():
 rng = np.random.default_rng(13)
 x_np, W_np, delta_np = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
 W_t = mg.Tensor(W_np, requires_grad=True)
-y_t = W_t @ (W_t @ mg.Tensor(x_np)).relu()
+y_t = (mg.Tensor(x_np) @ W_t).relu() @ W_t
 y_t.backward(delta_np)
 print("autograd dW:\n", W_t.grad)
 print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
 
 # %% [markdown]
-# ## 4. A parameterized program with branches
+# ## 4. A parameterized program that fans out
 #
 # The lecture describes a neural network as a *parameterized program*:
 # a fixed program built from base functions $f_i$,
@@ -471,8 +502,18 @@ print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
 # R = f3(E, F)
 # ```
 #
-# We use the vector version of it: $p \in \mathbb{R}^2$, $q \in \mathbb{R}^3$,
-# $W_0 \in \mathbb{R}^{3 \times 2}$, $W_1, W_2 \in \mathbb{R}^{2 \times 3}$, and the base functions
+# > **Errata to the notes.**
+# > The first listing of this program on the slides assigns `F` twice (`F = f1(C)`, `F = f2(D)`);
+# > the first line is `E = f1(C)`, as the later listing has it.
+# > The slides write a sample's square error as $(t_i\ R(w; p_i, q_i))^2$;
+# > it is $(t_i - R(w; p_i, q_i))^2$, as in their gradient formula.
+#
+# We use the vector version of it, in our row convention:
+# $A = p W_0$, $C = B W_1$, $D = B W_2$
+# with rows $p \in \mathbb{R}^{1 \times 2}$, $q \in \mathbb{R}^{1 \times 3}$,
+# $W_0 \in \mathbb{R}^{2 \times 3}$, $W_1, W_2 \in \mathbb{R}^{3 \times 2}$
+# (the notes write `W0 * P` with a column $P$: their matrix is our $W_0^\top$, and so on),
+# and the base functions
 #
 # $$
 # f_0(A, Q) = \tanh(A + Q), \quad f_1(C) = \sigma(C), \quad f_2(D) = \tanh(D),
@@ -483,12 +524,17 @@ print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
 # The output $R$ is a scalar.
 #
 # The graph is not a chain.
-# $B$ has two children, $C$ and $D$, and the two branches meet again in $f_3$.
+# $B$ has two consumers, $C$ and $D$, and the two branches meet again in $f_3$.
 # So there are two paths from $W_0$ to $R$,
 # and $\partial R / \partial W_0$ is a sum over both paths,
 # while $W_1$ and $W_2$ each have a single path.
 # Summing over paths by enumeration would cost time exponential in the number of such diamonds;
 # the backward sweep collects the sum at $B$ once and passes it on.
+#
+# "Branch" here means fan-out, not an `if`:
+# every line of the program runs for every input, and the graph has the same shape each time.
+# Section 7 has a program with real control flow, a loop whose test reads the data,
+# and its graph depends on the input.
 #
 # The forward pass stores every intermediate value, as the lecture says it must:
 # the backward pass needs them.
@@ -503,10 +549,10 @@ def sigmoid_np(u):
 
 def program_forward(W0, W1, W2, p, q):
     """Run the program on one sample; return every intermediate value by name."""
-    A = W0 @ p
+    A = p @ W0
     B = np.tanh(A + q)
-    C = W1 @ B
-    D = W2 @ B
+    C = B @ W1
+    D = B @ W2
     E = sigmoid_np(C)
     F = np.tanh(D)
     R = np.sum(E * F)
@@ -541,11 +587,11 @@ def program_backward(W0, W1, W2, p, q):
     dF = v["E"]
     dD = dF * (1 - v["F"] ** 2)
     dC = dE * v["E"] * (1 - v["E"])
-    dW1 = np.outer(dC, v["B"])
-    dW2 = np.outer(dD, v["B"])
-    dB = W1.T @ dC + W2.T @ dD
+    dW1 = np.outer(v["B"], dC)
+    dW2 = np.outer(v["B"], dD)
+    dB = dC @ W1.T + dD @ W2.T
     dA = dB * (1 - v["B"] ** 2)
-    dW0 = np.outer(dA, p)
+    dW0 = np.outer(p, dA)
     return dW0, dW1, dW2
     ### END SOLUTION
 
@@ -554,7 +600,7 @@ def program_backward(W0, W1, W2, p, q):
 # Checks program_backward against finite differences of program_value, and that the gradients
 # keep the weights' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(7)
-W0, W1, W2 = rng.normal(size=(3, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+W0, W1, W2 = rng.normal(size=(2, 3)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
 p, q = rng.normal(size=2), rng.normal(size=3)
 names = ("dW0", "dW1", "dW2")
 call = "program_backward with random weights"
@@ -580,11 +626,11 @@ print("program_backward agrees with finite differences")
 
 ### BEGIN HIDDEN TESTS
 names = ("dW0", "dW1", "dW2")
-shapes = [(3, 2), (2, 3), (2, 3)]
+shapes = [(2, 3), (3, 2), (3, 2)]
 with student.autograd_off():
-    W0 = np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
-    W1 = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
-    W2 = np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
+    W0 = np.array([[0.5, 1.0, 0.0], [-1.0, 0.0, 2.0]])
+    W1 = np.array([[1.0, 0.0], [-1.0, 2.0], [0.5, -1.0]])
+    W2 = np.array([[-0.5, 1.5], [1.0, 0.0], [1.0, -2.0]])
     p = np.array([1.0, -0.5])
     q = np.array([0.0, 0.5, -1.0])
     call = "program_backward at p = [1, -0.5], q = [0, 0.5, -1] with small integer-and-half weights"
@@ -592,13 +638,20 @@ with student.autograd_off():
     for name, got, shape in zip(names, out, shapes):
         expect_shape(got, shape, f"{call}: {name}")
     wants = [
-        [[-0.0950115846018866, 0.0475057923009433],
-         [0.0890706848194328, -0.0445353424097164],
-         [0.012070603308382973, -0.006035301654191486]],
-        [[-0.07148182476455349, -0.08495554797395528, 0.09048185310809893],
-         [0.041918969836812876, 0.04982034334909841, -0.053061125449866305]],
-        [[0.22007160706599457, 0.26155325543776115, -0.27856713072723377],
-         [0.006147167371903875, 0.007305856758523593, -0.007781098160372058]],
+        [
+            [-0.0950115846018866, 0.0890706848194328, 0.012070603308382973],
+            [0.0475057923009433, -0.0445353424097164, -0.006035301654191486],
+        ],
+        [
+            [-0.07148182476455349, 0.041918969836812876],
+            [-0.08495554797395528, 0.04982034334909841],
+            [0.09048185310809893, -0.053061125449866305],
+        ],
+        [
+            [0.22007160706599457, 0.006147167371903875],
+            [0.26155325543776115, 0.007305856758523593],
+            [-0.27856713072723377, -0.007781098160372058],
+        ],
     ]
     for name, got, want in zip(names, out, wants):
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (
@@ -630,9 +683,9 @@ with student.autograd_off():
 def program_R(W0, W1, W2, p, q):
     """The program R(p, q) as a minigrad graph: Tensors in, a 0-d Tensor R out."""
     ### BEGIN SOLUTION
-    B = (W0 @ p + q).tanh()
-    E = (W1 @ B).sigmoid()
-    F = (W2 @ B).tanh()
+    B = (p @ W0 + q).tanh()
+    E = (B @ W1).sigmoid()
+    F = (B @ W2).tanh()
     return (E * F).sum()
     ### END SOLUTION
 
@@ -640,7 +693,7 @@ def program_R(W0, W1, W2, p, q):
 # %% nbgrader={"grade": true, "grade_id": "a5-program-graph-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # Checks that program_R computes the program's value as a differentiable minigrad graph.
 rng = np.random.default_rng(8)
-arrays = [rng.normal(size=(3, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))]
+arrays = [rng.normal(size=(2, 3)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))]
 p, q = rng.normal(size=2), rng.normal(size=3)
 tensors = [mg.Tensor(a, requires_grad=True) for a in arrays]
 R = attempt("program_R with random weights", program_R, *tensors, mg.Tensor(p), mg.Tensor(q))
@@ -710,16 +763,16 @@ def check_case(W0, W1, W2, p, q, case, want_value=None):
             f"{worst(g2, 2 * g1)}")
 
 
-W0 = np.array([[0.5, -1.0], [1.0, 0.0], [0.0, 2.0]])
-W1 = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]])
-W2 = np.array([[-0.5, 1.0, 1.0], [1.5, 0.0, -2.0]])
+W0 = np.array([[0.5, 1.0, 0.0], [-1.0, 0.0, 2.0]])
+W1 = np.array([[1.0, 0.0], [-1.0, 2.0], [0.5, -1.0]])
+W2 = np.array([[-0.5, 1.5], [1.0, 0.0], [1.0, -2.0]])
 p = np.array([1.0, -0.5])
 q = np.array([0.0, 0.5, -1.0])
 check_case(W0, W1, W2, p, q, "at p = [1, -0.5], q = [0, 0.5, -1] with small integer-and-half "
            "weights", want_value=0.7931597716912473)
 
 rng = np.random.default_rng(seed)
-Ws = [rng.normal(size=s) for s in ((3, 2), (2, 3), (2, 3))]
+Ws = [rng.normal(size=s) for s in ((2, 3), (3, 2), (3, 2))]
 check_case(*Ws, rng.normal(size=2), rng.normal(size=3), "with random weights and inputs")
 ### END HIDDEN TESTS
 
@@ -732,7 +785,7 @@ check_case(*Ws, rng.normal(size=2), rng.normal(size=3), "with random weights and
 rng = np.random.default_rng(3)
 W_show = [
     mg.Tensor(rng.normal(size=shape), requires_grad=True, name=f"W{i}")
-    for i, shape in enumerate([(3, 2), (2, 3), (2, 3)])
+    for i, shape in enumerate([(2, 3), (3, 2), (3, 2)])
 ]
 p_show = mg.Tensor(rng.normal(size=2), name="p")
 q_show = mg.Tensor(rng.normal(size=3), name="q")
@@ -776,9 +829,9 @@ mg.viz.draw_graph(R_show, rankdir="TB")
 def make_program_data(n, seed):
     """Samples (P, Q, T) from the program with fixed teacher weights plus noise of std 0.01."""
     teacher = np.random.default_rng(2718)
-    W0 = teacher.normal(size=(3, 2))
-    W1 = teacher.normal(size=(2, 3))
-    W2 = teacher.normal(size=(2, 3))
+    W0 = teacher.normal(size=(2, 3))
+    W1 = teacher.normal(size=(3, 2))
+    W2 = teacher.normal(size=(3, 2))
     rng = np.random.default_rng(seed)
     P = rng.normal(size=(n, 2))
     Q = 0.5 * rng.normal(size=(n, 3))
@@ -790,9 +843,9 @@ def init_program_weights(seed):
     """Small random starting weights (W0, W1, W2)."""
     rng = np.random.default_rng(seed)
     return (
+        0.5 * rng.normal(size=(2, 3)),
         0.5 * rng.normal(size=(3, 2)),
-        0.5 * rng.normal(size=(2, 3)),
-        0.5 * rng.normal(size=(2, 3)),
+        0.5 * rng.normal(size=(3, 2)),
     )
 
 
@@ -915,13 +968,13 @@ def own_grads(Ws, P, Q):
     """Each sample's R and (dR/dW0, dR/dW1, dR/dW2), by hand."""
     out = []
     for p, q in zip(P, Q):
-        B = np.tanh(Ws[0] @ p + q)
-        E = 1.0 / (1.0 + np.exp(-(Ws[1] @ B)))
-        F = np.tanh(Ws[2] @ B)
+        B = np.tanh(p @ Ws[0] + q)
+        E = 1.0 / (1.0 + np.exp(-(B @ Ws[1])))
+        F = np.tanh(B @ Ws[2])
         dC = F * E * (1 - E)
         dD = E * (1 - F**2)
-        dA = (Ws[1].T @ dC + Ws[2].T @ dD) * (1 - B**2)
-        out.append((np.sum(E * F), [np.outer(dA, p), np.outer(dC, B), np.outer(dD, B)]))
+        dA = (dC @ Ws[1].T + dD @ Ws[2].T) * (1 - B**2)
+        out.append((np.sum(E * F), [np.outer(p, dA), np.outer(B, dC), np.outer(B, dD)]))
     return out
 
 
@@ -965,7 +1018,7 @@ def make_case(rng):
     P = rng.normal(size=(12, 2))
     Q = 0.5 * rng.normal(size=(12, 3))
     T = rng.uniform(-0.5, 0.5, size=12)
-    start = tuple(0.4 * rng.normal(size=s) for s in ((3, 2), (2, 3), (2, 3)))
+    start = tuple(0.4 * rng.normal(size=s) for s in ((2, 3), (3, 2), (3, 2)))
     return start, P, Q, T
 
 
@@ -1040,10 +1093,10 @@ def check_run(start, P, Q, T, lr, epochs, case):
 case = "on 12 fixed samples with lr=0.2 for 15 epochs"
 losses, own = check_run(*make_case(np.random.default_rng(77)), lr=0.2, epochs=15, case=case)
 if own:  # the judge's reference, pinned
-    assert np.isclose(losses[0], 0.10604243126167895, rtol=1e-10, atol=0), (
-        f"train_program {case}: losses[0] must be 0.10604243126167895, got {float(losses[0])!r}")
-    assert np.isclose(losses[-1], 0.07738017269469331, rtol=1e-8, atol=0), (
-        f"train_program {case}: losses[-1] must be 0.07738017269469331, got "
+    assert np.isclose(losses[0], 0.11326452493418115, rtol=1e-10, atol=0), (
+        f"train_program {case}: losses[0] must be 0.11326452493418115, got {float(losses[0])!r}")
+    assert np.isclose(losses[-1], 0.08059926393187755, rtol=1e-8, atol=0), (
+        f"train_program {case}: losses[-1] must be 0.08059926393187755, got "
         f"{float(losses[-1])!r}")
 
 start, P, Q, T = make_case(np.random.default_rng(seed))
@@ -1076,7 +1129,7 @@ print(f"loss: {losses_fit[0]:.4f} at the start, {losses_fit[-1]:.5f} after 150 e
 #
 # A residual block wraps a small network $g$ and adds its input back: $y = x + g(x)$.
 # Its Jacobian is $I + \partial g / \partial x$, so a message passing backwards through it is
-# $\bar x = \bar y + (\partial g / \partial x)^\top \bar y$.
+# $\bar x = \bar y + \bar y\, \partial g / \partial x$.
 # Stack $L$ blocks and the message reaching the first one contains the term $\bar y$ itself,
 # plus corrections; in a plain network it is only the product of $L$ layer Jacobians,
 # which can shrink or grow geometrically with depth.
@@ -1089,6 +1142,8 @@ print(f"loss: {losses_fit[0]:.4f} at the start, {losses_fit[-1]:.5f} after 150 e
 # `fc2 = mg.nn.Linear(hidden, dim, seed=None if seed is None else seed + 1)`.
 # Its `forward(x)` takes a batch `x` of shape `(n, dim)` and returns `x + fc2(relu(fc1(x)))`.
 # (A `mg.nn.Linear` layer computes `x @ W + b`; its parameters are the attributes `W` and `b`.)
+# So `fc1.W` has shape `(dim, hidden)`: it is the $W_1$ of section 2, and `fc2.W` is its $W_2$;
+# the block of section 2 is this one for a single row and without the biases.
 # `parameters()` then finds the four parameters of the two layers by itself.
 # minigrad also ships `mg.nn.Residual(module)`, which wraps any module the same way;
 # here we write the block out so that its two layers have names we can inspect.
@@ -1250,16 +1305,26 @@ check_case(values, x, "with dim 4, hidden 5 and random parameters on a batch of 
 # Both map a scalar input to a scalar output:
 # a linear layer from 1 to 32 units, a body of 20 linear layers of width 32,
 # and a linear layer back to 1.
-# In the plain network each body layer is followed by a relu.
+# In the plain network each body layer is followed by an activation (relu unless we say otherwise).
 # In the residual network the body layers come in pairs, as 10 `ResidualBlock`s.
-# `hidden_layers()` lists the 20 body layers from the input side to the output side.
+# `hidden_layers()` lists the 20 body layers from the input side to the output side,
+# and `last_hidden(x)` returns the output of the body, the last hidden layer.
+# With `init="he"` the body's weights are drawn with He's scale instead of `Linear`'s default;
+# section 6 explains both.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-deepnet", "locked": true, "schema_version": 3, "solution": false, "task": false}
 class DeepNet(mg.nn.Module):
-    """Scalar-in, scalar-out network with a body of `depth` linear layers, plain or residual."""
+    """Scalar-in, scalar-out network with a body of `depth` linear layers, plain or residual.
 
-    def __init__(self, depth=20, width=32, residual=False, seed=0):
+    activation: "relu", "tanh" or "sigmoid" after the input layer and each plain body layer
+    (residual blocks use relu inside). init: "default" keeps Linear's uniform weights of variance 1/(3 n_in);
+    "he" scales the body's weights by sqrt(6), to variance 2/n_in.
+    """
+
+    def __init__(self, depth=20, width=32, residual=False, seed=0, activation="relu",
+                 init="default"):
         self.residual = residual
+        self.activation = activation
         self.inp = mg.nn.Linear(1, width, seed=seed)
         if residual:
             self.body = [
@@ -1268,17 +1333,26 @@ class DeepNet(mg.nn.Module):
         else:
             self.body = [mg.nn.Linear(width, width, seed=seed + 10 + i) for i in range(depth)]
         self.out = mg.nn.Linear(width, 1, seed=seed + 1)
+        if init == "he":
+            for layer in self.hidden_layers():
+                layer.W.data = layer.W.data * np.sqrt(6.0)
 
     def hidden_layers(self):
         if self.residual:
             return [layer for block in self.body for layer in (block.fc1, block.fc2)]
         return list(self.body)
 
-    def forward(self, x):
-        h = self.inp(x).relu()
+    def act(self, z):
+        return getattr(z, self.activation)()
+
+    def last_hidden(self, x):
+        h = self.act(self.inp(x))
         for layer in self.body:
-            h = layer(h) if self.residual else layer(h).relu()
-        return self.out(h)
+            h = layer(h) if self.residual else self.act(layer(h))
+        return h
+
+    def forward(self, x):
+        return self.out(self.last_hidden(x))
 
 
 # %% [markdown]
@@ -1416,26 +1490,16 @@ fig.tight_layout()
 
 for name, runs in init_norms.items():
     runs = np.array(runs)
-    per_layer = np.exp(np.mean(np.log(runs[:, 10:] / runs[:, 9:-1])))
-    print(
-        f"{name:>8}: last/first layer norm ratio {np.mean(runs[:, -1] / runs[:, 0]):9.3g}, "
-        f"factor per layer over layers 10-20: {per_layer:.2f}"
-    )
+    print(f"{name:>8}: gradient norm of body layer 1 / that of layer 20, mean over 3 seeds: "
+          f"{np.mean(runs[:, 0] / runs[:, -1]):.2g}")
 
 # %% [markdown]
-# The plain network's gradient shrinks by a roughly constant factor at every layer on its way down,
-# so the first layers receive a gradient millions of times smaller than the last ones.
-# That is the product of 20 Jacobians at work.
-# minigrad's `Linear` draws its weights uniformly
-# from $[-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}}]$, a variance of $1/(3 n_\text{in})$,
-# and a relu passes on about half of the signal,
-# so each layer multiplies the squared norm of a message by about $1/6$,
-# and its norm by about $\sqrt{1/6} \approx 0.41$, close to the factor we measured.
-# Initialisation schemes such as He's pick the weight scale so that this factor is near one;
-# the skip connection removes the dependence on that choice.
-#
+# The plain network's gradient shrinks by a roughly constant factor at every layer on its way down
+# (a straight line on the log scale),
+# so the first body layer gets the tiny fraction of the last one's gradient printed above.
 # In the residual network every block hands $\bar y$ to its input unchanged and adds a correction,
 # so the norms stay of the same order from the last layer to the first.
+# Section 6 predicts the slope of the red lines.
 
 # %% [markdown]
 # ### Plain against residual: training
@@ -1482,25 +1546,444 @@ fig.tight_layout()
 for name, history in curves.items():
     print(f"{name:>8}: loss {history[0]:.4f} -> {history[-1]:.4f}")
 print(f"variance of the targets: {Y_reg.var():.4f}")
+# what the text below says: the plain net stays near the variance, the residual one near 0.01
+assert curves["plain"][-1] > 0.9 * Y_reg.var() and curves["residual"][-1] < 0.03, (
+    "the losses disagree with the text below: check ResidualBlock (exercise 6) first")
 
 # %% [markdown]
 # The plain network does not learn:
-# its loss settles at the variance of the targets, the loss of predicting their mean,
-# because the only parameters that receive a usable gradient sit next to the output.
+# its loss stays at about the variance of the targets, the loss of predicting their mean.
 # The residual network, with the same depth, the same initialisation and the same optimizer,
 # fits the curve down to about the noise level of the data ($0.1^2 = 0.01$).
+# The next section shows why the plain network fails, and that it fails twice:
+# on the way forward and on the way back.
+
+# %% [markdown]
+# ## 6. Why the plain network fails: one product, two directions
+#
+# First the forward pass.
+# The cell below feeds the 128 inputs to a fresh plain network and measures,
+# for the input layer's output, the last hidden layer and the network's output,
+# how much each unit varies across the inputs
+# (its standard deviation over the batch, averaged over the units).
+
+# %%
+net_plain = DeepNet(depth=20, width=32, residual=False, seed=0)
+with mg.no_grad():
+    spread_first = net_plain.act(net_plain.inp(x_reg)).data.std(axis=0).mean()
+    spread_last = net_plain.last_hidden(x_reg).data.std(axis=0).mean()
+    spread_out = net_plain(x_reg).data.std()
+print(f"spread across the 128 inputs, input layer's output: {spread_first:.3g}")
+print(f"spread across the 128 inputs, last hidden layer:    {spread_last:.3g}")
+print(f"spread across the 128 inputs, network output:       {spread_out:.3g}")
+assert 1e-11 < spread_last < 1e-7  # "about 1e-9" in the text below
+
+# %% [markdown]
+# After 20 layers every input gives the same last hidden layer, up to about $10^{-9}$:
+# the network has forgotten its input, and its output is one number for every $x$.
+# No change to the last layers can fit a function of $x$ from a constant;
+# only the first layers could restore the differences between inputs,
+# and they receive almost no gradient (the plot of section 5).
+# So the plain network fails in both directions.
+#
+# Both failures come from the same product.
+# Write one plain layer as $z_l = h_{l-1} W_l + b_l$, $h_l = g(z_l)$, with width $n$.
+# Forwards, two inputs that differ by a small row $\Delta h_{l-1}$ give outputs that differ by
+# about $(\Delta h_{l-1} W_l) \odot g'(z_l)$.
+# Backwards, the message is $\bar h_{l-1} = (\bar h_l \odot g'(z_l))\, W_l^\top$.
+# Each is a row times $W_l$ (or $W_l^\top$) and an elementwise factor $g'(z_l)$.
+# For a weight matrix whose entries are independent with mean 0 and variance $s^2$,
+# a row $v$ of length $n$ gives $\mathbb{E}\,\lVert v W \rVert^2 = n s^2 \lVert v \rVert^2$,
+# and the elementwise factor multiplies the squared norm by about $\mathbb{E}[g'(z)^2]$.
+# So every layer multiplies the size of a difference going forwards,
+# and of a message going backwards, by about
+#
+# $$\rho = \sqrt{n\, s^2\, \mathbb{E}[g'(z)^2]} ,$$
+#
+# and 20 layers by $\rho^{20}$.
+# The weight gradient $\bar W_l = h_{l-1}^\top \bar z_l$ inherits the size of the message
+# (the biases keep $h_{l-1}$ itself from vanishing, only its differences between inputs vanish),
+# so in the plot of section 5 the norms shrink by about $\rho$ per layer towards the input.
+#
+# ### Exercise 8 (2 points): predict the per-layer factor
+#
+# Predict $\rho$, the factor by which one body layer multiplies the gradient norm
+# on its way from the output towards the input, at initialisation, for five networks.
+# Fill in a number (a float) for each key of `predicted_factor`:
+#
+# | key | network |
+# |---|---|
+# | `"sigmoid"` | plain, sigmoid, `Linear`'s default weights |
+# | `"tanh"` | plain, tanh, default weights |
+# | `"relu"` | plain, relu, default weights |
+# | `"relu-he"` | plain, relu, He's weights |
+# | `"relu-skip"` | residual (relu inside the blocks), default weights |
+#
+# What you need:
+# `mg.nn.Linear(n, m)` draws its weights uniformly from $[-1/\sqrt n, 1/\sqrt n]$,
+# and the uniform distribution on $[-a, a]$ has variance $a^2 / 3$;
+# He's initialisation uses the variance $s^2 = 2/n$;
+# at initialisation the pre-activations $z$ of these plain networks are close to 0
+# (the forward signal has collapsed, and the biases are below $1/\sqrt{32} \approx 0.18$),
+# so take $g'(0)$ for sigmoid and tanh;
+# relu's derivative is 1 on about half of the units and 0 on the others.
+# For the residual network, go back to what a block does to a message in section 5.
+# Write your numbers as the arithmetic that gives them (`np.sqrt(...)`), not as measured values:
+# the next exercise measures them.
+
+# %% nbgrader={"grade": false, "grade_id": "a5-predict-factor", "locked": false, "schema_version": 3, "solution": true, "task": false}
+predicted_factor = {"sigmoid": None, "tanh": None, "relu": None, "relu-he": None, "relu-skip": None}
+### BEGIN SOLUTION
+predicted_factor["sigmoid"] = np.sqrt(1 / 3 * 0.25**2)  # n s^2 = n (1/sqrt(n))^2 / 3 = 1/3
+predicted_factor["tanh"] = np.sqrt(1 / 3 * 1.0)  # tanh'(0) = 1
+predicted_factor["relu"] = np.sqrt(1 / 3 * 0.5)  # half the units pass, with derivative 1
+predicted_factor["relu-he"] = np.sqrt(2 * 0.5)  # He: n s^2 = 2
+predicted_factor["relu-skip"] = 1.0  # the identity path hands the message on unchanged
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "a5-predict-factor-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks that predicted_factor holds a positive number for each of the five networks;
+# the hidden tests compare each with the prediction from rho = sqrt(n s^2 E[g'(z)^2]).
+keys = ("sigmoid", "tanh", "relu", "relu-he", "relu-skip")
+assert isinstance(predicted_factor, dict) and sorted(predicted_factor) == sorted(keys), (
+    f"predicted_factor must be a dict with the keys {list(keys)}, got {predicted_factor!r}")
+for key in keys:
+    value = predicted_factor[key]
+    assert isinstance(value, (int, float, np.floating)) and value > 0, (
+        f"predicted_factor[{key!r}] must be a positive number (your prediction of rho), "
+        f"got {value!r}")
+print("predicted_factor holds five predictions; the hidden tests grade them")
+
+### BEGIN HIDDEN TESTS
+keys = ("sigmoid", "tanh", "relu", "relu-he", "relu-skip")
+assert student.has("predicted_factor"), (
+    "predicted_factor is not defined: run its cell once you have filled in your predictions")
+got = student.predicted_factor.value()
+assert isinstance(got, dict) and sorted(got) == sorted(keys), (
+    f"predicted_factor must be a dict with the keys {list(keys)}, got {describe(got)}")
+why = {
+    "sigmoid": "n s^2 = 1/3 with Linear's default weights, and sigmoid'(0) = 1/4",
+    "tanh": "n s^2 = 1/3 with Linear's default weights, and tanh'(0) = 1",
+    "relu": "n s^2 = 1/3 with Linear's default weights, and relu' is 1 on half the units",
+    "relu-he": "n s^2 = 2 with He's weights, and relu' is 1 on half the units",
+    "relu-skip": "a block hands its output's message to its input unchanged, plus a correction",
+}
+want = {"sigmoid": np.sqrt(1 / 48), "tanh": np.sqrt(1 / 3), "relu": np.sqrt(1 / 6),
+        "relu-he": 1.0, "relu-skip": 1.0}
+for key in keys:
+    value = got[key]
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), (
+        f"predicted_factor[{key!r}] must be a number, your prediction, got {describe(value)}")
+    inverse = abs(value * want[key] - 1) < 0.15 and want[key] < 0.9
+    hint = (": that is 1/rho, the factor by which the norm grows towards the output"
+            if inverse else f"; use {why[key]}")
+    assert abs(value / want[key] - 1) <= 0.15, (
+        f"predicted_factor[{key!r}] = {value:.3g} is more than 15% away from the prediction "
+        f"of rho = sqrt(n s^2 E[g'(z)^2]){hint}")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked prediction</summary>
+#
+# With `Linear`'s default weights $s^2 = (1/\sqrt n)^2 / 3$, so $n s^2 = 1/3$;
+# with He's, $n s^2 = 2$.
+#
+# * sigmoid: $\sigma'(0) = 1/4$, so $\rho = \sqrt{1/3 \cdot 1/16} \approx 0.14$.
+# * tanh: $\tanh'(0) = 1$, so $\rho = \sqrt{1/3} \approx 0.58$.
+# * relu: $\mathbb{E}[\mathrm{relu}'(z)^2] = 1/2$, so $\rho = \sqrt{1/6} \approx 0.41$.
+# * relu with He's weights: $\rho = \sqrt{2 \cdot 1/2} = 1$; that is how He chose the scale.
+# * residual: the message into a block's input is $\bar y + \bar y\, \partial g / \partial x$,
+#   the upstream message itself plus a correction, so $\rho \approx 1$.
+# </details>
+
+# %% [markdown]
+# ### Exercise 9 (1 point): measure the per-layer factor
+#
+# Write `per_layer_factor(norms)`.
+# `norms` holds the gradient norms of consecutive layers, from the input side to the output side,
+# as `layer_grad_norms` returns them.
+# Return, as a float, the factor by which one layer multiplies the norm
+# on the way from the output towards the input:
+# the geometric mean of the ratios `norms[l] / norms[l + 1]`.
+# (The geometric mean, because the ratios multiply: $\rho^{L}$ is their product.)
+
+# %% nbgrader={"grade": false, "grade_id": "a5-per-layer-factor", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def per_layer_factor(norms):
+    """Geometric mean of norms[l] / norms[l + 1]: rho, measured towards the input."""
+    ### BEGIN SOLUTION
+    norms = np.asarray(norms, dtype=np.float64)
+    return float(np.exp(np.mean(np.log(norms[:-1] / norms[1:]))))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a5-per-layer-factor-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Checks per_layer_factor: the geometric mean of norms[l] / norms[l + 1] (towards the input).
+call = "per_layer_factor([1, 2, 4, 8])"
+got = expect_shape(attempt(call, per_layer_factor, np.array([1.0, 2.0, 4.0, 8.0])), (),
+                   f"{call}: the factor (one number)")
+expect_close(got, 0.5, call, hint=(
+    "Each layer halves the norm on the way towards the input; 2 would be the factor towards "
+    "the output" if np.isclose(got, 2.0) else "Want the geometric mean of norms[l] / norms[l + 1]"))
+call = "per_layer_factor([1, 4, 8])"
+expect_close(per_layer_factor(np.array([1.0, 4.0, 8.0])), np.sqrt(0.25 * 0.5), call,
+             hint="The ratios are 1/4 and 1/2: want their geometric mean, sqrt(1/4 * 1/2)")
+print("per_layer_factor works")
+
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+for n, rho in ((6, 0.3), (12, 1.7), (20, 0.8)):
+    ratios = rho * np.exp(0.4 * rng.normal(size=n - 1))
+    norms = np.concatenate([[1.0], np.cumprod(1 / ratios)]) * rng.uniform(0.5, 2.0)
+    want = float(np.exp(np.mean(np.log(ratios))))
+    call = f"per_layer_factor of {n} norms whose ratios norms[l] / norms[l + 1] scatter around {rho}"
+    got = expect_shape(student.per_layer_factor(norms), (), call)
+    hint = "Want the geometric mean of norms[l] / norms[l + 1]"
+    if np.isclose(float(got), 1 / want, rtol=1e-6):
+        hint = ("That is 1/rho, the factor towards the output: divide norms[l] by norms[l + 1], "
+                "not the other way round")
+    elif np.isclose(float(got), np.mean(ratios), rtol=1e-6):
+        hint = ("That is the arithmetic mean of the ratios; the ratios multiply, so take their "
+                "geometric mean")
+    expect_close(got, want, call, rtol=1e-9, atol=0, hint=hint)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now the measurement, next to your predictions.
+# For each network we take three seeds, measure $\rho$ with your two functions,
+# and also print the spread of the last hidden layer across the inputs, as above.
+# Two rows are new: the residual network with He's weights, and nothing to predict for it.
+
+# %%
+cases = [("sigmoid", "sigmoid", "default", False), ("tanh", "tanh", "default", False),
+         ("relu", "relu", "default", False), ("relu-he", "relu", "he", False),
+         ("relu-skip", "relu", "default", True), ("relu-skip, He", "relu", "he", True)]
+measured, spread = {}, {}
+print(f"{'network':>14} {'predicted':>10} {'measured':>9} {'spread of the last hidden layer':>32}")
+for key, activation, init, residual in cases:
+    factors, spreads = [], []
+    for seed in range(3):
+        net = DeepNet(depth=20, width=32, residual=residual, seed=seed, activation=activation,
+                      init=init)
+        factors.append(per_layer_factor(layer_grad_norms(net, x_reg, y_reg)))
+        with mg.no_grad():
+            spreads.append(net.last_hidden(x_reg).data.std(axis=0).mean())
+    measured[key], spread[key] = np.mean(factors), np.mean(spreads)
+    guess = f"{predicted_factor[key]:.3f}" if key in predicted_factor else "-"
+    print(f"{key:>14} {guess:>10} {measured[key]:9.3f} {spread[key]:32.2g}")
+# what the text below says, against the worked prediction above
+rho = {"sigmoid": np.sqrt(1 / 48), "tanh": np.sqrt(1 / 3), "relu": np.sqrt(1 / 6),
+       "relu-he": 1.0, "relu-skip": 1.0, "relu-skip, He": 1.0}
+assert all(abs(measured[k] / rho[k] - 1) < 0.25 for k in rho), (
+    "the measured factors disagree with the text below: check per_layer_factor (exercise 9) "
+    "and layer_grad_norms (exercise 7) first")
+assert spread["relu"] < 1e-7 < spread["relu-he"] and spread["relu-skip, He"] > 10 * spread["relu-skip"]
+
+# %% [markdown]
+# The theory ranks the networks right and gets each factor within 25%
+# (the cell checks it against the worked prediction).
+# It treats the units and the weights as independent of each other,
+# which holds only roughly for 32 units.
+# Row by row:
+#
+# * sigmoid is the worst: its derivative is at most $1/4$,
+#   so every layer loses most of the message whatever the weights.
+# * tanh's derivative is 1 at 0, so it loses only what the weight scale loses.
+# * relu with the default weights sits in between.
+#   He's scale brings $\rho$ near 1,
+#   and the forward spread survives the 20 layers instead of collapsing.
+# * With skip connections $\rho$ is near 1 at the default scale too.
+#
+# Skip connections do not make the initialisation irrelevant, though.
+# With He's scale inside every block, the spread of the last hidden layer
+# is many times that of the default scale (the last row against the one above):
+# each block adds its branch's output to its input, so the signal grows block after block.
+# Residual networks in practice keep the branches small at the start for this reason
+# (for example the last layer of each block starts at or near zero, or a normalisation layer
+# sits in the branch).
+# What the skip connection removes is the product: a message, and a difference between inputs,
+# now reach the far end through a path with no factor $\rho$ on it.
+
+# %% [markdown]
+# ## 7. Control flow: the graph is what ran
+#
+# So far each graph had the same shape for every input;
+# even the "branches" of section 4 were fan-out, with every line running every time.
+# Programs also have `if`s and loops whose path depends on the data.
+# Reverse mode needs no new rule for them,
+# because minigrad does not analyse the program:
+# it records each operation as it runs, on a *tape*, and `backward()` replays the tape.
+# A Python `if` that reads a number (`.data`) decides which operations run,
+# and only those enter the graph.
+# A loop that runs $k$ times records its body $k$ times;
+# a weight used in the body then has $k$ consumers, and its gradient is the sum of $k$ messages,
+# as for the shared weight of section 3.
+# The gradient we get is that of the path that ran:
+# near an input where the decision flips, the function can jump,
+# and the derivative of one path says nothing about that jump.
+#
+# ### Exercise 10 (2 points): a loop that decides when to stop
+#
+# Write `shrink(x, W, tol, max_steps)`.
+# Starting from `h = x` (a Tensor of shape `(d,)`),
+# repeat `h = (h @ W).tanh()` while the mean of the squares of `h`, read from `h.data`,
+# is above `tol`, and at most `max_steps` times.
+# Return `(h, steps)`: the final Tensor, built from Tensor operations so that `backward()` reaches `W`,
+# and the number of steps that ran, an `int`
+# (0 when `x` is already small: then `h` is `x` itself, and `W` is not in the graph).
+
+# %% nbgrader={"grade": false, "grade_id": "a5-shrink", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def shrink(x, W, tol, max_steps):
+    """Apply h <- tanh(h @ W) from h = x while mean(h**2) > tol, at most max_steps times.
+
+    Returns (h, steps): the final Tensor and the number of steps that ran.
+    """
+    ### BEGIN SOLUTION
+    h, steps = x, 0
+    while steps < max_steps and float(np.mean(h.data**2)) > tol:
+        h = (h @ W).tanh()
+        steps += 1
+    return h, steps
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a5-shrink-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks shrink: the number of steps that ran, the final value, and that the gradient of W is
+# that of the steps that ran (none when no step ran).
+def shrink_ref(x, W, tol, max_steps):
+    """The loop in numpy: the final h and the number of steps."""
+    h, steps = x, 0
+    while steps < max_steps and np.mean(h**2) > tol:
+        h, steps = np.tanh(h @ W), steps + 1
+    return h, steps
+
+
+rng = np.random.default_rng(14)
+W_np = 0.8 * np.linalg.qr(rng.normal(size=(4, 4)))[0]
+for scale, tol, max_steps in ((0.2, 0.1, 10), (1.5, 0.1, 10), (1.5, 0.0, 3)):
+    x_np = scale * np.array([1.0, -1.0, 0.5, -0.5])
+    want_h, want_steps = shrink_ref(x_np, W_np, tol, max_steps)
+    call = (f"shrink(x with mean(x**2) = {np.mean(x_np**2):.3g}, tol={tol}, "
+            f"max_steps={max_steps})")
+    x_t, W_t = mg.Tensor(x_np, requires_grad=True), mg.Tensor(W_np, requires_grad=True)
+    out = attempt(call, shrink, x_t, W_t, tol, max_steps)
+    assert isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], mg.Tensor), (
+        f"{call} must return the pair (h, steps) with h a minigrad Tensor, got {out!r}")
+    h, steps = out
+    assert steps == want_steps, (
+        f"{call} must run {want_steps} steps, got {steps}: test the condition before each step, "
+        "and stop after max_steps")
+    expect_close(h.data, want_h, f"{call}: h")
+    h.sum().backward()
+    if want_steps == 0:
+        assert W_t.grad is None, (
+            f"{call}: no step ran, so W must not be in the graph (W.grad stays None), got a "
+            "gradient")
+    else:
+        def summed(W, x=x_np, tol=tol, max_steps=max_steps):
+            return shrink(mg.Tensor(x), W, tol, max_steps)[0].sum()
+
+        gradcheck(summed, mg.Tensor(W_np, requires_grad=True)).assert_ok()
+print("shrink records the steps that ran")
+
+### BEGIN HIDDEN TESTS
+run_shrink = student.kernel('''
+def run_shrink(shrink, x, W, tol, max_steps):
+    """Call shrink on fresh Tensors; h, steps and W.grad after h.sum().backward()."""
+    xt = mg.Tensor(np.array(x), requires_grad=True)
+    Wt = mg.Tensor(np.array(W), requires_grad=True)
+    out = shrink(xt, Wt, tol, max_steps)
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], mg.Tensor)):
+        return "not a pair (Tensor, steps): " + type(out).__name__, None, None, None
+    h, steps = out
+    h.sum().backward()
+    grad = None if Wt.grad is None else np.array(Wt.grad)
+    return "ok", np.array(h.data), repr(steps), grad
+''')
+
+
+def unrolled(x, W, k):
+    """h after k steps of the loop, whatever the data: the path the loop took."""
+    for _ in range(k):
+        x = np.tanh(x @ W)
+    return x
+
+
+rng = np.random.default_rng(seed)
+d = 5
+W = 0.85 * np.linalg.qr(rng.normal(size=(d, d)))[0]
+cases = []  # (x, tol, max_steps) with the stopping decision far from the threshold
+for scale, max_steps in ((0.1, 8), (0.5, 8), (1.5, 8), (3.0, 8), (3.0, 2)):
+    while True:
+        x = scale * rng.normal(size=d)
+        tol = 0.05
+        seen, h = [], x
+        for _ in range(max_steps + 1):
+            seen.append(np.mean(h**2))
+            h = np.tanh(h @ W)
+        if all(abs(m / tol - 1) > 0.05 for m in seen):
+            break
+    cases.append((x, tol, max_steps))
+for x, tol, max_steps in cases:
+    want_steps = next((k for k in range(max_steps) if np.mean(unrolled(x, W, k)**2) <= tol),
+                      max_steps)
+    call = (f"shrink(x with mean(x**2) = {np.mean(x**2):.3g}, tol={tol}, max_steps={max_steps}) "
+            f"with a {d}x{d} W")
+    status, h, steps, grad = run_shrink(student.shrink, x, W, tol, max_steps)
+    assert status == "ok", f"{call} must return the pair (h, steps) with h a Tensor, got {status}"
+    assert steps == repr(want_steps), (
+        f"{call} must run {want_steps} steps, got {steps}: test the condition before each step, "
+        "and stop after max_steps")
+    expect_close(h, unrolled(x, W, want_steps), f"{call}: h", rtol=1e-9, atol=1e-12)
+    if want_steps == 0:
+        assert grad is None, (
+            f"{call}: no step ran, so W must not be in the graph (W.grad stays None), got a "
+            "gradient")
+    else:
+        assert grad is not None, (
+            f"{call}: W.grad is None after h.sum().backward(); build h from Tensor operations")
+        gradients_ok(f"{call}: W.grad", lambda W, x=x, k=want_steps: np.sum(unrolled(x, W, k)),
+                     {"W": W}, {"W": grad}, seed=seed)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Here are the graphs of two calls with the same `W` and `tol = 0.1`:
+# a small input and a larger one, which need different numbers of steps (printed).
+# The second graph repeats the product and the `tanh` once per step, every product fed by the same `W`;
+# nothing in either graph records the `while` itself, only what it let run.
+
+# %%
+rng = np.random.default_rng(15)
+W_demo = mg.Tensor(0.8 * np.linalg.qr(rng.normal(size=(3, 3)))[0], requires_grad=True, name="W")
+graphs = []
+for scale in (0.5, 1.5):
+    x_t = mg.Tensor(scale * np.array([1.0, -1.0, 0.5]), name="x")
+    h_t, steps = shrink(x_t, W_demo, 0.1, 10)
+    out_t = h_t.sum()
+    out_t.name = f"sum after {steps} steps"
+    W_demo.grad = None
+    out_t.backward()
+    print(f"scale {scale}: {steps} step(s), dL/dW summed over them:\n{W_demo.grad}")
+    graphs.append(mg.viz.draw_graph(out_t, rankdir="LR"))
+graphs[0]
+
+# %%
+graphs[1]
 
 # %% [markdown]
 # ## Summary
 #
-# * Backpropagation is message passing: each node sums what its children send it and forwards
-#   its local transfer of that sum to its parents, in reverse topological order.
+# * Backpropagation is message passing: each node sums what its consumers send it and forwards
+#   its local transfer of that sum to its inputs, in reverse topological order.
 # * A skip connection adds $\delta$ to the input's gradient:
-#   $\bar x = W_1^\top R\, W_2^\top \delta + \delta$.
+#   $\bar x = \big((\delta\, W_2^\top) \odot \mathbb{1}[z > 0]\big)\, W_1^\top + \delta$.
 # * A weight used twice receives two messages; its gradient is their sum.
-# * A program with branches needs nothing new: the value that fans out adds its messages,
+#   A value that fans out adds its messages the same way,
 #   and the lecture's loop accumulates per-sample gradients, which `backward()` does for us.
-# * In deep plain networks the gradient reaching early layers is a long product of Jacobians;
-#   residual blocks add an identity path,
-#   so early layers receive a gradient of the same size as late ones,
-#   and the network trains.
+# * In a deep plain network every layer multiplies a forward difference and a backward message
+#   by about $\rho = \sqrt{n s^2\, \mathbb{E}[g'(z)^2]}$:
+#   with $\rho < 1$ the input is forgotten on the way forward and the gradient on the way back.
+#   He's scale makes $\rho \approx 1$ for relu;
+#   residual blocks add an identity path, so early layers receive a gradient
+#   of the same size as late ones, but the weight scale still matters.
+# * Control flow needs no new rule: the tape records what ran, and a loop's weight is shared
+#   by every step that ran.

@@ -1,4 +1,4 @@
-"""A sample submission for assignment 5 with five typical mistakes, one per exercise.
+"""A sample submission for assignment 5 with eight typical mistakes, one per exercise.
 
 - Exercise 1: skip_block_backward drops the skip path's delta from dx.
 - Exercise 2: shared_weight_backward overwrites the first use's gradient with the second.
@@ -9,55 +9,58 @@
   the gradients of every earlier epoch.
 - Exercise 7: layer_grad_norms does not reset the network's gradients before backward, so a
   second call on the same network reports twice the norms.
+- Exercise 8: the predictions forget that relu passes only half of the units.
+- Exercise 9: per_layer_factor divides the other way round and reports 1/rho.
+- Exercise 10: shrink takes its first step before testing the condition (a do-while loop).
 
 Every other answer cell keeps the solution, so the submission scores between zero and full.
 """
 
 BUGS = [
     {
-        "mistake": "skip_block_backward returns W1^T dz for dx and forgets the skip path's delta",
+        "mistake": "skip_block_backward returns dz W1^T for dx and forgets the skip path's delta",
         "cells": {
             "a5-skip-backward": '''def skip_block_backward(x, W1, W2, delta):
-    """Gradients of y = W2 relu(W1 x) + x given delta = dL/dy."""
-    z = W1 @ x
+    """Gradients of y = relu(x W1) W2 + x given delta = dL/dy."""
+    z = x @ W1
     a = np.maximum(z, 0)
-    dW2 = np.outer(delta, a)
-    dz = (W2.T @ delta) * (z > 0)
-    dW1 = np.outer(dz, x)
-    dx = W1.T @ dz
+    dW2 = np.outer(a, delta)
+    dz = (delta @ W2.T) * (z > 0)
+    dW1 = np.outer(x, dz)
+    dx = dz @ W1.T
     return dx, dW1, dW2
 ''',
         },
         "loses": {"a5-skip-backward-test": 3.0},
-        "says": "that is W1^T dz alone, add delta for the skip path",
+        "says": "that is dz W1^T alone, add delta for the skip path",
     },
     {
         "mistake": "shared_weight_backward overwrites the gradient of the first use of W "
                    "with the second instead of adding them",
         "cells": {
             "a5-shared-weight": '''def shared_weight_backward(x, W, delta):
-    """Gradients of y = W relu(W x) given delta = dL/dy."""
-    h = W @ x
+    """Gradients of y = relu(x W) W given delta = dL/dy."""
+    h = x @ W
     a = np.maximum(h, 0)
-    dW = np.outer(delta, a)
-    dh = (W.T @ delta) * (h > 0)
-    dW = np.outer(dh, x)
-    dx = W.T @ dh
+    dW = np.outer(a, delta)
+    dh = (delta @ W.T) * (h > 0)
+    dW = np.outer(x, dh)
+    dx = dh @ W.T
     return dx, dW
 ''',
         },
         "loses": {"a5-shared-weight-test": 2.0},
-        "says": "that is only the message from h = W x; add the one from y = W a",
+        "says": "that is only the message from h = x W; add the one from y = a W",
     },
     {
-        "mistake": "program_R computes B = tanh(W0 p) + q instead of tanh(W0 p + q); "
+        "mistake": "program_R computes B = tanh(p W0) + q instead of tanh(p W0 + q); "
                    "train_program calls it and must not lose points for it",
         "cells": {
             "a5-program-graph": '''def program_R(W0, W1, W2, p, q):
     """The program R(p, q) as a minigrad graph: Tensors in, a 0-d Tensor R out."""
-    B = (W0 @ p).tanh() + q
-    E = (W1 @ B).sigmoid()
-    F = (W2 @ B).tanh()
+    B = (p @ W0).tanh() + q
+    E = (B @ W1).sigmoid()
+    F = (B @ W2).tanh()
     return (E * F).sum()
 ''',
         },
@@ -102,5 +105,47 @@ BUGS = [
         "loses": {"a5-layer-grad-norms-test": 2.0},
         "says": "so the gradients of earlier calls are still in W.grad: reset them "
                 "(net.zero_grad()) before the backward pass",
+    },
+    {
+        "mistake": "the predictions for relu forget that its derivative is 0 on half the units",
+        "cells": {
+            "a5-predict-factor": '''predicted_factor = {"sigmoid": None, "tanh": None, "relu": None, "relu-he": None, "relu-skip": None}
+predicted_factor["sigmoid"] = np.sqrt(1 / 3 * 0.25**2)
+predicted_factor["tanh"] = np.sqrt(1 / 3)
+predicted_factor["relu"] = np.sqrt(1 / 3)
+predicted_factor["relu-he"] = np.sqrt(2)
+predicted_factor["relu-skip"] = 1.0
+''',
+        },
+        "loses": {"a5-predict-factor-test": 2.0},
+        "says": "relu' is 1 on half the units",
+    },
+    {
+        "mistake": "per_layer_factor divides norms[l + 1] by norms[l], the factor towards the "
+                   "output",
+        "cells": {
+            "a5-per-layer-factor": '''def per_layer_factor(norms):
+    """Geometric mean of the ratios of consecutive norms."""
+    norms = np.asarray(norms, dtype=np.float64)
+    return float(np.exp(np.mean(np.log(norms[1:] / norms[:-1]))))
+''',
+        },
+        "loses": {"a5-per-layer-factor-test": 1.0},
+        "says": "That is 1/rho, the factor towards the output",
+    },
+    {
+        "mistake": "shrink takes its first step before it tests the condition",
+        "cells": {
+            "a5-shrink": '''def shrink(x, W, tol, max_steps):
+    """Apply h <- tanh(h @ W) while mean(h**2) > tol, at most max_steps times."""
+    h, steps = (x @ W).tanh(), 1
+    while steps < max_steps and float(np.mean(h.data**2)) > tol:
+        h = (h @ W).tanh()
+        steps += 1
+    return h, steps
+''',
+        },
+        "loses": {"a5-shrink-test": 2.0},
+        "says": "test the condition before each step",
     },
 ]

@@ -7,7 +7,7 @@ It never enters the notebook, the release or the student's kernel.
 
 
 def program_R_ref(W0, W1, W2, p, q):
-    """The program of exercises 3 and 4: R = sum(sigmoid(W1 B) * tanh(W2 B)),
-    B = tanh(W0 p + q)."""
-    B = np.tanh(W0 @ p + q)
-    return np.sum(1.0 / (1.0 + np.exp(-(W1 @ B))) * np.tanh(W2 @ B))
+    """The program of exercises 3 and 4: R = sum(sigmoid(B W1) * tanh(B W2)),
+    B = tanh(p W0 + q), in the row convention."""
+    B = np.tanh(p @ W0 + q)
+    return np.sum(1.0 / (1.0 + np.exp(-(B @ W1))) * np.tanh(B @ W2))
