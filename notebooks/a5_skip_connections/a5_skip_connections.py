@@ -30,19 +30,20 @@
 # and we end with a program whose graph depends on its input.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | points |
-# |---|---|---|---|
-# | 1 | the gradient of the skip block | one | 3 |
-# | 2 | the gradient of a shared weight | one | 2 |
-# | 3 | the backward pass of the program, by hand | one | 3 |
-# | 4 | the program as a minigrad graph | one | 2 |
-# | 5 | the per-sample training loop | one | 2 |
-# | 6 | a residual block as a module | one | 2 |
-# | 7 | per-layer gradient norms | one | 2 |
-# | 8 | predict the per-layer factor | one | 2 |
-# | 9 | measure the per-layer factor | one | 1 |
-# | 10 | a loop that decides when to stop | one | 2 |
-# | | **total** | 10 graded cells | **21** |
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | the gradient of the skip block | one | 3 | - | 3 |
+# | 2 | the gradient of a shared weight | one | 2 | - | 2 |
+# | 3 | the backward pass of the program, by hand | one | 3 | - | 3 |
+# | 4 | the program as a minigrad graph | one | 2 | - | 2 |
+# | 5 | the per-sample training loop | one | 2 | - | 2 |
+# | 6 | a residual block as a module | one | 2 | - | 2 |
+# | 7 | per-layer gradient norms | one | 2 | - | 2 |
+# | 8 | why the plain network fails, in writing | written answer | 0 | 3 | 3 |
+# | 9 | predict the per-layer factor | one | 2 | - | 2 |
+# | 10 | measure the per-layer factor | one | 1 | - | 1 |
+# | 11 | a loop that decides when to stop | one | 2 | - | 2 |
+# | | **total** | 10 graded cells, 1 written | **21** | **3** | **24** |
 # <!-- end of points table -->
 #
 # Exercises 1, 2 and 3 ask for gradients by hand, with numpy.
@@ -1579,6 +1580,36 @@ print(f"spread across the 128 inputs, network output:       {spread_out:.3g}")
 assert 1e-11 < spread_last < 1e-7  # "about 1e-9" in the text below
 
 # %% [markdown]
+# ### Exercise 8 (3 points): why the plain network fails, in writing
+#
+# Answer in a few sentences in the cell below; it is graded by hand.
+# Use what the notebook has printed so far:
+# the gradient norms at initialisation and the training curves of section 5,
+# and the spreads just above.
+#
+# 1. What goes wrong on the way forward,
+#    and why does that alone keep the plain network's loss at the variance of the targets?
+# 2. What goes wrong on the way back?
+# 3. Why are the two one and the same failure, and what does a skip connection change?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a5-plain-fails-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false} rubric=[{"points": 1, "criterion": "Forward: every layer shrinks the differences between inputs, so after 20 layers the last hidden layer is nearly the same vector for every input (a spread of about 1e-9 where the input layer's is about 0.3); the output is then one number for every x, and the best constant is the targets' mean, whose loss is their variance."}, {"points": 1, "criterion": "Backward: the message also shrinks at every layer on its way down, so the first layers get a gradient about a millionth of the last layer's; the layers that could restore the differences between inputs barely move, and the last layers cannot fit a function of x from a constant."}, {"points": 1, "criterion": "Both are the same product of layer Jacobians (W_l and g'(z_l)): forwards it acts on a difference, backwards (transposed) on a message, and at this scale each layer multiplies the size by a factor below 1. A skip connection adds the identity to a block's Jacobian, so there is a path with no such factor, in both directions."}]
+# Forwards, each layer shrinks the differences between inputs:
+# the input layer's outputs vary across the 128 inputs by about 0.3,
+# the last hidden layer by about $10^{-9}$.
+# The network has forgotten $x$ and outputs one number for every input;
+# the best a constant can do is the mean of the targets, whose loss is their variance,
+# which is where the plain network's loss stays.
+# Backwards, the message shrinks the same way at every layer on its way down,
+# so the first layers receive a few millionths of the last layer's gradient.
+# The layers that could restore the differences between inputs barely move,
+# and the last layers, which do get a gradient, cannot make a function of $x$ out of a constant.
+# Both are one product of layer Jacobians, $W_l$ and $g'(z_l)$:
+# forwards it acts on a difference between inputs, backwards (transposed) on a message,
+# and at this weight scale every layer multiplies the size by a factor below 1.
+# A skip connection adds the identity to each block's Jacobian,
+# so a difference and a message can cross the block unchanged: that path has no such factor.
+
+# %% [markdown]
 # After 20 layers every input gives the same last hidden layer, up to about $10^{-9}$:
 # the network has forgotten its input, and its output is one number for every $x$.
 # No change to the last layers can fit a function of $x$ from a constant;
@@ -1605,7 +1636,7 @@ assert 1e-11 < spread_last < 1e-7  # "about 1e-9" in the text below
 # (the biases keep $h_{l-1}$ itself from vanishing, only its differences between inputs vanish),
 # so in the plot of section 5 the norms shrink by about $\rho$ per layer towards the input.
 #
-# ### Exercise 8 (2 points): predict the per-layer factor
+# ### Exercise 9 (2 points): predict the per-layer factor
 #
 # Predict $\rho$, the factor by which one body layer multiplies the gradient norm
 # on its way from the output towards the input, at initialisation, for five networks.
@@ -1697,7 +1728,7 @@ for key in keys:
 # </details>
 
 # %% [markdown]
-# ### Exercise 9 (1 point): measure the per-layer factor
+# ### Exercise 10 (1 point): measure the per-layer factor
 #
 # Write `per_layer_factor(norms)`.
 # `norms` holds the gradient norms of consecutive layers, from the input side to the output side,
@@ -1774,7 +1805,7 @@ for key, activation, init, residual in cases:
 rho = {"sigmoid": np.sqrt(1 / 48), "tanh": np.sqrt(1 / 3), "relu": np.sqrt(1 / 6),
        "relu-he": 1.0, "relu-skip": 1.0, "relu-skip, He": 1.0}
 assert all(abs(measured[k] / rho[k] - 1) < 0.25 for k in rho), (
-    "the measured factors disagree with the text below: check per_layer_factor (exercise 9) "
+    "the measured factors disagree with the text below: check per_layer_factor (exercise 10) "
     "and layer_grad_norms (exercise 7) first")
 assert spread["relu"] < 1e-7 < spread["relu-he"] and spread["relu-skip, He"] > 10 * spread["relu-skip"]
 
@@ -1821,7 +1852,7 @@ assert spread["relu"] < 1e-7 < spread["relu-he"] and spread["relu-skip, He"] > 1
 # near an input where the decision flips, the function can jump,
 # and the derivative of one path says nothing about that jump.
 #
-# ### Exercise 10 (2 points): a loop that decides when to stop
+# ### Exercise 11 (2 points): a loop that decides when to stop
 #
 # Write `shrink(x, W, tol, max_steps)`.
 # Starting from `h = x` (a Tensor of shape `(d,)`),

@@ -9,9 +9,9 @@
   the gradients of every earlier epoch.
 - Exercise 7: layer_grad_norms does not reset the network's gradients before backward, so a
   second call on the same network reports twice the norms.
-- Exercise 8: the predictions forget that relu passes only half of the units.
-- Exercise 9: per_layer_factor divides the other way round and reports 1/rho.
-- Exercise 10: shrink takes its first step before testing the condition (a do-while loop).
+- Exercise 9: the predictions forget that relu passes only half of the units.
+- Exercise 10: per_layer_factor divides the other way round and reports 1/rho.
+- Exercise 11: shrink takes its first step before testing the condition (a do-while loop).
 
 Every other answer cell keeps the solution, so the submission scores between zero and full.
 """
