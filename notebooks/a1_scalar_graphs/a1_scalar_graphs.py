@@ -46,20 +46,22 @@
 # a mistake costs points once.
 # Some exercises ask for a number rather than a function (how many passes, which slope):
 # assign it to the variable the exercise names.
+# One asks for a few sentences in a markdown cell, graded by hand after the deadline.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | points |
-# |---|---|---|---|
-# | 1 | a finite-difference checker of our own | numerical_gradient (2), relative_error (1), the kink, predicted (1) | 4 |
-# | 2 | $g(x, y, z) = [\max(3x, 0) - y]^2 + z$ by hand | one | 3 |
-# | 3 | the loss of a tiny network, by hand | one | 4 |
-# | 4 | the sum over paths | one | 3 |
-# | 5 | the chain rule in $O(k)$ | one | 3 |
-# | 6 | the local derivatives | addition (1), multiplication (1), power (1), exp (1), relu (1) | 5 |
-# | 7 | the order of the backward pass | topological_order (3), backpropagate (1) | 4 |
-# | 8 | dual numbers | Dual (2), forward_partials (2) | 4 |
-# | 9 | forward or reverse, counted | one | 2 |
-# | | **total** | 17 graded cells | **32** |
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | a finite-difference checker of our own | numerical_gradient (2), relative_error (1), the kink, predicted (1) | 4 | - | 4 |
+# | 2 | $g(x, y, z) = [\max(3x, 0) - y]^2 + z$ by hand | one | 3 | - | 3 |
+# | 3 | the loss of a tiny network, by hand | one | 4 | - | 4 |
+# | 4 | the sum over paths | one | 3 | - | 3 |
+# | 5 | the chain rule in $O(k)$ | one | 3 | - | 3 |
+# | 6 | the local derivatives | addition (1), multiplication (1), power (1), exp (1), relu (1) | 5 | - | 5 |
+# | 7 | the order of the backward pass | topological_order (3), backpropagate (1) | 4 | - | 4 |
+# | 8 | why `+=`, in writing | written answer | 0 | 3 | 3 |
+# | 9 | dual numbers | Dual (2), forward_partials (2) | 4 | - | 4 |
+# | 10 | forward or reverse, counted | one | 2 | - | 2 |
+# | | **total** | 17 graded cells, 1 written | **32** | **3** | **35** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a1-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -1340,8 +1342,7 @@ fig.tight_layout()
 # Fill in the five `_backward` closures in the class below.
 # Inside a closure, `self`, `other` and `out` are the nodes of that one operation.
 #
-# * Always *add* into `grad` (`+=`): a node used several times collects one contribution per use,
-#   and `x * x` has the same node in both slots.
+# * Always *add* into `grad` (`+=`), never assign; exercise 8 asks you to explain why.
 # * Multiply by `out.grad`, the gradient arriving from above.
 # * For `relu`, use local derivative $0$ at $0$.
 #
@@ -1946,6 +1947,32 @@ for name, a, b in zip(names, ours, theirs):
 draw_graph(loss_theirs)
 
 # %% [markdown]
+# ### Exercise 8 (3 points): why `+=`, in writing
+#
+# Answer in a few sentences in the cell below; it is graded by hand.
+# Take $w = x \cdot x + 3x$ at $x = 2$, built from `Node`s, and its backward pass.
+#
+# 1. Which closures send a contribution into `x.grad`, and how much does each send?
+# 2. Suppose every closure assigned with `=` instead of adding with `+=`.
+#    What could `x.grad` end up as, and why does the answer depend on the order
+#    in which a reverse topological order happens to run the closures?
+# 3. Why does `x * x` need `+=` even though a single closure handles it?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a1-why-add-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false} rubric=[{"points": 1, "criterion": "Lists the three contributions: 2 and 2 from the two slots of x * x (each the other factor, x = 2, times out.grad = 1) and 3 from 3 * x, adding up to 7 = 2x + 3."}, {"points": 1, "criterion": "With = each closure overwrites what earlier ones wrote, so x.grad is the last contribution written: 3 if the closure of 3 * x runs last, 2 if that of x * x does. A reverse topological order only puts both after the closure of w; it does not fix which of the two runs first."}, {"points": 1, "criterion": "In x * x, self and other are the same node, so the closure's second line overwrites its first: x * x alone would give x instead of 2x."}]
+# Three contributions reach `x.grad`:
+# the closure of `x * x` sends `other.data * out.grad = 2` for its first slot
+# and `self.data * out.grad = 2` for its second,
+# and the closure of `3 * x` sends `3 * out.grad = 3`;
+# their sum, 7, is $2x + 3$.
+# With `=`, each closure replaces what the earlier ones wrote,
+# so `x.grad` ends as the last contribution alone:
+# 3 if the closure of `3 * x` runs last, 2 if that of `x * x` does.
+# Both closures run after the closure of `w`, as any reverse topological order requires,
+# but nothing fixes which of the two comes first, so the wrong answer even depends on the order.
+# Inside `x * x`, `self` and `other` are the same node:
+# the closure's second line would overwrite its first, and `x * x` alone would give $x$ instead of $2x$.
+
+# %% [markdown]
 # ## 6. Forward mode with dual numbers
 #
 # Backpropagation fixes one *output* and computes its derivative with respect to every node.
@@ -1972,7 +1999,7 @@ draw_graph(loss_theirs)
 # Assignment 2 computes JVPs of whole layers at once
 # (see its [notation sheet](../a2_vectorized/a2_vectorized.ipynb#Notation)).
 #
-# ### Exercise 8 (4 points): dual numbers
+# ### Exercise 9 (4 points): dual numbers
 #
 # Derive the product, the quotient and $e^{a + \dot a \varepsilon}$ of dual numbers
 # (expand, and use $\varepsilon^2 = 0$; for the quotient, multiply by the inverse of $b + \dot b \varepsilon$,
@@ -2252,7 +2279,7 @@ with student.autograd_off():
 # </details>
 
 # %% [markdown]
-# ### Exercise 9 (2 points): forward or reverse, counted
+# ### Exercise 10 (2 points): forward or reverse, counted
 #
 # Take a function $f: \mathbb{R}^{1000} \to \mathbb{R}^{10}$ made of the operations above,
 # and suppose we want its whole $10 \times 1000$ Jacobian.

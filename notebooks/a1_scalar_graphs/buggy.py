@@ -13,9 +13,9 @@ Each mistake sits in one exercise (or one part) and costs points there only:
    arithmetic;
 7. exercise 7, topological_order: recursive, so a deep chain hits the recursion limit; the
    backpropagate part, judged with a correct order standing in, keeps its point;
-8. exercise 8, Dual.__truediv__: the quotient rule with the wrong sign; the forward_partials
+8. exercise 9, Dual.__truediv__: the quotient rule with the wrong sign; the forward_partials
    part, tested with the operations Dual is given, keeps its points;
-9. exercise 9: the forward and reverse pass counts swapped.
+9. exercise 10: the forward and reverse pass counts swapped.
 """
 
 BUGS = [
