@@ -29,27 +29,36 @@
 # We will
 #
 # 1. write the forward pass and the loss for a batch,
-# 2. see why parameter gradients are sums, and write the batched affine backward,
+# 2. derive why parameter gradients are sums, and write the batched affine backward,
 # 3. compare mean and sum losses, and find the $-2/N$ of the lecture's training loop,
-# 4. write the backward pass of the whole network for a batch,
+# 4. derive and write the backward pass of the whole network for a batch,
 # 5. write the lecture's per-example loop, check it against the batched code, and time both,
 # 6. write a minibatch iterator,
-# 7. train the network with minibatch SGD,
-# 8. measure how the noise of a minibatch gradient falls with the batch size,
-# 9. measure what a backward pass costs compared with a forward pass.
+# 7. train the network with minibatch SGD, and see what the batch size does to the learning rate,
+# 8. predict, then measure, how the noise of a minibatch gradient falls with the batch size,
+# 9. write the backward pass of a network of any depth,
+# 10. measure what a backward pass costs compared with a forward pass,
+# 11. measure the memory a backward pass needs, and trade some of it for recomputation,
+# 12. write batch normalisation, the layer where the examples of a batch meet.
+#
+# Where an exercise asks for a gradient, the notebook gives the forward pass and the shapes;
+# the derivation is yours.
+# A worked derivation follows each such exercise, folded, below its test cell:
+# open it once your answer passes, or when you are stuck.
 #
 # **Grading.**
 # The exercises and their points are in the table at the end of this cell.
-# Each answer cell holds one or two functions with a fixed signature;
+# Each answer cell holds a function or two with a fixed signature, or a short numeric answer;
 # replace `raise NotImplementedError()` with your code and keep the signature.
 # The test cell under each exercise runs a few visible checks that tell you what is wrong;
 # the grader runs more checks of the same kinds (values, shapes, dtypes, order, method).
 # An exercise with two functions is graded in two parts, one test cell each.
-# Exercises 2 to 5 ask for gradients **by hand, with numpy**:
+# Exercises 2 to 5, 9, 11 and 13 ask for gradients **by hand, with numpy**:
 # the grader runs your functions with minigrad's autograd switched off,
 # and so do their test cells, so calling `.backward()` earns no points.
 # Where a function calls one from an earlier exercise,
-# the grader answers those calls with correct values:
+# the grader answers those calls with correct values,
+# or accepts what your own earlier function leads to:
 # a mistake costs points in its own exercise only.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
@@ -62,12 +71,19 @@
 # | 5 | the lecture's per-example loop | output_grads_one (1), lecture_loop_gradient (2) | 3 |
 # | 6 | a minibatch iterator | one | 2 |
 # | 7 | the training loop | one | 3 |
-# | | **total** | 9 graded cells | **17** |
+# | 8 | predict the slope | one | 1 |
+# | 9 | the backward pass for any depth | one | 3 |
+# | 10 | the bytes of the cache | one | 1 |
+# | 11 | checkpointed backward | one | 3 |
+# | 12 | the best spacing | one | 1 |
+# | 13 | batch normalisation, forward and backward | batchnorm_forward (1), batchnorm_backward (3) | 4 |
+# | | **total** | 16 graded cells | **30** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a3-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import time
+import tracemalloc
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -110,8 +126,8 @@ def attempt(what, answer, *args, **kwargs):
         raise AssertionError(f"{what}: {exc}") from None
     except (ValueError, IndexError) as exc:  # numpy's shape errors
         raise AssertionError(f"{what} raised {type(exc).__name__} ({exc}): write down the "
-                             "shape of every array in the products; X is (N, D), W1 (D, H), "
-                             "W2 (H, 1), and a gradient has the shape of its variable") from None
+                             "shape of every array in the products; X is (N, D), W1 (D, K), "
+                             "W2 (K, 1), and a gradient has the shape of its variable") from None
 
 
 def make_regression(n, seed):
@@ -145,10 +161,13 @@ def init_params(d_in=1, hidden=32, seed=0, dtype=np.float64):
 #
 # $$z = x W_1 + b_1, \qquad h = \mathrm{relu}(z), \qquad \hat y = h W_2 + b_2,$$
 #
-# with $W_1$ of shape $(D, H)$, $b_1$ of shape $(H,)$,
-# $W_2$ of shape $(H, 1)$ and $b_2$ of shape $(1,)$.
-# (If you prefer column vectors, $W_1^\top$ is the matrix that maps $x^\top$ to $z^\top$;
-# rows make the batch version read more naturally.)
+# with $K$ hidden units,
+# $W_1$ of shape $(D, K)$, $b_1$ of shape $(K,)$,
+# $W_2$ of shape $(K, 1)$ and $b_2$ of shape $(1,)$.
+# This is the row convention of the whole course, the one `mg.nn.Linear` stores;
+# the symbols are those of the [notation sheet](../a2_vectorized/a2_vectorized.ipynb#Notation).
+# The lecture on frameworks writes a layer for a column vector, $a_l = W_l\, o_{l-1} + b_l$:
+# its $W_l$ is our $W^\top$, and its $o_{l-1}$ is our row $x$ stood upright.
 #
 # Now stack $N$ examples as the rows of a matrix $X$ of shape $(N, D)$.
 # The same three lines compute all $N$ outputs at once:
@@ -215,7 +234,7 @@ def mlp_forward(X, params):
     """Forward pass of the two-layer MLP for a batch.
 
     X: array of shape (N, D).
-    params: dict with W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    params: dict with W1 (D, K), b1 (K,), W2 (K, 1), b2 (1,).
     Returns Yhat = relu(X @ W1 + b1) @ W2 + b2, shape (N, 1), same dtype as X.
     """
     ### BEGIN SOLUTION
@@ -257,7 +276,7 @@ expect_close(_out, [[7.0]], "mlp_forward on assignment 1's network (x=2, W1=-1, 
 _rng = np.random.default_rng(0)
 _X = _rng.standard_normal((5, 3))
 _p = init_params(d_in=3, hidden=4, seed=1)
-_Yhat = expect_shape(mlp_forward(_X, _p), (5, 1), "mlp_forward on a batch of 5 (D=3, H=4)")
+_Yhat = expect_shape(mlp_forward(_X, _p), (5, 1), "mlp_forward on a batch of 5 (D=3, K=4)")
 for _i in range(5):
     expect_close(mlp_forward(_X[_i:_i + 1], _p), _Yhat[_i:_i + 1],
                  f"mlp_forward on example {_i} alone, against row {_i} of the batch output",
@@ -275,7 +294,7 @@ params = {
     "b2": np.array([0.25]),
 }
 Yhat = np.array([[1.9], [1.25], [-0.25]])  # worked out by hand
-fixed = "mlp_forward on the fixed batch of 3 (D=2, H=3)"
+fixed = "mlp_forward on the fixed batch of 3 (D=2, K=3)"
 a1 = {"W1": np.array([[-1.0]]), "b1": np.array([4.0]),
       "W2": np.array([[3.0]]), "b2": np.array([1.0])}
 
@@ -295,7 +314,7 @@ Xr = rng.standard_normal((n, d))
 pr = {"W1": rng.standard_normal((d, h)), "b1": rng.standard_normal(h),
       "W2": rng.standard_normal((h, 1)), "b2": rng.standard_normal(1)}
 want = np.maximum(Xr @ pr["W1"] + pr["b1"], 0.0) @ pr["W2"] + pr["b2"]
-case = f"mlp_forward on a random batch of {n} (D={d}, H={h})"
+case = f"mlp_forward on a random batch of {n} (D={d}, K={h})"
 out = expect_shape(student.mlp_forward(Xr, pr), (n, 1), case)
 expect_close(out, want, case, rtol=1e-10, atol=1e-12,
              hint="It must be relu(X @ W1 + b1) @ W2 + b2")
@@ -363,31 +382,17 @@ rejects("mse_loss", "reduction='max'", Yhat, Y, "max")
 # \bar b^{(i)} = \bar p_i .$$
 #
 # In a batch, the input rows $x_i$ are separate nodes, one per example,
-# so each gets its own gradient row: $\bar X = \bar P W^\top$, no sum.
+# so each gets its own gradient row.
 # But $W$ and $b$ are single nodes used by all $N$ examples.
 # This is fan-out, as in assignment 1 where $x$ fed both $x^2$ and $3x$:
 # when a node feeds several consumers, the gradients from all of them add up.
-# So
 #
-# $$\bar W = \sum_{i=1}^{N} x_i^\top \bar p_i = X^\top \bar P, \qquad
-# \bar b = \sum_{i=1}^{N} \bar p_i = \bar P\text{.sum(axis=0)} .$$
-#
-# The matrix product $X^\top \bar P$ is exactly the sum of the $N$ outer products:
-# entry $(j, k)$ is $\sum_i X_{ij} \bar P_{ik}$.
-# A quick shape check catches most mistakes here:
+# Derive $\bar X$, $\bar W$ and $\bar b$ for the batch from these two facts,
+# as matrix expressions with no loop over examples.
+# A shape check catches most mistakes:
 # $\bar W$ must have the shape of $W$, and $\bar b$ the shape of $b$, whatever $N$ is.
-#
-# Let us confirm the identity numerically before using it.
-
-# %%
-rng_demo = np.random.default_rng(3)
-X_demo = rng_demo.standard_normal((6, 3))
-dP_demo = rng_demo.standard_normal((6, 2))
-outer_sum = np.zeros((3, 2))
-for i in range(6):
-    outer_sum += np.outer(X_demo[i], dP_demo[i])
-print("sum of outer products == X.T @ dP:", np.allclose(outer_sum, X_demo.T @ dP_demo))
-print("bias gradient shape:", dP_demo.sum(axis=0).shape, "(the shape of b)")
+# (Hint: write entry $(j, k)$ of the sum of the $N$ outer products $x_i^\top \bar p_i$,
+# and look for a matrix product.)
 
 # %% [markdown]
 # ### Exercise 2 (2 points): batched affine backward
@@ -415,8 +420,8 @@ def affine_backward(dout, X, W):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a3-affine-backward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks: affine_backward gives dX = dout W^T, dW = X^T dout, db = dout summed over the batch,
-# with the shapes and dtype of X, W and b, and leaves its inputs alone. Autograd is off, as in grading.
+# Checks: affine_backward agrees with finite differences, gives dX, dW, db the shapes and dtype
+# of X, W and b, and leaves its inputs alone. Autograd is off, as in grading.
 _rng = np.random.default_rng(0)
 _X = _rng.standard_normal((8, 3))
 _W = _rng.standard_normal((3, 2))
@@ -499,6 +504,35 @@ with student.autograd_off():
 
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# Each row gets its own gradient, $\bar x_i = \bar p_i W^\top$; stacked, $\bar X = \bar P W^\top$,
+# with no sum.
+# The shared parameters add the contributions of all examples:
+#
+# $$\bar W = \sum_{i=1}^{N} x_i^\top \bar p_i = X^\top \bar P, \qquad
+# \bar b = \sum_{i=1}^{N} \bar p_i = \bar P\text{.sum(axis=0)} .$$
+#
+# The matrix product $X^\top \bar P$ is exactly the sum of the $N$ outer products:
+# entry $(j, k)$ of both is $\sum_i X_{ij} \bar P_{ik}$.
+# Shapes: $(D, N)(N, M) = (D, M)$, the shape of $W$.
+#
+# </details>
+#
+# The cell below confirms the identity on random numbers.
+
+# %%
+rng_demo = np.random.default_rng(3)
+X_demo = rng_demo.standard_normal((6, 3))
+dP_demo = rng_demo.standard_normal((6, 2))
+outer_sum = np.zeros((3, 2))
+for i in range(6):
+    outer_sum += np.outer(X_demo[i], dP_demo[i])
+print("sum of outer products == X.T @ dP:", np.allclose(outer_sum, X_demo.T @ dP_demo))
+print("bias gradient shape:", dP_demo.sum(axis=0).shape, "(the shape of b)")
+
+
+# %% [markdown]
 # ## 3. Mean or sum, and the $-2/N$ of the lecture's loop
 #
 # The two common batch losses differ only by a constant:
@@ -506,48 +540,14 @@ with student.autograd_off():
 # $$L_{\text{sum}} = \sum_{i=1}^{N} (\hat y_i - y_i)^2, \qquad
 # L_{\text{mean}} = \frac{1}{N} L_{\text{sum}} .$$
 #
-# Their gradients with respect to one prediction are
-#
-# $$\frac{\partial L_{\text{sum}}}{\partial \hat y_i} = 2(\hat y_i - y_i), \qquad
-# \frac{\partial L_{\text{mean}}}{\partial \hat y_i} = \frac{2}{N}(\hat y_i - y_i) .$$
-#
-# The factor $1/N$ enters once, at the top of the backward pass, and flows down to every parameter.
-# A classic bug is to divide a second time,
-# for example with `db = dout.mean(axis=0)` where a sum belongs:
-# the bias gradient then comes out $N$ times too small.
-#
-# The lecture on parameterized programs writes the same gradient
-# with the residual the other way round.
-# For a model $R(w; x)$ and targets $t_i$,
-#
-# $$\frac{\partial}{\partial w} \frac{1}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big)^2
-# = -\frac{2}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big) \frac{\partial R}{\partial w}(w; x_i) .$$
-#
-# The $2$ comes from the square, the minus sign from differentiating $t_i - R$ with respect to $R$,
-# and the $1/N$ from the mean.
-# Its training loop adds up $(t_i - R_i)\,\partial R / \partial w$ over the examples
-# and multiplies the total by $-2/N$ once, at the end.
-# We will write that loop in section 5.
-#
-# Why do most libraries use the mean?
-# With the sum, the gradient grows in proportion to the batch size,
-# so a learning rate that works for 8 examples overshoots for 512.
-# With the mean, the gradient is an average and its size does not depend on $N$.
-# Take the gradient of the output bias,
-# $\partial L / \partial b_2 = \sum_i \partial L / \partial \hat y_i$,
-# for a model that predicts $1$ everywhere:
-
-# %%
-for n_demo in [8, 64, 512]:
-    db2_sum = np.sum(2 * (1.0 - Y_train[:n_demo]))
-    db2_mean = db2_sum / n_demo
-    print(f"N = {n_demo:4d}   sum loss: dL/db2 = {db2_sum:8.1f}   "
-          f"mean loss: dL/db2 = {db2_mean:5.2f}")
+# Derive $\partial L / \partial \hat y_i$ for each of them,
+# then stack the $N$ results into $\partial L / \partial \hat Y$, of shape $(N, 1)$.
+# Ask yourself where the factor $1/N$ goes, and how many times it appears.
 
 # %% [markdown]
 # ### Exercise 3 (2 points): backward of the squared error
 #
-# Write `mse_backward(Yhat, Y, reduction)`, returning $\partial L / \partial \hat Y$
+# Write `mse_backward(Yhat, Y, reduction)`, returning the $\partial L / \partial \hat Y$ you derived
 # for `reduction="mean"` or `"sum"`, with the shape and dtype of `Yhat`.
 # Raise `ValueError` on mismatched shapes or an unknown reduction, as in exercise 1.
 
@@ -573,7 +573,7 @@ def mse_backward(Yhat, Y, reduction="mean"):
 
 
 # %% nbgrader={"grade": true, "grade_id": "a3-mse-backward-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Checks: mse_backward is 2 (Yhat - Y) / N for the mean and 2 (Yhat - Y) for the sum,
+# Checks: mse_backward agrees with finite differences of the mean and of the sum,
 # with the shape and dtype of Yhat. Autograd is off, as in grading.
 _rng = np.random.default_rng(0)
 _Yhat = _rng.standard_normal((6, 1))
@@ -633,36 +633,71 @@ with student.autograd_off():
 
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# The gradients with respect to one prediction are
+#
+# $$\frac{\partial L_{\text{sum}}}{\partial \hat y_i} = 2(\hat y_i - y_i), \qquad
+# \frac{\partial L_{\text{mean}}}{\partial \hat y_i} = \frac{2}{N}(\hat y_i - y_i) .$$
+#
+# The factor $1/N$ enters once, at the top of the backward pass, and flows down to every parameter.
+# A classic bug is to divide a second time,
+# for example with `db = dout.mean(axis=0)` where a sum belongs:
+# the bias gradient then comes out $N$ times too small.
+#
+# Stacked, $\partial L_{\text{mean}} / \partial \hat Y = \tfrac{2}{N}(\hat Y - Y)$, of shape $(N, 1)$.
+#
+# </details>
+#
+# The lecture on parameterized programs writes the same gradient
+# with the residual the other way round.
+# For a model $R(w; x)$ and targets $t_i$,
+#
+# $$\frac{\partial}{\partial w} \frac{1}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big)^2
+# = -\frac{2}{N} \sum_{i=1}^{N} \big(t_i - R(w; x_i)\big) \frac{\partial R}{\partial w}(w; x_i) .$$
+#
+# The $2$ comes from the square, the minus sign from differentiating $t_i - R$ with respect to $R$,
+# and the $1/N$ from the mean.
+# Its training loop adds up $(t_i - R_i)\,\partial R / \partial w$ over the examples
+# and multiplies the total by $-2/N$ once, at the end.
+# We will write that loop in section 5.
+#
+# Why do most libraries use the mean?
+# With the sum, the gradient grows in proportion to the batch size,
+# so a learning rate that works for 8 examples overshoots for 512.
+# With the mean, the gradient is an average and its size does not depend on $N$.
+# Take the gradient of the output bias,
+# $\partial L / \partial b_2 = \sum_i \partial L / \partial \hat y_i$,
+# for a model that predicts $1$ everywhere:
+
+# %%
+for n_demo in [8, 64, 512]:
+    db2_sum = np.sum(2 * (1.0 - Y_train[:n_demo]))
+    db2_mean = db2_sum / n_demo
+    print(f"N = {n_demo:4d}   sum loss: dL/db2 = {db2_sum:8.1f}   "
+          f"mean loss: dL/db2 = {db2_mean:5.2f}")
+
+# %% [markdown]
 # ## 4. The whole network, for the whole batch
 #
-# Chaining the pieces gives the backward pass of the network.
-# From the loss down, every line handles all $N$ examples at once;
-# the two bias gradients and the two weight gradients are the only places where the batch is summed.
+# Here is the forward pass again, with the shape of every array:
 #
-# * $\bar{\hat Y} = \tfrac{2}{N}(\hat Y - Y)$, shape $(N, 1)$;
-# * $\bar W_2 = H^\top \bar{\hat Y}$, shape $(H, 1)$,
-#   and $\bar b_2 = \sum_i \bar{\hat Y}_{i,:}$, shape $(1,)$;
-# * $\bar H = \bar{\hat Y} W_2^\top$, shape $(N, H)$;
-# * $\bar Z = \bar H \odot [Z > 0]$, shape $(N, H)$;
-# * $\bar W_1 = X^\top \bar Z$, shape $(D, H)$,
-#   and $\bar b_1 = \sum_i \bar Z_{i,:}$, shape $(H,)$.
-#
-# Put it next to the vector version of assignment 2, which handled one example $x$:
-#
-# | one example (assignment 2) | a batch (here) |
+# | step | shape |
 # |---|---|
-# | `dy_hat = 2 * (y_hat - y)` | `dYhat = 2 * (Yhat - Y) / N` (mean loss) |
-# | `dW2 = np.outer(h, dy_hat)` | `dW2 = H.T @ dYhat` |
-# | `db2 = dy_hat` | `db2 = dYhat.sum(axis=0)` |
-# | `dh = W2 @ dy_hat` | `dH = dYhat @ W2.T` |
-# | `dz1 = dh * (z1 > 0)` | `dZ = dH * (Z > 0)` |
-# | `dW1 = np.outer(x, dz1)` | `dW1 = X.T @ dZ` |
-# | `db1 = dz1` | `db1 = dZ.sum(axis=0)` |
+# | $Z = X W_1 + b_1$ | $(N, K)$ |
+# | $H = \mathrm{relu}(Z)$ | $(N, K)$ |
+# | $\hat Y = H W_2 + b_2$ | $(N, 1)$ |
+# | $L = \frac{1}{N} \sum_i (\hat y_i - y_i)^2$ | a number |
 #
-# Assignment 1 needed one statement per scalar,
-# assignment 2 one statement per layer and per example.
-# Here the same number of statements serves a batch of any size:
-# outer products become matrix products, and the bias gradients gain a sum.
+# Derive the backward pass, from the loss down:
+# $\bar{\hat Y}$, then $\bar W_2$, $\bar b_2$ and $\bar H$, then $\bar Z$, then $\bar W_1$ and $\bar b_1$.
+# Every gradient has the shape of its variable;
+# write the shapes next to your formulas before writing code.
+# Two facts do all the work:
+# the affine layer of section 2 (a product, and a sum over the batch for a shared parameter),
+# and the derivative of relu from assignment 2, applied entry by entry.
+# Then put your batch formulas next to the one-example code of assignment 2:
+# which lines change, and how?
 #
 # ### Exercise 4 (3 points): backward pass of the MLP for a batch
 #
@@ -672,14 +707,14 @@ with student.autograd_off():
 # You may call `affine_backward`, `mse_loss` and `mse_backward` from above:
 # the grader answers those calls with correct values, so this exercise is graded on its own.
 # Keep the dtype: float32 inputs give float32 gradients (checked),
-# so build the ReLU mask without a float64 cast (`dH * (Z > 0)` does it).
+# so multiply by a boolean mask rather than a float64 one (numpy keeps float32 then).
 # No loop over examples; no minigrad autograd (it is switched off when grading).
 
 # %% nbgrader={"grade": false, "grade_id": "a3-mlp-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mlp_loss_and_grads(X, Y, params, reduction="mean"):
     """Loss of the two-layer MLP on a batch and its gradient with respect to every parameter.
 
-    X: (N, D), Y: (N, 1), params: dict with W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    X: (N, D), Y: (N, 1), params: dict with W1 (D, K), b1 (K,), W2 (K, 1), b2 (1,).
     Returns (loss, grads): the loss as a float,
     grads a dict with the same keys, shapes and dtypes as params.
     """
@@ -746,7 +781,7 @@ def _earlier_broken():
 try:
     with autograd_off():
         for _red, _scale in [("mean", 0.1), ("sum", 1.0)]:
-            _call = f"mlp_loss_and_grads(X, Y, params, {_red!r}) on a batch of 10 (D=2, H=5)"
+            _call = f"mlp_loss_and_grads(X, Y, params, {_red!r}) on a batch of 10 (D=2, K=5)"
             _out = attempt(_call, mlp_loss_and_grads, _X, _Y, _p, reduction=_red)
             assert isinstance(_out, tuple) and len(_out) == 2, (
                 f"{_call} must return the pair (loss, grads), got {type(_out).__name__}")
@@ -866,7 +901,7 @@ with student.autograd_off():
              "W2": grid(rng, (h, 1), dt), "b2": grid(rng, 1, dt)}
         tol = {"rtol": 1e-10, "atol": 1e-12} if dt == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
         for reduction in ["mean", "sum"]:
-            what = (f"mlp_loss_and_grads on a batch of {n} ({np.dtype(dt).name}, D={d}, H={h}), "
+            what = (f"mlp_loss_and_grads on a batch of {n} ({np.dtype(dt).name}, D={d}, K={h}), "
                     f"reduction={reduction!r}")
             (loss, grads), (want_loss, want), note = judged(what, X, Y, p, reduction)
             if dt == np.float32:
@@ -882,6 +917,39 @@ with student.autograd_off():
                              hint=(hint + note).strip(), **tol)
 ### END HIDDEN TESTS
 
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# From the loss down, every line handles all $N$ examples at once;
+# the two bias gradients and the two weight gradients are the only places where the batch is summed.
+#
+# * $\bar{\hat Y} = \tfrac{2}{N}(\hat Y - Y)$, shape $(N, 1)$;
+# * $\bar W_2 = H^\top \bar{\hat Y}$, shape $(K, 1)$,
+#   and $\bar b_2 = \sum_i \bar{\hat Y}_{i,:}$, shape $(1,)$;
+# * $\bar H = \bar{\hat Y} W_2^\top$, shape $(N, K)$;
+# * $\bar Z = \bar H \odot [Z > 0]$, shape $(N, K)$;
+# * $\bar W_1 = X^\top \bar Z$, shape $(D, K)$,
+#   and $\bar b_1 = \sum_i \bar Z_{i,:}$, shape $(K,)$.
+#
+# Next to the one-example code of assignment 2:
+#
+# | one example (assignment 2) | a batch (here) |
+# |---|---|
+# | `dy_hat = 2 * (y_hat - y)` | `dYhat = 2 * (Yhat - Y) / N` (mean loss) |
+# | `dW2 = np.outer(h, dy_hat)` | `dW2 = H.T @ dYhat` |
+# | `db2 = dy_hat` | `db2 = dYhat.sum(axis=0)` |
+# | `dh = dy_hat @ W2.T` | `dH = dYhat @ W2.T` |
+# | `dz1 = dh * (z1 > 0)` | `dZ = dH * (Z > 0)` |
+# | `dW1 = np.outer(x, dz1)` | `dW1 = X.T @ dZ` |
+# | `db1 = dz1` | `db1 = dZ.sum(axis=0)` |
+#
+# Assignment 1 needed one statement per scalar,
+# assignment 2 one statement per layer and per example.
+# Here the same number of statements serves a batch of any size:
+# outer products become matrix products, and the bias gradients gain a sum.
+#
+# </details>
 
 # %% [markdown]
 # A check that ties the three assignments together:
@@ -917,16 +985,12 @@ print({name: float(g.squeeze()) for name, g in grads_a1.items()})
 # The backward pass inside the loop differentiates the **output** $R_i$, not the loss,
 # so it starts from $\partial R_i / \partial R_i = 1$.
 # The loss enters only through the weights $(t_i - R_i)$ and the final factor $-2/N$.
-# For one example $x$ of shape $(D,)$,
-# the gradients of the output $r = \mathrm{relu}(x W_1 + b_1) W_2 + b_2$ are
-#
-# $$\frac{\partial r}{\partial W_2} = h^\top, \quad
-# \frac{\partial r}{\partial b_2} = 1, \quad
-# \bar z = W_2[:, 0] \odot [z > 0], \quad
-# \frac{\partial r}{\partial W_1} = x^\top \bar z \ \text{(outer product)}, \quad
-# \frac{\partial r}{\partial b_1} = \bar z .$$
-#
-# This is the vector code of assignment 2, with no batch axis anywhere.
+# For one example $x$ of shape $(D,)$ the output is a number,
+# $r = \mathrm{relu}(x W_1 + b_1) W_2 + b_2$, through $z = x W_1 + b_1$ and $h = \mathrm{relu}(z)$, both of shape $(K,)$.
+# Derive $\partial r / \partial W_2$, $\partial r / \partial b_2$, $\partial r / \partial W_1$
+# and $\partial r / \partial b_1$, each with the shape of its parameter.
+# It is the vector calculus of assignment 2, with no batch axis anywhere,
+# and with the backward pass started from $1$ instead of from the loss.
 #
 # ### Exercise 5 (3 points): the lecture's per-example loop
 #
@@ -949,7 +1013,7 @@ print({name: float(g.squeeze()) for name, g in grads_a1.items()})
 def output_grads_one(x, params):
     """Gradients of the network output r (a scalar) for ONE example x of shape (D,).
 
-    Returns a dict with keys W1 (D, H), b1 (H,), W2 (H, 1), b2 (1,).
+    Returns a dict with keys W1 (D, K), b1 (K,), W2 (K, 1), b2 (1,).
     """
     ### BEGIN SOLUTION
     z = x @ params["W1"] + params["b1"]
@@ -989,7 +1053,7 @@ def lecture_loop_gradient(X, Y, params):
 # Autograd is off, as in grading.
 _p = init_params(d_in=2, hidden=4, seed=3)
 _x = np.random.default_rng(0).standard_normal(2)
-_call = "output_grads_one(x, params) for one example (D=2, H=4)"
+_call = "output_grads_one(x, params) for one example (D=2, K=4)"
 with autograd_off():
     _g1 = attempt(_call, output_grads_one, _x, _p)
     assert isinstance(_g1, dict) and set(_g1) == set(_p), (
@@ -1022,7 +1086,7 @@ with student.autograd_off():
         def output(W1, b1, W2, b2, x=x):
             return float((np.maximum(np.matmul(x, W1) + b1, 0.0) @ W2 + b2)[0])
 
-        what = f"output_grads_one on a random example (D={d}, H={h})"
+        what = f"output_grads_one on a random example (D={d}, K={h})"
         one = grads_dict(student.output_grads_one(x, params), what, params, " (no batch axis)")
         gradients_ok(what, output, dict(params), one)
 ### END HIDDEN TESTS
@@ -1035,7 +1099,7 @@ _rng = np.random.default_rng(1)
 _p = init_params(d_in=2, hidden=4, seed=3)
 _X = _rng.standard_normal((12, 2))
 _Y = _rng.standard_normal((12, 1))
-_call = "lecture_loop_gradient on a batch of 12 (D=2, H=4)"
+_call = "lecture_loop_gradient on a batch of 12 (D=2, K=4)"
 _note = ("lecture_loop_gradient is not checked against finite differences here, because "
          "output_grads_one {}: fix it and run this cell again. (The grader checks this part "
          "with correct answers from output_grads_one.)")
@@ -1129,9 +1193,24 @@ with student.autograd_off():
         Y = rng.standard_normal((n, 1))
         params = {"W1": rng.standard_normal((d, h)), "b1": rng.standard_normal(h),
                   "W2": rng.standard_normal((h, 1)), "b2": rng.standard_normal(1)}
-        looped(f"lecture_loop_gradient on a random batch of {n} (D={d}, H={h})", X, Y, params)
+        looped(f"lecture_loop_gradient on a random batch of {n} (D={d}, K={h})", X, Y, params)
 ### END HIDDEN TESTS
 
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# Start from $\partial r / \partial r = 1$ and walk down:
+#
+# $$\frac{\partial r}{\partial W_2} = h^\top \ \text{(shape } (K, 1)\text{)}, \quad
+# \frac{\partial r}{\partial b_2} = 1, \quad
+# \bar z = W_2[:, 0] \odot [z > 0], \quad
+# \frac{\partial r}{\partial W_1} = x^\top \bar z \ \text{(an outer product)}, \quad
+# \frac{\partial r}{\partial b_1} = \bar z .$$
+#
+# The loop then weights each example's gradients by $t_i - R_i$ and multiplies the total by $-2/N$.
+#
+# </details>
 
 # %% [markdown]
 # Both ways give the same numbers; the batched one gives them much sooner.
@@ -1331,7 +1410,9 @@ for bad in [0, -3]:
 # $$w \leftarrow w - \eta \, \nabla_w \frac{1}{B} \sum_{i \in \mathcal{B}} (\hat y_i - y_i)^2 ,$$
 #
 # where $\eta$ is the learning rate.
-# Because the loss is a mean, the same $\eta$ works across a wide range of batch sizes.
+# Because the loss is a mean, the size of the gradient does not grow with $B$,
+# so a larger batch alone does not make a step overshoot.
+# Whether one $\eta$ suits every batch size is another matter: we measure it after training.
 #
 # ### Exercise 7 (3 points): the training loop
 #
@@ -1617,7 +1698,42 @@ ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
-# The minibatch losses jump around their mean:
+# ### One learning rate for every batch size?
+#
+# We train for 20 epochs with each of five learning rates and three batch sizes,
+# and print the mean squared error on the whole training set at the end
+# (it was 1.387 before training, as printed above).
+# One epoch is 128 steps for $B = 4$, 16 for $B = 32$ and a single step for $B = 512$.
+
+# %%
+eta_grid = [0.025, 0.05, 0.1, 0.2, 0.4]
+grid_batches = [4, 32, 512]
+final_mse = np.array([
+    [mse_loss(mlp_forward(X_train, train_sgd(X_train, Y_train, params0, lr=eta, batch_size=bs,
+                                             epochs=20, progress=False)[0]), Y_train)
+     for eta in eta_grid]
+    for bs in grid_batches
+])
+print("full-data MSE after 20 epochs")
+print("        " + "".join(f"eta={eta:<7}" for eta in eta_grid) + "  best eta")
+for bs, row in zip(grid_batches, final_mse):
+    print(f"B = {bs:3d}  " + "".join(f"{v:<11.4f}" for v in row)
+          + f"  {eta_grid[int(np.argmin(row))]}")
+# what the text below says: the best eta grows with B, and eta = 0.4 fails for B = 4 only
+best_eta = [eta_grid[int(np.argmin(row))] for row in final_mse]
+assert best_eta[0] < best_eta[-1], best_eta
+assert final_mse[0, -1] > 0.5 * initial_loss > final_mse[-1, -1], final_mse[:, -1]
+
+# %% [markdown]
+# No single $\eta$ is best for all three rows.
+# With small batches the steps are noisy, and a large $\eta$ turns the noise into large jumps:
+# at $\eta = 0.4$ the run with $B = 4$ ends no better than half its starting loss,
+# while with $B = 512$ the same $\eta$ still learns.
+# With large batches each epoch is a few steps only, and a larger $\eta$ makes up for fewer steps.
+# So the mean keeps the gradient on the same scale for every $B$,
+# but the best learning rate still moves with the batch size, and has to be tuned with it.
+#
+# The minibatch losses of the training curve jump around their mean:
 # each one is measured on 32 examples only, and each step follows a noisy gradient.
 # The next section measures that noise.
 #
@@ -1627,16 +1743,63 @@ fig.tight_layout()
 # and $\bar g = \frac{1}{N} \sum_i g_i$ for the full-batch gradient.
 # A minibatch gradient is the average $g_{\mathcal{B}} = \frac{1}{B} \sum_{i \in \mathcal{B}} g_i$.
 # It is unbiased: its expectation is $\bar g$.
-# If the $B$ examples were drawn independently,
-# the variance of an average of $B$ independent terms would give
+# How far from $\bar g$ is it, typically?
+# We will draw many minibatches of each size $B$, at fixed parameters,
+# measure the mean squared distance $\mathbb{E}\, \lVert g_{\mathcal{B}} - \bar g \rVert^2$ (the variance),
+# and plot it against $B$ on log-log axes.
+#
+# ### Exercise 8 (1 point): predict the slope
+#
+# Before measuring, predict the slope of that plot.
+# Set `slope_variance` to the slope of $\log \mathbb{E}\, \lVert g_{\mathcal{B}} - \bar g \rVert^2$
+# against $\log B$,
+# and `slope_std` to the slope of the log of its square root (the typical size of the noise).
+# Treat the $B$ examples as drawn independently, and $B$ as much smaller than $N$.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-noise-slope", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
+slope_variance = -1.0
+slope_std = -0.5
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "a3-noise-slope-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Checks: slope_variance and slope_std are numbers (the hidden test checks their values).
+for _name in ("slope_variance", "slope_std"):
+    _v = globals().get(_name)
+    require("value", isinstance(_v, (int, float)) and not isinstance(_v, bool),
+            f"{_name} must be a number (set it in the cell above), got {_v!r}")
+print("slope_variance and slope_std are numbers")
+### BEGIN HIDDEN TESTS
+for name, want, hint in [
+    ("slope_variance", -1.0, "the variance of an average of B independent terms is the "
+                             "variance of one term divided by B"),
+    ("slope_std", -0.5, "the standard deviation is the square root of the variance, so its "
+                        "log is half the log of the variance"),
+]:
+    got = getattr(student, name).value() if student.has(name) else None
+    require("value", isinstance(got, (int, float)) and not isinstance(got, bool),
+            f"{name} must be a number, got {got!r}")
+    expect_close(got, want, f"{name}, the slope of the log of the noise against log B",
+                 rtol=0.0, atol=0.05, hint=hint)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked answer</summary>
+#
+# The variance of an average of $B$ independent terms is the variance of one term divided by $B$:
 #
 # $$\mathbb{E}\, \lVert g_{\mathcal{B}} - \bar g \rVert^2 = \frac{\sigma^2}{B}, \qquad
-# \sigma^2 = \frac{1}{N} \sum_i \lVert g_i - \bar g \rVert^2 .$$
+# \sigma^2 = \frac{1}{N} \sum_i \lVert g_i - \bar g \rVert^2 ,$$
 #
+# so on log-log axes the variance falls along a line of slope $-1$,
+# and its square root along a line of slope $-1/2$.
 # Drawing without replacement from a finite set, as our iterator does,
-# multiplies this by $\frac{N - B}{N - 1}$,
+# multiplies the variance by $\frac{N - B}{N - 1}$,
 # which is close to 1 while $B \ll N$.
-# We check the $1/B$ law on a fresh sample of 8192 points:
+#
+# </details>
+#
+# We check on a fresh sample of 8192 points:
 # for each batch size we draw 200 random minibatches, at the initial parameters,
 # and average the squared distance of their gradient from the full gradient
 # (all parameters stacked into one vector).
@@ -1683,69 +1846,255 @@ fig.tight_layout()
 # which is why moderate batches and more steps usually beat huge batches
 # for the same amount of compute.
 #
-# ## 9. A backward pass costs about two forward passes
+# ## 9. Any depth
+#
+# Exercise 4 wrote out the two layers of our network one by one.
+# A deeper network repeats one layer:
+# layer $l$ takes its input $H_l$ of shape $(N, d_l)$ and computes
+#
+# $$Z_l = H_l W_l + b_l, \qquad H_{l+1} = \phi_l(Z_l),$$
+#
+# with $W_l$ of shape $(d_l, d_{l+1})$, $b_l$ of shape $(d_{l+1},)$,
+# and an activation $\phi_l$ applied entry by entry:
+# $\mathrm{relu}$, $\tanh$, the sigmoid $1 / (1 + e^{-z})$, or the identity (for an output layer).
+# The input is $H_0 = X$ and the output is the last $H$.
+# The code below runs the forward pass of any depth
+# and keeps, for every layer, what its backward pass will need: its input $H_l$ and $Z_l$.
+
+# %%
+def activate(Z, name):
+    """The activation `name` ("relu", "tanh", "sigmoid" or "identity") applied to Z."""
+    if name == "relu":
+        return np.maximum(Z, 0)
+    if name == "tanh":
+        return np.tanh(Z)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-Z))
+    if name == "identity":
+        return Z
+    raise ValueError(f"activate: unknown activation {name!r} (relu, tanh, sigmoid or identity)")
+
+
+def layer_forward(H, W, b, activation):
+    """One layer: returns (activate(Z, activation), Z) for Z = H @ W + b."""
+    Z = H @ W + b
+    return activate(Z, activation), Z
+
+
+def deep_forward(X, Ws, bs, activations):
+    """Forward pass of a network of len(Ws) layers.
+
+    Returns (output, cache), where cache[l] = (H_l, Z_l): the input of layer l and its Z.
+    """
+    cache = []
+    H = X
+    for W, b, activation in zip(Ws, bs, activations):
+        H_next, Z = layer_forward(H, W, b, activation)
+        cache.append((H, Z))
+        H = H_next
+    return H, cache
+
+
+def random_net(widths, activations, seed=0, dtype=np.float64):
+    """Weights (scaled by 1/sqrt(fan-in)) and biases for the given widths, input width first."""
+    rng = np.random.default_rng(seed)
+    Ws = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(dtype)
+          for a, b in zip(widths[:-1], widths[1:])]
+    bs = [(0.1 * rng.standard_normal(b)).astype(dtype) for b in widths[1:]]
+    return Ws, bs, list(activations)
+
+
+# %% [markdown]
+# ### Exercise 9 (3 points): the backward pass for any depth
+#
+# Write `deep_backward(dout, cache, Ws, activations)`.
+# Given `dout` $= \partial L / \partial H_{\text{out}}$ for the network's output
+# and the `cache` of `deep_forward`,
+# return `(dX, grads)`: $\partial L / \partial X$, and a list holding `(dW, db)` for every layer,
+# **in layer order** (layer 0 first), each with the shape and dtype of its parameter.
+#
+# * Derive the derivative of each of the four activations,
+#   written with what the cache holds ($Z_l$);
+#   for tanh and the sigmoid, express it through the activation's own value.
+# * Walk the layers from the last to the first; you may call your `affine_backward`.
+# * Use `activations[l]` for layer `l`: the grader mixes them.
+# * By hand, numpy only, autograd off.
+#
+# If your code calls `affine_backward`, the grader also accepts the gradients
+# that your own `affine_backward` leads to, so a mistake there costs points in exercise 2 only.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-deep-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def deep_backward(dout, cache, Ws, activations):
+    """Backward pass of deep_forward: returns (dX, [(dW_0, db_0), (dW_1, db_1), ...]).
+
+    dout: dL/d(output), shape (N, d_last).  cache: from deep_forward, cache[l] = (H_l, Z_l).
+    """
+    ### BEGIN SOLUTION
+    grads = []
+    d = dout
+    for l in reversed(range(len(Ws))):
+        H, Z = cache[l]
+        name = activations[l]
+        if name == "relu":
+            d = d * (Z > 0)
+        elif name == "tanh":
+            d = d * (1 - np.tanh(Z) ** 2)
+        elif name == "sigmoid":
+            S = 1 / (1 + np.exp(-Z))
+            d = d * S * (1 - S)
+        elif name != "identity":
+            raise ValueError(f"deep_backward: unknown activation {name!r}")
+        d, dW, db = affine_backward(d, H, Ws[l])
+        grads.append((dW, db))
+    return d, grads[::-1]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-deep-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: deep_backward agrees with finite differences on a 4-layer net that uses all four
+# activations, returns one (dW, db) per layer in layer order with the shapes of W and b,
+# and keeps float32 float32. Autograd is off, as in grading.
+_widths, _acts = [3, 5, 4, 4, 2], ["tanh", "relu", "sigmoid", "identity"]
+_Ws, _bs, _ = random_net(_widths, _acts, seed=4)
+_X = np.random.default_rng(5).standard_normal((6, 3))
+_call = "deep_backward on a batch of 6, widths [3, 5, 4, 4, 2], activations tanh, relu, sigmoid, identity"
+
+
+def _net(X, *flat):
+    return deep_forward(X, list(flat[0::2]), list(flat[1::2]), _acts)[0]
+
+
+def _analytic(dout):
+    _out = attempt(_call, deep_backward, dout, deep_forward(_X, _Ws, _bs, _acts)[1], _Ws, _acts)
+    assert isinstance(_out, tuple) and len(_out) == 2, (
+        f"{_call} must return the pair (dX, grads), got {type(_out).__name__}")
+    _dX, _grads = _out
+    assert len(_grads) == 4, f"{_call}: grads must hold one (dW, db) per layer (4), got {len(_grads)}"
+    for _l, (_dW, _db) in enumerate(_grads):
+        expect_shape(_dW, _Ws[_l].shape, f"{_call}: dW of layer {_l} (layer 0 first)")
+        expect_shape(_db, _bs[_l].shape, f"{_call}: db of layer {_l} (layer 0 first)")
+    return {"X": _dX, **{f"{_p}{_l}": _g for _l, (_dW, _db) in enumerate(_grads)
+                         for _p, _g in (("W", _dW), ("b", _db))}}
+
+
+with autograd_off():
+    check_gradients(_net, {"X": _X, **{f"{_p}{_l}": _v for _l in range(4)
+                                       for _p, _v in (("W", _Ws[_l]), ("b", _bs[_l]))}},
+                    _analytic).assert_ok()
+    _W32 = [_W.astype(np.float32) for _W in _Ws]
+    _b32 = [_b.astype(np.float32) for _b in _bs]
+    _out32, _cache32 = deep_forward(_X.astype(np.float32), _W32, _b32, _acts)
+    _dX32, _grads32 = deep_backward(np.ones_like(_out32), _cache32, _W32, _acts)
+    for _l, (_dW, _db) in enumerate(_grads32):
+        expect_dtype(_dW, np.float32, f"deep_backward on float32 inputs: dW of layer {_l}")
+        expect_dtype(_db, np.float32, f"deep_backward on float32 inputs: db of layer {_l}")
+print("deep_backward agrees with finite differences")
+### BEGIN HIDDEN TESTS
+# Graded on its own: when the student's code calls affine_backward (exercise 2), the expected
+# values are also worked out with the student's own affine_backward (follow-through), and
+# either answer is accepted.
+with student.autograd_off():
+    rng = np.random.default_rng(seed)
+    cases = [(["relu", "relu", "identity"], np.float64), (["tanh", "tanh", "identity"], np.float64),
+             (["sigmoid", "sigmoid", "identity"], np.float64)]
+    names = ["relu", "tanh", "sigmoid", "identity"]
+    cases.append(([str(a) for a in rng.choice(names, size=int(rng.integers(5, 8)))], np.float64))
+    cases.append((["tanh", "relu", "sigmoid", "identity"], np.float32))
+    for acts, dt in cases:
+        n = int(rng.integers(4, 9))
+        widths = [int(w) for w in rng.integers(2, 6, size=len(acts) + 1)]
+        X = rng.standard_normal((n, widths[0])).astype(dt)
+        Ws = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(dt)
+              for a, b in zip(widths[:-1], widths[1:])]
+        bs = [(0.1 * rng.standard_normal(b)).astype(dt) for b in widths[1:]]
+        _, cache = reference_forward(X, Ws, bs, acts)
+        dout = rng.standard_normal((n, widths[-1])).astype(dt)
+        what = (f"deep_backward with activations {', '.join(acts)} ({np.dtype(dt).name}, "
+                f"batch {n}, widths {widths})")
+        dX, grads = deep_result(student.deep_backward(dout, cache, Ws, acts), what, X, Ws, bs)
+        if dt == np.float32:
+            for l, (dW, db) in enumerate(grads):
+                expect_dtype(dW, np.float32, f"deep_backward on float32 inputs: dW of layer {l}")
+                expect_dtype(db, np.float32, f"deep_backward on float32 inputs: db of layer {l}")
+        got = [dX] + [g for pair in grads for g in pair]
+        tol = {"rtol": 1e-7, "atol": 1e-9} if dt == np.float64 else {"rtol": 2e-3, "atol": 1e-4}
+        if close_all(got, reference_backward(dout, cache, Ws, acts), **tol):
+            continue
+        own = reference_backward(dout, cache, Ws, acts, affine=student_affine)
+        if close_all(got, own, **tol):
+            continue
+        if dt == np.float64:
+            inputs = {"X": X, **{f"{p}{l}": v for l in range(len(Ws))
+                                 for p, v in (("W", Ws[l]), ("b", bs[l]))}}
+
+            def net(X, *flat, acts=acts, dout=dout):
+                return np.sum(reference_forward(X, list(flat[0::2]), list(flat[1::2]), acts)[0]
+                              * dout)
+
+            gradients_ok(what, net, inputs, dict(zip(inputs, got)))
+        want = reference_backward(dout, cache, Ws, acts)
+        expect_close(got[0], want[0], f"{what}: dX", **tol)
+        for l in range(len(Ws)):
+            expect_close(got[1 + 2 * l], want[1 + 2 * l], f"{what}: dW of layer {l}", **tol)
+            expect_close(got[2 + 2 * l], want[2 + 2 * l], f"{what}: db of layer {l}", **tol)
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# For one layer, given $\bar H_{l+1} = \partial L / \partial H_{l+1}$:
+#
+# $$\bar Z_l = \bar H_{l+1} \odot \phi_l'(Z_l), \qquad
+# \bar W_l = H_l^\top \bar Z_l, \qquad \bar b_l = \bar Z_l\text{.sum(axis=0)}, \qquad
+# \bar H_l = \bar Z_l W_l^\top ,$$
+#
+# starting from $\bar H_{\text{out}}$ = `dout` and ending with $\bar X = \bar H_0$.
+# The derivatives, entry by entry:
+# $\mathrm{relu}'(z) = [z > 0]$;
+# $\tanh'(z) = 1 - \tanh^2 z$;
+# $\mathrm{sigmoid}'(z) = \mathrm{sigmoid}(z)\,(1 - \mathrm{sigmoid}(z))$;
+# the identity's is $1$.
+# The last three lines are `affine_backward`.
+# The list is built from the last layer down, so it is reversed before it is returned.
+#
+# </details>
+#
+# ## 10. A backward pass costs about two forward passes
 #
 # The lecture counts multiply-adds.
 # For a layer with weight matrix $W$,
-# the forward pass does one multiply-add per weight and per example ($X W$).
-# The backward pass does two: one for the weight gradient ($X^\top \bar P$)
-# and one to send the gradient on to the layer below ($\bar P W^\top$).
+# the forward pass does one multiply-add per weight and per example ($H W$).
+# The backward pass does two: one for the weight gradient ($H^\top \bar Z$)
+# and one to send the gradient on to the layer below ($\bar Z W^\top$).
 # So a backward pass should take about twice as long as a forward pass,
 # once the matrix products dominate the cost.
 #
 # We time a deeper, wider MLP (layer widths 512, 512, 512, 512, 16, batch 256)
-# with the `affine_backward` you wrote.
+# with `deep_forward` and your `deep_backward`.
 # The two passes run alternately, so that both see the same load on the machine,
 # and numpy's matrix library uses a single thread, so that we measure work rather than scheduling.
 # The median of the ratios is printed;
 # it is a measurement, not a test, and it wobbles from run to run.
 
 # %%
-rng_cost = np.random.default_rng(0)
-widths = [512, 512, 512, 512, 16]
-Ws = [rng_cost.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
-biases = [np.zeros(b) for b in widths[1:]]
-X_cost = rng_cost.standard_normal((256, widths[0]))
-
-
-def deep_forward(X):
-    """Forward pass of the deep MLP; returns the output and what the backward pass needs."""
-    cache = []
-    h = X
-    for layer, (W, b) in enumerate(zip(Ws, biases)):
-        z = h @ W + b
-        cache.append((h, z))
-        h = np.maximum(z, 0) if layer < len(Ws) - 1 else z
-    return h, cache
-
-
-def deep_backward(dout, cache):
-    """Backward pass of the deep MLP: the gradient of every weight and bias."""
-    grads = []
-    d = dout
-    for layer in reversed(range(len(Ws))):
-        h, z = cache[layer]
-        if layer < len(Ws) - 1:
-            d = d * (z > 0)
-        d, dW, db = affine_backward(d, h, Ws[layer])
-        grads.append((dW, db))
-    return grads
-
-
-out_cost, cache_cost = deep_forward(X_cost)
-dout_cost = rng_cost.standard_normal(out_cost.shape)
+widths_cost = [512, 512, 512, 512, 16]
+Ws_cost, bs_cost, acts_cost = random_net(widths_cost, ["relu", "relu", "relu", "identity"])
+X_cost = np.random.default_rng(0).standard_normal((256, widths_cost[0]))
+out_cost, cache_cost = deep_forward(X_cost, Ws_cost, bs_cost, acts_cost)
+dout_cost = np.random.default_rng(1).standard_normal(out_cost.shape)
 t_forward, t_backward = [], []
 with threadpool_limits(1):
     for _ in range(10):
         t0 = time.perf_counter()
-        deep_forward(X_cost)
+        deep_forward(X_cost, Ws_cost, bs_cost, acts_cost)
         t1 = time.perf_counter()
-        deep_backward(dout_cost, cache_cost)
+        deep_backward(dout_cost, cache_cost, Ws_cost, acts_cost)
         t2 = time.perf_counter()
         t_forward.append(t1 - t0)
         t_backward.append(t2 - t1)
 ratio = np.median(np.array(t_backward) / np.array(t_forward))
-macs_forward = X_cost.shape[0] * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+macs_forward = X_cost.shape[0] * sum(a * b for a, b in zip(widths_cost[:-1], widths_cost[1:]))
 print(f"multiply-adds: forward {macs_forward / 1e6:.0f} M, backward {2 * macs_forward / 1e6:.0f} M")
 print(f"median times: forward {1e3 * np.median(t_forward):.1f} ms, "
       f"backward {1e3 * np.median(t_backward):.1f} ms")
@@ -1759,17 +2108,561 @@ print(f"measured backward / forward time: {ratio:.2f}  (counting predicts 2)")
 # the element-wise work (bias, ReLU, its mask) is cheap next to the matrix products,
 # and how well each product uses the processor depends on its shapes.
 #
+# ## 11. What a backward pass keeps in memory
+#
+# Time is half the story.
+# The backward pass of layer $l$ needs $H_l$ and $Z_l$,
+# which the forward pass computed long before:
+# `deep_forward` keeps them all in its cache until the backward pass is done.
+# The cache holds two arrays per layer, and each has one row per example.
+#
+# ### Exercise 10 (1 point): the bytes of the cache
+#
+# Write `cache_bytes(batch_size, widths, dtype=np.float64)`:
+# the number of bytes of the arrays that `deep_forward` keeps in its cache
+# for a batch of `batch_size` rows through layers of the given `widths` (input width first),
+# in the given dtype (a numpy dtype such as `np.float32`, or its name, `"float32"`), as a Python `int`.
+# Count every array of the cache once, as if no two were the same object.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-cache-bytes", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def cache_bytes(batch_size, widths, dtype=np.float64):
+    """Bytes of the (H_l, Z_l) arrays deep_forward keeps for a batch, widths input first."""
+    ### BEGIN SOLUTION
+    per_row = sum(d_in + d_out for d_in, d_out in zip(widths[:-1], widths[1:]))
+    return int(batch_size * per_row * np.dtype(dtype).itemsize)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-cache-bytes-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Checks: cache_bytes gives, as an int, the bytes of a real cache of deep_forward,
+# in float64 and in float32.
+for _dt in (np.float64, np.float32):
+    _Ws, _bs, _acts = random_net([3, 7, 5, 2], ["relu", "tanh", "identity"], dtype=_dt)
+    _cache = deep_forward(np.ones((10, 3), dtype=_dt), _Ws, _bs, _acts)[1]
+    _want = sum(_a.nbytes for _pair in _cache for _a in _pair)
+    _call = f"cache_bytes(10, [3, 7, 5, 2], np.{np.dtype(_dt).name})"
+    _got = attempt(_call, cache_bytes, 10, [3, 7, 5, 2], _dt)
+    require("value", isinstance(_got, int) and _got == _want,
+            f"{_call} must be the int {_want}, the bytes of the cache deep_forward keeps; "
+            f"got {_got!r}")
+print("cache_bytes counts the bytes of the cache")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+for dt in ("float64", "float32", "float64"):
+    n = int(rng.integers(1, 500))
+    widths = [int(w) for w in rng.integers(1, 300, size=int(rng.integers(2, 9)))]
+    want = n * sum(a + b for a, b in zip(widths[:-1], widths[1:])) * np.dtype(dt).itemsize
+    call = f"cache_bytes({n}, {widths}, {dt!r})"
+    got = student.cache_bytes(n, widths, dt)
+    require("value", isinstance(got, int) and not isinstance(got, bool),
+            f"{call} must return a Python int, got {describe(got)}")
+    hint = ""
+    if got * np.dtype(dt).itemsize == want * 8:
+        hint = f"; a {np.dtype(dt).name} entry takes {np.dtype(dt).itemsize} bytes"
+    require("value", got == want,
+            f"{call} must be {want} bytes (one (H_l, Z_l) pair per layer, N rows each), "
+            f"got {got}{hint}")
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# How does the cache compare with the parameters?
+# We run networks of 256 units per layer, with a batch of 256, at three depths,
+# and measure the cache that `deep_forward` actually keeps.
+
+# %%
+print(" depth   cache (MB)   cache_bytes (MB)   parameters (MB)   cache / parameters")
+for depth in (2, 8, 32):
+    Ws_mem, bs_mem, acts_mem = random_net([256] * (depth + 1), ["relu"] * depth)
+    cache_mem = deep_forward(np.ones((256, 256)), Ws_mem, bs_mem, acts_mem)[1]
+    kept_bytes = sum(a.nbytes for pair in cache_mem for a in pair)
+    param_bytes = sum(W.nbytes + b.nbytes for W, b in zip(Ws_mem, bs_mem))
+    print(f"{depth:6d}   {kept_bytes / 1e6:10.1f}   {cache_bytes(256, [256] * (depth + 1)) / 1e6:16.1f}"
+          f"   {param_bytes / 1e6:15.1f}   {kept_bytes / param_bytes:18.2f}")
+
+# %% [markdown]
+# The cache grows in proportion to the depth, as the parameters do,
+# but also in proportion to the batch size, which the parameters do not:
+# at this batch size it is already about twice their size.
+# On a GPU this, not the parameters, is usually what limits the batch size and the depth.
+#
+# > **Errata to the notes.** The slides on backpropagation and computational graphs
+# > say that backpropagation takes $O(m)$ time and $O(1)$ space for a graph of $m$ nodes.
+# > The time is right; the space is not.
+# > The backward pass needs values that the forward pass computed,
+# > so reverse mode keeps them until it has used them: $O(m)$ space, as measured above.
+# > Forward mode (the dual numbers of assignment 1) can drop each value once the next one is computed,
+# > but needs one pass per input.
+#
+# Reverse mode can also trade memory for time.
+# **Checkpointing** keeps the input of every $s$-th layer only.
+# The backward pass then handles the network in segments of $s$ layers, from the last to the first:
+# it runs the forward pass of the segment again from its kept input, this time with a cache,
+# and runs the segment's backward pass, which hands $\partial L / \partial (\text{segment input})$
+# on to the segment below.
+#
+# ### Exercise 11 (3 points): checkpointed backward
+#
+# Write `checkpointed_backward(dout, X, Ws, bs, activations, every)`,
+# which returns `(dX, grads, kept)`:
+# the same `dX` and `grads` as `deep_forward` followed by `deep_backward`,
+# and `kept`, the list of the layer inputs it kept: $H_0 = X$, $H_s$, $H_{2s}$, ... for $s$ = `every`.
+#
+# * Run the forward pass once with `layer_forward`, keeping only the inputs of layers `0, every, 2 * every, ...`.
+# * Then, for each segment of at most `every` layers, from the last segment to the first,
+#   call `deep_forward` on the segment (from its kept input, with `Ws[start:stop]` and so on)
+#   and `deep_backward` on the segment's cache.
+#   Call `deep_backward` once per segment and `deep_forward` on one segment at a time (both checked).
+# * The last segment is shorter when `every` does not divide the depth.
+#
+# The grader answers your calls of `deep_forward` and `deep_backward` with correct values,
+# so this exercise is graded on its own.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-checkpointed-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def checkpointed_backward(dout, X, Ws, bs, activations, every):
+    """deep_forward then deep_backward, keeping only the input of every `every`-th layer.
+
+    Returns (dX, grads, kept): grads as deep_backward gives them, kept = [H_0, H_every, ...].
+    """
+    ### BEGIN SOLUTION
+    depth = len(Ws)
+    kept = []
+    H = X
+    for layer in range(depth):
+        if layer % every == 0:
+            kept.append(H)
+        H, _ = layer_forward(H, Ws[layer], bs[layer], activations[layer])
+    d = dout
+    grads = [None] * depth
+    for start in reversed(range(0, depth, every)):
+        stop = min(start + every, depth)
+        part = slice(start, stop)
+        _, cache = deep_forward(kept[start // every], Ws[part], bs[part], activations[part])
+        d, grads[part] = deep_backward(d, cache, Ws[part], activations[part])
+    return d, grads, kept
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-checkpointed-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Checks: checkpointed_backward gives the gradients of deep_forward and your deep_backward,
+# keeps H_0, H_3, H_6 of a 7-layer net with every=3, and calls deep_backward once per segment
+# (3 times). Autograd is off, as in grading.
+_acts = ["relu", "tanh", "relu", "sigmoid", "relu", "tanh", "identity"]
+_Ws, _bs, _ = random_net([4, 6, 5, 6, 5, 6, 5, 3], _acts, seed=6)
+_X = np.random.default_rng(7).standard_normal((8, 4))
+_out, _cache = deep_forward(_X, _Ws, _bs, _acts)
+_dout = np.random.default_rng(8).standard_normal(_out.shape)
+_call = "checkpointed_backward on a 7-layer net with every=3"
+with autograd_off():
+    _dX, _grads = attempt(_call + " (deep_backward alone)", deep_backward, _dout, _cache, _Ws, _acts)
+    with calls_to("deep_backward") as _calls:
+        _res = attempt(_call, checkpointed_backward, _dout, _X, _Ws, _bs, _acts, 3)
+require("method", _calls.count == 3,
+        f"{_call} must call deep_backward once per segment (3 times: layers 6, 3-5, 0-2); "
+        f"it called it {_calls.count} time{'s' * (_calls.count != 1)}")
+assert isinstance(_res, tuple) and len(_res) == 3, (
+    f"{_call} must return (dX, grads, kept), got {type(_res).__name__}")
+require("value", isinstance(_res[2], list) and len(_res[2]) == 3,
+        f"{_call}: kept must be the list [H_0, H_3, H_6], got {len(_res[2])} entries")
+for _i, _l in enumerate((0, 3, 6)):
+    expect_close(expect_shape(_res[2][_i], _cache[_l][0].shape, f"{_call}: kept[{_i}]"),
+                 _cache[_l][0], f"{_call}: kept[{_i}], the input of layer {_l}")
+expect_close(_res[0], _dX, f"{_call}: dX, against deep_backward's")
+for _l in range(7):
+    expect_close(_res[1][_l][0], _grads[_l][0], f"{_call}: dW of layer {_l}, against deep_backward's")
+    expect_close(_res[1][_l][1], _grads[_l][1], f"{_call}: db of layer {_l}, against deep_backward's")
+print("checkpointed_backward gives the gradients of deep_backward, segment by segment")
+### BEGIN HIDDEN TESTS
+# Graded on its own: deep_forward and deep_backward answer every segment with values computed
+# here. The nets use relu and identity and weights that are multiples of 1/2, so every value
+# is exact and any correct order of operations gives the same bits.
+rng = np.random.default_rng(seed)
+cases = [(7, 3), (6, 2), (int(rng.integers(8, 13)), int(rng.integers(2, 5))), (5, 5), (4, 1)]
+for depth, every in cases:
+    acts = ["relu"] * (depth - 1) + ["identity"]
+    widths = [int(w) for w in rng.integers(2, 4, size=depth + 1)]
+    n = int(rng.integers(2, 5))
+    half = lambda shape: rng.integers(-2, 3, size=shape) / 2  # noqa: E731
+    X = half((n, widths[0]))
+    Ws = [half((a, b)) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [half(b) for b in widths[1:]]
+    dout = half((n, widths[-1]))
+    what = f"checkpointed_backward on a {depth}-layer net (widths {widths}) with every={every}"
+    parts = [(s, min(s + every, depth)) for s in range(0, depth, every)]
+    kept = [reference_forward(X, Ws[:s], bs[:s], acts[:s])[0] for s, _ in parts]
+    forward_answers, backward_answers = [], []
+    d, want = dout, [None] * depth
+    for (s, e), H in reversed(list(zip(parts, kept))):
+        out, cache = reference_forward(H, Ws[s:e], bs[s:e], acts[s:e])
+        forward_answers.append(((H, Ws[s:e], bs[s:e], acts[s:e]), (out, cache)))
+        d_in, seg = reference_backward(d, cache, Ws[s:e], acts[s:e], pairs=True)
+        backward_answers.append(((d, cache, Ws[s:e], acts[s:e]), (d_in, seg)))
+        want[s:e] = seg
+        d = d_in
+    with student.autograd_off(), student.standin("deep_forward", forward_answers) as fwd, \
+            student.standin("deep_backward", backward_answers) as bwd:
+        got = student.checkpointed_backward(dout, X, Ws, bs, acts, every)
+    require("method", bwd.calls == len(parts),
+            f"{what} must call deep_backward once per segment ({len(parts)} times); it called "
+            f"it {bwd.calls} time{'s' * (bwd.calls != 1)}")
+    require("method", fwd.misses == 0,
+            f"{what} must call deep_forward on one segment at a time, from the segment's kept "
+            f"input with Ws[start:stop], bs[start:stop], activations[start:stop]; "
+            f"{fwd.misses} of its {fwd.calls} calls had other arguments (the whole network?)")
+    require("method", bwd.misses == 0,
+            f"{what} must call deep_backward on each segment's cache with the gradient coming "
+            f"from the segment above (dout for the last segment); {bwd.misses} of its calls "
+            "had other arguments")
+    assert isinstance(got, (tuple, list)) and len(got) == 3, (
+        f"{what} must return (dX, grads, kept), got {describe(got)}")
+    dX, grads, got_kept = got
+    require("value", isinstance(got_kept, (list, tuple)) and len(got_kept) == len(parts),
+            f"{what}: kept must hold the inputs of layers {[s for s, _ in parts]}, "
+            f"{len(parts)} arrays; got {describe(got_kept)}")
+    for (s, _), H, G in zip(parts, kept, got_kept):
+        expect_close(expect_shape(G, H.shape, f"{what}: kept input of layer {s}"), H,
+                     f"{what}: kept input of layer {s}")
+    expect_close(expect_shape(dX, X.shape, f"{what}: dX"), d, f"{what}: dX")
+    assert isinstance(grads, (list, tuple)) and len(grads) == depth, (
+        f"{what}: grads must hold one (dW, db) per layer ({depth}), got {describe(grads)}")
+    for l in range(depth):
+        expect_close(grads[l][0], want[l][0], f"{what}: dW of layer {l}")
+        expect_close(grads[l][1], want[l][1], f"{what}: db of layer {l}")
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# How far apart should the kept inputs be?
+# Count the arrays held at the worst moment of the backward pass, layer inputs and caches alike,
+# as one unit per layer:
+# the kept inputs, $\lceil \text{depth} / s \rceil$ of them,
+# plus the cache of the segment being differentiated, one unit for each of its (at most) $s$ layers.
+#
+# ### Exercise 12 (1 point): the best spacing
+#
+# For a network of depth 64, set `best_every` to the spacing $s$ that makes this count smallest,
+# and `fewest_units` to that smallest count.
+# (Plain checkpoint-free backprop holds 64 units in this count.)
+
+# %% nbgrader={"grade": false, "grade_id": "a3-checkpoint-spacing", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
+best_every = 8
+fewest_units = 16
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "a3-checkpoint-spacing-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Checks: best_every and fewest_units are whole numbers between 1 and 65
+# (the hidden test checks their values).
+for _name in ("best_every", "fewest_units"):
+    _v = globals().get(_name)
+    require("value", isinstance(_v, (int, np.integer)) and not isinstance(_v, bool)
+            and 1 <= _v <= 65, f"{_name} must be a whole number from 1 to 65, got {_v!r}")
+print("best_every and fewest_units are whole numbers")
+### BEGIN HIDDEN TESTS
+got = {name: (getattr(student, name).value() if student.has(name) else None)
+       for name in ("best_every", "fewest_units")}
+for name, value in got.items():
+    require("value", isinstance(value, int) and not isinstance(value, bool),
+            f"{name} must be a whole number, got {value!r}")
+require("value", got["best_every"] == 8,
+        f"best_every: the spacing s that minimises ceil(64 / s) + s is not {got['best_every']}: "
+        "fewer kept inputs mean longer segments, whose caches are held too")
+require("value", got["fewest_units"] == 16,
+        f"fewest_units: the smallest value of ceil(64 / s) + s is not {got['fewest_units']}")
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# <details><summary>Worked answer</summary>
+#
+# $\lceil 64 / s \rceil + s$ is 65 for $s = 1$ and for $s = 64$, and smallest at $s = 8$: $8 + 8 = 16$.
+# In general the best spacing is about $\sqrt{\text{depth}}$,
+# and the memory falls from order depth to order $\sqrt{\text{depth}}$.
+#
+# </details>
+#
+# Now we measure.
+# For a network of depth 64 (32 units per layer, batch 512),
+# we run the plain backward pass and the checkpointed one for several spacings.
+# `tracemalloc` records the largest amount of memory numpy held during each run,
+# and we count the calls of `layer_forward` and the time spent in them, the forward work
+# (the best of three runs, on one thread).
+
+# %%
+depth_ck = 64
+Ws_ck, bs_ck, acts_ck = random_net([32] * (depth_ck + 1), ["relu"] * (depth_ck - 1) + ["identity"])
+X_ck = np.random.default_rng(9).standard_normal((512, 32))
+dout_ck = np.ones((512, 32))
+
+
+def plain_backward(dout, X, Ws, bs, activations):
+    """deep_forward then deep_backward: every layer's cache is kept."""
+    return deep_backward(dout, deep_forward(X, Ws, bs, activations)[1], Ws, activations)
+
+
+def forward_seconds(fn, *args):
+    """Seconds spent inside layer_forward while fn(*args) runs."""
+    global layer_forward
+    original, spent = layer_forward, []
+
+    def timed(*layer_args):
+        start = time.perf_counter()
+        out = original(*layer_args)
+        spent.append(time.perf_counter() - start)
+        return out
+
+    layer_forward = timed
+    try:
+        fn(*args)
+    finally:
+        layer_forward = original
+    return sum(spent)
+
+
+def measured(fn, *args):
+    """(result, peak MB numpy held during fn, calls of layer_forward, seconds in them)."""
+    tracemalloc.start()
+    with calls_to("layer_forward") as seen:
+        result = fn(*args)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, peak / 1e6, seen.count, min(forward_seconds(fn, *args) for _ in range(3))
+
+
+with threadpool_limits(1):
+    (dX_plain, grads_plain), peak_plain, calls_plain, t_plain = measured(
+        plain_backward, dout_ck, X_ck, Ws_ck, bs_ck, acts_ck)
+    print(f"plain backward: peak {peak_plain:5.1f} MB   layer forwards {calls_plain:3d} "
+          f"taking {1e3 * t_plain:4.1f} ms")
+    peaks = {}
+    for every in (1, 2, 4, 8, 16, 32, 64):
+        (dX_ck, grads_ck, kept_ck), peak, calls, seconds = measured(
+            checkpointed_backward, dout_ck, X_ck, Ws_ck, bs_ck, acts_ck, every)
+        same = np.allclose(dX_ck, dX_plain) and all(
+            np.allclose(a, b) for pa, pb in zip(grads_ck, grads_plain) for a, b in zip(pa, pb))
+        peaks[every] = peak
+        print(f"every = {every:2d}:     peak {peak:5.1f} MB   layer forwards {calls:3d} "
+              f"taking {1e3 * seconds:4.1f} ms   kept {len(kept_ck):2d}   same gradients: {same}")
+# what the text below says: the least memory at spacing 4 or 8, under half of the plain pass
+lowest = min(peaks, key=peaks.get)
+assert lowest in (4, 8) and peaks[lowest] < 0.5 * peak_plain, peaks
+
+# %% [markdown]
+# The gradients are the same for every spacing.
+# The memory follows the count of exercise 12:
+# high at both ends, where either the kept inputs or one long segment fill it,
+# and lowest in the middle, at under half of what the plain backward pass holds.
+# The lowest point is at $s = 4$ or $8$ (the cell prints which):
+# the cache of a layer holds two arrays, $H_l$ and $Z_l$, not one,
+# which pulls the best spacing a little below the count's 8.
+# The price is the forward work: every layer's forward pass runs twice,
+# 128 layer forwards instead of 64, and the time spent in them grows accordingly
+# (the printed times are measured, and wobble from run to run).
+# A plain step costs about three forward passes (section 10),
+# so checkpointing adds about a third to the time of a step.
+#
+# ## 12. Batch normalisation: where the examples of a batch meet
+#
+# Until now, nothing in the network mixed two examples:
+# row $i$ of every array depended on row $i$ of $X$ alone,
+# and only parameter gradients summed over the batch.
+# Batch normalisation breaks that rule on purpose.
+# For $X$ of shape $(N, D)$ it standardises every column over the batch,
+# then scales and shifts it with learned $\gamma$ and $\beta$ of shape $(D,)$:
+#
+# $$\mu = \frac{1}{N} \sum_i x_i, \qquad
+# v = \frac{1}{N} \sum_i (x_i - \mu)^2, \qquad
+# \hat x_i = \frac{x_i - \mu}{\sqrt{v + \epsilon}}, \qquad
+# y_i = \gamma \odot \hat x_i + \beta ,$$
+#
+# with every operation on rows taken entry by entry, and $\epsilon = 10^{-5}$.
+# Now $y_i$ depends on every row of $X$, through $\mu$ and $v$.
+#
+# ### Exercise 13 (4 points): batch normalisation, forward and backward
+#
+# Write
+#
+# * `batchnorm_forward(X, gamma, beta, eps=1e-5)`: $Y$, of the shape of `X`;
+# * `batchnorm_backward(dout, X, gamma, eps=1e-5)`: `(dX, dgamma, dbeta)` for `dout` $= \bar Y$,
+#   with the shapes of `X`, `gamma` and `gamma`.
+#   It recomputes what it needs from `X`.
+#
+# Derive $\bar X$ before you write it: $\mu$ and $v$ depend on every row of $X$,
+# so $\bar x_i$ collects a contribution from every $\bar y_j$, not only from $\bar y_i$.
+# Tip: first write $\bar{\hat x}_i$, then find $\partial L / \partial v$ and $\partial L / \partial \mu$,
+# then add up the three paths from $x_i$ to the loss.
+# No loop over examples; by hand, autograd off.
+
+# %% nbgrader={"grade": false, "grade_id": "a3-batchnorm-forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def batchnorm_forward(X, gamma, beta, eps=1e-5):
+    """Batch normalisation of X, shape (N, D): every column standardised over the batch,
+    then scaled by gamma and shifted by beta (both of shape (D,))."""
+    ### BEGIN SOLUTION
+    mu = X.mean(axis=0)
+    var = X.var(axis=0)
+    return gamma * (X - mu) / np.sqrt(var + eps) + beta
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-batchnorm-forward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Part: batchnorm_forward
+# Checks: with gamma = 1 and beta = 0 every column of the output has mean 0 and standard
+# deviation close to 1 over the batch; gamma and beta scale and shift it.
+_X = np.random.default_rng(10).normal(3.0, 2.0, size=(16, 3))
+_call = "batchnorm_forward on a batch of 16 with 3 features"
+_Y = expect_shape(attempt(_call, batchnorm_forward, _X, np.ones(3), np.zeros(3)), (16, 3), _call)
+expect_close(_Y.mean(axis=0), np.zeros(3), f"{_call} (gamma=1, beta=0): the mean of each column",
+             atol=1e-9, hint="Standardise every column over the batch: mean and variance over axis 0")
+expect_close(_Y.std(axis=0), np.ones(3), f"{_call} (gamma=1, beta=0): the std of each column",
+             rtol=1e-4, hint="Use the variance over the batch, divided by N")
+_Y2 = batchnorm_forward(_X, np.array([1.0, 2.0, 3.0]), np.array([0.0, -1.0, 1.0]))
+expect_close(_Y2, _Y * [1.0, 2.0, 3.0] + [0.0, -1.0, 1.0],
+             f"{_call}, gamma = [1, 2, 3], beta = [0, -1, 1]")
+print("batchnorm_forward standardises each column over the batch")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+for n, d in [(int(rng.integers(4, 40)), int(rng.integers(2, 6))), (2, 3), (64, 1)]:
+    X = rng.normal(rng.normal(0, 3, size=d), rng.uniform(0.5, 3, size=d), size=(n, d))
+    gamma, beta = rng.uniform(0.5, 2, size=d), rng.normal(size=d)
+    what = f"batchnorm_forward on a random batch of {n} with {d} features"
+    got = expect_shape(student.batchnorm_forward(X, gamma, beta), (n, d), what)
+    want = batchnorm(X, gamma, beta)
+    hint = ""
+    if n > 1 and d > 1 and np.allclose(got, batchnorm(X.T, 1.0, 0.0).T * gamma + beta):
+        hint = ("it standardises each row (example) over the features; batch normalisation "
+                "standardises each column (feature) over the batch, axis 0")
+    expect_close(got, want, what, rtol=1e-7, atol=1e-9, hint=hint)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": false, "grade_id": "a3-batchnorm-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def batchnorm_backward(dout, X, gamma, eps=1e-5):
+    """Gradients of batchnorm_forward(X, gamma, beta, eps) for dL/dY = dout.
+
+    Returns (dX, dgamma, dbeta) with the shapes of X, gamma and gamma.
+    """
+    ### BEGIN SOLUTION
+    n = X.shape[0]
+    inv_std = 1 / np.sqrt(X.var(axis=0) + eps)
+    Xhat = (X - X.mean(axis=0)) * inv_std
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * Xhat).sum(axis=0)
+    dXhat = dout * gamma
+    dX = inv_std / n * (n * dXhat - dXhat.sum(axis=0) - Xhat * (dXhat * Xhat).sum(axis=0))
+    return dX, dgamma, dbeta
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a3-batchnorm-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Part: batchnorm_backward
+# Checks: batchnorm_backward agrees with finite differences of batch normalisation
+# (written out here from its definition above), with the shapes of X, gamma and gamma.
+# Autograd is off, as in grading.
+_rng = np.random.default_rng(11)
+_X = _rng.normal(1.0, 2.0, size=(8, 3))
+_gamma, _beta = _rng.uniform(0.5, 2.0, size=3), _rng.normal(size=3)
+_call = "batchnorm_backward on a batch of 8 with 3 features"
+
+
+def _bn(X, gamma, beta):
+    return gamma * (X - X.mean(axis=0)) / np.sqrt(X.var(axis=0) + 1e-5) + beta
+
+
+def _bn_analytic(dout):
+    _out = attempt(_call, batchnorm_backward, dout, _X, _gamma)
+    assert isinstance(_out, tuple) and len(_out) == 3, (
+        f"{_call} must return (dX, dgamma, dbeta), got {type(_out).__name__}")
+    for _name, _g, _like in zip(("dX", "dgamma", "dbeta"), _out, (_X, _gamma, _gamma)):
+        expect_shape(_g, _like.shape, f"{_call}: {_name}")
+    return _out
+
+
+with autograd_off():
+    check_gradients(_bn, {"X": _X, "gamma": _gamma, "beta": _beta}, _bn_analytic).assert_ok()
+print("batchnorm_backward agrees with finite differences")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+with student.autograd_off():
+    for n, d in [(int(rng.integers(4, 20)), int(rng.integers(2, 5))), (3, 2),
+                 (int(rng.integers(30, 60)), 1)]:
+        X = rng.normal(rng.normal(0, 3, size=d), rng.uniform(0.5, 3, size=d), size=(n, d))
+        gamma, beta = rng.uniform(0.5, 2, size=d), rng.normal(size=d)
+        dout = rng.standard_normal((n, d))
+        what = f"batchnorm_backward on a random batch of {n} with {d} features"
+        dX, dgamma, dbeta = arrays(student.batchnorm_backward(dout, X, gamma), what,
+                                   ["dX", "dgamma", "dbeta"], [(n, d), (d,), (d,)])
+        constant = dout * gamma / np.sqrt(X.var(axis=0) + 1e-5)
+        require("value", not np.allclose(dX, constant),
+                f"{what}: dX is dout * gamma / sqrt(v + eps), as if the batch mean and variance "
+                "were constants; they depend on every row of X, so dX has two more terms")
+        gradients_ok(what, lambda X, gamma, beta, dout=dout: np.sum(batchnorm(X, gamma, beta) * dout),
+                     {"X": X, "gamma": gamma, "beta": beta},
+                     {"X": dX, "gamma": dgamma, "beta": dbeta})
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# Write $\tau = \sqrt{v + \epsilon}$ and $\bar{\hat x}_i = \bar y_i \odot \gamma$.
+# The parameters: $\bar\beta = \sum_i \bar y_i$ and $\bar\gamma = \sum_i \bar y_i \odot \hat x_i$.
+# Through $\hat x_i = (x_i - \mu) / \tau$, the input $x_i$ reaches the loss three ways:
+# directly, through $v$ and through $\mu$.
+#
+# $$\bar v = -\frac{1}{2 \tau^3} \sum_j \bar{\hat x}_j \odot (x_j - \mu), \qquad
+# \bar \mu = -\frac{1}{\tau} \sum_j \bar{\hat x}_j
+# \quad (\text{the path through } v \text{ adds } \textstyle\sum_j (x_j - \mu) = 0),$$
+#
+# $$\bar x_i = \frac{\bar{\hat x}_i}{\tau} + \bar v \odot \frac{2 (x_i - \mu)}{N} + \frac{\bar \mu}{N}
+# = \frac{1}{N \tau} \Big( N \bar{\hat x}_i - \sum_j \bar{\hat x}_j
+# - \hat x_i \odot \sum_j \bar{\hat x}_j \odot \hat x_j \Big) .$$
+#
+# The first term alone is the gradient with $\mu$ and $v$ held constant;
+# the two sums are how every other example of the batch pushes back.
+#
+# </details>
+#
+# The batch couples the examples: the gradient of one example's output
+# with respect to another example's input is not zero.
+# We check it on a batch of 4, two features, with finite differences of our own:
+# nudging $x_1$ moves $y_0$.
+# The same coupling makes $\bar X$ sum to zero over the batch, whatever $\bar Y$ is,
+# because shifting every example by the same amount leaves the output unchanged.
+
+# %%
+X_bn = np.random.default_rng(12).standard_normal((4, 2))
+ones_bn, zeros_bn = np.ones(2), np.zeros(2)
+nudge = np.zeros_like(X_bn)
+nudge[1, 0] = 1e-6
+moved = (batchnorm_forward(X_bn + nudge, ones_bn, zeros_bn)
+         - batchnorm_forward(X_bn - nudge, ones_bn, zeros_bn)) / 2e-6
+print("d y_0 / d x_1 (feature 0), by finite differences:", np.round(moved[0], 4))
+dX_bn = batchnorm_backward(np.random.default_rng(13).standard_normal((4, 2)), X_bn, ones_bn)[0]
+print("dX summed over the batch:", np.round(dX_bn.sum(axis=0), 12))
+
+# %% [markdown]
+# The first line shows a non-zero effect of example 1 on example 0's output, in the column nudged;
+# the second, a sum of zero up to rounding.
+# This coupling is why a network with batch normalisation behaves differently
+# at batch size 1, and why it keeps running averages of $\mu$ and $v$ for use at test time.
+#
 # ## Summary
 #
-# * A batch is a leading axis; the forward pass never mixes examples.
+# * A batch is a leading axis; the forward pass never mixes examples, except in batch normalisation.
 # * A parameter is shared by every example, so its gradient sums over the batch:
 #   $\bar W = X^\top \bar P$ and $\bar b = \bar P$ summed over axis 0.
 #   Inputs get one gradient row per example and no sum.
 # * With a mean loss, $1/N$ enters once, at the top of the backward pass;
 #   the lecture's $-2/N$ is that factor times the derivative of $(t - R)^2$.
 # * The per-example loop and the batched code compute the same gradient;
-#   the batched one is about two orders of magnitude faster.
+#   the batched one is tens of times faster, more so for larger batches.
 # * An epoch visits every example once, in shuffled minibatches;
 #   minibatch SGD fits our curve in a fraction of a second.
+# * The mean keeps the gradient's scale independent of the batch size,
+#   but the best learning rate still changes with it.
 # * The variance of a minibatch gradient falls like $1/B$.
-# * A backward pass costs about two forward passes.
+# * One layer's backward pass, repeated, serves a network of any depth;
+#   a backward pass costs about two forward passes.
+# * Reverse mode keeps what the forward pass computed, memory that grows with depth and batch size;
+#   checkpointing keeps every $s$-th layer input and recomputes the rest,
+#   for about one extra forward pass.
+# * Batch normalisation couples the examples of a batch, in the forward pass and in the backward pass.
