@@ -35,7 +35,7 @@
 # 6. a fused `SoftmaxCrossEntropy` op for minigrad;
 # 7. multiclass logistic regression and a small MLP on the 8x8 digits.
 #
-# Exercises 2, 3, 5 and 6 ask you to **derive** a gradient on paper
+# Exercises 2, 3, 6 and 7 ask you to **derive** a gradient on paper
 # and then code it **by hand, with numpy**.
 # Each gives the forward pass and the shapes;
 # the worked derivation follows the test cell, folded:
@@ -60,17 +60,18 @@
 # so one mistake costs points once.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | points |
-# |---|---|---|---|
-# | 1 | stable softmax and log-softmax | values (2), large logits (2) | 4 |
-# | 2 | the softmax Jacobian by hand | one | 2 |
-# | 3 | cross-entropy and its gradient for one example | one | 2 |
-# | 4 | a confident mistake | the limit (1), the reason (1) | 2 |
-# | 5 | gradients of the logistic-regression layer | one | 3 |
-# | 6 | batched cross-entropy | one | 2 |
-# | 7 | a fused softmax cross-entropy op | one | 3 |
-# | 8 | train with your op | one | 4 |
-# | | **total** | 10 graded cells | **22** |
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | stable softmax and log-softmax | values (2), large logits (2) | 4 | - | 4 |
+# | 2 | the softmax Jacobian by hand | one | 2 | - | 2 |
+# | 3 | cross-entropy and its gradient for one example | one | 2 | - | 2 |
+# | 4 | the long way, in writing | written answer | 0 | 2 | 2 |
+# | 5 | a confident mistake | the limit (1), the reason (1) | 2 | - | 2 |
+# | 6 | gradients of the logistic-regression layer | one | 3 | - | 3 |
+# | 7 | batched cross-entropy | one | 2 | - | 2 |
+# | 8 | a fused softmax cross-entropy op | one | 3 | - | 3 |
+# | 9 | train with your op | one | 4 | - | 4 |
+# | | **total** | 10 graded cells, 1 written | **22** | **2** | **24** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a4-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -322,7 +323,7 @@ expect_close(out, LP, f"log_softmax of {where}", rtol=1e-12, atol=1e-9)
 
 
 # %% nbgrader={"grade": false, "grade_id": "a4-exercise-1-stand-in", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# Helpers of the tests of exercises 2 to 7. Do not change them.
+# Helpers of the tests of exercises 2 to 8. Do not change them.
 import contextlib
 
 
@@ -649,11 +650,31 @@ with student.autograd_off(), \
 # and every other logit down by its own probability.
 #
 # </details>
+
+# %% [markdown]
+# ### Exercise 4 (2 points): the long way, in writing
 #
-# The long way goes through section 2.
-# The loss depends on $z$ only through $p$, with $\bar{p} = -e_y / p_y$,
-# and backpropagating through the softmax multiplies by the Jacobian:
-# $\bar{z} = \bar{p} J$ for row vectors, which is $J^\top \bar{p}$ for columns.
+# There is a second route to $\bar{z}$, through section 2.
+# The loss depends on $z$ only through $p$, as $L = -\log p_y$,
+# so the error signal of $p$ is $\bar{p} = -e_y / p_y$,
+# and backpropagating through the softmax multiplies it by the Jacobian:
+# $\bar{z} = \bar{p} J$ with row vectors, which is $J^\top \bar{p}$ in the notes' columns.
+#
+# Show in a few lines that $J^\top(-e_y / p_y) = p - e_y$,
+# starting from your formula for $J_{ij}$ of exercise 2,
+# and say which entries of $J$ the product uses.
+# Write your answer in the cell below (maths in `$...$` is welcome);
+# it is graded by hand.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a4-long-way-answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false} rubric=[{"points": 1, "criterion": "Says that the one-hot vector -e_y / p_y keeps a single row of J (row y, that is column y of J^T), scaled by -1/p_y; no other entry of J enters the product."}, {"points": 1, "criterion": "Writes that row with J_yj = p_y (delta_yj - p_j) = p_y (e_y - p)_j and lets p_y cancel against 1/p_y, reaching p - e_y with the right sign."}]
+# The vector $-e_y / p_y$ has one nonzero entry, in position $y$,
+# so $J^\top(-e_y / p_y)$ is $-1/p_y$ times column $y$ of $J^\top$, which is row $y$ of $J$;
+# no other entry of $J$ is used.
+# By exercise 2, $J_{yj} = p_y(\delta_{yj} - p_j)$, so row $y$ is $p_y(e_y - p)$.
+# Hence $J^\top(-e_y / p_y) = -\frac{1}{p_y}\, p_y (e_y - p) = p - e_y$:
+# the $p_y$ of the softmax cancels the $1/p_y$ of the logarithm.
+
+# %% [markdown]
 # Below we run the long way with the *measured* Jacobian of section 2.
 # The short way never builds the $k \times k$ matrix, which is why frameworks fuse the two steps.
 
@@ -667,7 +688,7 @@ print("p - e_y              :", np.round(p_demo - np.eye(3)[y_demo], 6))
 
 
 # %% [markdown]
-# ### Exercise 4 (2 points): a confident mistake
+# ### Exercise 5 (2 points): a confident mistake
 #
 # Section 2 showed the softmax saturating:
 # when one logit dominates, every entry of $J$ is close to zero.
@@ -792,7 +813,7 @@ assert np.abs(J_s).max() < 1e-6 and np.abs(dz_s).max() > 0.99
 # Exercise 3 already gives the error signal $\bar{z}$ of the logits;
 # what is left is the transfer through the affine map, as in assignment 2.
 #
-# ### Exercise 5 (3 points): gradients of the logistic-regression layer
+# ### Exercise 6 (3 points): gradients of the logistic-regression layer
 #
 # Forward pass: $z_j = \sum_i x_i W_{ij} + b_j$, then $L = -\log \operatorname{softmax}(z)_y$.
 # Starting from $\bar{z}$, derive $\bar{b}$, $\bar{W}$ and $\bar{x}$ on paper:
@@ -859,7 +880,7 @@ for z, label in ZS:
     dz = np.exp(log_softmax_ref(z))
     dz[label] -= 1.0
     XENT.append(((z, label), (float(-log_softmax_ref(z)[label]), dz)))
-# Exercise 5 is graded on its own: here the functions of exercises 1 and 3 answer the
+# Exercise 6 is graded on its own: here the functions of exercises 1 and 3 answer the
 # logits z = x @ W + b of these cases correctly.
 with student.autograd_off(), \
         student.standin("cross_entropy_single", XENT), \
@@ -920,7 +941,7 @@ with student.autograd_off(), \
 # The loss we minimise is the **mean** over the batch,
 # so that the size of a gradient step does not depend on the batch size.
 #
-# ### Exercise 6 (2 points): batched cross-entropy
+# ### Exercise 7 (2 points): batched cross-entropy
 #
 # Forward pass: $L = \frac{1}{N} \sum_n -\log P_{n, y_n}$, a number, for $Z$ of shape $(N, k)$.
 # Derive $\bar{Z} = \partial L / \partial Z$, of shape $(N, k)$, from exercise 3:
@@ -1003,7 +1024,7 @@ for n, k in ((5, 3), (32, 10)):
     RANDOM.append((rng.normal(size=(n, k)) * 2.0, rng.integers(0, k, size=n)))
 Z_ALL = [Z1, np.vstack([Z1, Z1]), BIG, Z1.astype(np.float32)] + [Z for Z, _ in RANDOM]
 ANSWERS = [((Z,), log_softmax_ref(Z.astype(np.float64)).astype(Z.dtype)) for Z in Z_ALL]
-# Exercise 6 is graded on its own: here softmax and log_softmax answer these logits correctly.
+# Exercise 7 is graded on its own: here softmax and log_softmax answer these logits correctly.
 with student.autograd_off(), \
         student.standin("softmax", [(args, np.exp(lp)) for args, lp in ANSWERS]), \
         student.standin("log_softmax", ANSWERS):
@@ -1177,7 +1198,7 @@ print(gradcheck(lambda t: LogSumExp.apply(t), Z_t))
 # so the backward must multiply by `grad_output` even when it is often $1$.
 # For a scalar output `grad_output` is a 0-d array and multiplies like a number.
 #
-# ### Exercise 7 (3 points): a fused softmax cross-entropy op
+# ### Exercise 8 (3 points): a fused softmax cross-entropy op
 #
 # Complete `SoftmaxCrossEntropy`.
 # `forward(ctx, logits, labels)` gets logits of shape $(N, k)$ and integer labels of shape $(N,)$
@@ -1185,7 +1206,7 @@ print(gradcheck(lambda t: LogSumExp.apply(t), Z_t))
 # (use `np.asarray(value, dtype=logits.dtype)`).
 # `backward(ctx, grad_output)` returns `(dlogits, None)`:
 # the labels get no gradient.
-# Reuse your functions from exercises 1 and 6 if you like:
+# Reuse your functions from exercises 1 and 7 if you like:
 # this exercise is graded on its own, as the others are.
 
 # %% nbgrader={"grade": false, "grade_id": "a4-softmax-ce-function", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1287,7 +1308,7 @@ for Z, y in CASES:
     dZ[np.arange(len(y)), y] -= 1.0
     BATCHED.append(((Z, y), (float(batch_loss_ref(Z.astype(np.float64), y)),
                              (dZ / len(y)).astype(Z.dtype))))
-# Exercise 7 is graded on its own: here the functions of exercises 1 and 6 answer these
+# Exercise 8 is graded on its own: here the functions of exercises 1 and 7 answer these
 # logits correctly.
 with student.standin("softmax", [(args, np.exp(lp)) for args, lp in LOGP]), \
         student.standin("log_softmax", LOGP), \
@@ -1355,7 +1376,7 @@ plt.show()
 # Two models will share one training loop.
 # **Multiclass logistic regression** is a single `mg.nn.Linear(64, 10)`:
 # the logits are an affine function of the pixels,
-# exactly the model of exercise 5.
+# exactly the model of exercise 6.
 # The **MLP** adds one hidden layer of 128 ReLU units, `mg.nn.MLP([64, 128, 10])`,
 # so the logits become a nonlinear function of the pixels.
 #
@@ -1368,7 +1389,7 @@ plt.show()
 # with small random weights every class gets probability close to $1/10$,
 # so the first losses should be near $\log 10 \approx 2.30$.
 #
-# ### Exercise 8 (4 points): train with your op
+# ### Exercise 9 (4 points): train with your op
 #
 # Fill in one training step inside `train_classifier`:
 # compute the logits of the minibatch `xb` with `model`,
@@ -1384,7 +1405,7 @@ plt.show()
 # the MLP, Adam with `lr=0.01` for 30 epochs, at least 95%.
 # The visible test visits the examples in the order of `seed=2`,
 # the hidden tests in an order drawn for you from a fixed list.
-# While your op from exercise 7 does not work yet,
+# While your op from exercise 8 does not work yet,
 # the tests train with the engine's cross-entropy in its place,
 # so this exercise grades the loop alone.
 
@@ -1487,7 +1508,7 @@ def recording_steps(model, optimizer):
 
 class EngineCrossEntropy:
     """The mean cross-entropy from the engine's log_softmax: the training test uses it in place
-    of your SoftmaxCrossEntropy while yours disagrees with it (exercise 7 grades your op)."""
+    of your SoftmaxCrossEntropy while yours disagrees with it (exercise 8 grades your op)."""
 
     @staticmethod
     def apply(logits, labels):
@@ -1521,11 +1542,11 @@ X_tr, y_tr, X_te, y_te = mg.data.digits(test_fraction=0.25, seed=0)
 steps_per_epoch = -(-len(X_tr) // 64)
 your_op, stand_in = SoftmaxCrossEntropy, ""
 if not op_agrees_with_engine(your_op):
-    print("Your SoftmaxCrossEntropy does not agree with the engine yet (exercise 7 grades it):\n"
+    print("Your SoftmaxCrossEntropy does not agree with the engine yet (exercise 8 grades it):\n"
           "this test trains with EngineCrossEntropy in its place.")
     SoftmaxCrossEntropy = EngineCrossEntropy
     stand_in = (" (a stand-in from the engine's log_softmax replaced your SoftmaxCrossEntropy, "
-                "which exercise 7 grades)")
+                "which exercise 8 grades)")
 try:
     for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20, 0.90),
                                              ("the MLP [64, 128, 10]", True, 0.01, 30, 0.95)):
@@ -1539,7 +1560,7 @@ try:
             losses = train_classifier(model, X_tr, y_tr, optimizer, epochs=epochs, seed=2)
         require("method", engine.count == 0,
                 f"{what}: train_classifier must compute the loss with your "
-                f"SoftmaxCrossEntropy.apply, as exercise 8 asks, not with "
+                f"SoftmaxCrossEntropy.apply, as exercise 9 asks, not with "
                 f"mg.functional.cross_entropy (called {engine.count} times in {steps} steps)")
         require("method", own.count == steps,
                 f"{what}: train_classifier must compute each minibatch's loss with your "
@@ -1558,8 +1579,8 @@ try:
 finally:
     SoftmaxCrossEntropy = your_op
 ### BEGIN HIDDEN TESTS
-# Is the student's op right? Exercise 7 grades it; if not, a stand-in made of the engine's
-# log_softmax takes its place here, so that exercise 8 grades the training loop alone.
+# Is the student's op right? Exercise 8 grades it; if not, a stand-in made of the engine's
+# log_softmax takes its place here, so that exercise 9 grades the training loop alone.
 probe = student.kernel('''
 def probe(op, Z, y):
     logits = mg.Tensor(Z, requires_grad=True)
@@ -1626,7 +1647,7 @@ steps_per_epoch = -(-len(X_tr) // 64)
 ORDERS = (2, 3, 5, 6, 7, 8, 10, 13, 14, 15, 16, 17, 18, 21, 22, 23)
 order = ORDERS[np.random.default_rng(seed).integers(len(ORDERS))]
 stand_in = "" if op_ok else (" (a stand-in from the engine's log_softmax replaced your "
-                             "SoftmaxCrossEntropy, which exercise 7 grades)")
+                             "SoftmaxCrossEntropy, which exercise 8 grades)")
 for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20, 0.90),
                                          ("the MLP [64, 128, 10]", True, 0.01, 30, 0.95)):
     steps = epochs * steps_per_epoch
@@ -1636,7 +1657,7 @@ for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20
                                        op_ok, hidden, X_tr, y_tr, lr, epochs, order, X_te)
     require("method", engine.calls == 0,
             f"{what}: train_classifier must compute the loss with your "
-            f"SoftmaxCrossEntropy.apply, as exercise 8 asks, not with "
+            f"SoftmaxCrossEntropy.apply, as exercise 9 asks, not with "
             f"mg.functional.cross_entropy (called {engine.calls} times in {steps} steps)")
     require("method", events.count("loss") == steps,
             f"{what}: train_classifier must compute each minibatch's loss with your "

@@ -1,22 +1,23 @@
-"""A sample submission for assignment 4 with typical mistakes, at least one per exercise 1-8.
+"""A sample submission for assignment 4 with typical mistakes, one or more
+for each autograded exercise (exercise 4 is written and graded by hand).
 
 1. Exercise 1: a naive softmax, ``exp(z) / sum(exp(z))`` without subtracting the row
    maximum, and ``log_softmax`` as ``log(softmax(z))``. Logits of 1e5 overflow, so the
-   "large logits" part loses its 2 points. Exercises 2, 3, 6 and 7 call these functions on
+   "large logits" part loses its 2 points. Exercises 2, 3, 7 and 8 call these functions on
    logits of 1e5 too; they lose nothing, because their hidden tests stand in for softmax and
    log_softmax (and their visible tests use reference versions while exercise 1 fails).
 2. Exercise 2: the softmax Jacobian with ``p * p`` (a vector, broadcast along the rows)
    where the outer product ``p p`` belongs (2 points).
-3. Exercise 4: the limit of the gradient with its sign flipped, ``e_y - p`` (1 point), and
+3. Exercise 5: the limit of the gradient with its sign flipped, ``e_y - p`` (1 point), and
    the choice "the cross-entropy bypasses the softmax" (1 point).
-4. Exercise 5: ``dW`` in the notes' column layout, ``np.outer(dz, x)`` of shape (k, d),
+4. Exercise 6: ``dW`` in the notes' column layout, ``np.outer(dz, x)`` of shape (k, d),
    where the course's ``W`` has shape (d, k) (3 points).
-5. Exercise 6: ``batched_cross_entropy`` returns the gradient of the summed loss, P - Y
+5. Exercise 7: ``batched_cross_entropy`` returns the gradient of the summed loss, P - Y
    instead of (P - Y) / N (2 points).
-6. Exercise 7: the same slip inside ``SoftmaxCrossEntropy``, which saves P - Y for its
-   backward (3 points). Exercise 8 still earns its points: the training test finds that the
+6. Exercise 8: the same slip inside ``SoftmaxCrossEntropy``, which saves P - Y for its
+   backward (3 points). Exercise 9 still earns its points: the training test finds that the
    op disagrees with the engine and trains with the engine's cross-entropy in its place.
-7. Exercise 8: ``train_classifier`` computes the loss with ``mg.functional.cross_entropy``
+7. Exercise 9: ``train_classifier`` computes the loss with ``mg.functional.cross_entropy``
    instead of the student's own op, which the exercise asks for; it trains well, but the
    call count gives it away (4 points).
 """
@@ -154,7 +155,7 @@ def log_softmax(z):
 ''',
         },
         "loses": {"a4-train-test": 4.0},
-        "says": "must compute the loss with your SoftmaxCrossEntropy.apply, as exercise 8 asks, "
+        "says": "must compute the loss with your SoftmaxCrossEntropy.apply, as exercise 9 asks, "
                 "not with mg.functional.cross_entropy",
     },
 ]
