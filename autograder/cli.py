@@ -292,10 +292,10 @@ def _cmd_release(args) -> int:
     return 0
 
 
-def _finish(outcomes, title: str) -> int:
+def _finish(outcomes, title: str, scores: dict | None = None) -> int:
     from .grading import outcome_table, summary_line
 
-    _say(outcome_table(outcomes))
+    _say(outcome_table(outcomes, scores))
     _say(f"{title}: {summary_line(outcomes)}")
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
@@ -442,7 +442,8 @@ def _cmd_grade(args) -> int:
         _say(f"grade: no selected student falls in shard {args.shard[0]}/{args.shard[1]}; "
              "nothing to do")
         return 0
-    status = _finish(outcomes, "grade" + ("" if sandboxed else " (NOT SANDBOXED)"))
+    status = _finish(outcomes, "grade" + ("" if sandboxed else " (NOT SANDBOXED)"),
+                     _late_scores(course, outcomes))
     from .grading import Standing, status_of
 
     for o in outcomes:
@@ -455,6 +456,20 @@ def _cmd_grade(args) -> int:
     if not sandboxed:
         _say(banner)
     return status
+
+
+def _late_scores(course: Course, outcomes) -> dict[tuple[str, str], str]:
+    """(assignment, student) -> 'final/max late 1d 2h -1' for the late ones graded."""
+    from .export import grade_rows
+    from .late import late_mark
+
+    done = {(o.task.assignment, o.task.student) for o in outcomes if o.ok}
+    if not done:
+        return {}
+    rows = grade_rows(course, sorted({a for a, _ in done}))
+    return {(r.assignment, r.student): f"{r.final:g}/{r.max_score:g}{mark}" for r in rows
+            if (r.assignment, r.student) in done and r.score is not None
+            and (mark := late_mark(r.lateness, r.penalty))}
 
 
 def _sandbox_banner(config: GradingConfig, refused: bool) -> tuple[bool, str]:
@@ -598,7 +613,7 @@ def _cmd_report(args) -> int:
 
 
 @command("export", "grades as the file Canvas or Moodle imports, or a plain CSV",
-         "Write the gradebook's final scores (less nbgrader's late penalty) for an LMS:\n"
+         "Write the gradebook's final scores (less the late penalty) for an LMS:\n"
          "canvas: Canvas's gradebook import CSV (ID is the Canvas user id), default\n"
          "course/reports/canvas.csv; moodle: Moodle's offline grading worksheet, one per\n"
          "assignment (Identifier 'Participant <id>'), default\n"
@@ -662,6 +677,41 @@ def _cmd_override(args) -> int:
     _say(f"{record.student} {record.assignment} {record.grade_id}: {record.old:g} -> "
          f"{record.new:g}/{record.max_score:g} ({record.reason}); regenerate the feedback "
          f"with `python -m autograder feedback {record.assignment} -s {record.student}`")
+    return 0
+
+
+@command("extend", "give one student more time for one assignment, with a reason (logged)",
+         "Extend STUDENT's due date of ASSIGNMENT (c.Grading.due of nbgrader_config.py) by\n"
+         "--days and --hours; a new extension replaces the old one, --remove takes it away.\n"
+         "It is written to nbgrader's extension of the submission now when there is one, and\n"
+         "by `grade` before every autograde, so the late penalty counts from the new date;\n"
+         "`report` and `export` use it at once. Every change is logged in the gradebook with\n"
+         "who, when (UTC), what and --reason; --list [ASSIGNMENT] prints the log.",
+         options=[option("assignment", nargs="?", help="the assignment"),
+                  option("student", nargs="?", help="the student id"),
+                  option("--days", type=_at_least_zero(float, "a number of days"), default=0.0,
+                         help="days more (default: 0)"),
+                  option("--hours", type=_at_least_zero(float, "a number of hours"),
+                         default=0.0, help="hours more (default: 0)"),
+                  option("--remove", action="store_true", help="take the extension away"),
+                  option("--reason", default="", help="why (required, kept in the log)"),
+                  option("--list", nargs="?", const="", default=None, metavar="ASSIGNMENT",
+                         help="print the log (of ASSIGNMENT only when given)"),
+                  _db_option])
+def _cmd_extend(args) -> int:
+    from .late import extend, extensions
+
+    course = _course(args)
+    if args.list is not None:
+        for record in extensions(course.db_url(), args.list or None):
+            _say(record.line())
+        return 0
+    if args.student is None:
+        raise PipelineError("extend needs ASSIGNMENT STUDENT, --days or --hours (or --remove) "
+                            "and --reason (or --list)")
+    record = extend(course, args.assignment, args.student, args.days, args.hours,
+                    args.reason, remove=args.remove)
+    _say(record.line())
     return 0
 
 

@@ -15,6 +15,9 @@ In ``nbgrader_config.py``::
     c.Grading.feedback_interval_minutes = 10  # serve-feedback: minutes between graded
     c.Grading.feedback_per_day = 20           # ... and graded per 24 h (per student and
                                               # assignment; 0: no limit)
+    c.Grading.due = {"a3_minibatch": "2026-10-09 17:00 Europe/London"}  # due dates
+                                              # (:mod:`autograder.late`; no zone: that of
+                                              # c.Exchange.timezone)
 
 The gradebook URL is nbgrader's own ``c.CourseDirectory.db_url``; for the commands that take
 ``--db``, that flag overrides it, else the environment variable ``MINIGRAD_GRADEBOOK_URL``
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["GRADEBOOK_ENV", "SECTION", "GradingConfig", "gradebook_url", "read_section"]
@@ -48,6 +51,7 @@ class GradingConfig:
     db_url: str = ""  # "": the course's own gradebook
     feedback_interval_minutes: float = 10.0  # serve-feedback only; 0: no limit
     feedback_per_day: int = 20  # serve-feedback only; 0: no limit
+    due: dict[str, str] = field(default_factory=dict)  # assignment -> due date (late.py)
 
     def __post_init__(self):
         checks = [
@@ -64,6 +68,10 @@ class GradingConfig:
             if not ok:
                 raise ValueError(f"grading setting {name} must be {what} "
                                  f"(got {getattr(self, name)!r})")
+        if not (isinstance(self.due, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in self.due.items())):
+            raise ValueError("grading setting due must map assignment names to dates such as "
+                             f"{{'a3_minibatch': '2026-10-09 17:00'}} (got {self.due!r})")
         if self.db_url and "://" not in self.db_url:
             raise ValueError("grading setting db_url must be a database URL such as "
                              f"postgresql://user@host/gradebook (got {self.db_url!r})")

@@ -9,8 +9,10 @@ Each row says where the student stands (:class:`Standing`):
 - failed: submitted but not graded (the scan refused it, or grading has not given a grade);
 - missing: in the gradebook or collected for another assignment, nothing submitted here.
 
-A student who was not graded has an empty score, never 0. The final score is nbgrader's:
-the score less its late-submission penalty, not below 0. The student's id is the nbgrader
+A student who was not graded has an empty score, never 0. The final score is the score
+(with manual grades and overrides) less the late penalty, not below 0: the penalty the
+course's :class:`~autograder.late.LatePolicy` gives for that score (nbgrader's stored one
+when the course uses another plugin). The student's id is the nbgrader
 id, which ``collect`` makes the LMS user id; the name is the one in the submission's
 ``lms.json`` (:class:`autograder.collect.LmsRecord`), else the gradebook's.
 
@@ -18,7 +20,10 @@ The formats:
 
 - csv: nbgrader's grades.csv columns plus ``name``, ``lms``, ``status`` and ``note``; the
   note names each exercise whose points were overridden, with its points and reason
-  (:mod:`autograder.overrides`), and the score includes them.
+  (:mod:`autograder.overrides`), and the score includes them. Then the lateness
+  (:mod:`autograder.late`): ``student_duedate`` (UTC, the extension included),
+  ``extension_hours``, ``seconds_late`` (empty when a time is unknown), ``late`` ('on time',
+  'late 1d 2h', or the LMS's mark when the LMS gives no time) and ``late_policy``.
 - canvas: Canvas's gradebook import: ``Student``, ``ID`` (the Canvas user id), ``SIS User
   ID``, ``SIS Login ID``, ``Section``, one column per assignment named as in Canvas, and the
   ``Points Possible`` row. Canvas takes any other column for a new assignment, so the
@@ -40,6 +45,7 @@ from pathlib import Path
 from .collect import LMS_RECORD, LmsRecord
 from .course import Course, PipelineError
 from .grading import Standing
+from .late import Lateness
 
 __all__ = ["CANVAS_COLUMNS", "CSV_COLUMNS", "FORMATS", "MOODLE_COLUMNS", "GradeRow", "export",
            "grade_rows", "not_graded", "write_canvas", "write_csv", "write_moodle"]
@@ -48,7 +54,7 @@ FORMATS = ("canvas", "moodle", "csv")
 CSV_COLUMNS = [
     "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
     "raw_score", "late_submission_penalty", "score", "max_score", "name", "lms", "status",
-    "note",
+    "note", "student_duedate", "extension_hours", "seconds_late", "late", "late_policy",
 ]
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade",
@@ -75,6 +81,13 @@ class GradeRow:
     timestamp: str = ""
     manual: bool = False  # answers still to be graded by hand
     note: str = ""
+    lateness: Lateness | None = None  # graded rows only
+    policy: str = ""  # the late policy in words
+
+    @property
+    def late(self) -> str:
+        """'on time', 'late 1d 2h', the LMS's mark, or '' (see :class:`Lateness`)."""
+        return self.lateness.label() if self.lateness else ""
 
     @property
     def final(self) -> float | None:
@@ -118,10 +131,13 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
     then student; PipelineError when a named assignment is not in the gradebook."""
     from nbgrader.api import MissingEntry
 
+    from .late import course_policy, submission_penalty
     from .overrides import overrides
     from .report import gradebook_assignments
     from .stale import stale_students
 
+    policy = course_policy(course.config())
+    rule = policy.describe() if policy else "nbgrader's stored penalty"
     records = _lms_records(course)
     changed: dict[tuple[str, str], dict[str, str]] = {}  # the last override of each exercise
     for o in overrides(course.db_url()):
@@ -173,13 +189,19 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
                     if any(g.needs_manual_grade and g.name not in overridden
                            for nb in submission.notebooks for g in nb.grades):
                         notes.append("answers to grade by hand")
+                    lateness = Lateness.of(submission, mine.get(assignment.name))
+                    penalty = submission_penalty(policy, submission, lateness)
+                    if penalty:
+                        notes.append(f"{lateness.label() or 'late'}, penalty -{penalty:g} "
+                                     f"({rule})")
+                    elif lateness.label() not in ("", "on time"):
+                        notes.append(lateness.label())
                     rows.append(GradeRow(
                         status=Standing.FLAGGED if flagged else Standing.GRADED,
-                        score=float(submission.score),
-                        penalty=float(submission.late_submission_penalty or 0.0),
+                        score=float(submission.score), penalty=penalty,
                         timestamp=str(submission.timestamp or ""),
                         manual="answers to grade by hand" in notes,
-                        note="; ".join(notes), **common))
+                        note="; ".join(notes), lateness=lateness, policy=rule, **common))
                 elif submitted:
                     rows.append(GradeRow(status=Standing.FAILED, score=None,
                                          note="submitted, not graded: see `grade`'s output",
@@ -209,9 +231,18 @@ def write_csv(rows: list[GradeRow], path: Path) -> Path:
             writer.writerow([
                 r.assignment, r.duedate, r.timestamp, r.student, r.last_name, r.first_name,
                 r.email, _num(r.score), _num(r.penalty) if graded else "", _num(r.final),
-                _num(r.max_score), r.name, r.lms, r.status.value, r.note,
+                _num(r.max_score), r.name, r.lms, r.status.value, r.note, *_late_columns(r),
             ])
     return path
+
+
+def _late_columns(r: GradeRow) -> list[str]:
+    """student_duedate, extension_hours, seconds_late, late, late_policy."""
+    late = r.lateness
+    if late is None:
+        return ["", "", "", "", ""]
+    extension = late.extension.total_seconds() / 3600 if late.extension else None
+    return [str(late.due or ""), _num(extension), _num(late.seconds_late), r.late, r.policy]
 
 
 def write_canvas(rows: list[GradeRow], path: Path) -> Path:

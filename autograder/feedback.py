@@ -17,6 +17,9 @@ What this module adds to nbgrader's feedback (see :func:`feedback_config`):
 - written answers (:mod:`autograder.rubric`): the grader's rubric cells are left out, and an
   answer not yet graded by hand says "graded by hand later".
 
+- :class:`autograder.late.LateNote`: a line at the top with when the submission was handed
+  in and due, how late, the late penalty and the policy.
+
 The grader's file paths never appear: outputs are reduced to one line per error and paths
 are cut to file names while grading (:mod:`autograder.execute`).
 """
@@ -124,6 +127,9 @@ def feedback_config(cfg) -> None:
     cfg.GenerateFeedback.preprocessors = [GraderCellsOut, GetGrades, WrittenPending,
                                           CSSHTMLHeaderPreprocessor, OfflineMath,
                                           FeedbackNote, OverrideNotes]
+    from .late import LateNote
+
+    cfg.GenerateFeedback.preprocessors.append(LateNote)  # after GetGrades: it sets the score
 
 
 def generate_feedback(course, assignment: str, student: str | None = None,

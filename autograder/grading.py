@@ -106,6 +106,9 @@ def grade(
     An assignment whose built notebooks differ from the points and visible tests released
     to the gradebook is refused (PipelineError): autograde would use the released ones.
     Each graded student's fingerprint of the assignment is recorded in the gradebook.
+    Before grading, the due dates of ``config.due`` and the extensions logged by ``extend``
+    are written to the gradebook, where nbgrader's late policy reads them
+    (:mod:`autograder.late`).
 
     Every submission is scanned first (:mod:`autograder.scan`; ``on_scan`` gets the scans
     before any task starts) and graded by the scan's rule from a staged copy that holds its
@@ -151,11 +154,16 @@ def grade(
                 f"gradebook ({'; '.join(changes[:5])}): run `python -m autograder release "
                 f"{assignment}` first, or grading would use the released points and tests")
     fingerprints = {a: fingerprint(course, a) for a in graded}
+    from .late import apply_extensions, course_policy, write_due_dates
+
+    course_policy(course.config())  # a wrong late policy stops grading before it starts
+    write_due_dates(course, config.due)
     # Create every student here, in one process: parallel workers creating the same new
     # student at once would collide on the gradebook's unique key.
     with course.gradebook() as gb:
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
+    apply_extensions(course, pairs)  # before autograde works out how late each one is
     outcomes = _scan_and_grade(course, pairs, on_scan, config)
     for assignment, value in fingerprints.items():
         done = [o.task.student for o in outcomes if o.ok and o.task.assignment == assignment]
@@ -253,12 +261,15 @@ def _grade_reason(o: Outcome) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def outcome_table(outcomes: list[Outcome]) -> str:
-    """One row per task: what, status, score, seconds, reason."""
+def outcome_table(outcomes: list[Outcome], scores: dict[tuple[str, str], str] | None = None
+                  ) -> str:
+    """One row per task: what, status, score, seconds, reason. ``scores``: (assignment,
+    student) -> the score to show instead (a late one's, less its penalty)."""
     rows = []
     for o in outcomes:
         if o.task.kind is TaskKind.GRADE:
             score = "-" if o.score is None else f"{o.score:g}/{o.max_score:g}"
+            score = (scores or {}).get((o.task.assignment, o.task.student), score)
             standing = status_of(o)
             status = str(standing) if standing is Standing.GRADED else standing.value.upper()
             rows.append([o.task.student, o.task.assignment, status, score,

@@ -8,6 +8,10 @@ released notebooks were edited since is kept unless ``force`` is given.
 
 nbgrader's steps end with :class:`autograder.rubric.StripRubric`: the rubric of a written
 answer stays in the source (its model answer nbgrader's ClearSolutions already replaced).
+
+The due dates of ``c.Grading.due`` are then written to the gradebook
+(:func:`autograder.late.write_due_dates`); a bad one stops the release before anything
+changes.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from .course import Course, PipelineError, pick_assignments
 
-__all__ = ["MANIFEST_NAME", "edited_release", "release"]
+__all__ = ["MANIFEST_NAME", "course_due", "edited_release", "release"]
 
 MANIFEST_NAME = ".autograder-release.json"
 
@@ -74,9 +78,12 @@ def release(course: Course, assignments: list[str] | None = None, force: bool = 
     Raises PipelineError naming the assignment when nbgrader fails.
     """
     from .feedback import _last_error
+    from .late import due_dates, write_due_dates
 
     wanted = pick_assignments(assignments, course.source_assignments(), "source notebooks",
                               course.source_dir, fix="python -m autograder build")
+    due = course_due(course)
+    due_dates(course, due)  # a bad date stops the release before anything changes
     api = course.api()
     _strip_rubrics(api.config)
     manifest = _manifest(course)
@@ -99,4 +106,16 @@ def release(course: Course, assignments: list[str] | None = None, force: bool = 
         }
         done.append((assignment, "released"))
     _write_manifest(course, manifest)
+    write_due_dates(course, due)
     return done
+
+
+def course_due(course: Course) -> dict[str, str]:
+    """``c.Grading.due`` of the course's nbgrader_config.py; PipelineError when it is not a
+    mapping of assignment names to dates."""
+    from .config import GradingConfig
+
+    try:
+        return GradingConfig.read(course.course_dir).due
+    except ValueError as exc:
+        raise PipelineError(f"{course.config_path}: {exc}") from exc

@@ -85,13 +85,15 @@ def gradebook_assignments(course: Course, gb, assignments: list[str] | None) -> 
 
 
 def gradebook_table(course: Course, assignments: list[str] | None = None) -> str:
-    """Student x assignment final scores ("score/max" less the late penalty, which is shown;
-    "failed" or "missing" when not graded) plus a total column; a flagged grade is marked
-    "flagged", one with answers to grade by hand "*", a stale one "stale"
-    (:mod:`autograder.stale`); lines below name the students not graded or flagged, then
-    the stale ones."""
+    """Student x assignment final scores ("score/max" less the late penalty; "failed" or
+    "missing" when not graded) plus a total column; a late grade is marked "late 1d 2h -1"
+    (how late, the penalty; "late" alone: the LMS's mark, "late?": due, time unknown,
+    :func:`autograder.late.late_mark`), a flagged one "flagged", one with answers to grade
+    by hand "*", a stale one "stale" (:mod:`autograder.stale`); lines below name the
+    students not graded or flagged, then the late ones, then the stale ones."""
     from .export import grade_rows, not_graded
     from .grading import Standing
+    from .late import late_mark
     from .stale import stale_lines, stale_students
 
     rows = grade_rows(course, assignments)
@@ -106,7 +108,7 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
             cells.append(r.status.value)
             continue
         totals[r.student] = totals.get(r.student, 0.0) + r.final
-        flag = f" late -{_fmt(r.penalty)}" if r.penalty else ""
+        flag = late_mark(r.lateness, r.penalty)
         flag += " *" if r.manual else ""
         flag += " flagged" if r.status is Standing.FLAGGED else ""
         flag += " stale" if r.student in stale.get(r.assignment, ()) else ""
@@ -117,6 +119,10 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
     text = format_table(["student"] + names + ["total"], lines)
     below = [f"{r.assignment}: {r.student} {r.status.value}" + (f" ({r.note})" if r.note else "")
              for r in not_graded(rows)]
+    below += [f"{r.assignment}: {r.student} {r.late or 'late'}"
+              + (f", penalty -{_fmt(r.penalty)} ({r.policy})" if r.penalty else "")
+              for r in rows
+              if r.score is not None and (r.penalty or r.late not in ("", "on time"))]
     return "\n".join([text, *below, *stale_lines(stale)])
 
 

@@ -64,6 +64,19 @@ c.Grading.sandbox = True
 # The gradebook is c.CourseDirectory.db_url above; `--db URL` (else $MINIGRAD_GRADEBOOK_URL)
 # overrides it for one command, and reaches the grading workers inside their task records.
 
+# --- deadlines (python -m autograder extend; see autograder/late.py) ------------------------
+# Due dates, written to the gradebook by `release` and by `grade` before grading: a wall
+# time, read in c.Exchange.timezone (UTC when not set) unless a time zone name follows.
+# c.Grading.due = {"a3_minibatch": "2026-10-09 17:00 Europe/London"}
+# The late policy, nbgrader's late-submission plugin: none (the default), zero, fixed
+# (percent once) or per_day (percent per day late, a part day counting as a day), of the
+# points ("points") or of the points earned ("score"); late by more than cutoff_days: 0.
+# c.AssignLatePenalties.plugin_class = "autograder.late.LatePolicy"
+# c.LatePolicy.penalty_method = "per_day"
+# c.LatePolicy.percent = 10
+# c.LatePolicy.percent_of = "points"
+# c.LatePolicy.cutoff_days = 7
+
 # --- the exchange (release --exchange, collect --exchange, feedback --release) ---------------
 # The folder students and instructors share on one server, course_id above naming the
 # course's folder in it. Make it once, writable by everyone with the sticky bit:

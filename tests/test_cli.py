@@ -26,8 +26,8 @@ FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 ASSIGNMENT = "f1_tiny"
 TEMPLATE = ROOT / "course" / CONFIG_NAME
 EVERY_COMMAND = ["build", "tables", "release", "validate", "collect", "grade", "scan",
-                 "feedback", "report", "export", "override", "check", "demo", "selfgrade", "lab",
-                 "student-kit", "serve-feedback", "similarity"]
+                 "feedback", "report", "export", "override", "extend", "check", "demo",
+                 "selfgrade", "lab", "student-kit", "serve-feedback", "similarity"]
 GRADING_COMMANDS = ["validate", "grade", "check", "demo"]  # the ones with --jobs, --timeout ...
 GRADING = "\nc.Grading.timeout = 60\nc.Grading.jobs = 3\n"
 
