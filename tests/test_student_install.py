@@ -62,14 +62,30 @@ def _split(text: str) -> tuple[list[str], list[str]]:
     return inside, outside
 
 
+def _written_lines(text: str) -> list[str]:
+    """The model answer and the rubric criteria of each written answer of a notebook source."""
+    import jupytext
+
+    from autograder.rubric import RUBRIC_KEY, is_written
+
+    lines = []
+    for cell in jupytext.reads(text, fmt="py:percent").cells:
+        if is_written(cell):
+            lines += cell.source.splitlines()
+            lines += [item["criterion"] for item in cell.metadata.get(RUBRIC_KEY, [])]
+    return lines
+
+
 def answer_lines() -> dict[str, Path]:
     """Every line that identifies an answer, mapped to the file it comes from.
 
-    Answers: the solution and hidden-test regions of ``notebooks/*/<notebook>.py`` and the
+    Answers: the solution and hidden-test regions of ``notebooks/*/<notebook>.py``, the model
+    answers and rubrics of its written answers, and the
     whole of ``notebooks/*/hidden.py`` and ``notebooks/*/buggy.py``. Compared with runs of
     whitespace collapsed. Left out, as too generic to identify an answer: lines with fewer
     than 25 non-blank characters; lines that also stand outside the regions of any notebook
-    source (so they are in the released student notebooks anyway); and ENGINE_LINES.
+    source, as code or in markdown (so they are in the released student notebooks anyway);
+    and ENGINE_LINES.
     """
     secret: dict[str, Path] = {}
     released: set[str] = set()
@@ -79,6 +95,12 @@ def answer_lines() -> dict[str, Path]:
             inside, outside = text.splitlines(), []
         else:
             inside, outside = _split(text)
+            written = _written_lines(text)
+            inside += written
+            # markdown shows code on purpose (a worked answer after its test): lines of
+            # markdown cells are released, the written answers' model answers are not
+            released.update({_key(line.lstrip("#")) for line in outside if line.startswith("#")}
+                            - {_key(line) for line in written})
         released.update(_key(line) for line in outside)
         for line in inside:
             key = _key(line)
@@ -87,14 +109,31 @@ def answer_lines() -> dict[str, Path]:
     return {k: p for k, p in secret.items() if k not in released and k not in ENGINE_LINES}
 
 
+def _member_lines(name: str, text: str) -> list[str]:
+    """The lines of a zip member; of a notebook, its cells' source lines, and a line for
+    each cell that carries a rubric."""
+    if not name.endswith(".ipynb"):
+        return text.splitlines()
+    lines = []
+    for cell in json.loads(text)["cells"]:
+        source = cell["source"]
+        lines += ("".join(source) if isinstance(source, list) else source).splitlines()
+        lines += [f"(a rubric) {item['criterion']}" for item in cell["metadata"].get("rubric", [])]
+    return lines
+
+
 def leaked_lines(wheel: Path) -> list[str]:
-    """'<member>: <line> (from <source>)' for each answer line found in the wheel."""
+    """'<member>: <line> (from <source>)' for each answer line found in a wheel or a kit zip,
+    and each rubric left in a notebook."""
     secret = answer_lines()
     found = []
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
             text = archive.read(name).decode("utf-8", "replace")
-            for line in text.splitlines():
+            for line in _member_lines(name, text):
+                if line.startswith("(a rubric) "):
+                    found.append(f"{name}: {line}")
+                    continue
                 source = secret.get(_key(line))
                 if source:
                     found.append(f"{name}: {line.strip()} (from {source.relative_to(ROOT)})")
@@ -146,6 +185,24 @@ def test_leak_check_finds_a_notebook_put_into_the_package(tmp_path):
     (project / "autograder" / "a1_copy.py").write_text(source.read_text())
     leaks = leaked_lines(build_wheel(project, tmp_path / "wheel"))
     assert any(leak.startswith("autograder/a1_copy.py: ") for leak in leaks), leaks[:5]
+
+
+def test_leak_check_finds_a_written_answer_in_a_notebook(tmp_path):
+    """A notebook holding a line of a written answer's model answer, or its rubric, in a
+    zip is reported; the released stub is not."""
+    [(line, source)] = [(k, p) for k, p in answer_lines().items()
+                        if k.startswith("`np.max(p, 0)` is a reduction along axis 0")]
+    assert source.name == "a2_vectorized.py"
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["YOUR ANSWER HERE"]},
+             {"cell_type": "markdown", "metadata": {}, "source": ["intro\n", line + "\n"]},
+             {"cell_type": "markdown", "source": "x",
+              "metadata": {"rubric": [{"points": 1, "criterion": "names the axis"}]}}]
+    kit = tmp_path / "kit.zip"
+    with zipfile.ZipFile(kit, "w") as archive:
+        archive.writestr("a2/a2.ipynb", json.dumps({"cells": cells}))
+    leaks = leaked_lines(kit)
+    assert leaks == [f"a2/a2.ipynb: {line} (from notebooks/a2_vectorized/a2_vectorized.py)",
+                     "a2/a2.ipynb: (a rubric) names the axis"]
 
 
 def test_build_wheel_needs_a_project(tmp_path):

@@ -40,20 +40,22 @@
 # the same way with `autograd_off()`),
 # so compute every gradient with numpy.
 # Where an exercise asks for several functions, each is graded on its own.
+# Exercise 7 also asks for a short answer in words, in a markdown cell;
+# it is graded by hand after the deadline, so the grade you see before then leaves it out.
 # Exercise 8 is the one place where we plug a backward into the engine.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | points |
-# |---|---|---|---|
-# | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 |
-# | 2 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 |
-# | 3 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 |
-# | 4 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 |
-# | 5 | logistic least squares with L2 | one | 3 |
-# | 6 | the two-layer network in vector form | one | 4 |
-# | 7 | fix the layer | one | 2 |
-# | 8 | an affine op for minigrad | one | 3 |
-# | | **total** | 17 graded cells | **26** |
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 | - | 5 |
+# | 2 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 | - | 3 |
+# | 3 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 | - | 3 |
+# | 4 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 | - | 3 |
+# | 5 | logistic least squares with L2 | one | 3 | - | 3 |
+# | 6 | the two-layer network in vector form | one | 4 | - | 4 |
+# | 7 | diagnose and fix the layer | one + written answer | 2 | 3 | 5 |
+# | 8 | an affine op for minigrad | one | 3 | - | 3 |
+# | | **total** | 17 graded cells, 1 written | **26** | **3** | **29** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -1591,12 +1593,27 @@ report
 # %% [markdown]
 # Read the report: the inputs whose gradients fail tell us where to look.
 # Then print `p` and `q` for these inputs and compare the shapes.
-# Two questions to answer for yourself:
-# what does `np.max(p, 0)` compute, and why does the example with one unit and $p > 0$ hide the bug?
 #
-# ### Exercise 7 (2 points): fix the layer
+# ### Exercise 7 (5 points): diagnose and fix the layer
 #
-# Write `layer_loss_and_grads`, the corrected version of the function above,
+# First in words: this part is graded by hand, after the deadline.
+# In the markdown cell below, in three or four sentences of your own, answer:
+# what does `np.max(p, 0)` compute for the `p` of this layer,
+# why does the example with one unit and $p > 0$ hide the bug,
+# and why does the gradient check above still catch it?
+# Double-click the cell and replace its text with your answer.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a2-spot-the-bug-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false} rubric=[{"points": 1, "criterion": "np.max(p, 0) reduces p over axis 0: one number, the largest entry of p, where the layer needs the entrywise ReLU np.maximum(p, 0); broadcasting spreads that number over y without an error."}, {"points": 1, "criterion": "With one unit, p has a single entry, so its maximum is p itself, and for p > 0 the ReLU also returns p: both forward passes give the same loss, so the small example cannot tell them apart."}, {"points": 1, "criterion": "The backward pass is the ReLU's, so it no longer matches the forward code that runs; the gradient check compares it with finite differences of that code on several units and finds the mismatch (a test with several units or a negative p would too)."}]
+# `np.max(p, 0)` is a reduction along axis 0: it returns a single number, the largest entry of `p`,
+# while the layer needs `np.maximum(p, 0)`, which compares each entry with 0.
+# Broadcasting spreads that one number over `y`, so nothing fails and the shapes look right.
+# With one unit, `p` has one entry, so its maximum is `p` itself, and for $p > 0$ the ReLU returns `p` too:
+# both versions give the same loss, and the small example cannot tell them apart.
+# The backward pass is written for the ReLU, not for the maximum that the forward code computes,
+# so on several units the gradient check's finite differences of the forward code disagree with it.
+
+# %% [markdown]
+# Then in code: write `layer_loss_and_grads`, the corrected version of the function above,
 # with the same signature and the same return values.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-spot-the-bug", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1691,11 +1708,6 @@ with student.autograd_off():
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# `np.max(p, 0)` reads as "the maximum of `p` along axis 0": one number, the largest entry.
-# `np.maximum(p, 0)` compares `p` with 0 entry by entry: the ReLU.
-# Broadcasting then spreads the single number over `y` without a complaint,
-# and the backward pass, written for a ReLU, no longer matches the forward pass.
-# With one unit and $p > 0$ the two functions return the same number, so small tests miss it.
 # The lessons: test with more than one unit and with negative pre-activations,
 # and let a gradient check compare the backward pass with the forward code.
 #
