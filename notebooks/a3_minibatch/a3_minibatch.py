@@ -53,7 +53,8 @@
 # The test cell under each exercise runs a few visible checks that tell you what is wrong;
 # the grader runs more checks of the same kinds (values, shapes, dtypes, order, method).
 # An exercise with two functions is graded in two parts, one test cell each.
-# Exercises 2 to 5, 9, 11 and 13 ask for gradients **by hand, with numpy**:
+# Exercise 9 is answered in writing, in a markdown cell, and graded by hand.
+# Exercises 2 to 5, 10, 12 and 14 ask for gradients **by hand, with numpy**:
 # the grader runs your functions with minigrad's autograd switched off,
 # and so do their test cells, so calling `.backward()` earns no points.
 # Where a function calls one from an earlier exercise,
@@ -62,22 +63,23 @@
 # a mistake costs points in its own exercise only.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | points |
-# |---|---|---|---|
-# | 1 | forward pass and loss for a batch | mlp_forward (1), mse_loss (1) | 2 |
-# | 2 | batched affine backward | one | 2 |
-# | 3 | backward of the squared error | one | 2 |
-# | 4 | backward pass of the MLP for a batch | one | 3 |
-# | 5 | the lecture's per-example loop | output_grads_one (1), lecture_loop_gradient (2) | 3 |
-# | 6 | a minibatch iterator | one | 2 |
-# | 7 | the training loop | one | 3 |
-# | 8 | predict the slope | one | 1 |
-# | 9 | the backward pass for any depth | one | 3 |
-# | 10 | the bytes of the cache | one | 1 |
-# | 11 | checkpointed backward | one | 3 |
-# | 12 | the best spacing | one | 1 |
-# | 13 | batch normalisation, forward and backward | batchnorm_forward (1), batchnorm_backward (3) | 4 |
-# | | **total** | 16 graded cells | **30** |
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | forward pass and loss for a batch | mlp_forward (1), mse_loss (1) | 2 | - | 2 |
+# | 2 | batched affine backward | one | 2 | - | 2 |
+# | 3 | backward of the squared error | one | 2 | - | 2 |
+# | 4 | backward pass of the MLP for a batch | one | 3 | - | 3 |
+# | 5 | the lecture's per-example loop | output_grads_one (1), lecture_loop_gradient (2) | 3 | - | 3 |
+# | 6 | a minibatch iterator | one | 2 | - | 2 |
+# | 7 | the training loop | one | 3 | - | 3 |
+# | 8 | predict the slope | one | 1 | - | 1 |
+# | 9 | the batch size and the learning rate, in writing | written answer | 0 | 3 | 3 |
+# | 10 | the backward pass for any depth | one | 3 | - | 3 |
+# | 11 | the bytes of the cache | one | 1 | - | 1 |
+# | 12 | checkpointed backward | one | 3 | - | 3 |
+# | 13 | the best spacing | one | 1 | - | 1 |
+# | 14 | batch normalisation, forward and backward | batchnorm_forward (1), batchnorm_backward (3) | 4 | - | 4 |
+# | | **total** | 16 graded cells, 1 written | **30** | **3** | **33** |
 # <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a3-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -1846,6 +1848,29 @@ fig.tight_layout()
 # which is why moderate batches and more steps usually beat huge batches
 # for the same amount of compute.
 #
+# ### Exercise 9 (3 points): the batch size and the learning rate, in writing
+#
+# Answer in a few sentences in the cell below; it is graded by hand.
+# Use the table of section 7 (the full-data error after 20 epochs for each $\eta$ and $B$)
+# and the measurement just above.
+#
+# 1. With a mean loss, what does a larger batch change in a step of SGD, and what does it not?
+# 2. Why does $\eta = 0.4$ fail with $B = 4$ and not with $B = 512$?
+# 3. Why is the best $\eta$ of the table larger for large batches than for $B = 4$?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a3-batch-size-eta-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false} rubric=[{"points": 1, "criterion": "With a mean loss the expected gradient does not depend on B (so a larger batch does not make the steps larger on average); what B changes is the noise, whose variance falls like 1/B (slope -1 in section 8), and the number of steps per epoch, N/B (128 for B = 4, 1 for B = 512)."}, {"points": 1, "criterion": "At B = 4 the gradient is noisy (its variance is about 128 times that of B = 512), and a step of 0.4 times a noisy gradient is a large random jump: the run ends no better than half its starting error. At B = 512 the gradient is close to the full one, and 0.4 is still a stable step on the full-data loss."}, {"points": 1, "criterion": "In 20 epochs a large batch takes few steps (20 for B = 512, 2560 for B = 4), each with little noise, so a larger eta makes more progress per step without adding much noise; a small batch takes many noisy steps and does best with a small eta, which averages the noise over many steps. Hence the best eta grows with B (0.025 for B = 4, 0.2 for B = 32 and 512 in the table)."}]
+# With a mean loss a larger batch does not make a step larger on average:
+# the expected gradient is the full-data gradient whatever $B$ is.
+# What $B$ changes is the noise around it, whose variance falls like $1/B$ (the slope of $-1$ above),
+# and the number of steps in an epoch, $N / B$: 128 for $B = 4$, a single one for $B = 512$.
+# At $B = 4$ the noise is large, and $\eta = 0.4$ turns it into large random jumps,
+# so the run ends no better than half its starting error;
+# at $B = 512$ the gradient is close to the full one and the same step stays stable.
+# In 20 epochs a large batch takes few steps, each nearly noise-free,
+# so a larger $\eta$ buys more progress per step;
+# a small batch takes many noisy steps, and a small $\eta$ averages their noise away.
+# So the best $\eta$ grows with the batch size.
+#
 # ## 9. Any depth
 #
 # Exercise 4 wrote out the two layers of our network one by one.
@@ -1905,7 +1930,7 @@ def random_net(widths, activations, seed=0, dtype=np.float64):
 
 
 # %% [markdown]
-# ### Exercise 9 (3 points): the backward pass for any depth
+# ### Exercise 10 (3 points): the backward pass for any depth
 #
 # Write `deep_backward(dout, cache, Ws, activations)`.
 # Given `dout` $= \partial L / \partial H_{\text{out}}$ for the network's output
@@ -2116,7 +2141,7 @@ print(f"measured backward / forward time: {ratio:.2f}  (counting predicts 2)")
 # `deep_forward` keeps them all in its cache until the backward pass is done.
 # The cache holds two arrays per layer, and each has one row per example.
 #
-# ### Exercise 10 (1 point): the bytes of the cache
+# ### Exercise 11 (1 point): the bytes of the cache
 #
 # Write `cache_bytes(batch_size, widths, dtype=np.float64)`:
 # the number of bytes of the arrays that `deep_forward` keeps in its cache
@@ -2201,7 +2226,7 @@ for depth in (2, 8, 32):
 # and runs the segment's backward pass, which hands $\partial L / \partial (\text{segment input})$
 # on to the segment below.
 #
-# ### Exercise 11 (3 points): checkpointed backward
+# ### Exercise 12 (3 points): checkpointed backward
 #
 # Write `checkpointed_backward(dout, X, Ws, bs, activations, every)`,
 # which returns `(dX, grads, kept)`:
@@ -2338,7 +2363,7 @@ for depth, every in cases:
 # the kept inputs, $\lceil \text{depth} / s \rceil$ of them,
 # plus the cache of the segment being differentiated, one unit for each of its (at most) $s$ layers.
 #
-# ### Exercise 12 (1 point): the best spacing
+# ### Exercise 13 (1 point): the best spacing
 #
 # For a network of depth 64, set `best_every` to the spacing $s$ that makes this count smallest,
 # and `fewest_units` to that smallest count.
@@ -2449,7 +2474,7 @@ assert lowest in (4, 8) and peaks[lowest] < 0.5 * peak_plain, peaks
 
 # %% [markdown]
 # The gradients are the same for every spacing.
-# The memory follows the count of exercise 12:
+# The memory follows the count of exercise 13:
 # high at both ends, where either the kept inputs or one long segment fill it,
 # and lowest in the middle, at under half of what the plain backward pass holds.
 # The lowest point is at $s = 4$ or $8$ (the cell prints which):
@@ -2478,7 +2503,7 @@ assert lowest in (4, 8) and peaks[lowest] < 0.5 * peak_plain, peaks
 # with every operation on rows taken entry by entry, and $\epsilon = 10^{-5}$.
 # Now $y_i$ depends on every row of $X$, through $\mu$ and $v$.
 #
-# ### Exercise 13 (4 points): batch normalisation, forward and backward
+# ### Exercise 14 (4 points): batch normalisation, forward and backward
 #
 # Write
 #

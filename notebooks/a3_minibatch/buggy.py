@@ -12,19 +12,19 @@
 
 6. slope_variance (exercise 8) is the slope of the standard deviation, -1/2, and slope_std
    half of that: the variance and its square root are confused.
-7. deep_backward (exercise 9) writes the derivative of tanh as 1 - Z**2, with Z where tanh(Z)
+7. deep_backward (exercise 10) writes the derivative of tanh as 1 - Z**2, with Z where tanh(Z)
    belongs.
-8. cache_bytes (exercise 10) counts 8 bytes per entry whatever the dtype.
-9. checkpointed_backward (exercise 11) keeps the checkpoints but then runs deep_forward and
+8. cache_bytes (exercise 11) counts 8 bytes per entry whatever the dtype.
+9. checkpointed_backward (exercise 12) keeps the checkpoints but then runs deep_forward and
    deep_backward on the whole network: nothing is saved.
-10. best_every (exercise 12) forgets that the recomputed segment's cache is held too, and
+10. best_every (exercise 13) forgets that the recomputed segment's cache is held too, and
     keeps a single input (s = 64).
-11. batchnorm_forward (exercise 13) standardises each row over the features (axis 1).
-12. batchnorm_backward (exercise 13) treats the batch mean and variance as constants.
+11. batchnorm_forward (exercise 14) standardises each row over the features (axis 1).
+12. batchnorm_backward (exercise 14) treats the batch mean and variance as constants.
 
 mlp_loss_and_grads (exercise 4) calls mse_loss, mse_backward and affine_backward,
-train_sgd (exercise 7) calls iterate_minibatches, deep_backward (exercise 9) calls
-affine_backward, and checkpointed_backward (exercise 11) calls deep_backward: each keeps its
+train_sgd (exercise 7) calls iterate_minibatches, deep_backward (exercise 10) calls
+affine_backward, and checkpointed_backward (exercise 12) calls deep_backward: each keeps its
 full marks, since each mistake costs points in its own exercise only.
 """
 
