@@ -51,7 +51,8 @@
 # so a solution that calls `.backward()` there earns no points;
 # their visible tests switch it off too, so you meet the same error here first.
 # Their gradients keep the dtype of the inputs: float32 in, float32 out.
-# From exercise 4 on we use the engine.
+# Exercises 4 to 7, 10 and 11 use the engine;
+# exercise 8 is a written answer, graded by hand, and exercise 9 a numerical prediction.
 #
 # Every exercise has a cell of visible tests right below it.
 # When a gradient is wrong, the checker says which input and which entry are off,
@@ -336,6 +337,7 @@ with student.autograd_off():
 #
 # In numpy: `dW2 = np.outer(a, delta)`, `dz = (delta @ W2.T) * (z > 0)`,
 # `dW1 = np.outer(x, dz)`, `dx = dz @ W1.T + delta`.
+#
 # </details>
 #
 # Without the skip connection only the first term of $\bar x$ would remain.
@@ -1725,6 +1727,7 @@ for key in keys:
 # * relu with He's weights: $\rho = \sqrt{2 \cdot 1/2} = 1$; that is how He chose the scale.
 # * residual: the message into a block's input is $\bar y + \bar y\, \partial g / \partial x$,
 #   the upstream message itself plus a correction, so $\rho \approx 1$.
+#
 # </details>
 
 # %% [markdown]
@@ -1900,6 +1903,7 @@ for scale, tol, max_steps in ((0.2, 0.1, 10), (1.5, 0.1, 10), (1.5, 0.0, 3)):
     assert isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], mg.Tensor), (
         f"{call} must return the pair (h, steps) with h a minigrad Tensor, got {out!r}")
     h, steps = out
+    assert isinstance(steps, (int, np.integer)), f"{call}: steps must be an int, got {steps!r}"
     assert steps == want_steps, (
         f"{call} must run {want_steps} steps, got {steps}: test the condition before each step, "
         "and stop after max_steps")
@@ -1924,11 +1928,13 @@ def run_shrink(shrink, x, W, tol, max_steps):
     Wt = mg.Tensor(np.array(W), requires_grad=True)
     out = shrink(xt, Wt, tol, max_steps)
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], mg.Tensor)):
-        return "not a pair (Tensor, steps): " + type(out).__name__, None, None, None
+        return "got " + type(out).__name__, None, None, None
     h, steps = out
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        return "steps must be an int, got " + repr(steps), None, None, None
     h.sum().backward()
     grad = None if Wt.grad is None else np.array(Wt.grad)
-    return "ok", np.array(h.data), repr(steps), grad
+    return "ok", np.array(h.data), int(steps), grad
 ''')
 
 
@@ -1960,8 +1966,8 @@ for x, tol, max_steps in cases:
     call = (f"shrink(x with mean(x**2) = {np.mean(x**2):.3g}, tol={tol}, max_steps={max_steps}) "
             f"with a {d}x{d} W")
     status, h, steps, grad = run_shrink(student.shrink, x, W, tol, max_steps)
-    assert status == "ok", f"{call} must return the pair (h, steps) with h a Tensor, got {status}"
-    assert steps == repr(want_steps), (
+    assert status == "ok", f"{call} must return the pair (h, steps) with h a Tensor: {status}"
+    assert steps == want_steps, (
         f"{call} must run {want_steps} steps, got {steps}: test the condition before each step, "
         "and stop after max_steps")
     expect_close(h, unrolled(x, W, want_steps), f"{call}: h", rtol=1e-9, atol=1e-12)
