@@ -405,7 +405,13 @@ def _cmd_collect(args) -> int:
          "sandbox (no view of the course, other students or the gradebook; no network)\n"
          "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
          "Grade then names the students whose grade is stale (graded before the tests\n"
-         "or points of the assignment changed); --stale regrades exactly those.\n"
+         "or points of the assignment changed); --stale regrades exactly those.\n\n"
+         "Regrading a student graded before logs every exercise whose points change\n"
+         "(who, when, old, new, --reason; `override --list` prints the log), and the\n"
+         "export's note and the feedback page show it. --exercise GRADE_ID regrades that\n"
+         "exercise only: the notebooks run again, but every other exercise keeps its score\n"
+         "and its output in the autograded notebook (so the feedback matches), and a\n"
+         "stale student stays stale, since the other exercises were not regraded.\n"
          "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS,
          options=[_assignments("assignments (default: all submitted)"),
                   option("--student", "-s", action="append", default=None,
@@ -421,7 +427,14 @@ def _cmd_collect(args) -> int:
                               "work only)"),
                   option("--stale", action="store_true",
                          help="regrade only the students graded before the assignment's "
-                              "tests or points changed")])
+                              "tests or points changed"),
+                  option("--exercise", "-e", action="append", default=None,
+                         metavar="GRADE_ID",
+                         help="regrade only this exercise, a graded cell's grade id "
+                              "(repeatable; needs --reason); the others keep their scores"),
+                  option("--reason", default="",
+                         help="why, logged with each exercise whose points a regrade "
+                              "changes (default: 'regrade'; required with --exercise)")])
 def _cmd_grade(args) -> int:
     from .grading import grade
 
@@ -433,8 +446,10 @@ def _cmd_grade(args) -> int:
     sandboxed, banner = _sandbox_banner(config, args.no_sandbox)
     config = config.replace(sandbox=sandboxed)
     _say(banner)
+    changed = []
     outcomes = grade(course, args.assignments or None, args.student, shard=args.shard,
-                     on_scan=_print_scan, config=config, stale=args.stale)
+                     on_scan=_print_scan, config=config, stale=args.stale,
+                     exercises=args.exercise, reason=args.reason, on_change=changed.extend)
     if args.stale and not outcomes:
         _say("grade --stale: no selected student has a stale grade; nothing to do")
         return 0
@@ -449,6 +464,11 @@ def _cmd_grade(args) -> int:
     for o in outcomes:
         if status_of(o) is Standing.FLAGGED:
             _say(f"flagged: {o.task.label}: " + "; ".join(o.flags)[:600])
+    for c in changed:
+        _say(f"changed: {c.student} {c.assignment} {c.grade_id}: {c.old:g} -> "
+             f"{c.new:g}/{c.max_score:g} ({c.reason})")
+    if changed:
+        _say(f"{len(changed)} change(s) logged; regenerate the feedback with `feedback`")
     from .stale import stale_lines, stale_students
 
     for line in stale_lines(stale_students(course, args.assignments or None)):
@@ -649,9 +669,9 @@ def _cmd_export(args) -> int:
          "Set STUDENT's points of EXERCISE (a graded cell's grade id, e.g. f1-cube-test;\n"
          "the ids are in the feedback page's links) to POINTS (0 to its maximum), as\n"
          "nbgrader's manual score: report, export and feedback show the new total, and a\n"
-         "regrade (`grade A --student S`) keeps it. Every override is logged in the\n"
-         "gradebook with who, when (UTC), the old and new points and --reason;\n"
-         "--list [STUDENT] prints the log.",
+         "regrade (`grade A --student S`) keeps it. Every override, and every exercise\n"
+         "whose points a regrade changed, is logged in the gradebook with who, when\n"
+         "(UTC), the old and new points and the reason; --list [STUDENT] prints the log.",
          options=[option("student", nargs="?", help="the student id"),
                   option("exercise", nargs="?", help="the graded cell's grade id"),
                   option("points", nargs="?", type=float, help="the new points"),
@@ -659,14 +679,15 @@ def _cmd_export(args) -> int:
                   option("--assignment", "-a", default=None,
                          help="the assignment (needed only when the grade id is in several)"),
                   option("--list", nargs="?", const="", default=None, metavar="STUDENT",
-                         help="print the log (of STUDENT only when given)"),
+                         help="print the log of overrides and regrades (of STUDENT only "
+                              "when given)"),
                   _db_option])
 def _cmd_override(args) -> int:
-    from .overrides import override, overrides
+    from .changes import changes, override
 
     course = _course(args)
     if args.list is not None:
-        for record in overrides(course.db_url(), args.list or None):
+        for record in changes(course.db_url(), args.list or None):
             _say(record.line())
         return 0
     if args.points is None:

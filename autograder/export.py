@@ -19,8 +19,9 @@ id, which ``collect`` makes the LMS user id; the name is the one in the submissi
 The formats:
 
 - csv: nbgrader's grades.csv columns plus ``name``, ``lms``, ``status`` and ``note``; the
-  note names each exercise whose points were overridden, with its points and reason
-  (:mod:`autograder.overrides`), and the score includes them. Then the lateness
+  note names each change of an exercise's points after grading, oldest first, with its
+  reason (an override with its points, a regrade with the old and new points;
+  :mod:`autograder.changes`), and the score includes them. Then the lateness
   (:mod:`autograder.late`): ``student_duedate`` (UTC, the extension included),
   ``extension_hours``, ``seconds_late`` (empty when a time is unknown), ``late`` ('on time',
   'late 1d 2h', or the LMS's mark when the LMS gives no time) and ``late_policy``.
@@ -131,18 +132,17 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
     then student; PipelineError when a named assignment is not in the gradebook."""
     from nbgrader.api import MissingEntry
 
+    from .changes import ChangeKind, changes
     from .late import course_policy, submission_penalty
-    from .overrides import overrides
     from .report import gradebook_assignments
     from .stale import stale_students
 
     policy = course_policy(course.config())
     rule = policy.describe() if policy else "nbgrader's stored penalty"
     records = _lms_records(course)
-    changed: dict[tuple[str, str], dict[str, str]] = {}  # the last override of each exercise
-    for o in overrides(course.db_url()):
-        changed.setdefault((o.assignment, o.student), {})[o.grade_id] = (
-            f"override {o.grade_id} {o.new:g}/{o.max_score:g}: {o.reason}")
+    changed: dict[tuple[str, str], list] = {}  # every change of the student's points
+    for c in changes(course.db_url()):
+        changed.setdefault((c.assignment, c.student), []).append(c)
     rows = []
     with course.gradebook() as gb:
         picked = gradebook_assignments(course, gb, assignments)
@@ -184,8 +184,10 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
                         notes.append(held[1] or "see quarantine/")
                     if student in stale.get(assignment.name, ()):
                         notes.append("stale: graded before the tests or points changed")
-                    overridden = changed.get((assignment.name, student), {})
-                    notes.extend(overridden.values())
+                    logged = changed.get((assignment.name, student), [])
+                    notes.extend(c.note() for c in logged)
+                    overridden = {c.grade_id for c in logged
+                                  if c.kind is ChangeKind.OVERRIDE}
                     if any(g.needs_manual_grade and g.name not in overridden
                            for nb in submission.notebooks for g in nb.grades):
                         notes.append("answers to grade by hand")

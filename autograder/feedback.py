@@ -12,8 +12,9 @@ What this module adds to nbgrader's feedback (see :func:`feedback_config`):
   (with latex2mathml), so it renders with no network and no script; MathJax is not loaded;
 - :class:`FeedbackNote`: a note at the top of the page, when one is given (the feedback
   service says that its page is the automatic grading of one submission, not the final grade).
-- :class:`OverrideNotes`: under each graded cell whose points the instructor set with
-  ``override`` (:mod:`autograder.overrides`), the points and the reason.
+- :class:`OverrideNotes`: under each graded cell whose points changed after grading (an
+  ``override`` or a regrade, :mod:`autograder.changes`), one line per change: old and new
+  points and the reason.
 - written answers (:mod:`autograder.rubric`): the grader's rubric cells are left out, and an
   answer not yet graded by hand says "graded by hand later".
 
@@ -87,25 +88,31 @@ class FeedbackNote(Preprocessor):
 
 
 class OverrideNotes(Preprocessor):
-    """After each overridden graded cell, a markdown cell with its points and reason (the
-    last override of that cell counts)."""
+    """After each graded cell whose points changed after grading, a markdown cell per change,
+    oldest first: "Points set by the instructor" (an override) or "Regraded", the old and new
+    points and the reason."""
 
     enabled = Bool(True)
 
     def preprocess(self, nb, resources):
         from nbformat.v4 import new_markdown_cell
 
-        from .overrides import overrides
+        from .changes import ChangeKind, changes
 
         info = resources["nbgrader"]
-        last = {o.grade_id: o for o in overrides(info["db_url"], info["student"],
-                                                 info["assignment"])}
+        by_cell: dict[str, list] = {}
+        for change in changes(info["db_url"], info["student"], info["assignment"]):
+            by_cell.setdefault(change.grade_id, []).append(change)
         for index in reversed(range(len(nb.cells))):
-            o = last.get(nb.cells[index].metadata.get("nbgrader", {}).get("grade_id"))
-            if o is not None and nb.cells[index].metadata["nbgrader"].get("grade"):
+            meta = nb.cells[index].metadata.get("nbgrader", {})
+            if not meta.get("grade"):
+                continue
+            for c in reversed(by_cell.get(meta.get("grade_id"), [])):
+                what = ("Points set by the instructor" if c.kind is ChangeKind.OVERRIDE
+                        else "Regraded")
                 nb.cells.insert(index + 1, new_markdown_cell(
-                    f"> **Points set by the instructor: {o.new:g} / {o.max_score:g}.** "
-                    f"{html.escape(o.reason)}"))
+                    f"> **{what}: {c.old:g} -> {c.new:g} / {c.max_score:g}.** "
+                    f"{html.escape(c.reason)}"))
         return nb, resources
 
 

@@ -28,6 +28,7 @@ from .scan import Kind, Status
 from .stale import fingerprint, record_fingerprints, stale_students, unreleased_changes
 
 if TYPE_CHECKING:
+    from .changes import Change
     from .scan import SubmissionScan
 
 __all__ = [
@@ -94,6 +95,9 @@ def grade(
     on_scan: Callable[[list[SubmissionScan]], None] | None = None,
     config: GradingConfig | None = None,
     stale: bool = False,
+    exercises: list[str] | None = None,
+    reason: str = "",
+    on_change: Callable[[list[Change]], None] | None = None,
 ) -> list[Outcome]:
     """Autograde every submitted (assignment, student) pair, filtered by the arguments,
     as ``config`` says (None: :meth:`GradingConfig.read` of the course; its ``db_url``,
@@ -117,7 +121,19 @@ def grade(
     ``flags`` say why), a submission that cannot be repaired or read is not
     graded (a failed outcome with the reason). Flagged and failed submissions are copied to
     ``course/quarantine/``. One outcome per pair, in order.
+
+    A student graded before is regraded: every graded cell whose points change is logged
+    with ``reason`` (default "regrade"; :mod:`autograder.changes`), and ``on_change`` gets
+    the changes. ``exercises`` (grade ids) regrades only those, and needs a ``reason``: the
+    notebooks run again, every other cell keeps its score and its autograded output, and
+    the fingerprint is not recorded (a stale student stays stale for the other cells); a
+    student with no earlier grade is not graded (a failed outcome says so).
     """
+    from .changes import cell_points, log_regrades, pick_exercises
+
+    if exercises and not reason.strip():
+        raise PipelineError("--exercise needs --reason: why the exercise is regraded "
+                            "(got nothing)")
     if config is None:
         config = GradingConfig.read(course.course_dir)
     if config.db_url:
@@ -146,6 +162,10 @@ def grade(
         )
     graded = sorted({a for a, _ in pairs})
     _check_in_gradebook(course, graded)
+    chosen = pick_exercises(course, graded, exercises) if exercises else {}
+    if chosen:
+        pairs = [p for p in pairs if p[0] in chosen]
+        graded = sorted(chosen)
     for assignment in graded:
         changes = unreleased_changes(course, assignment)
         if changes:
@@ -164,15 +184,28 @@ def grade(
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
     apply_extensions(course, pairs)  # before autograde works out how late each one is
-    outcomes = _scan_and_grade(course, pairs, on_scan, config)
+    before = cell_points(course, pairs)
+    first = [p for p in pairs if p not in before] if chosen else []
+    outcomes = [Outcome(Task(TaskKind.GRADE, a, s), False,
+                        f"not graded: {s} has no earlier grade of {a} for the other exercises "
+                        f"to keep; grade the whole submission (`grade {a} -s {s}`)",
+                        scan=Status.FAILED) for a, s in first]
+    ready = [p for p in pairs if p not in first]
+    if ready:
+        outcomes += _scan_and_grade(course, ready, on_scan, config, chosen)
+    outcomes.sort(key=lambda o: pairs.index((o.task.assignment, o.task.student)))
     for assignment, value in fingerprints.items():
         done = [o.task.student for o in outcomes if o.ok and o.task.assignment == assignment]
-        if value is not None:
+        if value is not None and not chosen:
             record_fingerprints(course.db_url(), assignment, done, value)
+    logged = log_regrades(course, before, reason.strip() or "regrade")
+    if on_change is not None:
+        on_change(logged)
     return outcomes
 
 
-def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> list[Outcome]:
+def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig,
+                    exercises: dict[str, list[str]]) -> list[Outcome]:
     from .scan import quarantine, scan_submission, stage_submission
 
     def failed(task: Task, why: str, scan: SubmissionScan | None = None) -> Outcome:
@@ -210,7 +243,8 @@ def _scan_and_grade(course: Course, pairs, on_scan, config: GradingConfig) -> li
                                                f"({type(exc).__name__}: {exc})", scan)
                 continue
             staged = StagedSubmission(str(staging), dict(scan.zero_cells))
-            tasks.append(Task(TaskKind.GRADE, scan.assignment, scan.student, staged=staged))
+            tasks.append(Task(TaskKind.GRADE, scan.assignment, scan.student, staged=staged,
+                              exercises=exercises.get(scan.assignment, [])))
             slots.append(index)
         for index, outcome in zip(slots, run_tasks(course, tasks, config, desc="grading")):
             scan = scans[index]

@@ -142,7 +142,8 @@ class StagedSubmission(Record):
 @dataclass(frozen=True)
 class Task(Record):
     """One unit of work: grade (assignment, student) or validate the notebook at ``path``
-    (``invert``: no test may pass). ``staged``: grade the scan's staged copy, not submitted/."""
+    (``invert``: no test may pass). ``staged``: grade the scan's staged copy, not submitted/.
+    ``exercises``: the grade ids whose scores a regrade writes (empty: all)."""
 
     kind: TaskKind
     assignment: str
@@ -150,6 +151,7 @@ class Task(Record):
     path: str = ""
     invert: bool = False
     staged: StagedSubmission | None = None
+    exercises: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         object.__setattr__(self, "kind", TaskKind(self.kind))

@@ -16,6 +16,8 @@ memory blow-up here costs one task, never the batch. The record's
   When the task carries a staged submission from the pre-grade scan (:mod:`autograder.scan`),
   nbgrader reads that repaired copy instead of ``submitted/``, and the test cells the scan
   named score 0. The gradebook is written here, by nbgrader, never from inside the kernel.
+  A regrade of chosen exercises (the task's ``exercises``) saves their scores only:
+  :class:`autograder.changes.SaveChosenGrades` takes the place of SaveAutoGrades.
   Last, :class:`autograder.rubric.GraderRubric` puts each written answer's rubric, from the
   source notebook, under the answer for the grader in formgrader;
 - ``validate``: nbgrader's Validator on one notebook (``invert``: no test may pass).
@@ -124,6 +126,18 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
         [GraderRubric]
     cfg.GraderRubric.source_dir = str(course.source_dir)
     coursedir = CourseDirectory(config=cfg)
+    if task.exercises:  # only these get new scores; the other cells are kept as autograded
+        # before, read now because autograde removes the earlier notebooks first
+        from nbgrader.preprocessors import SaveAutoGrades
+
+        from .changes import SaveChosenGrades, graded_cells
+
+        cfg.Autograde.autograde_preprocessors = [
+            SaveChosenGrades if p is SaveAutoGrades else p
+            for p in cfg.Autograde.autograde_preprocessors]
+        cfg.SaveChosenGrades.grade_ids = list(task.exercises)
+        cfg.SaveChosenGrades.kept_cells = graded_cells(Path(coursedir.format_path(
+            coursedir.autograded_directory, task.student, task.assignment)))
     run_dir = kernel_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     kernel = kernel_plan(

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from autograder.changes import ChangeKind, changes, override
 from autograder.cli import main
 from autograder.config import GradingConfig
 from autograder.course import Course, PipelineError
 from autograder.export import export
 from autograder.feedback import generate_feedback
 from autograder.grading import grade
-from autograder.overrides import override, overrides
 from autograder.pipeline import prepare_assignments
 from autograder.report import gradebook_table
 
@@ -86,14 +86,14 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     page = (course.feedback_dir / "cy" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert re.search(r'href="#f1-cube-test">[^<]*</a> \(Score: 1\.5 / 2\.0\)', page), page
     assert f"{ASSIGNMENT} (Score: 1.5 / 5.0)" in page
-    assert "Points set by the instructor: 1.5 / 2.</strong> right idea, sign slip" in page
+    assert "Points set by the instructor: 0 -&gt; 1.5 / 2.</strong> right idea, sign slip" in page
     assert page.index("Points set by the instructor") > page.index('name="f1-cube-test"')
 
-    (record,) = overrides(course.db_url())
-    assert (record.student, record.assignment, record.grade_id, record.old, record.new,
-            record.max_score, record.reason, record.who) == (
-        "cy", ASSIGNMENT, "f1-cube-test", 0.0, 1.5, 2.0, "right idea, sign slip",
-        getpass.getuser())
+    (record,) = changes(course.db_url())
+    assert (record.kind, record.student, record.assignment, record.grade_id, record.old,
+            record.new, record.max_score, record.reason, record.who) == (
+        ChangeKind.OVERRIDE, "cy", ASSIGNMENT, "f1-cube-test", 0.0, 1.5, 2.0,
+        "right idea, sign slip", getpass.getuser())
     assert before <= record.at <= _utc_now() + timedelta(seconds=1)
     assert main(["override", "--list", "cy", *args]) == 0
     assert capsys.readouterr().out.splitlines() == [record.line()]
@@ -116,8 +116,10 @@ def test_an_override_reaches_the_total_the_export_and_the_feedback_and_survives_
     second = override(course, "cy", "f1-cube-test", 2, "regrade request accepted")
     assert (second.old, second.new) == (1.5, 2.0)
     assert _score(course, "cy") == 2.0
-    assert [r.new for r in overrides(course.db_url(), "cy")] == [1.5, 2.0]
-    assert _csv_row(course, "cy")["note"] == "override f1-cube-test 2/2: regrade request accepted"
+    assert [r.new for r in changes(course.db_url(), "cy")] == [1.5, 2.0]
+    assert _csv_row(course, "cy")["note"] == ("override f1-cube-test 1.5/2: right idea, sign "
+                                              "slip; override f1-cube-test 2/2: regrade request "
+                                              "accepted")
 
 
 @pytest.mark.grading
@@ -136,7 +138,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(course, student, exercise
     with pytest.raises(PipelineError, match=re.escape(says)):
         override(course, student, exercise, points, reason)
     assert _score(course, "cy") == 0.0
-    assert overrides(course.db_url()) == []
+    assert changes(course.db_url()) == []
 
 
 @pytest.mark.grading
@@ -148,4 +150,52 @@ def test_the_command_needs_its_arguments_and_a_known_assignment(course, capsys):
     assert main(["override", "cy", "f1-cube-test", "1", "--reason", "x", "--assignment", "a9",
                  *args]) == 1
     assert "grade id of assignment 'a9'" in capsys.readouterr().err
-    assert overrides(course.db_url()) == []
+    assert changes(course.db_url()) == []
+
+
+def _lms_rows(path: Path, key: str) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r[key]: r for r in csv.DictReader(fh)}
+
+
+@pytest.mark.grading
+def test_an_override_reaches_the_canvas_and_moodle_files(course):
+    """cy's f1-cube-test set to 1.5: Canvas's column of the assignment and Moodle's Grade say
+    1.5 for cy (ada keeps 5), Moodle's Status gives the override and its reason."""
+    override(course, "cy", "f1-cube-test", 1.5, "right idea, sign slip")
+    (canvas,), _ = export(course, "canvas", [ASSIGNMENT])
+    rows = _lms_rows(canvas, "ID")
+    assert (rows["cy"][ASSIGNMENT], rows["ada"][ASSIGNMENT]) == ("1.5", "5")
+    assert next(iter(rows.values()))[ASSIGNMENT] == "5"  # the Points Possible row
+    (moodle,), _ = export(course, "moodle", [ASSIGNMENT])
+    rows = _lms_rows(moodle, "Identifier")
+    assert (rows["Participant cy"]["Grade"], rows["Participant cy"]["Maximum Grade"],
+            rows["Participant ada"]["Grade"]) == ("1.5", "5", "5")
+    assert rows["Participant cy"]["Status"] == (
+        "graded: override f1-cube-test 1.5/2: right idea, sign slip")
+
+
+def test_overrides_logged_before_regrades_were_are_read(tmp_path):
+    """A gradebook whose overrides are in the table grade_overrides (no kind column) reads
+    them as overrides, merged by time with the grade_changes log; reading creates nothing."""
+    from sqlalchemy import create_engine, inspect
+
+    from autograder import changes as log
+    from autograder.sidetable import open_table
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert changes(url) == []
+    assert not inspect(create_engine(url)).has_table(log.TABLE)
+    row = dict(student="cy", assignment=ASSIGNMENT, grade_id="f1-cube-test", old=0.0, new=1.5,
+               max_score=2.0, reason="old log", who="ta")
+    with open_table(url, log._old_table) as (engine, table), engine.begin() as conn:
+        conn.execute(table.insert(), [{**row, "at": datetime(2026, 10, 1, 9)}])
+    with open_table(url, log._table) as (engine, table), engine.begin() as conn:
+        conn.execute(table.insert(), [
+            {**row, "at": datetime(2026, 10, 3, 9), "kind": "regrade", "old": 1.5, "new": 2.0,
+             "reason": "new log"},
+            {**row, "at": datetime(2026, 10, 2, 9), "kind": "override", "student": "ada"}])
+    assert [(c.kind, c.student, c.reason, c.at.day) for c in changes(url)] == [
+        (ChangeKind.OVERRIDE, "cy", "old log", 1), (ChangeKind.OVERRIDE, "ada", "old log", 2),
+        (ChangeKind.REGRADE, "cy", "new log", 3)]
+    assert [c.reason for c in changes(url, "cy")] == ["old log", "new log"]
