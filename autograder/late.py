@@ -210,6 +210,8 @@ def parse_due(assignment: str, text, zone) -> datetime:
 def due_dates(course: Course, due: dict[str, str]) -> dict[str, datetime]:
     """assignment -> due date (naive UTC) of ``due`` (``c.Grading.due``); PipelineError for
     a bad date or an assignment the course does not have."""
+    if not due:
+        return {}
     known = set(course.notebook_assignments()) | set(course.source_assignments())
     unknown = sorted(set(due) - known)
     if unknown:
@@ -224,9 +226,9 @@ def write_due_dates(course: Course, due: dict[str, str]) -> dict[str, datetime]:
     """Write ``due`` (``c.Grading.due``) to the gradebook's assignments that exist; return
     what was written."""
     dates = due_dates(course, due)
-    if not dates:
-        return {}
     written = {}
+    if not dates:
+        return written
     with course.gradebook() as gb:
         present = {a.name: a for a in gb.assignments}
         for name, when in dates.items():
