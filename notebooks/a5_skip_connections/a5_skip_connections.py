@@ -351,19 +351,12 @@ with student.autograd_off():
 #
 # $$h = x W, \qquad a = \mathrm{relu}(h), \qquad y = a W .$$
 #
-# The graph has a single leaf $W$ with two consumers, the product $x W$ and the product $a W$.
-# By the message-passing rule, $\bar W$ is the sum of the two messages:
-#
-# $$
-# \bar W = \underbrace{a^\top \delta}_{\text{from } y = a W}
-#   \; + \; \underbrace{x^\top \bar h}_{\text{from } h = x W},
-# \qquad \bar h = (\delta\, W^\top) \odot \mathbb{1}[h > 0] .
-# $$
-#
-# A useful way to see this is to give the two uses different names, $W_a$ and $W_b$,
+# The graph has a single leaf $W$ with two consumers, the product $x W$ and the product $a W$,
+# so by the message-passing rule $\bar W$ is the sum of two messages.
+# A useful way to find them is to give the two uses different names,
+# $h = x W_b$ and $y = a W_a$,
 # compute the two gradients as if the weights were independent, and then add them.
 # The lecture's "small tweak to handle weight sharing" is exactly this sum.
-# A common bug is to write the gradient of the second use over the first instead of adding to it.
 
 # %%
 def shared_weight_forward(x, W):
@@ -374,10 +367,13 @@ def shared_weight_forward(x, W):
 # %% [markdown]
 # ### Exercise 2 (2 points): the gradient of a shared weight
 #
-# Write `shared_weight_backward(x, W, delta)` returning `(dx, dW)` for $y = \mathrm{relu}(x W)\, W$
-# and upstream $\delta = \partial L / \partial y$,
+# Derive $\bar x$ and $\bar W$ for $y = \mathrm{relu}(x W)\, W$
+# with the rules of section 1 and the two names $W_a$, $W_b$ (shapes: $x$ is $1 \times d$, $W$ is $d \times d$),
+# then write `shared_weight_backward(x, W, delta)` returning `(dx, dW)`
+# for the upstream $\delta = \partial L / \partial y$,
 # with the shapes and dtype of `x` and `W`.
 # Numpy only: autograd is switched off in the tests and in grading.
+# The worked derivation is below the test cell.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-shared-weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def shared_weight_backward(x, W, delta):
@@ -472,6 +468,23 @@ with student.autograd_off():
                      lambda dout, x=x, W=W: student.shared_weight_backward(x, W, dout),
                      seed=seed)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# From $y = a W_a$: the message $a^\top \delta$ for $W_a$ and $\bar a = \delta\, W^\top$.
+# Through the relu: $\bar h = (\delta\, W^\top) \odot \mathbb{1}[h > 0]$.
+# From $h = x W_b$: the message $x^\top \bar h$ for $W_b$ and $\bar x = \bar h\, W^\top$.
+# $W$ is both, so it adds the two messages:
+#
+# $$
+# \bar W = \underbrace{a^\top \delta}_{\text{from } y = a W}
+#   \; + \; \underbrace{x^\top \bar h}_{\text{from } h = x W} .
+# $$
+#
+# A common bug is to write the gradient of the second use over the first instead of adding to it.
+#
+# </details>
 
 # %% [markdown]
 # minigrad does the same sum for us.
