@@ -28,7 +28,7 @@
 #    while backpropagation stays linear;
 # 4. see why copying the chain rule into code costs $O(k^2)$ for a chain of $k$ steps;
 # 5. build a small engine, `Node`, in which every operation carries its own local derivative;
-# 6. compute derivatives forward with dual numbers;
+# 6. compute derivatives forward with dual numbers, one Jacobian-vector product per input;
 # 7. compare numerical, symbolic and automatic differentiation.
 #
 # **Grading.**
@@ -205,7 +205,7 @@ print(f"dd/dy = {d_dy}, dd/dx = {d_dx}")
 # the derivative of the *output* with respect to $v$
 # (the lecture notes write $\nabla_v$; some call it the error signal).
 # We start with $\bar d = 1$ and walk the program backward.
-# At a step $j = g(i, \dots)$ we know $\bar j$ already, and we pass
+# At a step $j = \varphi(i, \dots)$ we know $\bar j$ already, and we pass
 #
 # $$\bar i \mathrel{+}= \frac{\partial j}{\partial i}\, \bar j$$
 #
@@ -261,8 +261,8 @@ print(value, dx, dy)
 # For a function of several inputs, some of them arrays,
 # we nudge one entry at a time and leave all the others where they are.
 #
-# To compare an analytic value $a$ with a numerical one $n$ we use the *relative error*
-# $|a - n| / \max(|a|, |n|)$, which does not depend on the scale of the function.
+# To compare an analytic value $a$ with a numerical estimate $\tilde a$ we use the *relative error*
+# $|a - \tilde a| / \max(|a|, |\tilde a|)$, which does not depend on the scale of the function.
 # In float64 with $h = 10^{-5}$,
 # a right gradient of a smooth function has a relative error far below $10^{-6}$,
 # and a wrong one usually an error of $10^{-2}$ or more.
@@ -471,10 +471,11 @@ for _ in range(3):
 # the slope from the left, $\lim (g(0) - g(-h)) / h$,
 # the slope from the right, $\lim (g(h) - g(0)) / h$,
 # and the limit of the central difference that `numerical_gradient` returns for $\partial g / \partial x$.
-# Assign the three numbers to the variables below.
+# Assign the three numbers to `kink_left_slope`, `kink_right_slope` and `kink_central_difference`.
 
 # %% nbgrader={"grade": false, "grade_id": "a1-kink-prediction", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# g(x, y, z) = (max(3x, 0) - y)^2 + z at (0, 1, 0), along x; three numbers, as h -> 0
+# g(x, y, z) = (max(3x, 0) - y)^2 + z at (0, 1, 0), along x, as h -> 0: assign three numbers to
+# kink_left_slope, kink_right_slope and kink_central_difference
 ### BEGIN SOLUTION
 kink_left_slope = 0.0
 kink_right_slope = -6.0
@@ -2303,7 +2304,7 @@ with student.autograd_off():
 #
 # The Taylor series of $e^x$ around $a$, at $x = a + \dot a \varepsilon$, keeps only its first two terms:
 # $e^{a + \dot a \varepsilon} = e^a + e^a \dot a\,\varepsilon$.
-# The same argument gives $g(a + \dot a \varepsilon) = g(a) + g'(a)\,\dot a\,\varepsilon$ for any smooth $g$:
+# The same argument gives $\varphi(a + \dot a \varepsilon) = \varphi(a) + \varphi'(a)\,\dot a\,\varepsilon$ for any smooth $\varphi$:
 # the chain rule, one step at a time.
 #
 # </details>
@@ -2315,10 +2316,11 @@ with student.autograd_off():
 # and suppose we want its whole $10 \times 1000$ Jacobian.
 # How many forward-mode passes with dual numbers (as in `forward_partials`) does that take,
 # and how many backward sweeps of reverse mode (each after its forward pass)?
-# Assign the two whole numbers below.
+# Assign the two whole numbers to `jacobian_forward_passes` and `jacobian_reverse_sweeps`.
 
 # %% nbgrader={"grade": false, "grade_id": "a1-passes-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# f: R^1000 -> R^10, its whole 10 x 1000 Jacobian; two whole numbers
+# f: R^1000 -> R^10, its whole 10 x 1000 Jacobian: assign two whole numbers to
+# jacobian_forward_passes and jacobian_reverse_sweeps
 ### BEGIN SOLUTION
 jacobian_forward_passes = 1000
 jacobian_reverse_sweeps = 10
@@ -2556,7 +2558,7 @@ assert (tree_size(u), tree_size(diff(u))) == (8185, 157703)
 #   adding contributions where a value fans out; it is linear in the size of the graph,
 #   while enumerating paths can be exponential and copying the chain rule into code quadratic.
 # * An engine needs only local derivatives (closures) and an iterative topological order.
-# * Forward mode (dual numbers) costs one pass per input; reverse mode one sweep per output.
+# * Forward mode (dual numbers) costs one pass, one JVP, per input; reverse mode one sweep per output.
 # * Finite differences are for checking, not for training;
 #   a checker must allow for kinks and for the precision it checks.
 #
