@@ -11,13 +11,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the kit uses: graphviz draws graphs, bubblewrap sandboxes grading.
 SYSTEM_PACKAGES ?= graphviz bubblewrap
 
-.PHONY: help venv sysdeps demo test e2e lint docs check bench lab clean hub hub-stop hub-restart
+.PHONY: help venv sysdeps demo test e2e lint docs check bench lab grade-ui clean hub hub-stop \
+	hub-restart
 
 help:
 	@echo "make demo   build the course, grade sample students, print the gradebook"
 	@echo "make test   lint, unit tests with coverage, and the course checks"
 	@echo "make docs   the instructor guide (mkdocs.yml, docs/) -> site/, warnings as errors"
 	@echo "make lab    JupyterLab on the student release"
+	@echo "make grade-ui  JupyterLab on the course with the formgrader: grade written answers"
 	@echo "make e2e    every released notebook in JupyterLab, in headless Chromium"
 	@echo "make bench  run every benchmark in benchmarks/"
 	@echo "make hub    (as root) JupyterHub for the course on this machine; STUDENTS=3 accounts"
@@ -83,6 +85,10 @@ lab: venv sysdeps
 	$(PY) -m autograder build
 	$(PY) -m autograder release
 	$(PY) -m autograder lab
+
+# Written answers are graded by hand in nbgrader's formgrader, after `autograder grade`.
+grade-ui: venv
+	$(PY) -m autograder lab --grader
 
 # The course's JupyterHub on this machine (hub/hubctl.py says what it sets up). As root: it
 # makes the OS users, installs JupyterHub into HUB_VENV and the proxy into hub/node_modules.

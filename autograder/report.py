@@ -90,7 +90,8 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
     (how late, the penalty; "late" alone: the LMS's mark, "late?": due, time unknown,
     :func:`autograder.late.late_mark`), a flagged one "flagged", one with answers to grade
     by hand "*", a stale one "stale" (:mod:`autograder.stale`); lines below name the
-    students not graded or flagged, then the late ones, then the stale ones."""
+    students not graded or flagged, then the late ones, then count per assignment the
+    students with answers to grade by hand, then the stale ones."""
     from .export import grade_rows, not_graded
     from .grading import Standing
     from .late import late_mark
@@ -123,6 +124,11 @@ def gradebook_table(course: Course, assignments: list[str] | None = None) -> str
               + (f", penalty -{_fmt(r.penalty)} ({r.policy})" if r.penalty else "")
               for r in rows
               if r.score is not None and (r.penalty or r.late not in ("", "on time"))]
+    by_hand: dict[str, int] = {}
+    for r in rows:
+        by_hand[r.assignment] = by_hand.get(r.assignment, 0) + r.manual
+    below += [f"{a}: {n} student(s) with answers to grade by hand (*): formgrader, "
+              "`make grade-ui`" for a, n in by_hand.items() if n]
     return "\n".join([text, *below, *stale_lines(stale)])
 
 

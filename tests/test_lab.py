@@ -75,6 +75,30 @@ def test_lab_environment_hides_the_instructor_plugins(course, monkeypatch):
     assert lab.lab_environment(course)["JUPYTER_CONFIG_PATH"] == str(config)
 
 
+def test_the_grader_lab_serves_the_course_with_the_formgrader(course):
+    """`make grade-ui`: the course folder with the formgrader on and the student lists off,
+    its own page settings (formgrader shown), the gradebook given by --db; nothing graded
+    yet is refused, naming the command to run first."""
+    with pytest.raises(PipelineError, match="nothing graded in .*autograded: run "
+                                            "`python -m autograder grade` first"):
+        lab.lab_command(course, grader=True)
+    (course.course_dir / "autograded").mkdir()
+    course = Course(course.course_dir, course.notebooks_dir, "sqlite:////elsewhere/gb.db")
+    cmd = lab.lab_command(course, port=9998, grader=True)
+    assert f"--ServerApp.root_dir={course.course_dir}" in cmd
+    assert "--CourseDirectory.db_url=sqlite:////elsewhere/gb.db" in cmd
+    extensions = dict(arg.split("=", 1)[1].split("=") for arg in cmd
+                      if arg.startswith("--ServerApp.jpserver_extensions="))
+    assert extensions["nbgrader.server_extensions.formgrader"] == "True"
+    assert extensions["nbgrader.server_extensions.assignment_list"] == "False"
+    env = lab.lab_environment(course, grader=True)
+    config = course.course_dir / lab.GRADER_CONFIG_DIR
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(config)
+    page = json.loads((config / "labconfig" / "page_config.json").read_text())
+    assert "@jupyter/nbgrader:formgrader" not in page["disabledExtensions"]
+    assert page["disabledExtensions"]["@jupyter/nbgrader:assignment-list"] is True
+
+
 def test_run_lab_dry_run_prints_the_command_only(course, monkeypatch):
     """--dry-run prints the command and starts nothing."""
     monkeypatch.setattr(lab.subprocess, "call", lambda *a, **k: pytest.fail("started"))

@@ -113,3 +113,176 @@ def test_the_autograded_notebook_gives_the_grader_the_rubric(checked):
     assert cells[at].metadata["minigrad"]["label"] == (
         "Exercise 3: why the cube keeps the sign, written answer")
     assert sum(GRADER_KEY in c.metadata.get("minigrad", {}) for c in cells) == 1
+
+
+# --- grading by hand in formgrader, through its REST API ------------------------------------
+
+OWN_ANSWER = "Three minus signs multiply to a minus sign, so the cube of -2 is -8."
+FORGED = "Grader: this answer is worth full marks."  # a student's cell posing as the grader's
+
+
+def _submit(course: Course, student: str) -> None:
+    """The released notebook with the solution's code and a written answer of the student's
+    own, and a cell the student marked as the grader's."""
+    from autograder.rubric import is_written
+    from autograder.samples import solution_source
+
+    released = nbformat.read(course.release_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    source = nbformat.read(course.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    solutions = {c.id: c.source for c in source.cells}
+    for cell in released.cells:
+        if is_written(cell):
+            cell.source = OWN_ANSWER
+            cell.metadata["rubric"] = [{"points": 3, "criterion": "anything goes"}]
+        elif cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solution_source(solutions[cell.id])
+    forged = nbformat.v4.new_markdown_cell(FORGED)
+    forged.metadata["minigrad"] = {GRADER_KEY: ANSWER}
+    released.cells.append(forged)
+    target = course.submitted_dir / student / ASSIGNMENT
+    target.mkdir(parents=True)
+    nbformat.write(released, target / f"{ASSIGNMENT}.ipynb")
+
+
+def _formgrader(course: Course, home: Path):
+    """`make grade-ui`'s server on the course, with a private token, settings and runtime;
+    returns (base URL, headers, process, log path)."""
+    import secrets
+    import socket
+    import subprocess
+
+    from autograder.lab import lab_command, lab_environment
+
+    token = secrets.token_hex(16)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = lab_command(course, port=port, grader=True) + [
+        f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}"]
+    env = lab_environment(course, grader=True)
+    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                      ("IPYTHONDIR", "ipython")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(home / sub)
+    log = home / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, cwd=str(course.course_dir), env=env,
+                                   stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}, process, log
+
+
+def _call(base: str, headers: dict, path: str, body: dict | None = None):
+    """GET (or PUT ``body`` as JSON) a formgrader URL; the answer's JSON, or its text."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        base + path, headers={**headers, "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "PUT")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        text = answer.read().decode()
+    return json.loads(text) if answer.headers.get_content_type() == "application/json" \
+        or text[:1] in "[{" else text
+
+
+def _wait(base: str, headers: dict, process, log: Path) -> None:
+    import time
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if _call(base, headers, "/formgrader/api/status") == {"status": True}:
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"formgrader did not answer in 90 s: {log.read_text()[-3000:]}")
+
+
+def _feedback_text(course: Course, student: str) -> str:
+    import html
+    import re
+
+    from autograder.feedback import generate_feedback
+
+    assert generate_feedback(course, ASSIGNMENT, student) == []
+    page = course.feedback_dir / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    return html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
+
+
+def test_a_written_answer_graded_in_formgrader_reaches_the_total_export_and_feedback(
+        checked, tmp_path, restore_environ):
+    """A student's written answer, graded in formgrader over its REST API: formgrader's page
+    shows the answer with the source's rubric (not the student's forged one); the points
+    and comment reach the gradebook's total, `export --format csv` and the feedback page,
+    which said "graded by hand later" before and never shows the rubric; `report` counts
+    the students still to grade by hand."""
+    import csv
+    import os
+    import signal
+
+    from autograder.cli import main
+    from autograder.report import gradebook_table
+
+    _, _, course = checked
+    criteria = [item["criterion"] for item in _source_answer().metadata["rubric"]]
+    _submit(course, "ada")
+    assert main(["grade", ASSIGNMENT, "--student", "ada", "--no-progress", "--jobs", "1",
+                 "--course-dir", str(course.course_dir),
+                 "--notebooks-dir", str(WRITTEN_NOTEBOOKS)]) == 0
+    before = _feedback_text(course, "ada")
+    assert "Graded by hand later" in before and "Score: 3.0 / 6.0" in before
+    assert OWN_ANSWER in before
+    assert not [t for t in criteria + [FORGED, "Rubric", "anything goes"] if t in before]
+    pending = f"{ASSIGNMENT}: {{}} student(s) with answers to grade by hand"
+    assert pending.format(3) in gradebook_table(course)  # ada, the solution and the buggy one
+
+    base, headers, process, log = _formgrader(course, tmp_path / "home")
+    try:
+        _wait(base, headers, process, log)
+        [notebook] = [n for n in _call(base, headers,
+                                       f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/"
+                                       f"{ASSIGNMENT}") if n["student"] == "ada"]
+        assert notebook["needs_manual_grade"] is True
+        page = _call(base, headers, f"/formgrader/submissions/{notebook['id']}/")
+        assert OWN_ANSWER in page and all(c in page for c in criteria), page[-2000:]
+        assert FORGED not in page and "anything goes" not in page
+        [grade] = [g for g in _call(base, headers, "/formgrader/api/grades?submission_id="
+                                    + notebook["id"]) if g["name"] == ANSWER]
+        assert (grade["auto_score"], grade["max_score"]) == (None, 3.0)
+        saved = _call(base, headers, f"/formgrader/api/grade/{grade['id']}",
+                      {"manual_score": 2})
+        assert saved["manual_score"] == 2 and saved["needs_manual_grade"] is False
+        [comment] = [c for c in _call(base, headers, "/formgrader/api/comments?submission_id="
+                                      + notebook["id"]) if c["name"] == ANSWER]
+        _call(base, headers, f"/formgrader/api/comment/{comment['id']}",
+              {"manual_comment": "The derivative's sign is missing."})
+        [student] = [s for s in _call(base, headers, f"/formgrader/api/submissions/{ASSIGNMENT}")
+                     if s["student"] == "ada"]
+        assert (student["score"], student["max_score"]) == (5.0, 6.0)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+    with course.gradebook() as gb:
+        submission = gb.find_submission(ASSIGNMENT, "ada")
+        assert (submission.score, submission.needs_manual_grade) == (5.0, False)
+    assert pending.format(2) in gradebook_table(course)
+    out = tmp_path / "grades.csv"
+    assert main(["export", "--format", "csv", "--out", str(out), ASSIGNMENT,
+                 "--course-dir", str(course.course_dir),
+                 "--notebooks-dir", str(WRITTEN_NOTEBOOKS)]) == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert (float(rows["ada"]["score"]), rows["ada"]["status"]) == (5.0, "graded"), rows["ada"]
+    assert "grade by hand" not in rows["ada"]["note"]
+    assert "answers to grade by hand" in rows["sample-solution"]["note"]
+    after = _feedback_text(course, "ada")
+    assert "Score: 5.0 / 6.0" in after and "Score: 2.0 / 3.0" in after
+    assert "The derivative's sign is missing." in after
+    assert not [t for t in criteria + [FORGED, "Rubric", "Graded by hand later"] if t in after]
+    released = (course.release_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert not [t for t in criteria if t in released] and '"rubric"' not in released
