@@ -1727,13 +1727,13 @@ assert best_eta[0] < best_eta[-1], best_eta
 assert final_mse[0, -1] > 0.5 * initial_loss > final_mse[-1, -1], final_mse[:, -1]
 
 # %% [markdown]
-# No single $\eta$ is best for all three rows.
-# With small batches the steps are noisy, and a large $\eta$ turns the noise into large jumps:
-# at $\eta = 0.4$ the run with $B = 4$ ends no better than half its starting loss,
+# No single $\eta$ is best for all three rows: the best one (last column) grows with the batch size.
+# And at $\eta = 0.4$ the run with $B = 4$ ends no better than half its starting loss,
 # while with $B = 512$ the same $\eta$ still learns.
-# With large batches each epoch is a few steps only, and a larger $\eta$ makes up for fewer steps.
-# So the mean keeps the gradient on the same scale for every $B$,
-# but the best learning rate still moves with the batch size, and has to be tuned with it.
+# So the mean keeps the size of the gradient independent of $B$,
+# but it does not make one learning rate fit every batch size:
+# the learning rate has to be tuned with the batch size.
+# Exercise 9 asks why, once we have measured the noise of a minibatch gradient.
 #
 # The minibatch losses of the training curve jump around their mean:
 # each one is measured on 32 examples only, and each step follows a noisy gradient.
