@@ -2481,7 +2481,7 @@ assert lowest in (4, 8) and peaks[lowest] < 0.5 * peak_plain, peaks
 # the cache of a layer holds two arrays, $H_l$ and $Z_l$, not one,
 # which pulls the best spacing a little below the count's 8.
 # The price is the forward work: every layer's forward pass runs twice,
-# 128 layer forwards instead of 64, and the time spent in them grows accordingly
+# 128 layer forwards instead of 64, and more time spent in them
 # (the printed times are measured, and wobble from run to run).
 # A plain step costs about three forward passes (section 10),
 # so checkpointing adds about a third to the time of a step.
@@ -2679,7 +2679,7 @@ print("dX summed over the batch:", np.round(dX_bn.sum(axis=0), 12))
 # * With a mean loss, $1/N$ enters once, at the top of the backward pass;
 #   the lecture's $-2/N$ is that factor times the derivative of $(t - R)^2$.
 # * The per-example loop and the batched code compute the same gradient;
-#   the batched one is tens of times faster, more so for larger batches.
+#   the batched one is many times faster, and the gap grows with the batch (section 5's table).
 # * An epoch visits every example once, in shuffled minibatches;
 #   minibatch SGD fits our curve in a fraction of a second.
 # * The mean keeps the gradient's scale independent of the batch size,
