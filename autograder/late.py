@@ -313,6 +313,9 @@ def extend(course: Course, assignment: str, student: str, days: float = 0, hours
         raise PipelineError("extend: --reason must say why (got nothing)")
     if not student.strip():
         raise PipelineError("extend: STUDENT must be a student id (got nothing)")
+    if remove and (days or hours):
+        raise PipelineError(f"extend --remove takes the extension away: give no --days or "
+                            f"--hours (got --days {days:g} --hours {hours:g})")
     minutes = 0.0 if remove else (days * 24 + hours) * 60
     if not remove and not (days >= 0 and hours >= 0 and minutes > 0):
         raise PipelineError(f"extend: --days and --hours must be >= 0 and give more than 0 "

@@ -304,6 +304,8 @@ def test_the_extension_is_logged_and_listed(graded, capsys):
          "ASSIGNMENT must be released to the gradebook (got 'a9'; known: f1_tiny)"),
         (["extend", ASSIGNMENT, "ann", "--remove", "--reason", "x"],
          "extend --remove: ann has no extension for f1_tiny"),
+        (["extend", ASSIGNMENT, "ben", "--remove", "--days", "1", "--reason", "x"],
+         "give no --days or --hours (got --days 1 --hours 0)"),
         (["extend", ASSIGNMENT], "extend needs ASSIGNMENT STUDENT"),
     ]:
         assert main([*argv, *args]) == 1
