@@ -924,7 +924,7 @@ with student.autograd_off(), \
 # - Input: $x_i$ reaches every $z_j$ with weight $W_{ij}$, and the paths add:
 #   $\bar{x}_i = \sum_j W_{ij} \bar{z}_j$, that is $\bar{x} = \bar{z} W^\top$ (`W @ dz`), of shape $(d,)$.
 #
-# With $\bar{z} = p - e_y$ from exercise 3.
+# Here $\bar{z} = p - e_y$, from exercise 3.
 # In the notes' column convention the same results read
 # $(p - e_y) x^\top$ for their $(k, d)$ matrix, which is our $\bar{W}$ transposed,
 # and $W^\top (p - e_y)$ for the input.
