@@ -38,24 +38,31 @@ def built_html(site: Path, page: str) -> Path:
     return site / (f"{stem}.html" if Path(stem).name == "index" else f"{stem}/index.html")
 
 
-def course_rows(site: Path) -> dict[str, list[str]]:
-    """The course page's first table: assignment -> its row's cells."""
+def course_rows(site: Path) -> dict[str, dict[str, str]]:
+    """The course page's first table: assignment -> its cells by column name (the total row
+    left out)."""
     soup = bs4.BeautifulSoup(built_html(site, "guide/course.md").read_text(), "html.parser")
     table = soup.find("table")
     assert table is not None, "the course page has no table"
+    names = [th.get_text(strip=True) for th in table.find_all("th")]
     rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in table.find_all("tr")]
-    return {row[0]: row for row in rows if row}
+    return {row[0]: dict(zip(names, row)) for row in rows if row and row[0] != "total"}
 
 
-def expected_row(source: Path) -> tuple[int, int, float]:
-    """Exercises, graded test cells and their points, read from the notebook source itself."""
+def expected_row(source: Path) -> tuple[int, int, float, float]:
+    """Exercises, graded test cells, their points and the points of the written answers
+    (markdown answer cells graded by hand), read from the notebook source itself."""
     nb = jupytext.read(source)
     headings = sum(bool(re.search(r"^###\s+Exercise\s+\d+", c.source, re.M))
                    for c in nb.cells if c.cell_type == "markdown")
     graded = [c.metadata["nbgrader"] for c in nb.cells
               if c.metadata.get("nbgrader", {}).get("grade")
               and not c.metadata["nbgrader"].get("solution")]
-    return headings, len(graded), sum(float(m.get("points", 0)) for m in graded)
+    written = [c.metadata["nbgrader"] for c in nb.cells if c.cell_type == "markdown"
+               and c.metadata.get("nbgrader", {}).get("grade")
+               and c.metadata["nbgrader"].get("solution")]
+    return (headings, len(graded), sum(float(m.get("points", 0)) for m in graded),
+            sum(float(m.get("points", 0)) for m in written))
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +83,20 @@ def test_every_nav_page_is_built(site):
 
 
 def test_course_table_matches_the_notebooks(site):
-    """One row per assignment with its exercises, graded cells and points from the notebooks."""
+    """One row per assignment with its exercises, graded cells and points (autograded and
+    written apart once the course has written answers) from the notebooks."""
     rows = course_rows(site)
     sources = sorted((ROOT / "notebooks").glob("*/*.py"))
     sources = [p for p in sources if p.stem == p.parent.name]
     assert sorted(rows) == sorted(p.stem for p in sources)
     for source in sources:
-        exercises, cells, points = expected_row(source)
+        exercises, cells, auto, written = expected_row(source)
         got = rows[source.stem]
-        assert (int(got[2]), int(got[3]), float(got[4])) == (exercises, cells, points), \
-            f"{source.stem}: the course page says {got[2:]}, the notebook says " \
-            f"{exercises, cells, points}"
+        shown = (int(got["graded exercises"]), int(got["graded cells"]),
+                 float(got.get("autograded", got["points"])), float(got["points"]))
+        assert shown == (exercises, cells, auto, auto + written), \
+            f"{source.stem}: the course page says {got}, the notebook says " \
+            f"{exercises, cells, auto, written}"
 
 
 def test_course_table_follows_a_changed_notebook(tmp_path):
@@ -104,5 +114,5 @@ def test_course_table_follows_a_changed_notebook(tmp_path):
     assert cell in text
     source.write_text(text.replace(cell, cell.replace('"points": 2', '"points": 5')))
     build(tmp_path / "mkdocs.yml", tmp_path / "site")
-    before = expected_row(ROOT / "notebooks/a3_minibatch/a3_minibatch.py")[2]
-    assert float(course_rows(tmp_path / "site")["a3_minibatch"][4]) == before + 3
+    before = sum(expected_row(ROOT / "notebooks/a3_minibatch/a3_minibatch.py")[2:])
+    assert float(course_rows(tmp_path / "site")["a3_minibatch"]["points"]) == before + 3
