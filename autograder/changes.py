@@ -6,11 +6,13 @@
   submission's score, so ``report``, ``export`` and ``feedback`` show it. Autograding again
   replaces ``auto_score`` but keeps ``manual_score``: the override stays until another
   override replaces it.
-- A regrade is ``grade`` of a student the gradebook already holds a grade of. ``grade``
-  reads each graded cell's points before (:func:`cell_points`) and logs every one a regrade
-  changed (:func:`log_regrades`). ``grade --exercise`` regrades chosen exercises only:
-  the notebooks run again (the judge needs the kernel), and :class:`SaveChosenGrades` takes
-  the place of nbgrader's SaveAutoGrades, so only the chosen cells get a new auto score.
+- A regrade is ``grade`` of a submission the gradebook already holds a grade of, with the
+  same answers (a new submission's new points are not a change of a grade). ``grade`` reads
+  each graded cell's points and the answers autograded before (:func:`graded_before`) and
+  logs every cell whose points a regrade changed (:func:`log_regrades`). ``grade
+  --exercise`` regrades chosen exercises only: the notebooks run again (the judge needs the
+  kernel), and :class:`SaveChosenGrades` takes the place of nbgrader's SaveAutoGrades, so
+  only the chosen cells get a new auto score.
 
 Every change is a row of the gradebook's table ``grade_changes`` (so a PostgreSQL gradebook
 shared by several machines holds it too): its kind, who (the OS user), when (UTC), the old
@@ -22,6 +24,8 @@ overrides; nothing is written there any more.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,14 +38,12 @@ from .course import Course, PipelineError
 from .records import TextEnum
 from .sidetable import ensure_table, open_table
 
-__all__ = ["Change", "ChangeKind", "SaveChosenGrades", "cell_points", "changes", "graded_cells",
-           "log_regrades", "override", "pick_exercises"]
+__all__ = ["Change", "ChangeKind", "Graded", "SaveChosenGrades", "changes", "graded_before",
+           "graded_cells", "log_regrades", "override", "pick_exercises"]
 
 TABLE = "grade_changes"
 OLD_TABLE = "grade_overrides"  # the overrides logged before regrades were
 
-# (assignment, student) -> grade_id -> (points, maximum)
-Points = dict[tuple[str, str], dict[str, tuple[float, float]]]
 
 
 class ChangeKind(TextEnum):
@@ -218,34 +220,59 @@ def pick_exercises(course: Course, assignments: list[str],
             if any(g in wanted for g in ids)}
 
 
-def cell_points(course: Course, pairs: list[tuple[str, str]]) -> Points:
-    """The points and maximum of every graded cell of each (assignment, student) of ``pairs``
-    whose submission the gradebook holds (the others are left out)."""
+@dataclass(frozen=True)
+class Graded:
+    """One graded submission: each graded cell's points and maximum, and a digest of the
+    answer cells of its autograded notebooks (None when there is none)."""
+
+    points: dict[str, tuple[float, float]]
+    answers: str | None
+
+
+def _answers(folder: Path) -> str | None:
+    import nbformat
+
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
+        return None
+    cells = [(path.stem, c.metadata.nbgrader.get("grade_id"), c.source) for path in paths
+             for c in nbformat.read(str(path), as_version=4).cells if utils.is_solution(c)]
+    return hashlib.sha256(json.dumps(cells).encode("utf-8")).hexdigest()
+
+
+def graded_before(course: Course, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Graded]:
+    """(assignment, student) -> :class:`Graded`, for each of ``pairs`` whose submission the
+    gradebook holds (the others are left out)."""
     from nbgrader.api import MissingEntry
 
-    out: Points = {}
+    out = {}
     with course.gradebook() as gb:
         for assignment, student in pairs:
             try:
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
                 continue
-            out[(assignment, student)] = {g.name: (float(g.score), float(g.max_score))
-                                          for nb in submission.notebooks for g in nb.grades}
+            points = {g.name: (float(g.score), float(g.max_score))
+                      for nb in submission.notebooks for g in nb.grades}
+            folder = course.autograded_dir / student / assignment
+            out[(assignment, student)] = Graded(points, _answers(folder))
     return out
 
 
-def log_regrades(course: Course, before: Points, reason: str) -> list[Change]:
-    """Log, as regrades with ``reason``, the graded cells of ``before`` whose points the
-    gradebook now holds differ; return them."""
+def log_regrades(course: Course, before: dict[tuple[str, str], Graded],
+                 reason: str) -> list[Change]:
+    """Log, as regrades with ``reason``, the graded cells of ``before`` whose points differ
+    now; return them. A submission whose answers changed (a new one) is left out."""
     now, who = _now(), getpass.getuser()
-    after = cell_points(course, list(before))
+    after = graded_before(course, list(before))
     logged = []
-    for (assignment, student), cells in sorted(before.items()):
-        now_cells = after.get((assignment, student), {})
-        for grade_id, (old, _) in sorted(cells.items()):
-            if grade_id in now_cells and now_cells[grade_id][0] != old:
-                new, top = now_cells[grade_id]
+    for (assignment, student), then in sorted(before.items()):
+        graded = after.get((assignment, student))
+        if graded is None or (then.answers and graded.answers != then.answers):
+            continue
+        for grade_id, (old, _) in sorted(then.points.items()):
+            if grade_id in graded.points and graded.points[grade_id][0] != old:
+                new, top = graded.points[grade_id]
                 logged.append(Change(ChangeKind.REGRADE, student, assignment, grade_id, old,
                                      new, top, reason, who, now))
     if logged:

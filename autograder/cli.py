@@ -406,12 +406,13 @@ def _cmd_collect(args) -> int:
          "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
          "Grade then names the students whose grade is stale (graded before the tests\n"
          "or points of the assignment changed); --stale regrades exactly those.\n\n"
-         "Regrading a student graded before logs every exercise whose points change\n"
-         "(who, when, old, new, --reason; `override --list` prints the log), and the\n"
-         "export's note and the feedback page show it. --exercise GRADE_ID regrades that\n"
-         "exercise only: the notebooks run again, but every other exercise keeps its score\n"
-         "and its output in the autograded notebook (so the feedback matches), and a\n"
-         "stale student stays stale, since the other exercises were not regraded.\n"
+         "Regrading a submission graded before (the same answers; a new submission is\n"
+         "not a regrade) logs every exercise whose points change (who, when, old, new,\n"
+         "--reason; `override --list` prints the log), and the export's note and the\n"
+         "feedback page show it. --exercise GRADE_ID regrades that exercise only: the\n"
+         "notebooks run again, but every other exercise keeps its score and its output in\n"
+         "the autograded notebook (so the feedback matches), and a stale student stays\n"
+         "stale, since the other exercises were not regraded.\n"
          "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS,
          options=[_assignments("assignments (default: all submitted)"),
                   option("--student", "-s", action="append", default=None,
@@ -798,16 +799,13 @@ def _cmd_selfgrade(args) -> int:
          options=[option("--port", type=int, default=8888, help="port (default: 8888)"),
                   option("--browser", action="store_true", help="open a browser"),
                   option("--dry-run", action="store_true",
-                         help="print the command, do not start"),
-                  option("--grader", action="store_true",
-                         help="JupyterLab on the course folder with nbgrader's formgrader, "
-                              "to grade written answers by hand (make grade-ui)")],
+                         help="print the command, do not start")],
          timed=False)
 def _cmd_lab(args) -> int:
     from .lab import run_lab
 
     return run_lab(_course(args), port=args.port, open_browser=args.browser,
-                   dry_run=args.dry_run, say=_say, grader=args.grader)
+                   dry_run=args.dry_run, say=_say)
 
 
 @command("student-kit", "one zip per released assignment for students: notebooks, README, wheel",

@@ -122,14 +122,15 @@ def grade(
     graded (a failed outcome with the reason). Flagged and failed submissions are copied to
     ``course/quarantine/``. One outcome per pair, in order.
 
-    A student graded before is regraded: every graded cell whose points change is logged
-    with ``reason`` (default "regrade"; :mod:`autograder.changes`), and ``on_change`` gets
-    the changes. ``exercises`` (grade ids) regrades only those, and needs a ``reason``: the
-    notebooks run again, every other cell keeps its score and its autograded output, and
-    the fingerprint is not recorded (a stale student stays stale for the other cells); a
-    student with no earlier grade is not graded (a failed outcome says so).
+    A submission graded before, with the same answers, is regraded: every graded cell
+    whose points change is logged with ``reason`` (default "regrade";
+    :mod:`autograder.changes`), and ``on_change`` gets the changes. ``exercises`` (grade
+    ids) regrades only those, and needs a ``reason``: the notebooks run again, every other
+    cell keeps its score and its autograded output, and the fingerprint is not recorded (a
+    stale student stays stale for the other cells); a student with no earlier grade is not
+    graded (a failed outcome says so).
     """
-    from .changes import cell_points, log_regrades, pick_exercises
+    from .changes import graded_before, log_regrades, pick_exercises
 
     if exercises and not reason.strip():
         raise PipelineError("--exercise needs --reason: why the exercise is regraded "
@@ -184,7 +185,7 @@ def grade(
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
     apply_extensions(course, pairs)  # before autograde works out how late each one is
-    before = cell_points(course, pairs)
+    before = graded_before(course, pairs)
     first = [p for p in pairs if p not in before] if chosen else []
     outcomes = [Outcome(Task(TaskKind.GRADE, a, s), False,
                         f"not graded: {s} has no earlier grade of {a} for the other exercises "

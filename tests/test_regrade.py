@@ -181,3 +181,22 @@ def test_a_bad_exercise_or_no_reason_is_refused_before_grading(course, exercises
     with pytest.raises(PipelineError, match=re.escape(says)):
         grade(course, [ASSIGNMENT], exercises=exercises, reason=reason, config=CONFIG)
     assert not course.autograded_dir.exists() or not any(course.autograded_dir.iterdir())
+
+
+@pytest.mark.grading
+def test_a_new_submission_is_not_logged_as_a_regrade(course, capsys):
+    """cy hands in the solution after the blank notebook was graded: grading it gives 5/5
+    and logs nothing (new answers, not a regrade); grading the same answers again after a
+    hidden test changed logs the cell that changed."""
+    assert [o.score for o in grade(course, [ASSIGNMENT], ["cy"], config=CONFIG)] == [0.0]
+    shutil.rmtree(course.submitted_dir / "cy")
+    shutil.copytree(course.submitted_dir / "sample-solution", course.submitted_dir / "cy")
+    assert [o.score for o in grade(course, [ASSIGNMENT], ["cy"], config=CONFIG)] == [5.0]
+    assert changes(course.db_url()) == []
+    _change_hidden_tests(course)
+    seen = []
+    assert [o.score for o in grade(course, [ASSIGNMENT], ["cy"], config=CONFIG,
+                                   on_change=seen.extend)] == [0.0]
+    assert [(c.grade_id, c.old, c.new, c.reason) for c in changes(course.db_url())] == [
+        ("f1-cube-grad-test", 3.0, 0.0, "regrade"), ("f1-cube-test", 2.0, 0.0, "regrade")]
+    assert seen == changes(course.db_url())
