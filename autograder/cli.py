@@ -799,13 +799,16 @@ def _cmd_selfgrade(args) -> int:
          options=[option("--port", type=int, default=8888, help="port (default: 8888)"),
                   option("--browser", action="store_true", help="open a browser"),
                   option("--dry-run", action="store_true",
-                         help="print the command, do not start")],
+                         help="print the command, do not start"),
+                  option("--grader", action="store_true",
+                         help="JupyterLab on the course folder with nbgrader's formgrader, "
+                              "to grade written answers by hand (make grade-ui)")],
          timed=False)
 def _cmd_lab(args) -> int:
     from .lab import run_lab
 
     return run_lab(_course(args), port=args.port, open_browser=args.browser,
-                   dry_run=args.dry_run, say=_say)
+                   dry_run=args.dry_run, say=_say, grader=args.grader)
 
 
 @command("student-kit", "one zip per released assignment for students: notebooks, README, wheel",
