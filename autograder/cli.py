@@ -406,12 +406,13 @@ def _cmd_collect(args) -> int:
          "where bwrap works; otherwise grade says loudly that it is NOT sandboxed.\n"
          "Grade then names the students whose grade is stale (graded before the tests\n"
          "or points of the assignment changed); --stale regrades exactly those.\n\n"
-         "Regrading a student graded before logs every exercise whose points change\n"
-         "(who, when, old, new, --reason; `override --list` prints the log), and the\n"
-         "export's note and the feedback page show it. --exercise GRADE_ID regrades that\n"
-         "exercise only: the notebooks run again, but every other exercise keeps its score\n"
-         "and its output in the autograded notebook (so the feedback matches), and a\n"
-         "stale student stays stale, since the other exercises were not regraded.\n"
+         "Regrading a submission graded before (the same answers; a new submission is\n"
+         "not a regrade) logs every exercise whose points change (who, when, old, new,\n"
+         "--reason; `override --list` prints the log), and the export's note and the\n"
+         "feedback page show it. --exercise GRADE_ID regrades that exercise only: the\n"
+         "notebooks run again, but every other exercise keeps its score and its output in\n"
+         "the autograded notebook (so the feedback matches), and a stale student stays\n"
+         "stale, since the other exercises were not regraded.\n"
          "Exit status 1 when any student was not graded.\n\n" + _GRADE_LIMITS,
          options=[_assignments("assignments (default: all submitted)"),
                   option("--student", "-s", action="append", default=None,
