@@ -50,6 +50,7 @@ class ExerciseResult:
     max_points: float
     message: str = ""
     hidden: bool = False
+    by_hand: bool = False  # a written answer, left for a grader
 
     @property
     def passed(self) -> bool:
@@ -68,11 +69,17 @@ class SelfGradeResult:
 
     @property
     def score(self) -> float:
-        return sum(e.points for e in self.exercises)
+        return sum(e.points for e in self.exercises if not e.by_hand)
 
     @property
     def max_score(self) -> float:
-        return sum(e.max_points for e in self.exercises)
+        """The points graded automatically (written answers excluded)."""
+        return sum(e.max_points for e in self.exercises if not e.by_hand)
+
+    @property
+    def by_hand(self) -> float:
+        """The points of the written answers, graded by hand later."""
+        return sum(e.max_points for e in self.exercises if e.by_hand)
 
 
 # --- which assignment is this? ----------------------------------------------------------------
@@ -190,17 +197,18 @@ def _collect_results(course: Course, assignment: str, stem: str) -> list[Exercis
     with course.gradebook() as gb:
         submission = gb.find_submission_notebook(stem, assignment, STUDENT)
         grades = {
-            g.name: (float(g.score or 0.0), float(g.max_score or 0.0)) for g in submission.grades
+            g.name: (float(g.score or 0.0), float(g.max_score or 0.0), bool(g.needs_manual_grade))
+            for g in submission.grades
         }
     results = []
     for grade_id in order + sorted(set(grades) - set(order)):
         if grade_id not in grades:
             continue
-        points, max_points = grades[grade_id]
+        points, max_points, by_hand = grades[grade_id]
         message, hidden = feedback.get(grade_id, ("", False))
-        if points < max_points and not message:
+        if points < max_points and not message and not by_hand:
             message = "no points (the grader recorded no error for this cell)"
-        results.append(ExerciseResult(grade_id, points, max_points, message, hidden))
+        results.append(ExerciseResult(grade_id, points, max_points, message, hidden, by_hand))
     return results
 
 
@@ -285,6 +293,7 @@ def format_result(result: SelfGradeResult) -> str:
     from .report import format_table
 
     rows = [
+        [e.grade_id, f"- / {e.max_points:g}", "to grade by hand"] if e.by_hand else
         [e.grade_id, f"{e.points:g} / {e.max_points:g}", "passed" if e.passed else "failed"]
         for e in result.exercises
     ]
@@ -293,13 +302,16 @@ def format_result(result: SelfGradeResult) -> str:
         "",
         format_table(["exercise", "points", "result"], rows),
     ]
-    failed = [e for e in result.exercises if not e.passed]
+    failed = [e for e in result.exercises if not e.passed and not e.by_hand]
     if failed:
         lines += ["", "feedback:"]
         for e in failed:
             where = " (a hidden test)" if e.hidden else ""
             lines.append(f"  {e.grade_id}{where}: {e.message}")
-    lines += ["", f"total: {result.score:g} / {result.max_score:g}"]
+    total = f"total: {result.score:g} / {result.max_score:g}"
+    if result.by_hand:
+        total += f" (and {result.by_hand:g} points of written answers, graded by hand)"
+    lines += ["", total]
     if result.feedback_html is not None:
         lines.append(f"feedback page: {result.feedback_html}")
     return "\n".join(lines)

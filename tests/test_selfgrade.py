@@ -229,3 +229,17 @@ def test_real_assignment_solution_gets_full_marks(tmp_path, capsys):
     assert result.max_score > 0 and result.score == result.max_score, [
         (e.grade_id, e.message) for e in result.exercises if not e.passed
     ]
+
+
+def test_written_answers_are_left_to_grade_by_hand(tmp_path, capsys):
+    """A written answer is neither passed nor failed: the table and the total say that it is
+    graded by hand, and it is not counted in the automatic total."""
+    written_notebooks = ROOT / "tests" / "fixtures" / "written"
+    notebook = _samples(tmp_path, written_notebooks, "f2_written")["sample-solution"]
+    status = main([str(notebook), "--notebooks-dir", str(written_notebooks)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = [line for line in out.splitlines() if "to grade by hand" in line]
+    assert len(rows) == 1 and "- / " in rows[0], out
+    assert "feedback:" not in out, out  # nothing failed
+    assert "points of written answers, graded by hand)" in out, out
