@@ -50,6 +50,7 @@ from pathlib import Path
 from nbgrader.plugins import FileNameCollectorPlugin
 
 from .course import Course, PipelineError
+from .late import course_zone
 
 __all__ = ["LMS_RECORD", "CollectReport", "LmsNameCollector", "LmsRecord", "Outcome", "collect"]
 
@@ -394,18 +395,6 @@ class LmsNameCollector(FileNameCollectorPlugin):
                 "timestamp": None if candidate.time_from == _DOWNLOADED else candidate.when}
 
 
-def _zone(cfg):
-    """The course's time zone (nbgrader's ``c.Exchange.timezone``, UTC by default), in which
-    times an LMS gives without a zone are read."""
-    from dateutil import tz
-
-    name = cfg.Exchange.timezone if "timezone" in cfg.Exchange else "UTC"
-    zone = tz.gettz(name)
-    if zone is None:
-        raise PipelineError(f"c.Exchange.timezone must name a time zone (got {name!r})")
-    return zone
-
-
 def collect(course: Course, assignment: str, archive: Path, force: bool = False) -> CollectReport:
     """Import ``archive`` (a .zip) for ``assignment``; raise PipelineError when no file fits."""
     from nbgrader.apps.zipcollectapp import ZipCollectApp
@@ -448,7 +437,7 @@ def collect(course: Course, assignment: str, archive: Path, force: bool = False)
         except Exception as exc:
             raise PipelineError(f"collect: could not extract {archive}: {exc}") from exc
         root = downloaded / assignment / "extracted" / "download"
-        zone = _zone(cfg)
+        zone = course_zone(cfg)
         dates = {root / e.filename: _utc(datetime(*e.date_time), zone) for e in entries}
         top = [p for p in root.iterdir() if not p.name.startswith(".")] if root.is_dir() else []
         if (len(top) == 1 and top[0].is_dir() and not top[0].is_symlink()
