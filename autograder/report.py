@@ -6,7 +6,8 @@ flagged, failed, missing; :mod:`autograder.export`): a student not graded has an
 ``exercises.csv`` adds, per graded cell, how the class did: submissions, mean, median,
 minimum, maximum, and the share of full and of zero marks; ``exercises.txt`` is the same
 as a plain-text table. ``histogram.png`` has one panel per assignment: how many students
-got each total score, captioned with how many failed, were missing or were flagged.
+got each final score (as exported: overrides in, late penalty out), captioned with how
+many failed, were missing or were flagged.
 """
 
 from __future__ import annotations
@@ -255,13 +256,19 @@ def write_exercise_table(stats: list[ExerciseStats], out_dir: Path) -> Path:
 def score_distribution(
     course: Course, assignments: list[str] | None = None
 ) -> dict[str, tuple[list[float], float]]:
-    """assignment -> (total score of each graded submission, sorted; the assignment's maximum)."""
-    out = {}
+    """assignment -> (final score of each graded submission, sorted; the assignment's maximum).
+
+    The final score is the one ``export`` writes (:func:`autograder.export.grade_rows`: after
+    overrides and manual grades, less the late penalty); students not graded are left out."""
+    from .export import grade_rows
+
     with course.gradebook() as gb:
-        for assignment in gradebook_assignments(course, gb, assignments):
-            scores = sorted(float(s.score) for s in gb.assignment_submissions(assignment.name))
-            out[assignment.name] = (scores, float(assignment.max_score))
-    return out
+        out = {a.name: ([], float(a.max_score))
+               for a in gradebook_assignments(course, gb, assignments)}
+    for row in grade_rows(course, assignments):
+        if row.assignment in out and row.score is not None:
+            out[row.assignment][0].append(row.final)
+    return {name: (sorted(scores), top) for name, (scores, top) in out.items()}
 
 
 def histogram_counts(scores: list[float], top: float):

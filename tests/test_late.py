@@ -35,7 +35,7 @@ from autograder.late import (
     parse_due,
 )
 from autograder.pipeline import prepare_assignments
-from autograder.report import gradebook_table
+from autograder.report import gradebook_table, score_distribution
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
@@ -349,6 +349,8 @@ def test_report_export_and_feedback_carry_the_penalty_of_the_score_as_it_stands(
     assert {s: (r.score, r.penalty, r.final) for s, r in rows.items()} == {
         "ann": (4.0, 0.8, 3.2), "ben": (5.0, 0.0, 5.0), "cat": (5.0, 5.0, 0.0),
         CANVAS_ID: (5.0, 0.0, 5.0)}
+    # the histogram draws the same final scores
+    assert score_distribution(course) == {ASSIGNMENT: ([0.0, 3.2, 5.0, 5.0], 5.0)}
 
     (path,), _ = export(course, "csv", out=tmp_path / "grades.csv")
     with open(path, newline="", encoding="utf-8") as fh:
