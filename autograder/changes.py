@@ -8,7 +8,7 @@
   override replaces it.
 - A regrade is ``grade`` of a submission the gradebook already holds a grade of, with the
   same answers (a new submission's new points are not a change of a grade). ``grade`` reads
-  each graded cell's points and the answers autograded before (:func:`graded_before`) and
+  each graded cell's points and the answers autograded before (:func:`grades_of`) and
   logs every cell whose points a regrade changed (:func:`log_regrades`). ``grade
   --exercise`` regrades chosen exercises only: the notebooks run again (the judge needs the
   kernel), and :class:`SaveChosenGrades` takes the place of nbgrader's SaveAutoGrades, so
@@ -38,12 +38,11 @@ from .course import Course, PipelineError
 from .records import TextEnum
 from .sidetable import ensure_table, open_table
 
-__all__ = ["Change", "ChangeKind", "Graded", "SaveChosenGrades", "changes", "graded_before",
+__all__ = ["Change", "ChangeKind", "Graded", "SaveChosenGrades", "changes", "grades_of",
            "graded_cells", "log_regrades", "override", "pick_exercises"]
 
 TABLE = "grade_changes"
 OLD_TABLE = "grade_overrides"  # the overrides logged before regrades were
-
 
 
 class ChangeKind(TextEnum):
@@ -240,9 +239,9 @@ def _answers(folder: Path) -> str | None:
     return hashlib.sha256(json.dumps(cells).encode("utf-8")).hexdigest()
 
 
-def graded_before(course: Course, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Graded]:
-    """(assignment, student) -> :class:`Graded`, for each of ``pairs`` whose submission the
-    gradebook holds (the others are left out)."""
+def grades_of(course: Course, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Graded]:
+    """(assignment, student) -> :class:`Graded` as it is now, for each of ``pairs`` whose
+    submission the gradebook holds (the others are left out)."""
     from nbgrader.api import MissingEntry
 
     out = {}
@@ -263,18 +262,18 @@ def log_regrades(course: Course, before: dict[tuple[str, str], Graded],
                  reason: str) -> list[Change]:
     """Log, as regrades with ``reason``, the graded cells of ``before`` whose points differ
     now; return them. A submission whose answers changed (a new one) is left out."""
-    now, who = _now(), getpass.getuser()
-    after = graded_before(course, list(before))
+    at, who = _now(), getpass.getuser()
+    after = grades_of(course, list(before))
     logged = []
     for (assignment, student), then in sorted(before.items()):
-        graded = after.get((assignment, student))
-        if graded is None or (then.answers and graded.answers != then.answers):
+        now = after.get((assignment, student))
+        if now is None or (then.answers and now.answers != then.answers):
             continue
         for grade_id, (old, _) in sorted(then.points.items()):
-            if grade_id in graded.points and graded.points[grade_id][0] != old:
-                new, top = graded.points[grade_id]
+            if grade_id in now.points and now.points[grade_id][0] != old:
+                new, top = now.points[grade_id]
                 logged.append(Change(ChangeKind.REGRADE, student, assignment, grade_id, old,
-                                     new, top, reason, who, now))
+                                     new, top, reason, who, at))
     if logged:
         with open_table(course.db_url(), _table) as (engine, table), engine.begin() as conn:
             conn.execute(table.insert(), [_row(c) for c in logged])

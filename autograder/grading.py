@@ -130,7 +130,7 @@ def grade(
     stale student stays stale for the other cells); a student with no earlier grade is not
     graded (a failed outcome says so).
     """
-    from .changes import graded_before, log_regrades, pick_exercises
+    from .changes import grades_of, log_regrades, pick_exercises
 
     if exercises and not reason.strip():
         raise PipelineError("--exercise needs --reason: why the exercise is regraded "
@@ -185,7 +185,7 @@ def grade(
         for student in sorted({s for _, s in pairs}):
             gb.update_or_create_student(student)
     apply_extensions(course, pairs)  # before autograde works out how late each one is
-    before = graded_before(course, pairs)
+    before = grades_of(course, pairs)
     first = [p for p in pairs if p not in before] if chosen else []
     outcomes = [Outcome(Task(TaskKind.GRADE, a, s), False,
                         f"not graded: {s} has no earlier grade of {a} for the other exercises "
