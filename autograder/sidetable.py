@@ -1,4 +1,4 @@
-"""The kit's own tables in nbgrader's gradebook (judge seeds, grade fingerprints, overrides).
+"""The kit's own tables in nbgrader's gradebook (seeds, fingerprints, grade changes, extensions).
 
 Each module describes its table with a function of a SQLAlchemy ``MetaData``; this module
 opens the gradebook at a URL (sqlite or PostgreSQL), creates the table where asked, and
