@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 A1 = "a1_scalar_graphs"
 F1 = "f1_tiny"
 CELL_TIMEOUT = 20  # seconds per cell in the scratch course (a1's slowest cell takes ~3 s)
-# answer cell -> the points of its exercise (every part), read from the notebook
-A1_POINTS = {answer: ex.points
-             for ex in exercises_of_source(ROOT / "notebooks" / A1 / f"{A1}.py")
-             for answer in ex.answers}
-A1_TOTAL = sum(A1_POINTS.values())
+A1_EXERCISES = exercises_of_source(ROOT / "notebooks" / A1 / f"{A1}.py")
+# answer cell -> the autograded points of its exercise (every part), read from the notebook
+A1_POINTS = {answer: ex.auto_points for ex in A1_EXERCISES for answer in ex.answers}
+A1_TOTAL = sum(ex.auto_points for ex in A1_EXERCISES)  # a right solution, before hand grading
+A1_MAX = sum(ex.points for ex in A1_EXERCISES)  # the gradebook's maximum, written answers too
 
 # right at x = 1 (the visible test), wrong for negative x (the hidden test)
 WRONG_GRAD = ('def cube_grad(x):\n    """Return the derivative of x**3 at x."""\n'
@@ -422,7 +422,7 @@ def test_case_outcome(batch, case):
     if case.score is None:
         assert parts[3] == "-", row
     else:
-        total = A1_TOTAL if case.assignment == A1 else 5
+        total = A1_MAX if case.assignment == A1 else 5
         assert parts[3] == f"{case.score:g}/{total:g}", row
         with course.gradebook() as gb:
             submission = gb.find_submission(case.assignment, case.student)
