@@ -20,8 +20,10 @@
 # We go through the topics in this order:
 #
 # 1. Jacobians, written in numerator layout.
-# 2. Transfer functions: what each primitive does to an error signal on the way back.
-# 3. Forward mode (JVPs) against reverse mode (VJPs): which one builds a Jacobian cheaper, measured.
+# 2. Transfer functions: what each primitive does to an error signal on the way back,
+#    and what a max does at a tie.
+# 3. Forward mode (JVPs) against reverse mode (VJPs) through a $\tanh$ layer,
+#    checked against the dual numbers of assignment 1, and which mode builds a Jacobian cheaper.
 # 4. Layers in code: affine, ReLU, sigmoid and tanh backward.
 # 5. Reductions over an axis, and un-broadcasting a gradient to an operand's shape.
 # 6. The univariate logistic least-squares model in error-signal notation, with L2 regularisation.
@@ -29,34 +31,85 @@
 # 8. Spot the bug: `np.max` against `np.maximum`.
 # 9. Registering a hand-written backward with minigrad as an `mg.Function`.
 #
+# The [notation sheet](#Notation) below fixes the symbols of the whole course.
+#
 # **How grading works.**
 # You edit the answer cells only: replace each `raise NotImplementedError()` with your code
 # and keep the function signatures.
 # The test cell after each answer gives immediate feedback;
 # more tests, which you do not see, run when the notebook is graded.
-# Exercises 1 to 7 ask for gradients by hand.
-# They are graded with minigrad's autograd switched off
+# Most exercises ask you to derive a rule first:
+# the forward pass and the shapes are given,
+# and a worked derivation follows the test cell, folded,
+# for when your own passes or when you are stuck.
+# The exercises that ask for gradients by hand (all but 2 and 10)
+# are graded with minigrad's autograd switched off
 # (`Tensor.backward` raises inside the hidden tests, and the visible tests switch it off
 # the same way with `autograd_off()`),
 # so compute every gradient with numpy.
 # Where an exercise asks for several functions, each is graded on its own.
-# Exercise 7 also asks for a short answer in words, in a markdown cell;
+# Exercise 2 asks for a choice: assign it to the variable the exercise names.
+# Exercise 9 also asks for a short answer in words, in a markdown cell;
 # it is graded by hand after the deadline, so the grade you see before then leaves it out.
-# Exercise 8 is the one place where we plug a backward into the engine.
+# Exercise 10 is the one place where we plug a backward into the engine.
 #
 # <!-- points table: written by `autograder tables` from the exercises -->
 # | # | exercise | graded parts | autograded | written | points |
 # |---|---|---|---|---|---|
 # | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 | - | 5 |
-# | 2 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 | - | 3 |
-# | 3 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 | - | 3 |
-# | 4 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 | - | 3 |
-# | 5 | logistic least squares with L2 | one | 3 | - | 3 |
-# | 6 | the two-layer network in vector form | one | 4 | - | 4 |
-# | 7 | diagnose and fix the layer | one + written answer | 2 | 3 | 5 |
-# | 8 | an affine op for minigrad | one | 3 | - | 3 |
-# | | **total** | 17 graded cells, 1 written | **26** | **3** | **29** |
+# | 2 | which splits are subgradients? | one | 2 | - | 2 |
+# | 3 | a JVP and a VJP through a $\tanh$ layer | tanh_layer_jvp (2), tanh_layer_vjp (2) | 4 | - | 4 |
+# | 4 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 | - | 3 |
+# | 5 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 | - | 3 |
+# | 6 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 | - | 3 |
+# | 7 | logistic least squares with L2 | one | 3 | - | 3 |
+# | 8 | the two-layer network in vector form | one | 4 | - | 4 |
+# | 9 | diagnose and fix the layer | one + written answer | 2 | 3 | 5 |
+# | 10 | an affine op for minigrad | one | 3 | - | 3 |
+# | | **total** | 20 graded cells, 1 written | **32** | **3** | **35** |
 # <!-- end of points table -->
+
+# %% [markdown]
+# ## Notation
+#
+# Every assignment of the course writes vectors, layers and gradients this way;
+# assignments 3 to 5 link back here.
+#
+# * **Rows.** One example is a row vector $x$, a 1-D array in code.
+#   A batch stacks $N$ examples as the rows of a matrix $X$ of shape $(N, n)$.
+# * **Layers.** A linear layer computes $z = x W + b$, in code `z = x @ W + b`,
+#   with $W$ of shape (inputs, outputs), as `mg.nn.Linear` stores it;
+#   for a batch, `Z = X @ W + b`.
+# * **Jacobians** are in numerator layout:
+#   for $f: \mathbb{R}^n \to \mathbb{R}^m$, $J_f$ has shape $m \times n$
+#   and entry $(J_f)_{ij} = \partial f_i / \partial x_j$, outputs by inputs.
+#   The layer $z = x W$ has $J = W^\top$.
+# * **Error signals.** $\bar v = \partial \mathcal{L} / \partial v$ has the shape of $v$;
+#   in code it is `dv`.
+#   A node $y = f(x)$ passes back the vector-Jacobian product (VJP) $\bar x = \bar y\, J_f$,
+#   a row times the Jacobian.
+#   Forward mode carries a direction instead: $\dot x$ at the input,
+#   and the Jacobian-vector product (JVP) $\dot y = J_f\, \dot x$ at the output.
+# * **Graphs.** A node's *inputs* are the nodes it is computed from;
+#   its *consumers* are the nodes computed from it.
+#
+# Some letters mean different things in different lecture notes.
+# Here each has one meaning:
+#
+# | symbol | means in this course | written otherwise here |
+# |---|---|---|
+# | $\delta_{ij}$ | the Kronecker delta: $1$ when $i = j$, else $0$ | an error signal is $\bar y$, never $\delta_y$ |
+# | $R$ | the output of Pingali's parameterized program, $R(w; p, q)$ | an L2 penalty is $\Omega$; the ReLU's slopes are the mask $\mathbb{1}[z > 0]$ |
+# | $H$ | the hidden activations of a batch, one row $h$ per example | the number of hidden units is $K$ |
+# | $P$ | the softmax probabilities of a batch, one row $p$ per example | a layer's pre-activation is $Z$ |
+# | $N$ | the number of examples, the rows of $X$ | a minibatch has $B$ examples; a graph's nodes are counted in words |
+# | inputs, consumers | as above | "children" means consumers in one note and inputs in micrograd; we say neither |
+#
+# **Bridge to the notes.**
+# The lecture notes write column vectors and $z = W x + b$:
+# their $W$ is our $W^\top$, and their column $x$ is our row stood upright.
+# Pingali's transfer matrix ($v_\text{in} = J_f\, v_\text{out}$, with $J_f = W^\top$ for $y = W x$)
+# is the transpose of our Jacobian, so his rule is our $\bar x = \bar y\, J$ written for columns.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import ast
@@ -156,15 +209,17 @@ def numerical_jacobian(f, x, eps=1e-6):
     return np.stack(columns, axis=1)
 
 
-A_demo = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+W_demo = np.array([[1.0, 0.0], [2.0, -1.0], [0.0, 3.0]])
 x_demo = np.array([0.5, -1.0, 2.0])
-J_demo = numerical_jacobian(lambda x: A_demo @ x, x_demo)
-print("Jacobian of x -> A x, shape", J_demo.shape)
+J_demo = numerical_jacobian(lambda x: x @ W_demo, x_demo)
+print("Jacobian of x -> x @ W, shape", J_demo.shape)
 print(J_demo)
+print("equal to W.T:", np.allclose(J_demo, W_demo.T))
 
 # %% [markdown]
-# For the linear map $x \mapsto Ax$ the Jacobian is $A$ itself, shape $(2, 3)$:
+# For the layer $x \mapsto x W$ with $W$ of shape $(3, 2)$ the Jacobian is $W^\top$, shape $(2, 3)$:
 # two outputs, three inputs.
+# Output $i$ is $\sum_j x_j W_{ji}$, so $\partial z_i / \partial x_j = W_{ji}$.
 #
 # The picture below shows the Jacobians of the four kinds of node a network is made of:
 # a linear map (dense), an elementwise map such as $\tanh$ (diagonal),
@@ -174,9 +229,9 @@ print(J_demo)
 # %%
 rng = np.random.default_rng(0)
 x6 = rng.normal(size=6)
-A46 = rng.normal(size=(4, 6))
+W64 = rng.normal(size=(6, 4))
 examples = [
-    ("linear  x -> A x", lambda x: A46 @ x),
+    ("linear  x -> x W", lambda x: x @ W64),
     ("map  x -> tanh(x)", np.tanh),
     ("reduce  x -> sum(x)", np.sum),
     ("reduce  x -> max(x)", np.max),
@@ -199,45 +254,49 @@ fig.tight_layout()
 # A loss $\mathcal{L}$ is a scalar.
 # For every node $y$ we write its *error signal* $\bar{y} = \partial \mathcal{L} / \partial y$,
 # an array with the same shape as $y$.
-# If $y = f(x)$, the chain rule in numerator layout reads
-# $\partial \mathcal{L}/\partial x = (\partial \mathcal{L}/\partial y)\, J_f$ as a row,
-# or as a column, the shape we store:
+# If $y = f(x)$, the loss depends on $x$ only through $y$, and the chain rule reads
 #
-# $$\bar{x} = J_f^\top \bar{y}.$$
+# $$\frac{\partial \mathcal{L}}{\partial x_j}
+# = \sum_i \frac{\partial \mathcal{L}}{\partial y_i} \frac{\partial y_i}{\partial x_j},
+# \qquad \text{that is} \qquad \bar{x} = \bar{y}\, J_f ,$$
 #
-# This product of a vector with the Jacobian is a *vector-Jacobian product* (VJP).
+# a row times the Jacobian: a *vector-Jacobian product* (VJP).
 # The map $\bar{y} \mapsto \bar{x}$ is the node's *transfer function*:
 # every node needs only this rule and its own inputs to take part in backprop.
-# For the four kinds of node above:
+# In code, with 1-D arrays, it is `dy @ J`;
+# a good rule gives the same numbers without ever building `J`.
 #
-# * **Linear**, $y = Ax$ with $A$ of shape $(m, n)$: $J = A$, so $\bar{x} = A^\top \bar{y}$.
-# * **Weights of a linear node.**
-#   $y_i = \sum_j A_{ij} x_j$, so $\partial \mathcal{L}/\partial A_{ij} = \bar{y}_i x_j$,
-#   and $\bar{A} = \bar{y}\, x^\top$: an outer product, with the shape of $A$.
-# * **Map**, $y_i = g(x_i)$: each output depends on one input,
-#   so $J = \operatorname{diag}(g'(x))$ and $\bar{x} = g'(x) \circ \bar{y}$,
-#   an elementwise product; the $n \times n$ matrix is never built.
-# * **Reduce-sum**, $s = \sum_i x_i$: $J = \mathbf{1}^\top$, a $1 \times n$ row of ones,
-#   so $\bar{x} = \bar{s}\,\mathbf{1}$: the error is copied to every input.
-# * **Reduce-max**, $s = \max_i x_i$ with the maximum at index $k$:
-#   $J = e_k^\top$, an indicator row, so only the winner receives the error.
-#   At a tie the derivative does not exist.
-#   Any split of $\bar{s}$ among the tied entries that adds up to $\bar{s}$ is a valid choice
-#   (a subgradient); we share it equally, which treats the tied entries alike.
+# A network is made of four kinds of node; $x$ has $n$ entries.
 #
-# Compare the exact rules with the numerical Jacobians of section 1 as you go.
-
-# %% [markdown]
+# * **Linear**, $y = x W$ with $W$ of shape $(n, m)$: $m$ outputs.
+# * **The weights of a linear node**: the same $y = x W$, seen as a function of $W$;
+#   $\bar{W}$ has the shape $(n, m)$ of $W$.
+# * **Map**, $y_i = g(x_i)$ for a scalar function $g$, such as $\tanh$.
+# * **Reduce-sum**, $s = \sum_i x_i$.
+# * **Reduce-max**, $s = \max_i x_i$.
+#   When one entry $x_k$ is larger than all others, $s$ moves with $x_k$ alone.
+#   At a tie, two or more entries share the maximum and the max has no derivative;
+#   we then split the derivative equally among the tied entries
+#   (exercise 2 asks which other splits would do).
+#
 # ### Exercise 1 (5 points): Jacobians and VJPs of the primitives
 #
-# Write the Jacobians of the map, sum and max nodes as full matrices in numerator layout,
-# and the two VJPs of a linear node.
+# Derive the Jacobian of each node on paper from its definition,
+# $J_{ij} = \partial y_i / \partial x_j$:
+# write one output as a formula in the inputs, and differentiate.
+# Then write the Jacobians of the map, sum and max nodes as full matrices,
+# of shapes $(n, n)$, $(1, n)$ and $(1, n)$,
+# and the two VJPs of the linear node without building its Jacobian:
+# `vjp_linear(W, v)` returns $\bar{x}$, shape $(n,)$, for $y = x W$ and $\bar{y} = v$;
+# `grad_weight_linear(x, v)` returns $\bar{W}$, shape $(n, m)$
+# (write $y_i$ as a sum and ask which entries of $W$ it depends on).
 # Inputs are 1-D float arrays.
 # Each function is graded on its own.
 # A transposed matrix, or a $(n,)$ array where $(1, n)$ is asked, fails.
-# Use the exact rules of section 2, not `numerical_jacobian`:
+# Do not call `numerical_jacobian`:
 # the tests count its calls,
 # and compare your values with exact ones at a tolerance finite differences do not reach.
+# The worked derivation follows the last test cell of the exercise.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-transfer-jacobians", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def jacobian_map(g_prime, x):
@@ -264,17 +323,17 @@ def jacobian_max(x):
     ### END SOLUTION
 
 
-def vjp_linear(A, v):
-    """x-bar for y = A @ x, given v = y-bar of shape (m,); A has shape (m, n). Returns (n,)."""
+def vjp_linear(W, v):
+    """x-bar for y = x @ W, given v = y-bar of shape (m,); W has shape (n, m). Returns (n,)."""
     ### BEGIN SOLUTION
-    return A.T @ v
+    return v @ W.T
     ### END SOLUTION
 
 
 def grad_weight_linear(x, v):
-    """A-bar for y = A @ x, given the input x of shape (n,) and v = y-bar of shape (m,)."""
+    """W-bar for y = x @ W, given the input x of shape (n,) and v = y-bar of shape (m,)."""
     ### BEGIN SOLUTION
-    return np.outer(v, x)
+    return np.outer(x, v)
     ### END SOLUTION
 
 
@@ -312,7 +371,7 @@ with answering("jacobian_sum"), autograd_off(), calls_to("numerical_jacobian") a
     _J = jacobian_sum(_x)
 require("method", _fd.count == 0,
         f"jacobian_sum called numerical_jacobian {_fd.count} time(s): this exercise asks for "
-        "the exact rule of section 2, not finite differences")
+        "the exact rule, not finite differences")
 expect_close(_J, numerical_jacobian(np.sum, _x), "jacobian_sum(x of 5 entries)", atol=1e-6)
 print("jacobian_sum: visible tests passed.")
 ### BEGIN HIDDEN TESTS
@@ -337,7 +396,7 @@ with answering("jacobian_max"), autograd_off(), calls_to("numerical_jacobian") a
     _tie = jacobian_max(np.array([1.0, 3.0, 3.0]))
 require("method", _fd.count == 0,
         f"jacobian_max called numerical_jacobian {_fd.count} time(s): this exercise asks for "
-        "the exact rule of section 2, not finite differences")
+        "the exact rule, not finite differences")
 expect_close(_J, numerical_jacobian(np.max, _x), "jacobian_max(x of 5 entries)", atol=1e-6)
 expect_close(_tie, [[0.0, 0.5, 0.5]], "jacobian_max([1, 3, 3]), a tie of two",
              hint="Tied maxima share the derivative equally")
@@ -363,41 +422,44 @@ for (what, _, want), J in zip(cases, got):
 
 # %% nbgrader={"grade": true, "grade_id": "a2-vjp-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # Part: vjp_linear
-# Checks: vjp_linear gives x-bar for y = A @ x, by its rule (not by finite differences).
+# Checks: vjp_linear gives x-bar for y = x @ W, by its rule (not by finite differences).
 _rng = np.random.default_rng(1)
-_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
+_W, _xa = _rng.normal(size=(4, 3)), _rng.normal(size=4)
 with answering("vjp_linear"), autograd_off(), calls_to("numerical_jacobian") as _fd:
-    check_gradients(lambda x: _A @ x, {"x": _xa},
-                    lambda dout: {"x": vjp_linear(_A, dout)}).assert_ok()
+    expect_shape(vjp_linear(_W, np.ones(3)), (4,), "vjp_linear(W (4, 3), v (3,))")
+    check_gradients(lambda x: x @ _W, {"x": _xa},
+                    lambda dout: {"x": vjp_linear(_W, dout)}).assert_ok()
 require("method", _fd.count == 0,
         f"vjp_linear called numerical_jacobian {_fd.count} time(s): this exercise asks for "
-        "the exact rule of section 2, not finite differences")
+        "the exact rule, not finite differences")
 print("vjp_linear: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(seed)
-A, v = rng.normal(size=(5, 7)), rng.normal(size=5)
+W, v = rng.normal(size=(7, 5)), rng.normal(size=5)
 with student.autograd_off(), student.counting("numerical_jacobian", missing_ok=True) as seen:
-    got = student.vjp_linear(np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]),
+    got = student.vjp_linear(np.array([[1.0, 0.0], [2.0, -1.0], [0.0, 3.0]]),
                              np.array([1.0, -2.0]))
-    got7 = student.vjp_linear(A, v)
+    got7 = student.vjp_linear(W, v)
 no_finite_differences("vjp_linear", seen)
-expect_close(got, [1.0, 4.0, -6.0], "vjp_linear(A=[[1, 2, 0], [0, -1, 3]], v=[1, -2])",
-             hint="The rule is x-bar = A.T @ v, of shape (n,)")
-expect_close(got7, A.T @ v, "vjp_linear(random A (5, 7), v (5,))", rtol=1e-12, atol=1e-12,
-             hint="The exact rule A.T @ v, not finite differences")
+expect_close(got, [1.0, 4.0, -6.0], "vjp_linear(W=[[1, 0], [2, -1], [0, 3]], v=[1, -2])",
+             hint="x-bar has the shape (n,) of x; each entry x_j meets the row W[j] of the weights")
+expect_close(got7, v @ W.T, "vjp_linear(random W (7, 5), v (5,))", rtol=1e-12, atol=1e-12,
+             hint="The exact rule, not finite differences")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "a2-grad-weight-linear-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # Part: grad_weight_linear
-# Checks: grad_weight_linear gives A-bar for y = A @ x, by its rule (not finite differences).
+# Checks: grad_weight_linear gives W-bar for y = x @ W, by its rule (not finite differences).
 _rng = np.random.default_rng(1)
-_A, _xa = _rng.normal(size=(3, 4)), _rng.normal(size=4)
+_W, _xa = _rng.normal(size=(4, 3)), _rng.normal(size=4)
 with answering("grad_weight_linear"), autograd_off(), calls_to("numerical_jacobian") as _fd:
-    check_gradients(lambda A: A @ _xa, {"A": _A},
-                    lambda dout: {"A": grad_weight_linear(_xa, dout)}).assert_ok()
+    expect_shape(grad_weight_linear(_xa, np.ones(3)), (4, 3),
+                 "grad_weight_linear(x (4,), v (3,))")
+    check_gradients(lambda W: _xa @ W, {"W": _W},
+                    lambda dout: {"W": grad_weight_linear(_xa, dout)}).assert_ok()
 require("method", _fd.count == 0,
         f"grad_weight_linear called numerical_jacobian {_fd.count} time(s): this exercise "
-        "asks for the exact rule of section 2, not finite differences")
+        "asks for the exact rule, not finite differences")
 print("grad_weight_linear: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(seed)
@@ -406,13 +468,115 @@ with student.autograd_off(), student.counting("numerical_jacobian", missing_ok=T
     got = student.grad_weight_linear(np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0]))
     got7 = student.grad_weight_linear(x, v)
 no_finite_differences("grad_weight_linear", seen)
-expect_close(got, [[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]],
+expect_close(got, [[1.0, -2.0], [2.0, -4.0], [3.0, -6.0]],
              "grad_weight_linear(x=[1, 2, 3], v=[1, -2])",
-             hint="The weights' error signal is the outer product v x^T, "
-                  "with the shape (m, n) of A")
-expect_close(got7, np.outer(v, x), "grad_weight_linear(random x (7,), v (5,))",
-             rtol=1e-12, atol=1e-12, hint="The weights' error signal is the outer product v x^T")
+             hint="W-bar has the shape (n, m) of W; entry (j, i) pairs x_j with v_i")
+expect_close(got7, np.outer(x, v), "grad_weight_linear(random x (7,), v (5,))",
+             rtol=1e-12, atol=1e-12, hint="Entry (j, i) of W-bar pairs x_j with v_i")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# * **Linear**, $y = x W$: $y_i = \sum_j x_j W_{ji}$, so $J_{ij} = W_{ji}$ and $J = W^\top$ ($m \times n$).
+#   The VJP is $\bar{x} = \bar{y}\, W^\top$: `v @ W.T`, the same numbers as `W @ v`.
+# * **Weights**: $y_i$ depends on $W_{ji}$ through the one term $x_j W_{ji}$,
+#   so $\partial \mathcal{L} / \partial W_{ji} = \bar{y}_i x_j$.
+#   Together, $\bar{W} = x^\top \bar{y}$, an outer product (`np.outer(x, v)`) with the shape of $W$.
+# * **Map**: $y_i$ depends on $x_i$ alone, so $J = \operatorname{diag}(g'(x))$
+#   and $\bar{x} = \bar{y} \circ g'(x)$, an elementwise product; the $n \times n$ matrix is never built.
+# * **Reduce-sum**: $\partial s / \partial x_j = 1$ for every $j$,
+#   so $J = \mathbf{1}^\top$, a $1 \times n$ row of ones, and $\bar{x} = \bar{s}\, \mathbf{1}$:
+#   the error is copied to every input.
+# * **Reduce-max** with the maximum at $k$ alone: $J = e_k^\top$, an indicator row,
+#   so only the winner receives the error.
+#   At a tie of $k$ entries, each gets $1/k$ of it.
+#
+# </details>
+#
+# Compare these rules with the numerical Jacobians of section 1.
+#
+# ### Exercise 2 (2 points): which splits are subgradients?
+#
+# At a tie the max has no derivative, but it is a convex function,
+# and a convex function has *subgradients* where it has a kink.
+# A row $g$ is a subgradient of the max at $x$ when
+#
+# $$\max(x') \ge \max(x) + g \cdot (x' - x) \qquad \text{for every } x' :$$
+#
+# the linear function through $x$ with slope $g$ never rises above the max.
+# At a tie, backprop may pass back any subgradient times $\bar{s}$, and still be right.
+# Take $x = (1, 3, 3)$, where $x_2$ and $x_3$ tie, and these candidates:
+#
+# | | $g$ |
+# |---|---|
+# | a | $(0, 0.5, 0.5)$ |
+# | b | $(0, 1, 0)$ |
+# | c | $(0, 1.5, -0.5)$ |
+# | d | $(0.2, 0.4, 0.4)$ |
+# | e | $(0, 0.5, 0.25)$ |
+#
+# Which of them are subgradients?
+# Try, for each, a few points $x'$ near $x$: move one entry, or two together, up or down.
+# Assign the set of their letters to `subgradient_splits`, for example `{"a", "e"}`.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-subgradient-splits", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# subgradient_splits: the set of letters of the candidates that are subgradients of the max
+# at x = (1, 3, 3)
+### BEGIN SOLUTION
+subgradient_splits = {"a", "b"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "a2-subgradient-splits-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Checks: subgradient_splits names the subgradients of the max at (1, 3, 3) among a to e.
+require("value", isinstance(subgradient_splits, (set, frozenset, list, tuple))
+        and set(subgradient_splits) <= set("abcde"),
+        f"subgradient_splits must be a set of letters from a to e, got {subgradient_splits!r}")
+print("subgradient_splits: a set of letters recorded (the grader checks which)")
+### BEGIN HIDDEN TESTS
+# a set is not plain data: the kernel sends its letters as a sorted list
+letters_of = student.kernel(
+    "def letters_of(value):\n"
+    "    if not isinstance(value, (set, frozenset, list, tuple)):\n"
+    "        return repr(value)[:60]\n"
+    "    return sorted(str(v) for v in value)\n")
+letters = letters_of(student.subgradient_splits)
+require("value", isinstance(letters, list) and set(letters) <= set("abcde"),
+        f"subgradient_splits must be a set of letters from a to e, got {letters}")
+why = {"c": "c gives x_3 a negative share: lowering x_3 leaves the max at 3, but the line "
+            "through x with slope c rises above it",
+       "d": "d gives a share to x_1, which is not a maximum: raising x_1 a little leaves the "
+            "max at 3, but the line rises",
+       "e": "e adds up to 0.75, not 1: lowering x_2 and x_3 together by t lowers the max by t "
+            "and the line by 0.75 t only",
+       "a": "a, equal shares, is a subgradient",
+       "b": "b, all to one of the tied entries, is a subgradient"}
+wrong = sorted(set(letters) ^ {"a", "b"})
+require("value", not wrong,
+        f"subgradient_splits = {set(letters) or 'set()'}: a subgradient of the max at a tie "
+        "gives non-negative shares to the tied entries only, adding up to 1; "
+        + "; ".join(why[k] for k in wrong))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked answer</summary>
+#
+# a and b.
+# At a tie, the subgradients of the max are the splits that give
+# non-negative shares to the tied entries only, adding up to 1:
+# the convex combinations of their indicator rows, here $e_2$ and $e_3$.
+#
+# * c gives $x_3$ a negative share: lowering $x_3$ by $t$ leaves the max at 3,
+#   but the line predicts $3 + 0.5 t$.
+# * d gives a share to $x_1$, which is not a maximum:
+#   raising $x_1$ by $t < 2$ leaves the max at 3, but the line predicts $3 + 0.2 t$.
+# * e adds up to 0.75: lowering $x_2$ and $x_3$ together by $t$ lowers the max by $t$
+#   and the line by only $0.75 t$.
+#
+# Equal shares (a) are the choice of exercise 1 because they treat the tied entries alike;
+# sending everything to one winner (b) is just as valid.
+#
+# </details>
 
 # %% [markdown]
 # ## 3. Forward mode or reverse mode: which builds the Jacobian cheaper?
@@ -431,84 +595,322 @@ expect_close(got7, np.outer(v, x), "grad_weight_linear(random x (7,), v (5,))",
 #   $u \leftarrow J_1 u$, then $u \leftarrow J_2 u$, and so on.
 #   The result is $J u$; with $u = e_j$ it is column $j$ of $J$.
 #   The full Jacobian takes $n$ passes.
+#   This is what the dual numbers of assignment 1 compute:
+#   seeding input $j$ with $\dot x_j = 1$ carries one JVP through the program.
 # * **Reverse mode, vector-Jacobian products (VJPs).**
 #   Start from an error signal $v \in \mathbb{R}^m$ at the output and pull it back,
-#   $v \leftarrow J_K^\top v$, then $v \leftarrow J_{K-1}^\top v$, and so on.
-#   The result is $J^\top v$; with $v = e_i$ it is row $i$ of $J$.
+#   $v \leftarrow v J_K$, then $v \leftarrow v J_{K-1}$, and so on.
+#   The result is $v J$; with $v = e_i$ it is row $i$ of $J$.
 #   The full Jacobian takes $m$ passes.
 #
-# One pass of either kind costs about $C = \sum_k n_k n_{k-1}$ multiply-adds,
-# the same as one forward evaluation.
-# So forward mode costs $nC$ and reverse mode $mC$.
-# ($C$ itself grows with $n$ and $m$ through the first and last layers,
-# so the cost of the expensive mode grows faster than linearly in the plot below.)
-# A training loss is a scalar, $m = 1$, with millions of inputs (the parameters):
-# reverse mode gives the whole gradient in one pass, forward mode needs one pass per parameter.
-# The price of reverse mode is memory:
-# the backward pass runs in the opposite order to the forward pass,
-# so every layer's forward values must be kept until the error signal reaches it.
+# > **Errata to the notes.** The discussion notes on autodiff write the chain rule with
+# > $\partial x_2 / \partial x_2$ where $\partial x_3 / \partial x_2$ is meant,
+# > and call the $n$ JVPs "a gradient of $o$": for $m > 1$ they give the whole Jacobian.
 #
-# Below, each layer is $x_{k+1} = \tanh(A_k x_k)$,
-# whose Jacobian is $\operatorname{diag}(1 - x_{k+1}^2)\, A_k$.
-# Neither JVP nor VJP ever forms that matrix.
+# Here each layer is $x_{k+1} = \tanh(x_k A_k)$ with $A_k$ of shape $(n_{k-1}, n_k)$,
+# a linear node followed by a map.
+# First one layer, by hand, and then the chain.
+#
+# Assignment 1's dual numbers, reduced to what such a layer needs, give us columns to compare with.
+# `forward_partials(f, args)` is assignment 1's function for a program with several outputs:
+# one pass per input, seeded with $\dot x_j = 1$, whose dual parts form column $j$.
+
+# %%
+class Dual:
+    """val + dot * eps with eps**2 = 0 (assignment 1): a value and its derivative along one input."""
+
+    def __init__(self, val, dot=0.0):
+        self.val, self.dot = float(val), float(dot)
+
+    @staticmethod
+    def lift(other):
+        return other if isinstance(other, Dual) else Dual(other)
+
+    def __add__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val + other.val, self.dot + other.dot)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val - other.val, self.dot - other.dot)
+
+    def __mul__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val * other.val, self.val * other.dot + self.dot * other.val)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.val / other.val,
+                    (self.dot * other.val - self.val * other.dot) / other.val**2)
+
+    def exp(self):
+        e = np.exp(self.val)
+        return Dual(e, e * self.dot)
+
+
+def forward_partials(f, args):
+    """Values of f(*args) and its partials by forward mode, one dual-number pass per input.
+
+    f returns a list of outputs; partials[:, j] holds the derivatives of all of them along
+    input j: column j of the Jacobian.
+    """
+    columns = []
+    for j in range(len(args)):
+        outputs = f(*[Dual(a, 1.0 if i == j else 0.0) for i, a in enumerate(args)])
+        columns.append([out.dot for out in outputs])
+    return np.array([out.val for out in outputs]), np.array(columns).T
+
+
+def tanh_layer_scalars(A):
+    """x -> tanh(x @ A) one scalar operation at a time, so that it runs on dual numbers."""
+    n, m = A.shape
+
+    def layer(*x):
+        outputs = []
+        for i in range(m):
+            z = sum((x[j] * float(A[j, i]) for j in range(n)), Dual(0.0))
+            e = (2 * z).exp()
+            outputs.append((e - 1) / (e + 1))  # tanh(z), written with exp
+        return outputs
+
+    return layer
+
+
+A_53 = np.random.default_rng(1).normal(size=(5, 3))
+x_5 = np.random.default_rng(2).normal(size=5)
+y_dual, J_dual = forward_partials(tanh_layer_scalars(A_53), x_5)
+print("tanh(x @ A) by dual numbers:", y_dual, " Jacobian", J_dual.shape)
+print("same as finite differences:",
+      np.allclose(J_dual, numerical_jacobian(lambda x: np.tanh(x @ A_53), x_5), atol=1e-7))
+
+# %% [markdown]
+# ### Exercise 3 (4 points): a JVP and a VJP through a $\tanh$ layer
+#
+# The layer is $y = \tanh(x A)$, with $x$ of shape $(n,)$, $A$ of shape $(n, m)$ and $y$ of shape $(m,)$.
+# Derive its Jacobian $J$ ($m \times n$) from $J_{ij} = \partial y_i / \partial x_j$
+# (the layer is a linear node followed by a map: section 2 has both),
+# then write its two products without building $J$:
+#
+# * `tanh_layer_jvp(x, A, u)` returns the pair `(y, y_dot)`:
+#   the output and the JVP $\dot y = J u$ for a direction `u` of shape $(n,)$,
+#   in one pass, as a dual number carries a value and its derivative together;
+# * `tanh_layer_vjp(y, A, v)` returns $\bar x = v J$, shape $(n,)$,
+#   from the output `y` that the forward pass kept and an error signal `v` of shape $(m,)$.
+#
+# The tests stack your $n$ JVPs with $u = e_1, \dots, e_n$ as columns
+# and your $m$ VJPs with $v = e_1, \dots, e_m$ as rows,
+# and compare both with `forward_partials` above, the Jacobian by dual numbers.
+# They are graded with autograd off, and must not call `numerical_jacobian`.
+# Building $J$ and multiplying gives the right numbers,
+# but it costs $m n$ numbers per layer: the timing below would show it.
+
+# %% nbgrader={"grade": false, "grade_id": "a2-tanh-layer-modes", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def tanh_layer_jvp(x, A, u):
+    """(y, J u) for y = tanh(x @ A): the output and its change along the direction u."""
+    ### BEGIN SOLUTION
+    y = np.tanh(x @ A)
+    return y, (1.0 - y**2) * (u @ A)
+    ### END SOLUTION
+
+
+def tanh_layer_vjp(y, A, v):
+    """v J for y = tanh(x @ A), given the output y and the error signal v of y."""
+    ### BEGIN SOLUTION
+    return ((1.0 - y**2) * v) @ A.T
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "a2-tanh-jvp-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: tanh_layer_jvp
+# Checks: n JVPs of tanh(x @ A), stacked as columns, are the Jacobian from dual numbers.
+with answering("tanh_layer_jvp"), autograd_off(), calls_to("numerical_jacobian") as _fd:
+    _y, _ = tanh_layer_jvp(x_5, A_53, np.zeros(5))
+    expect_shape(_y, (3,), "tanh_layer_jvp(x (5,), A (5, 3), u (5,)): y")
+    expect_close(_y, y_dual, "tanh_layer_jvp(x (5,), A (5, 3), u (5,)): y = tanh(x @ A)")
+    _cols = [tanh_layer_jvp(x_5, A_53, _e)[1] for _e in np.eye(5)]
+    for _j, _c in enumerate(_cols):
+        expect_shape(_c, (3,), f"tanh_layer_jvp(x (5,), A (5, 3), u = e_{_j + 1}): y_dot")
+    expect_close(np.stack(_cols, axis=1), J_dual,
+                 "the 5 JVPs tanh_layer_jvp(x, A, e_j) stacked as columns, against the "
+                 "Jacobian by dual numbers (forward_partials)", atol=1e-10)
+    _u = np.random.default_rng(3).normal(size=5)
+    expect_close(tanh_layer_jvp(x_5, A_53, _u)[1], J_dual @ _u,
+                 "tanh_layer_jvp(x (5,), A (5, 3), random u): y_dot = J u", atol=1e-10)
+require("method", _fd.count == 0,
+        f"tanh_layer_jvp called numerical_jacobian {_fd.count} time(s): this exercise asks "
+        "for the exact rule, not finite differences")
+print("tanh_layer_jvp: visible tests passed.")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+n, m = 6, 4
+A, x, u = rng.normal(size=(n, m)), rng.normal(size=n), rng.normal(size=n)
+y = np.tanh(x @ A)
+J = (1 - y**2)[:, None] * A.T
+shown = "x (6,), A (6, 4)"
+with student.autograd_off(), student.counting("numerical_jacobian", missing_ok=True) as seen:
+    lit = arrays(student.tanh_layer_jvp(np.array([1.0, -1.0]), np.array([[0.5, 0.0, 1.0],
+                                                                           [0.5, 1.0, 0.0]]),
+                                        np.array([2.0, 1.0])),
+                 "tanh_layer_jvp(x=[1, -1], A=[[0.5, 0, 1], [0.5, 1, 0]], u=[2, 1])",
+                 ("y", "y_dot"), shapes=[(3,), (3,)])
+    outs = [arrays(student.tanh_layer_jvp(x, A, e), f"tanh_layer_jvp({shown}, u = e_{j + 1})",
+                   ("y", "y_dot"), shapes=[(m,), (m,)]) for j, e in enumerate(np.eye(n))]
+    y_u = arrays(student.tanh_layer_jvp(x, A, u), f"tanh_layer_jvp({shown}, random u)",
+                 ("y", "y_dot"), shapes=[(m,), (m,)])
+no_finite_differences("tanh_layer_jvp", seen)
+t = np.tanh([0.0, -1.0, 1.0])
+expect_close(lit[0], t, "tanh_layer_jvp(x=[1, -1], A=[[0.5, 0, 1], [0.5, 1, 0]], u=[2, 1]): y",
+             hint="y = tanh(x @ A)")
+expect_close(lit[1], (1 - t**2) * np.array([1.5, 1.0, 2.0]),
+             "tanh_layer_jvp(x=[1, -1], A=[[0.5, 0, 1], [0.5, 1, 0]], u=[2, 1]): y_dot",
+             hint="The direction goes through the linear node (u @ A), then is scaled by the "
+                  "slope of tanh at each output")
+expect_close(outs[0][0], y, f"tanh_layer_jvp({shown}, u = e_1): y", hint="y = tanh(x @ A)")
+expect_close(np.stack([o[1] for o in outs], axis=1), J,
+             f"the {n} JVPs tanh_layer_jvp({shown}, e_j) stacked as columns, against the "
+             "Jacobian (forward mode with dual numbers gives the same columns)", rtol=1e-9,
+             atol=1e-12, hint="Column j of J is the change of y along x_j")
+expect_close(y_u[1], J @ u, f"tanh_layer_jvp({shown}, random u): y_dot = J u", rtol=1e-9,
+             atol=1e-12)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "a2-tanh-vjp-test", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Part: tanh_layer_vjp
+# Checks: m VJPs of tanh(x @ A), stacked as rows, are the Jacobian from dual numbers; gradcheck.
+with answering("tanh_layer_vjp"), autograd_off(), calls_to("numerical_jacobian") as _fd:
+    _rows = [tanh_layer_vjp(y_dual, A_53, _e) for _e in np.eye(3)]
+    for _i, _r in enumerate(_rows):
+        expect_shape(_r, (5,), f"tanh_layer_vjp(y (3,), A (5, 3), v = e_{_i + 1})")
+    expect_close(np.stack(_rows, axis=0), J_dual,
+                 "the 3 VJPs tanh_layer_vjp(y, A, e_i) stacked as rows, against the Jacobian "
+                 "by dual numbers (forward_partials)", atol=1e-10)
+    check_gradients(lambda x: np.tanh(x @ A_53), {"x": x_5},
+                    lambda v: (tanh_layer_vjp(np.tanh(x_5 @ A_53), A_53, v),)).assert_ok()
+require("method", _fd.count == 0,
+        f"tanh_layer_vjp called numerical_jacobian {_fd.count} time(s): this exercise asks "
+        "for the exact rule, not finite differences")
+print("tanh_layer_vjp: visible tests passed.")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(seed)
+n, m = 6, 4
+A, x = rng.normal(size=(n, m)), rng.normal(size=n)
+y = np.tanh(x @ A)
+J = (1 - y**2)[:, None] * A.T
+shown = "y (4,), A (6, 4)"
+t = np.tanh([0.0, -1.0, 1.0])
+with student.autograd_off(), student.counting("numerical_jacobian", missing_ok=True) as seen:
+    lit = student.tanh_layer_vjp(t, np.array([[0.5, 0.0, 1.0], [0.5, 1.0, 0.0]]),
+                                 np.array([1.0, 2.0, -1.0]))
+    expect_close(lit, ((1 - t**2) * np.array([1.0, 2.0, -1.0]))
+                 @ np.array([[0.5, 0.0, 1.0], [0.5, 1.0, 0.0]]).T,
+                 "tanh_layer_vjp(y=tanh([0, -1, 1]), A=[[0.5, 0, 1], [0.5, 1, 0]], v=[1, 2, -1])",
+                 hint="Scale v by the slope of tanh at each output, 1 - y**2, then pull it back "
+                      "through the linear node")
+    rows = [student.tanh_layer_vjp(y, A, e) for e in np.eye(m)]
+    for i, r in enumerate(rows):
+        expect_shape(r, (n,), f"tanh_layer_vjp({shown}, v = e_{i + 1})")
+    gradients_ok(f"tanh_layer_vjp({shown}) for y = tanh(x @ A)", lambda x: np.tanh(x @ A),
+                 {"x": x}, lambda v: (student.tanh_layer_vjp(y, A, v),))
+no_finite_differences("tanh_layer_vjp", seen)
+expect_close(np.stack(rows, axis=0), J,
+             f"the {m} VJPs tanh_layer_vjp({shown}, e_i) stacked as rows, against the Jacobian",
+             rtol=1e-9, atol=1e-12, hint="Row i of J is the gradient of y_i")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# With $z = x A$, output $i$ is $y_i = \tanh(z_i)$ and $z_i = \sum_j x_j A_{ji}$, so
+#
+# $$J_{ij} = \frac{\partial y_i}{\partial x_j} = (1 - y_i^2)\, A_{ji},
+# \qquad J = \operatorname{diag}(1 - y^2)\, A^\top .$$
+#
+# * JVP: $J u = (1 - y^2) \circ (u A)$, in code `(1 - y**2) * (u @ A)`:
+#   the direction goes through the linear node, then the map scales each output by its slope.
+# * VJP: $v J = \big(v \circ (1 - y^2)\big) A^\top$, in code `((1 - y**2) * v) @ A.T`:
+#   the same two nodes in the opposite order, each with its transfer function from section 2.
+#
+# The slope $1 - y^2$ needs only the output, which is why the VJP takes `y` and not `x`.
+#
+# </details>
+#
+# Now the chain.
+# Forward mode carries the value and the direction together, layer by layer, as dual numbers do,
+# and forgets each layer once it is through.
+# Reverse mode must first run the whole forward pass and keep every layer's output,
+# because the VJPs visit the layers in the opposite order.
+# That memory is the price of reverse mode.
 
 # %%
 def make_chain(sizes, seed=0):
-    """Random weight matrices A_k of shape (n_k, n_{k-1}) for a chain with the given widths."""
+    """Random weight matrices A_k of shape (n_{k-1}, n_k) for a chain with the given widths."""
     chain_rng = np.random.default_rng(seed)
-    return [chain_rng.normal(size=(n_out, n_in)) / np.sqrt(n_in)
+    return [chain_rng.normal(size=(n_in, n_out)) / np.sqrt(n_in)
             for n_in, n_out in zip(sizes[:-1], sizes[1:])]
 
 
 def chain_forward(mats, x):
-    """Run x through the layers tanh(A x); keep each layer's slope 1 - tanh^2 for later."""
-    slopes = []
+    """Run x through the layers tanh(x @ A); return every layer's output, kept for the VJPs."""
+    outputs = []
     for A in mats:
-        x = np.tanh(A @ x)
-        slopes.append(1.0 - x**2)
-    return x, slopes
+        x = np.tanh(x @ A)
+        outputs.append(x)
+    return outputs
 
 
-def jvp(mats, slopes, u):
-    """J u: push a direction at the input forward through every layer."""
-    for A, slope in zip(mats, slopes):
-        u = slope * (A @ u)
+def jvp(mats, x, u):
+    """J u: carry the value and the direction through every layer together."""
+    for A in mats:
+        x, u = tanh_layer_jvp(x, A, u)
     return u
 
 
-def vjp(mats, slopes, v):
-    """J^T v: pull an error signal at the output back through every layer."""
-    for A, slope in zip(reversed(mats), reversed(slopes)):
-        v = A.T @ (slope * v)
+def vjp(mats, outputs, v):
+    """v J: pull an error signal at the output back through every layer, last layer first."""
+    for A, y in zip(reversed(mats), reversed(outputs)):
+        v = tanh_layer_vjp(y, A, v)
     return v
 
 
-def jacobian_by_jvps(mats, slopes, n):
+def jacobian_by_jvps(mats, x, n):
     """The full Jacobian, one column per JVP: n passes."""
-    return np.stack([jvp(mats, slopes, e) for e in np.eye(n)], axis=1)
+    return np.stack([jvp(mats, x, e) for e in np.eye(n)], axis=1)
 
 
-def jacobian_by_vjps(mats, slopes, m):
-    """The full Jacobian, one row per VJP: m passes."""
-    return np.stack([vjp(mats, slopes, e) for e in np.eye(m)], axis=0)
+def jacobian_by_vjps(mats, outputs, m):
+    """The full Jacobian, one row per VJP: m passes after one forward pass."""
+    return np.stack([vjp(mats, outputs, e) for e in np.eye(m)], axis=0)
 
 
 sizes = [5, 8, 8, 3]
 mats = make_chain(sizes)
 x_in = np.random.default_rng(1).normal(size=sizes[0])
-out, slopes = chain_forward(mats, x_in)
-J_fwd = jacobian_by_jvps(mats, slopes, sizes[0])
-J_rev = jacobian_by_vjps(mats, slopes, sizes[-1])
-J_num = numerical_jacobian(lambda x: chain_forward(mats, x)[0], x_in)
+J_fwd = jacobian_by_jvps(mats, x_in, sizes[0])
+J_rev = jacobian_by_vjps(mats, chain_forward(mats, x_in), sizes[-1])
+J_num = numerical_jacobian(lambda x: chain_forward(mats, x)[-1], x_in)
 print("shapes:", J_fwd.shape, J_rev.shape, J_num.shape)
 print("JVPs == VJPs:", np.allclose(J_fwd, J_rev), "  == finite differences:",
       np.allclose(J_fwd, J_num, atol=1e-6))
 
 # %% [markdown]
 # Both modes give the same matrix.
-# Now we time them on a chain with three hidden layers of width 64,
+#
+# One JVP or one VJP costs about $C = \sum_k n_k n_{k-1}$ multiply-adds,
+# a small multiple of one forward evaluation,
+# so forward mode builds the Jacobian for about $nC$ and reverse mode for about $mC$.
+# ($C$ itself grows with $n$ and $m$ through the first and last layers,
+# so the expensive mode grows faster than linearly in the plot below.)
+# A training loss is a scalar, $m = 1$, with millions of inputs (the parameters):
+# reverse mode gives the whole gradient in one pass, forward mode needs one pass per parameter.
+#
+# We time both on a chain with three hidden layers of width 64,
 # first with many inputs and one output ($n \gg m$, the shape of a training loss),
 # then with one input and many outputs ($m \gg n$).
+# Reverse mode's time includes its one forward pass.
 
 # %%
 def best_time(fn, *args, repeats=3):
@@ -521,14 +923,19 @@ def best_time(fn, *args, repeats=3):
     return best
 
 
+def reverse_mode_jacobian(mats, x, m):
+    """One forward pass that keeps every output, then m VJPs."""
+    return jacobian_by_vjps(mats, chain_forward(mats, x), m)
+
+# %%
 big = [1, 4, 16, 64, 256, 1024]
 timings = {"n >> m": {"JVPs": [], "VJPs": []}, "m >> n": {"JVPs": [], "VJPs": []}}
 for wide in big:
     for case, (n, m) in [("n >> m", (wide, 1)), ("m >> n", (1, wide))]:
         mats = make_chain([n, 64, 64, 64, m])
-        _, slopes = chain_forward(mats, np.ones(n))
-        timings[case]["JVPs"].append(best_time(jacobian_by_jvps, mats, slopes, n))
-        timings[case]["VJPs"].append(best_time(jacobian_by_vjps, mats, slopes, m))
+        x_ones = np.ones(n)
+        timings[case]["JVPs"].append(best_time(jacobian_by_jvps, mats, x_ones, n))
+        timings[case]["VJPs"].append(best_time(reverse_mode_jacobian, mats, x_ones, m))
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for ax, case, label in [(axes[0], "n >> m", "inputs n (outputs m = 1)"),
@@ -544,30 +951,23 @@ axes[0].legend()
 fig.tight_layout()
 for case in timings:
     t_fwd, t_rev = timings[case]["JVPs"][-1], timings[case]["VJPs"][-1]
-    print(f"{case}, size 1024: forward mode {t_fwd * 1e3:6.2f} ms, reverse {t_rev * 1e3:6.2f} ms")
+    print(f"{case}, size 1024: forward mode {t_fwd * 1e3:6.2f} ms, reverse {t_rev * 1e3:6.2f} ms;"
+          f" the cheaper mode is {max(t_fwd, t_rev) / min(t_fwd, t_rev):.0f} times faster")
 
 # %% [markdown]
 # The cost of each mode grows with the number of passes it needs:
 # forward mode with the number of inputs, reverse mode with the number of outputs.
 # For a scalar loss the right-hand picture never happens, and reverse mode,
-# which is backprop, wins by a factor of about the number of inputs.
+# which is backprop, wins by the factor printed above, which grows with the number of inputs.
 #
 # ## 4. Layers in code: affine and activations
 #
-# In code we store a single example as a 1-D array and write a layer as
+# A layer with a bias, for one example stored as a 1-D array:
 #
 # $$z = x W + b, \qquad x \in \mathbb{R}^{n_\text{in}},\;
-# W \in \mathbb{R}^{n_\text{in} \times n_\text{out}},$$
+# W \in \mathbb{R}^{n_\text{in} \times n_\text{out}},\; b, z \in \mathbb{R}^{n_\text{out}},$$
 #
 # that is `z = x @ W + b`.
-# This is the linear map of section 2 with $A = W^\top$.
-# So the transfer rules become
-#
-# $$\bar{x} = A^\top \bar{z} = W \bar{z}, \qquad
-# \bar{W} = \bar{A}^\top = (\bar{z}\, x^\top)^\top = x\, \bar{z}^\top, \qquad
-# \bar{b} = \bar{z}.$$
-#
-# In numpy: `dx = W @ dz` (the same numbers as `dz @ W.T`), `dW = np.outer(x, dz)`, `db = dz`.
 # Why store $W$ as inputs by outputs?
 # In assignment 3 the single row $x$ becomes a batch of rows $X$,
 # and `X @ W + b` works without a change.
@@ -576,10 +976,15 @@ for case in timings:
 # A quick check that catches most slips: every gradient has the shape of its variable.
 
 # %% [markdown]
-# ### Exercise 2 (3 points): affine forward and backward
+# ### Exercise 4 (3 points): affine forward and backward
 #
+# Derive $\bar{x}$, $\bar{W}$ and $\bar{b}$ from $\bar{z}$:
+# $z$ is a linear node in $x$, a linear node in $W$, and a sum with $b$;
+# write $z_i$ out as a sum if in doubt, and check each result's shape.
+# Then write them.
 # `affine_forward(x, W, b)` returns `x @ W + b`.
 # `affine_backward(dz, x, W)` returns the tuple `(dx, dW, db)`,
+# of shapes $(n_\text{in},)$, $(n_\text{in}, n_\text{out})$ and $(n_\text{out},)$,
 # given the error signal `dz` of the output,
 # and leaves its arguments unchanged.
 # Keep the dtype of the inputs: float32 in gives float32 out,
@@ -687,20 +1092,33 @@ with student.autograd_off():
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# $z_i = \sum_j x_j W_{ji} + b_i$. Section 2's two linear rules give
+# $\bar{x} = \bar{z}\, W^\top$ and $\bar{W} = x^\top \bar{z}$, an outer product;
+# $\partial z_i / \partial b_k$ is 1 when $i = k$ and 0 otherwise, so $\bar{b} = \bar{z}$.
+# In numpy: `dx = dz @ W.T` (the same numbers as `W @ dz`), `dW = np.outer(x, dz)`,
+# `db = dz.copy()`; all three keep the dtype of their inputs.
+#
+# </details>
+
+# %% [markdown]
 # Activations are maps, so their transfer function is an elementwise product with $g'$.
 # What the backward needs decides what the forward pass keeps:
 #
-# | activation | forward | $g'$ written with what we keep |
+# | activation | forward | the backward receives |
 # |---|---|---|
-# | ReLU | $h = \max(z, 0)$ | $\mathbb{1}[z > 0]$, from the input $z$ |
-# | sigmoid | $s = 1 / (1 + e^{-z})$ | $s(1 - s)$, from the output $s$ |
-# | tanh | $t = \tanh z$ | $1 - t^2$, from the output $t$ |
+# | ReLU | $h = \max(z, 0)$ | the input $z$ |
+# | sigmoid | $s = 1 / (1 + e^{-z})$ | the output $s$ |
+# | tanh | $t = \tanh z$ | the output $t$ |
 #
-# For sigmoid and tanh the output is all we need, so there is no exponential to recompute.
 # ReLU has a kink at $z = 0$; we take the slope there to be 0, as most libraries do.
 #
-# ### Exercise 3 (3 points): activation backward
+# ### Exercise 5 (3 points): activation backward
 #
+# Derive $g'(z)$ for each activation and write it with what the backward receives:
+# for sigmoid and tanh, differentiate and then express the result in the output alone
+# ($e^{-z}$ can be written with $s$).
 # Each function receives the upstream error signal `dout` and the array named in its signature.
 # Note that `sigmoid_backward` and `tanh_backward` receive the forward *outputs*.
 # Each function is graded on its own;
@@ -823,6 +1241,22 @@ check_activation_backward(
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# | activation | $g'(z)$ | with what we keep |
+# |---|---|---|
+# | ReLU | $1$ for $z > 0$, $0$ for $z < 0$ (and $0$ at the kink, by our choice) | $\mathbb{1}[z > 0]$ |
+# | sigmoid | $\dfrac{e^{-z}}{(1 + e^{-z})^2} = \dfrac{1}{1 + e^{-z}} \cdot \dfrac{e^{-z}}{1 + e^{-z}}$ | $s(1 - s)$ |
+# | tanh | $1 - \tanh^2 z$ | $1 - t^2$ |
+#
+# For sigmoid, $e^{-z} / (1 + e^{-z}) = 1 - s$.
+# So `relu_backward` returns `dout * (z > 0)`, `sigmoid_backward` returns `dout * s * (1 - s)`
+# and `tanh_backward` returns `dout * (1 - t**2)`:
+# for sigmoid and tanh the output is all we need, with no exponential to recompute.
+#
+# </details>
+
+# %% [markdown]
 # ## 5. Reductions over an axis, and un-broadcasting
 #
 # Arrays of more than one axis reduce along one axis at a time,
@@ -848,19 +1282,16 @@ b3 = np.array([0.1, 0.2, 0.3])
 print("d sum(x + b) / db =", numerical_jacobian(lambda b: np.sum(x43 + b), b3).ravel())
 
 # %% [markdown]
-# The general rule for an operand of shape `shape` whose gradient arrived with a broadcast shape:
+# minigrad sums every gradient back to its operand's shape in one place for every op;
+# here we write that step ourselves.
+# Broadcasting can add leading axes (`(3,)` against `(2, 4, 3)`)
+# and stretch axes of size 1 (`(4, 1)` against `(2, 4, 3)`).
 #
-# 1. sum over the leading axes that broadcasting added
-#    (the gradient has more axes than the operand);
-# 2. sum, keeping the axis, over every axis where the operand has size 1
-#    and the gradient does not.
+# ### Exercise 6 (3 points): sum and max backward, and un-broadcasting
 #
-# After both steps the gradient has exactly the operand's shape.
-# minigrad does this in one place for every op;
-# here we write it ourselves.
-#
-# ### Exercise 4 (3 points): sum and max backward, and un-broadcasting
-#
+# Work out the rule for `unbroadcast(grad, shape)` first:
+# for each way broadcasting reuses an entry of the operand, which entries of `grad` must add up?
+# Try `grad` of shape `(2, 4, 3)` against operands of shapes `(3,)`, `(4, 1)` and `(1, 3)`.
 # `axis` is an int (possibly negative) or `None` (reduce over everything).
 # Return arrays with the shape of `x` (or `shape`) and the dtype of the incoming gradient
 # (a float32 `dout` gives a float32 result, so no `np.ones(...)` or `np.zeros(...)` without a dtype),
@@ -1080,6 +1511,23 @@ with student.autograd_off():
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# For an operand of shape `shape` whose gradient arrived with the broadcast shape:
+#
+# 1. sum over the leading axes that broadcasting added
+#    (the gradient has more axes than the operand);
+# 2. sum, keeping the axis, over every axis where the operand has size 1
+#    and the gradient does not.
+#
+# After both steps the gradient has exactly the operand's shape.
+# For `sum_backward`, put a dropped axis back with `np.expand_dims` and `np.broadcast_to` the
+# shape of `x`; for `max_backward`, divide the indicator of the maxima along the axis by their
+# count, so tied maxima share the error equally.
+#
+# </details>
+
+# %% [markdown]
 # ## 6. Univariate logistic least squares, in error-signal notation
 #
 # A one-input, one-output model:
@@ -1088,33 +1536,26 @@ with student.autograd_off():
 #
 # Expanding $\partial \mathcal{L} / \partial w$ by hand repeats $\sigma(wx + b)$ in every term.
 # Instead we compute one error signal per node, from the loss backwards,
-# each from the one after it:
-#
-# $$\bar{\mathcal{L}} = 1, \quad
-# \bar{y} = \bar{\mathcal{L}}\,(y - t), \quad
-# \bar{z} = \bar{y}\, \sigma'(z) = \bar{y}\, y(1 - y), \quad
-# \bar{w} = \bar{z}\, x, \quad
-# \bar{b} = \bar{z}.$$
-#
-# Each line is a value the program stores, not a formula to simplify.
+# each from the one after it, starting from $\bar{\mathcal{L}} = 1$.
+# Each is a value the program stores, not a formula to simplify.
 #
 # **L2 regularisation** adds a penalty on the weight:
 #
-# $$\mathcal{R} = \tfrac{1}{2} w^2, \qquad
-# \mathcal{L}_\text{reg} = \mathcal{L} + \lambda \mathcal{R}.$$
+# $$\Omega = \tfrac{1}{2} w^2, \qquad
+# \mathcal{L}_\text{reg} = \mathcal{L} + \lambda \Omega.$$
 #
-# Now $w$ feeds two nodes, $z$ and $\mathcal{R}$, and the error signals of the two paths add:
-#
-# $$\bar{\mathcal{L}}_\text{reg} = 1, \quad
-# \bar{\mathcal{R}} = \lambda \bar{\mathcal{L}}_\text{reg}, \quad
-# \bar{\mathcal{L}} = \bar{\mathcal{L}}_\text{reg}, \quad
-# \bar{w} = \bar{z}\, x + \bar{\mathcal{R}}\, w.$$
-#
+# (The lecture calls the penalty $\mathcal{R}$; we keep $R$ for the output of a program,
+# see the [notation sheet](#Notation).)
+# Now $w$ feeds two nodes, $z$ and $\Omega$.
 # The bias is usually left out of the penalty, and we do the same.
 #
-# ### Exercise 5 (3 points): logistic least squares with L2
+# ### Exercise 7 (3 points): logistic least squares with L2
 #
-# Return the regularised loss as a Python float,
+# Derive the error signals $\bar{y}$, $\bar{z}$, $\bar{w}$ and $\bar{b}$ of the regularised loss,
+# one node at a time from $\bar{\mathcal{L}}_\text{reg} = 1$ backwards,
+# each written with the signal of the node after it and the values of the forward pass
+# (use exercise 5 for $\sigma'$; where a node feeds two others, what happens to their signals?).
+# Then return the regularised loss as a Python float,
 # and a dict of the error signals with keys `"y"`, `"z"`, `"w"`, `"b"`, also floats.
 # With `lam=0` you get the plain model.
 
@@ -1160,7 +1601,7 @@ for _w, _b, _x, _t, _lam in [(0.5, -0.2, 1.5, 1.0, 0.0), (-1.0, 0.3, 2.0, 0.0, 0
         {"w": np.array([_w]), "b": np.array([_b])},
         {"w": np.array([_bars["w"]]), "b": np.array([_bars["b"]])},
     ).assert_ok()
-print("Exercise 5: visible tests passed.")
+print("Exercise 7: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 def answer(w, b, x, t, lam=None):
     """The student's loss and error signals, with the types and keys checked."""
@@ -1222,9 +1663,25 @@ with student.autograd_off():
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# $$\bar{\mathcal{L}}_\text{reg} = 1, \quad
+# \bar{\Omega} = \lambda \bar{\mathcal{L}}_\text{reg}, \quad
+# \bar{\mathcal{L}} = \bar{\mathcal{L}}_\text{reg}, \quad
+# \bar{y} = \bar{\mathcal{L}}\,(y - t), \quad
+# \bar{z} = \bar{y}\, \sigma'(z) = \bar{y}\, y(1 - y),$$
+#
+# $$\bar{w} = \bar{z}\, x + \bar{\Omega}\, w, \quad \bar{b} = \bar{z}.$$
+#
+# $w$ feeds $z$ and $\Omega$, so its error signal is the sum of the two paths' messages;
+# with $\lambda = 0$ the second one vanishes.
+#
+# </details>
+
+# %% [markdown]
 # With one training pair $(x, t) = (2, 1)$ the plain model can always lower its loss
 # by making $w$ larger, since $\sigma(wx + b)$ only approaches 1.
-# The penalty $\lambda \mathcal{R}$ stops that growth.
+# The penalty $\lambda \Omega$ stops that growth.
 # Below we keep $b = 0$ and run gradient descent on $w$ with your $\bar{w}$,
 # for three values of $\lambda$; the dots mark where each run ends.
 
@@ -1318,24 +1775,22 @@ print("loss", loss, " grads", {name: g.ravel() for name, g in grads.items()})
 # %% [markdown]
 # It reproduces assignment 1, and it works for any widths,
 # but every loop is a place to put an index wrong, and Python loops are slow.
-# In vector form each loop becomes one line, and each line is a transfer rule from sections 2 and 4:
+# In vector form each loop becomes one line.
 #
-# $$\bar{\hat{y}} = 2(\hat{y} - y), \quad
-# \bar{W}_2 = h\, \bar{\hat{y}}^\top, \quad \bar{b}_2 = \bar{\hat{y}}, \quad
-# \bar{h} = W_2 \bar{\hat{y}}, \quad
-# \bar{z}_1 = \bar{h} \circ \mathbb{1}[z_1 > 0], \quad
-# \bar{W}_1 = x\, \bar{z}_1^\top, \quad \bar{b}_1 = \bar{z}_1.$$
+# ### Exercise 8 (4 points): the two-layer network in vector form
 #
-# ### Exercise 6 (4 points): the two-layer network in vector form
-#
-# Write the loss and all four parameter gradients with array operations only (no Python loops).
+# Derive the error signals of the network, from $\bar{\mathcal{L}} = 1$ back to $\bar{W}_1$:
+# $\bar{\hat{y}}$ (shape $(c,)$), then $\bar{W}_2$, $\bar{b}_2$ and $\bar{h}$ (shape $(k,)$),
+# then $\bar{z}_1$, $\bar{W}_1$ and $\bar{b}_1$;
+# each step is a node of sections 2 and 4, and each result has the shape of its variable.
+# Then write the loss and all four parameter gradients with array operations only (no Python loops).
 # Return the loss as a Python float and the gradients in a dict with keys
 # `"W1"`, `"b1"`, `"W2"`, `"b2"`, each with its parameter's shape and dtype.
 # You may call your `affine_forward`, `affine_backward` and `relu_backward`
-# from exercises 2 and 3, or write the lines out.
+# from exercises 4 and 5, or write the lines out.
 # This exercise is graded on its own:
 # the hidden tests answer those calls with the right values for their inputs,
-# so a mistake in exercise 2 or 3 costs points there only.
+# so a mistake in exercise 4 or 5 costs points there only.
 # The visible test below runs your own functions;
 # when it fails after calling one whose own tests have not passed, it says so and does not fail.
 
@@ -1358,7 +1813,7 @@ def mlp_loss_and_grads(x, y, W1, b1, W2, b2):
 # %% nbgrader={"grade": true, "grade_id": "a2-mlp-backward-test", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 # Checks: the vector two-layer network reproduces assignment 1, passes gradcheck, keeps float32.
 def _check_mlp():
-    """The visible checks of exercise 6 (check_on_its_own runs them, see the setup cell)."""
+    """The visible checks of exercise 8 (check_on_its_own runs them, see the setup cell)."""
     with answering("mlp_loss_and_grads"), autograd_off():
         loss, grads = mlp_loss_and_grads(*point)
         assert isinstance(loss, float), (
@@ -1385,7 +1840,7 @@ def _check_mlp():
 
 
 if check_on_its_own(_check_mlp, "affine_forward", "affine_backward", "relu_backward"):
-    print("Exercise 6: visible tests passed.")
+    print("Exercise 8: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 NAMES = ("W1", "b1", "W2", "b2")
 
@@ -1475,6 +1930,21 @@ loss, g = answer(shown, outs[3])
 for k in NAMES:
     expect_dtype(g[k], np.float32, f"mlp_loss_and_grads({shown}): grads['{k}']")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>Worked derivation</summary>
+#
+# $$\bar{\hat{y}} = 2(\hat{y} - y), \quad
+# \bar{W}_2 = h^\top \bar{\hat{y}}, \quad \bar{b}_2 = \bar{\hat{y}}, \quad
+# \bar{h} = \bar{\hat{y}}\, W_2^\top,$$
+#
+# $$\bar{z}_1 = \bar{h} \circ \mathbb{1}[z_1 > 0], \quad
+# \bar{W}_1 = x^\top \bar{z}_1, \quad \bar{b}_1 = \bar{z}_1 .$$
+#
+# The outer products $h^\top \bar{\hat{y}}$ and $x^\top \bar{z}_1$ are `np.outer(h, dy_hat)`
+# and `np.outer(x, dz1)`: exercise 4's `affine_backward` twice, with `relu_backward` between.
+#
+# </details>
 
 # %% [markdown]
 # The two versions agree, and the vector one is much shorter and faster.
@@ -1594,7 +2064,7 @@ report
 # Read the report: the inputs whose gradients fail tell us where to look.
 # Then print `p` and `q` for these inputs and compare the shapes.
 #
-# ### Exercise 7 (5 points): diagnose and fix the layer
+# ### Exercise 9 (5 points): diagnose and fix the layer
 #
 # First in words: this part is graded by hand, after the deadline.
 # In the markdown cell below, in three or four sentences of your own, answer:
@@ -1654,7 +2124,7 @@ with answering("layer_loss_and_grads"), autograd_off():
         expect_shape(_g[_k], _v.shape, f"layer_loss_and_grads(x (3,), W (3, 4), y (4,), z (4,)): "
                                        f"grads['{_k}']")
 check_gradients(_layer_ref, {"x": bx, "W": bW, "y": by, "z": bz}, _g).assert_ok()
-print("Exercise 7: visible tests passed.")
+print("Exercise 9: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 NAMES = ("x", "W", "y", "z")
 
@@ -1727,12 +2197,12 @@ with student.autograd_off():
 # of a function of Tensors (or of a `Function` subclass) with finite differences;
 # like `check_gradients` it returns a report, and `.assert_ok()` raises when it failed.
 #
-# ### Exercise 8 (3 points): an affine op for minigrad
+# ### Exercise 10 (3 points): an affine op for minigrad
 #
-# Make `Affine` compute `x @ W + b` for one example, with your backward from exercise 2.
+# Make `Affine` compute `x @ W + b` for one example, with your backward from exercise 4.
 # Here the engine is on: the hidden tests run your op inside minigrad's graph.
 # If the op calls your `affine_forward` and `affine_backward`, it is graded on its own,
-# as in exercise 6: the hidden tests answer those calls with the right values.
+# as in exercise 8: the hidden tests answer those calls with the right values.
 
 # %% nbgrader={"grade": false, "grade_id": "a2-affine-function", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Affine(mg.Function):
@@ -1756,7 +2226,7 @@ class Affine(mg.Function):
 # %% nbgrader={"grade": true, "grade_id": "a2-affine-function-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Checks: Affine.apply computes x @ W + b as a minigrad Tensor and its gradients pass gradcheck.
 def _check_affine_op():
-    """The visible checks of exercise 8 (check_on_its_own runs them, see the setup cell)."""
+    """The visible checks of exercise 10 (check_on_its_own runs them, see the setup cell)."""
     rng = np.random.default_rng(10)
     x = mg.Tensor(rng.normal(size=4), requires_grad=True)
     W = mg.Tensor(rng.normal(size=(4, 3)), requires_grad=True)
@@ -1769,7 +2239,7 @@ def _check_affine_op():
 
 
 if check_on_its_own(_check_affine_op, "affine_forward", "affine_backward"):
-    print("Exercise 8: visible tests passed.")
+    print("Exercise 10: visible tests passed.")
 ### BEGIN HIDDEN TESTS
 bases = student.kernel(
     "def bases(cls):\n"
@@ -1828,7 +2298,7 @@ rng = np.random.default_rng(seed)
 x5, W5, b5 = rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=2)
 shown5 = "on random x (5,), W (5, 2), b (2,)"
 d1, d2 = rng.normal(size=2), rng.normal(size=2)
-# the answers of exercise 2's functions for the calls a correct Affine makes: judged on its own
+# the answers of exercise 4's functions for the calls a correct Affine makes: judged on its own
 forward_answers = [((x, W, b), x @ W + b), ((x5, W5, b5), x5 @ W5 + b5)]
 backward_answers = [((d, x5, W5), (W5 @ d, np.outer(x5, d), d.copy()))
                     for d in (d1, d2, d1 + 2.0 * d2)]
@@ -1864,7 +2334,7 @@ for name, a, a2, c2, c12 in zip(("x", "W", "b"), first, second, g2, g12):
 # %% [markdown]
 # With the op registered, the two-layer network needs only its forward pass;
 # the engine calls our backward and the ReLU's for us.
-# We check it against exercise 6 on the wide example.
+# We check it against exercise 8 on the wide example.
 
 # %%
 def mlp_engine(x, y, W1, b1, W2, b2):
@@ -1891,11 +2361,15 @@ for label, fn in [("scalar loops (assignment 1 style)", mlp_loops),
 # * A Jacobian in numerator layout has one row per output and one column per input,
 #   and the chain rule multiplies Jacobians in the order the functions compose.
 # * Backprop never builds a Jacobian.
-#   Each node applies its transfer function $\bar{x} = J^\top \bar{y}$:
-#   $W^\top v$ for a linear map, an outer product for its weights,
+#   Each node applies its transfer function $\bar{x} = \bar{y}\, J$:
+#   $v W^\top$ for a linear map $x W$, an outer product for its weights,
 #   an elementwise product for a map, a copy for a sum, an indicator for a max.
-# * A full Jacobian costs $n$ JVPs or $m$ VJPs;
-#   a scalar loss has $m = 1$, which is why we train with reverse mode.
+# * At a tie the max has no derivative;
+#   any split into non-negative shares of the tied entries that add up to 1 is a subgradient.
+# * A full Jacobian costs $n$ JVPs or $m$ VJPs.
+#   Forward mode is assignment 1's dual numbers, one JVP per input;
+#   a scalar loss has $m = 1$, which is why we train with reverse mode,
+#   and pay for it by keeping every layer's output until the VJP reaches it.
 # * Broadcasting is fan-out, so the gradient of a broadcast operand is summed back to its shape.
 # * The same two-layer network took one statement per scalar weight in assignment 1,
 #   one statement per layer here, and only its forward pass once the op is registered.

@@ -1,15 +1,19 @@
-"""The typical wrong submission of assignment 2: five mistakes, each in its own exercise.
+"""The typical wrong submission of assignment 2: seven mistakes, each in its own exercise.
 
 1. Exercise 1: `vjp_linear` goes through `numerical_jacobian` (finite differences) instead of
-   the exact rule `A.T @ v`; only the vjp_linear part loses its point.
-2. Exercise 2: `affine_backward` accumulates into `np.zeros(...)` without a dtype, so float32
-   inputs give float64 gradients. Exercises 6 and 8 call it and lose nothing: they are judged
+   the exact rule `v @ W.T`; only the vjp_linear part loses its point.
+2. Exercise 2: any split of the tie that adds up to 1 is taken for a subgradient, the negative
+   share of candidate c too.
+3. Exercise 3: `tanh_layer_vjp` pulls v back through the linear node only and forgets the
+   slope of tanh; only the VJP part loses its points.
+4. Exercise 4: `affine_backward` accumulates into `np.zeros(...)` without a dtype, so float32
+   inputs give float64 gradients. Exercises 8 and 10 call it and lose nothing: they are judged
    on their own.
-3. Exercise 3: `sigmoid_backward` applies the sigmoid again to the forward output `s`; only
+5. Exercise 5: `sigmoid_backward` applies the sigmoid again to the forward output `s`; only
    the sigmoid part loses its point.
-4. Exercise 4: `sum_backward` multiplies by a float64 `np.ones(x_shape)`, so a float32 `dout`
+6. Exercise 6: `sum_backward` multiplies by a float64 `np.ones(x_shape)`, so a float32 `dout`
    gives a float64 gradient; only the sum_backward part loses its point.
-5. Exercise 7: the spot-the-bug layer keeps `np.max(p, 0)` where `np.maximum(p, 0)` is meant.
+7. Exercise 9: the spot-the-bug layer keeps `np.max(p, 0)` where `np.maximum(p, 0)` is meant.
 
 Every other answer is the solution.
 """
@@ -36,19 +40,47 @@ def jacobian_max(x):
     return (winners / winners.sum())[None, :]
 
 
-def vjp_linear(A, v):
-    """x-bar for y = A @ x, given v = y-bar of shape (m,); A has shape (m, n). Returns (n,)."""
-    J = numerical_jacobian(lambda x: A @ x, np.zeros(A.shape[1]))
-    return J.T @ v
+def vjp_linear(W, v):
+    """x-bar for y = x @ W, given v = y-bar of shape (m,); W has shape (n, m). Returns (n,)."""
+    J = numerical_jacobian(lambda x: x @ W, np.zeros(W.shape[0]))
+    return v @ J
 
 
 def grad_weight_linear(x, v):
-    """A-bar for y = A @ x, given the input x of shape (n,) and v = y-bar of shape (m,)."""
-    return np.outer(v, x)
+    """W-bar for y = x @ W, given the input x of shape (n,) and v = y-bar of shape (m,)."""
+    return np.outer(x, v)
 ''',
         },
         "loses": {'a2-vjp-linear-test': 1.0},
         "says": 'vjp_linear called numerical_jacobian',
+    },
+    {
+        "mistake": 'Any split of the tie that adds up to 1 is taken for a subgradient, so candidate c, with a negative share, is chosen too.',
+        "cells": {
+            'a2-subgradient-splits': '''# subgradient_splits: the set of letters of the candidates that are subgradients of the max
+# at x = (1, 3, 3)
+subgradient_splits = {"a", "b", "c"}
+''',
+        },
+        "loses": {'a2-subgradient-splits-test': 2.0},
+        "says": 'c gives x_3 a negative share',
+    },
+    {
+        "mistake": 'tanh_layer_vjp pulls v back through the linear node only (v @ A.T) and forgets the slope 1 - y**2 of tanh.',
+        "cells": {
+            'a2-tanh-layer-modes': '''def tanh_layer_jvp(x, A, u):
+    """(y, J u) for y = tanh(x @ A): the output and its change along the direction u."""
+    y = np.tanh(x @ A)
+    return y, (1.0 - y**2) * (u @ A)
+
+
+def tanh_layer_vjp(y, A, v):
+    """v J for y = tanh(x @ A), given the output y and the error signal v of y."""
+    return v @ A.T
+''',
+        },
+        "loses": {'a2-tanh-vjp-test': 2.0},
+        "says": 'tanh_layer_vjp(',
     },
     {
         "mistake": 'affine_backward accumulates into np.zeros(...) without a dtype, so float32 inputs give float64 dx and dW; exercises 6 and 8 call it and are judged on their own.',

@@ -10,7 +10,7 @@ def no_finite_differences(name, seen):
     """Fail when `name` called numerical_jacobian (`seen`: the block's counting of it)."""
     require("method", seen.calls == 0,
             f"{name} called numerical_jacobian {seen.calls} time(s): this exercise asks for "
-            "the exact rule of section 2, not finite differences")
+            "the exact rule, not finite differences")
 
 
 def plain(d):
