@@ -36,7 +36,7 @@ from traitlets import Dict, List, Unicode
 
 from .course import Course, PipelineError
 from .records import TextEnum
-from .sidetable import ensure_table, open_table
+from .sidetable import ensure_table, open_table, read_rows
 
 __all__ = ["Change", "ChangeKind", "Graded", "SaveChosenGrades", "changes", "grades_of",
            "graded_cells", "log_regrades", "override", "pick_exercises"]
@@ -180,22 +180,9 @@ def changes(db_url: str, student: str | None = None,
             assignment: str | None = None) -> list[Change]:
     """The log of the gradebook at ``db_url``, oldest first; only ``student``'s and
     ``assignment``'s when given."""
-    from sqlalchemy import select
-
-    found: list[Change] = []
-    for make_table in (_old_table, _table):
-        with open_table(db_url, make_table, create=False) as (engine, table):
-            if table is None:
-                continue
-            query = select(table).order_by(table.c.id)
-            if student:
-                query = query.where(table.c.student == student)
-            if assignment:
-                query = query.where(table.c.assignment == assignment)
-            with engine.connect() as conn:
-                rows = conn.execute(query).mappings().all()
-        found += [Change(**{"kind": ChangeKind.OVERRIDE,
-                            **{k: v for k, v in row.items() if k != "id"}}) for row in rows]
+    found = [Change(**{"kind": ChangeKind.OVERRIDE, **row})
+             for make_table in (_old_table, _table)
+             for row in read_rows(db_url, make_table, student=student, assignment=assignment)]
     return sorted(found, key=lambda c: c.at)
 
 

@@ -37,7 +37,7 @@ from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Bool, Enum, Float
 
 from .course import Course, PipelineError
-from .sidetable import ensure_table, open_table
+from .sidetable import ensure_table, read_rows
 
 __all__ = [
     "Extension",
@@ -279,19 +279,8 @@ def extensions(db_url: str, assignment: str | None = None,
                student: str | None = None) -> list[Extension]:
     """The log of the gradebook at ``db_url``, oldest first; only ``assignment``'s and
     ``student``'s when given."""
-    from sqlalchemy import select
-
-    with open_table(db_url, _table, create=False) as (engine, table):
-        if table is None:
-            return []
-        query = select(table).order_by(table.c.id)
-        if assignment:
-            query = query.where(table.c.assignment == assignment)
-        if student:
-            query = query.where(table.c.student == student)
-        with engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-    return [Extension(**{k: v for k, v in row.items() if k != "id"}) for row in rows]
+    return [Extension(**row)
+            for row in read_rows(db_url, _table, assignment=assignment, student=student)]
 
 
 def active_extensions(db_url: str) -> dict[tuple[str, str], timedelta]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-__all__ = ["ensure_table", "open_table"]
+__all__ = ["ensure_table", "open_table", "read_rows"]
 
 
 def ensure_table(bind, table) -> None:
@@ -40,3 +40,21 @@ def open_table(db_url: str, make_table, create: bool = True):
         yield engine, table
     finally:
         engine.dispose()
+
+
+def read_rows(db_url: str, make_table, **equal) -> list[dict]:
+    """The rows of a table of the gradebook at ``db_url`` in the order they were written,
+    without their ``id``, keeping those whose columns equal the ``equal`` values given (a
+    None or empty value keeps every row); [] when the table does not exist."""
+    from sqlalchemy import select
+
+    with open_table(db_url, make_table, create=False) as (engine, table):
+        if table is None:
+            return []
+        query = select(table).order_by(table.c.id)
+        for column, value in equal.items():
+            if value:
+                query = query.where(table.c[column] == value)
+        with engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
