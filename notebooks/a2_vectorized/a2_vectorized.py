@@ -16,64 +16,13 @@
 # In assignment 1 every node of a graph held one number.
 # Here a node holds a whole vector,
 # and one backward rule moves the error signal through a whole layer at once.
-#
-# We go through the topics in this order:
-#
-# 1. Jacobians, written in numerator layout.
-# 2. Transfer functions: what each primitive does to an error signal on the way back,
-#    and what a max does at a tie.
-# 3. Forward mode (JVPs) against reverse mode (VJPs) through a $\tanh$ layer,
-#    checked against the dual numbers of assignment 1, and which mode builds a Jacobian cheaper.
-# 4. Layers in code: affine, ReLU, sigmoid and tanh backward.
-# 5. Reductions over an axis, and un-broadcasting a gradient to an operand's shape.
-# 6. The univariate logistic least-squares model in error-signal notation, with L2 regularisation.
-# 7. The two-layer network of assignment 1, now in vector form.
-# 8. Spot the bug: `np.max` against `np.maximum`.
-# 9. Registering a hand-written backward with minigrad as an `mg.Function`.
-#
-# The [notation sheet](#Notation) below fixes the symbols of the whole course.
-#
-# **How grading works.**
-# You edit the answer cells only: replace each `raise NotImplementedError()` with your code
-# and keep the function signatures.
-# The test cell after each answer gives immediate feedback;
-# more tests, which you do not see, run when the notebook is graded.
-# Most exercises ask you to derive a rule first:
-# the forward pass and the shapes are given,
-# and a worked derivation follows the test cell, folded,
-# for when your own passes or when you are stuck.
-# The exercises that ask for gradients by hand (all but 2 and 10)
-# are graded with minigrad's autograd switched off
-# (`Tensor.backward` raises inside the hidden tests, and the visible tests switch it off
-# the same way with `autograd_off()`),
-# so compute every gradient with numpy.
-# Where an exercise asks for several functions, each is graded on its own.
-# Exercise 2 asks for a choice: assign it to the variable the exercise names.
-# Exercise 9 also asks for a short answer in words, in a markdown cell;
-# it is graded by hand after the deadline, so the grade you see before then leaves it out.
-# Exercise 10 is the one place where we plug a backward into the engine.
-#
-# <!-- points table: written by `autograder tables` from the exercises -->
-# | # | exercise | graded parts | autograded | written | points |
-# |---|---|---|---|---|---|
-# | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 | - | 5 |
-# | 2 | which splits are subgradients? | one | 2 | - | 2 |
-# | 3 | a JVP and a VJP through a $\tanh$ layer | tanh_layer_jvp (2), tanh_layer_vjp (2) | 4 | - | 4 |
-# | 4 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 | - | 3 |
-# | 5 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 | - | 3 |
-# | 6 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 | - | 3 |
-# | 7 | logistic least squares with L2 | one | 3 | - | 3 |
-# | 8 | the two-layer network in vector form | one | 4 | - | 4 |
-# | 9 | diagnose and fix the layer | one + written answer | 2 | 3 | 5 |
-# | 10 | an affine op for minigrad | one | 3 | - | 3 |
-# | | **total** | 20 graded cells, 1 written | **32** | **3** | **35** |
-# <!-- end of points table -->
+# First the notation of the whole course, on one page;
+# the other assignments link back to it.
 
 # %% [markdown]
 # ## Notation
 #
-# Every assignment of the course writes vectors, layers and gradients this way;
-# assignments 3 to 5 link back here.
+# Every assignment of the course writes vectors, layers and gradients this way.
 #
 # * **Rows.** One example is a row vector $x$, a 1-D array in code.
 #   A batch stacks $N$ examples as the rows of a matrix $X$ of shape $(N, n)$.
@@ -110,6 +59,59 @@
 # their $W$ is our $W^\top$, and their column $x$ is our row stood upright.
 # Pingali's transfer matrix ($v_\text{in} = J_f\, v_\text{out}$, with $J_f = W^\top$ for $y = W x$)
 # is the transpose of our Jacobian, so his rule is our $\bar x = \bar y\, J$ written for columns.
+
+# %% [markdown]
+# ## What this assignment covers
+#
+# We go through the topics in this order:
+#
+# 1. Jacobians, written in numerator layout.
+# 2. Transfer functions: what each primitive does to an error signal on the way back,
+#    and what a max does at a tie.
+# 3. Forward mode (JVPs) against reverse mode (VJPs) through a $\tanh$ layer,
+#    checked against the dual numbers of assignment 1, and which mode builds a Jacobian cheaper.
+# 4. Layers in code: affine, ReLU, sigmoid and tanh backward.
+# 5. Reductions over an axis, and un-broadcasting a gradient to an operand's shape.
+# 6. The univariate logistic least-squares model in error-signal notation, with L2 regularisation.
+# 7. The two-layer network of assignment 1, now in vector form.
+# 8. Spot the bug: `np.max` against `np.maximum`.
+# 9. Registering a hand-written backward with minigrad as an `mg.Function`.
+#
+# **How grading works.**
+# You edit the answer cells only: replace each `raise NotImplementedError()` with your code
+# and keep the function signatures.
+# The test cell after each answer gives immediate feedback;
+# more tests, which you do not see, run when the notebook is graded.
+# Most exercises ask you to derive a rule first:
+# the forward pass and the shapes are given,
+# and a worked derivation follows the test cell, folded,
+# for when your own passes or when you are stuck.
+# The exercises that ask for gradients by hand (all but 2 and 10)
+# are graded with minigrad's autograd switched off
+# (`Tensor.backward` raises inside the hidden tests, and the visible tests switch it off
+# the same way with `autograd_off()`),
+# so compute every gradient with numpy.
+# Where an exercise asks for several functions, each is graded on its own.
+# Exercise 2 asks for a choice: assign it to the variable the exercise names.
+# Exercise 9 also asks for a short answer in words, in a markdown cell;
+# it is graded by hand after the deadline, so the grade you see before then leaves it out.
+# Exercise 10 is the one place where we plug a backward into the engine.
+#
+# <!-- points table: written by `autograder tables` from the exercises -->
+# | # | exercise | graded parts | autograded | written | points |
+# |---|---|---|---|---|---|
+# | 1 | Jacobians and VJPs of the primitives | jacobian_map (1), jacobian_sum (1), jacobian_max (1), vjp_linear (1), grad_weight_linear (1) | 5 | - | 5 |
+# | 2 | which splits are subgradients? | one | 2 | - | 2 |
+# | 3 | a JVP and a VJP through a $\tanh$ layer | tanh_layer_jvp (2), tanh_layer_vjp (2) | 4 | - | 4 |
+# | 4 | affine forward and backward | affine_forward (1), affine_backward (2) | 3 | - | 3 |
+# | 5 | activation backward | relu_backward (1), sigmoid_backward (1), tanh_backward (1) | 3 | - | 3 |
+# | 6 | sum and max backward, and un-broadcasting | sum_backward (1), max_backward (1), unbroadcast (1) | 3 | - | 3 |
+# | 7 | logistic least squares with L2 | one | 3 | - | 3 |
+# | 8 | the two-layer network in vector form | one | 4 | - | 4 |
+# | 9 | diagnose and fix the layer | one + written answer | 2 | 3 | 5 |
+# | 10 | an affine op for minigrad | one | 3 | - | 3 |
+# | | **total** | 20 graded cells, 1 written | **32** | **3** | **35** |
+# <!-- end of points table -->
 
 # %% nbgrader={"grade": false, "grade_id": "a2-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import ast
