@@ -583,12 +583,12 @@ require("value", not wrong,
 # %% [markdown]
 # ## 3. Forward mode or reverse mode: which builds the Jacobian cheaper?
 #
-# Take a chain of layers $x_{k+1} = f_k(x_k)$, $k = 1, \dots, K$,
+# Take a chain of $S$ layers $x_{k+1} = f_k(x_k)$, $k = 1, \dots, S$,
 # from an input $x \in \mathbb{R}^n$ to an output $o \in \mathbb{R}^m$,
-# with widths $n = n_0, n_1, \dots, n_K = m$.
+# with widths $n = n_0, n_1, \dots, n_S = m$.
 # The chain rule writes the whole Jacobian as a product,
 #
-# $$J = J_K J_{K-1} \cdots J_1, \qquad J_k \text{ of shape } n_k \times n_{k-1}.$$
+# $$J = J_S J_{S-1} \cdots J_1, \qquad J_k \text{ of shape } n_k \times n_{k-1}.$$
 #
 # There are two ways to evaluate it one vector at a time.
 #
@@ -598,10 +598,11 @@ require("value", not wrong,
 #   The result is $J u$; with $u = e_j$ it is column $j$ of $J$.
 #   The full Jacobian takes $n$ passes.
 #   This is what the dual numbers of assignment 1 compute:
-#   seeding input $j$ with $\dot x_j = 1$ carries one JVP through the program.
+#   seeding input $j$ with $\dot x_j = 1$ and every other input with 0
+#   carries one JVP, $J e_j$, through the program.
 # * **Reverse mode, vector-Jacobian products (VJPs).**
 #   Start from an error signal $v \in \mathbb{R}^m$ at the output and pull it back,
-#   $v \leftarrow v J_K$, then $v \leftarrow v J_{K-1}$, and so on.
+#   $v \leftarrow v J_S$, then $v \leftarrow v J_{S-1}$, and so on.
 #   The result is $v J$; with $v = e_i$ it is row $i$ of $J$.
 #   The full Jacobian takes $m$ passes.
 #
@@ -1265,9 +1266,8 @@ check_activation_backward(
 # and the transfer rules of section 2 apply along that axis.
 #
 # * `y = x.sum(axis=a)`: every entry of `x` on a line along axis `a` feeds one entry of `y`
-#   with slope 1, so `dx` is `dy` copied back along that axis.
-#   When the axis was dropped (`keepdims=False`) we first put it back with size 1
-#   (`np.expand_dims`), then broadcast to the shape of `x`.
+#   with slope 1, so `dx` is `dy` copied back along that axis
+#   (mind `keepdims=False`, which drops the axis from `dy`).
 # * `y = x.max(axis=a)`: along each line only the maximum receives the error;
 #   tied maxima share it equally.
 #
@@ -1724,7 +1724,7 @@ fig.tight_layout()
 # $$z_1 = x W_1 + b_1, \quad h = \operatorname{relu}(z_1), \quad
 # \hat{y} = h W_2 + b_2, \quad \mathcal{L} = \lVert \hat{y} - y \rVert^2,$$
 #
-# with $x \in \mathbb{R}^{d}$, $W_1 \in \mathbb{R}^{d \times k}$, $W_2 \in \mathbb{R}^{k \times c}$.
+# with $x \in \mathbb{R}^{d}$, $W_1 \in \mathbb{R}^{d \times K}$, $W_2 \in \mathbb{R}^{K \times c}$ ($K$ hidden units).
 # We drop the outer ReLU of the lecture's version:
 # a regression output should be able to go negative,
 # and at the lecture's point its input is $7 > 0$,
@@ -1782,7 +1782,7 @@ print("loss", loss, " grads", {name: g.ravel() for name, g in grads.items()})
 # ### Exercise 8 (4 points): the two-layer network in vector form
 #
 # Derive the error signals of the network, from $\bar{\mathcal{L}} = 1$ back to $\bar{W}_1$:
-# $\bar{\hat{y}}$ (shape $(c,)$), then $\bar{W}_2$, $\bar{b}_2$ and $\bar{h}$ (shape $(k,)$),
+# $\bar{\hat{y}}$ (shape $(c,)$), then $\bar{W}_2$, $\bar{b}_2$ and $\bar{h}$ (shape $(K,)$),
 # then $\bar{z}_1$, $\bar{W}_1$ and $\bar{b}_1$;
 # each step is a node of sections 2 and 4, and each result has the shape of its variable.
 # Then write the loss and all four parameter gradients with array operations only (no Python loops).
