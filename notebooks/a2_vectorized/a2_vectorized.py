@@ -581,6 +581,20 @@ require("value", not wrong,
 # </details>
 
 # %% [markdown]
+# The definition can be checked by sampling:
+# for each candidate, we count the random points $x'$ near $x$
+# where the line through $x$ with slope $g$ rises above the max.
+
+# %%
+x_tie = np.array([1.0, 3.0, 3.0])
+candidates = {"a": [0.0, 0.5, 0.5], "b": [0.0, 1.0, 0.0], "c": [0.0, 1.5, -0.5],
+              "d": [0.2, 0.4, 0.4], "e": [0.0, 0.5, 0.25]}
+probes = x_tie + np.random.default_rng(12).uniform(-1.0, 1.0, size=(1000, 3))
+for letter, g in candidates.items():
+    above = probes.max(axis=1) < x_tie.max() + (probes - x_tie) @ np.array(g) - 1e-12
+    print(f"{letter}: g = {g}, the line is above the max at {above.sum():4d} of 1000 points")
+
+# %% [markdown]
 # ## 3. Forward mode or reverse mode: which builds the Jacobian cheaper?
 #
 # Take a chain of $S$ layers $x_{k+1} = f_k(x_k)$, $k = 1, \dots, S$,
