@@ -476,6 +476,7 @@ for _ in range(3):
 # %% nbgrader={"grade": false, "grade_id": "a1-kink-prediction", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # g(x, y, z) = (max(3x, 0) - y)^2 + z at (0, 1, 0), along x, as h -> 0: assign three numbers to
 # kink_left_slope, kink_right_slope and kink_central_difference
+kink_left_slope = kink_right_slope = kink_central_difference = None
 ### BEGIN SOLUTION
 kink_left_slope = 0.0
 kink_right_slope = -6.0
@@ -2321,6 +2322,7 @@ with student.autograd_off():
 # %% nbgrader={"grade": false, "grade_id": "a1-passes-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # f: R^1000 -> R^10, its whole 10 x 1000 Jacobian: assign two whole numbers to
 # jacobian_forward_passes and jacobian_reverse_sweeps
+jacobian_forward_passes = jacobian_reverse_sweeps = None
 ### BEGIN SOLUTION
 jacobian_forward_passes = 1000
 jacobian_reverse_sweeps = 10
