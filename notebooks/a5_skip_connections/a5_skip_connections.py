@@ -186,13 +186,13 @@ print("message that came through the two layers:       ", x_demo.grad - y_demo.g
 #
 # $$z = x W_1, \qquad a = \mathrm{relu}(z), \qquad y = a W_2 + x ,$$
 #
-# with a row $x \in \mathbb{R}^{1 \times d}$, $W_1 \in \mathbb{R}^{d \times h}$
-# and $W_2 \in \mathbb{R}^{h \times d}$.
+# with a row $x \in \mathbb{R}^{1 \times d}$, $W_1 \in \mathbb{R}^{d \times K}$
+# and $W_2 \in \mathbb{R}^{K \times d}$.
 # These are the shapes `mg.nn.Linear` uses, so in section 5 the block's `fc1.W` is this $W_1$
 # and `fc2.W` is this $W_2$ (without the biases).
 # The last term is the skip connection: $x$ is added to the output unchanged.
-# We get the error signal $\delta = \bar y$ (shape $1 \times d$) from whatever comes after the block.
-# In code, $x$ and $\delta$ are 1-d arrays of length $d$, and `x @ W1` is the same product.
+# We get the error signal $\bar y$ (shape $1 \times d$) from whatever comes after the block.
+# In code, $x$ and $\bar y$ (`dy`) are 1-d arrays of length $d$, and `x @ W1` is the same product.
 
 # %%
 def skip_block_forward(x, W1, W2):
@@ -205,15 +205,15 @@ def skip_block_forward(x, W1, W2):
 #
 # Derive $\bar x$, $\bar W_1$ and $\bar W_2$ from the forward pass above,
 # walking backwards from $y$ with the three transfer rules of section 1,
-# then write `skip_block_backward(x, W1, W2, delta)`.
+# then write `skip_block_backward(x, W1, W2, dy)`.
 # Write each product with its shapes first:
-# $\bar W_1$ must come out $d \times h$ and $\bar W_2$ must come out $h \times d$.
+# $\bar W_1$ must come out $d \times K$ and $\bar W_2$ must come out $K \times d$.
 # Mind which nodes have two consumers.
 # Never build the relu's Jacobian as a matrix:
 # it is diagonal, so multiplying by it is an elementwise product.
 #
 # The function gets the inputs of the block
-# and the upstream error signal $\delta = \partial L / \partial y$ (shape `(d,)`),
+# and the upstream error signal $\bar y = \partial L / \partial y$ (`dy`, shape `(d,)`),
 # and returns the tuple `(dx, dW1, dW2)`
 # of $\partial L / \partial x$, $\partial L / \partial W_1$ and $\partial L / \partial W_2$,
 # each with the shape and dtype of the matching input.
@@ -221,32 +221,32 @@ def skip_block_forward(x, W1, W2):
 # The worked derivation is below the test cell; try it first.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-skip-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def skip_block_backward(x, W1, W2, delta):
-    """Gradients of y = relu(x W1) W2 + x given delta = dL/dy.
+def skip_block_backward(x, W1, W2, dy):
+    """Gradients of y = relu(x W1) W2 + x given dy = dL/dy.
 
-    x: (d,), W1: (d, h), W2: (h, d), delta: (d,).
+    x: (d,), W1: (d, K), W2: (K, d), dy: (d,).
     Returns (dx, dW1, dW2) with the shapes of x, W1, W2.
     """
     ### BEGIN SOLUTION
     z = x @ W1
     a = np.maximum(z, 0)
-    dW2 = np.outer(a, delta)
-    dz = (delta @ W2.T) * (z > 0)
+    dW2 = np.outer(a, dy)
+    dz = (dy @ W2.T) * (z > 0)
     dW1 = np.outer(x, dz)
-    dx = dz @ W1.T + delta
+    dx = dz @ W1.T + dy
     return dx, dW1, dW2
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "a5-skip-backward-test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Checks that skip_block_backward returns dL/dx, dL/dW1, dL/dW2, including the skip path's delta,
+# Checks that skip_block_backward returns dL/dx, dL/dW1, dL/dW2, including the skip path's dy,
 # with their inputs' shapes and dtype. Autograd is off here, as in grading.
 rng = np.random.default_rng(5)
 x = rng.normal(size=4)
 W1 = rng.normal(size=(4, 6))
 W2 = rng.normal(size=(6, 4))
 names = ("dx", "dW1", "dW2")
-call = "skip_block_backward with d = 4, h = 6"
+call = "skip_block_backward with d = 4, K = 6"
 
 with autograd_off():
     grads = attempt(call, skip_block_backward, x, W1, W2, rng.normal(size=4))
@@ -255,12 +255,12 @@ with autograd_off():
     for name, got, like in zip(names, grads, (x, W1, W2)):
         expect_shape(got, like.shape, f"{call}: {name}")
 
-    # With W2 = 0 nothing flows through the layers: only the skip path is left, so dx = delta.
-    delta = rng.normal(size=4)
-    dx_only_skip = skip_block_backward(x, W1, np.zeros_like(W2), delta)[0]
-    expect_close(dx_only_skip, delta, f"{call} and W2 = 0: dx",
+    # With W2 = 0 nothing flows through the layers: only the skip path is left, so dx = dy.
+    dy = rng.normal(size=4)
+    dx_only_skip = skip_block_backward(x, W1, np.zeros_like(W2), dy)[0]
+    expect_close(dx_only_skip, dy, f"{call} and W2 = 0: dx",
                  hint="With W2 = 0 the only path from x to y is the skip connection, so dx "
-                      "must equal delta. Did you forget to add delta for the skip path?")
+                      "must equal dy. Did you forget to add dy for the skip path?")
 
     check_gradients(
         skip_block_forward,
@@ -285,14 +285,14 @@ with student.autograd_off():
     x = np.array([1.0, -2.0, 0.5])
     W1 = np.array([[1.0, -1.0, 0.5], [0.5, -1.0, 0.0], [2.0, 0.0, -3.0]])
     W2 = np.array([[1.0, 0.0, 0.5], [-1.0, 2.0, 1.0], [2.0, 1.0, -1.0]])
-    delta = np.array([1.0, 0.5, -1.0])
-    call = "skip_block_backward at x = [1, -2, 0.5], delta = [1, 0.5, -1] with 3x3 weights"
-    dx, dW1, dW2 = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
+    dy = np.array([1.0, 0.5, -1.0])
+    call = "skip_block_backward at x = [1, -2, 0.5], dy = [1, 0.5, -1] with 3x3 weights"
+    dx, dW1, dW2 = arrays(student.skip_block_backward(x, W1, W2, dy), call, names)
     for name, got in zip(names, (dx, dW1, dW2)):
         expect_shape(got, (3,) if name == "dx" else (3, 3), f"{call}: {name}")
     want_dx = np.array([2.5, 1.75, 0.0])
-    hint = (": that is dz W1^T alone, add delta for the skip path"
-            if np.allclose(dx, want_dx - delta, rtol=0, atol=1e-9) else "")
+    hint = (": that is dz W1^T alone, add dy for the skip path"
+            if np.allclose(dx, want_dx - dy, rtol=0, atol=1e-9) else "")
     assert np.allclose(dx, want_dx, rtol=0, atol=1e-12), (
         f"{call}: dx must be [2.5, 1.75, 0], got {show(dx)}{hint}")
     want_dW1 = np.array([[0.5, -1.0, 0.0], [-1.0, 2.0, 0.0], [0.25, -0.5, 0.0]])
@@ -302,16 +302,16 @@ with student.autograd_off():
             f"{call}: {name} must be {want.tolist()}, got {show(got)} ({worst(got, want)})")
 
     rng = np.random.default_rng(seed)
-    for d, h, dt in [(5, 7, np.float64), (8, 3, np.float64), (4, 6, np.float32)]:
+    for d, K, dt in [(5, 7, np.float64), (8, 3, np.float64), (4, 6, np.float32)]:
         while True:  # keep every pre-activation away from relu's kink at 0
             x = rng.normal(size=d).astype(dt)
-            W1 = rng.normal(size=(d, h)).astype(dt)
+            W1 = rng.normal(size=(d, K)).astype(dt)
             if np.min(np.abs(x @ W1)) > 0.1:
                 break
-        W2 = rng.normal(size=(h, d)).astype(dt)
-        delta = rng.normal(size=d).astype(dt)
-        call = f"skip_block_backward with d = {d}, h = {h} and {np.dtype(dt).name} inputs"
-        out = arrays(student.skip_block_backward(x, W1, W2, delta), call, names)
+        W2 = rng.normal(size=(K, d)).astype(dt)
+        dy = rng.normal(size=d).astype(dt)
+        call = f"skip_block_backward with d = {d}, K = {K} and {np.dtype(dt).name} inputs"
+        out = arrays(student.skip_block_backward(x, W1, W2, dy), call, names)
         for name, got, like in zip(names, out, (x, W1, W2)):
             expect_shape(got, like.shape, f"{call}: {name}")
             expect_dtype(got, dt, f"{call}: {name}")
@@ -325,36 +325,36 @@ with student.autograd_off():
 #
 # Walk backwards from $y = a W_2 + x$, writing $m = \mathbb{1}[z > 0]$ for the relu's mask.
 #
-# * $y$ is a sum of two terms, so both receive $\delta$ unchanged.
+# * $y$ is a sum of two terms, so both receive $\bar y$ unchanged.
 # * $a W_2$ is linear in $W_2$ and in $a$:
-#   $\bar W_2 = a^\top \delta$ ($h \times 1$ times $1 \times d$, an outer product)
-#   and $\bar a = \delta\, W_2^\top$ ($1 \times h$).
-# * The relu is elementwise: $\bar z = \bar a \odot m = (\delta\, W_2^\top) \odot m$.
-# * $z = x W_1$ gives $\bar W_1 = x^\top \bar z$ ($d \times h$) and the message $\bar z\, W_1^\top$ for $x$.
+#   $\bar W_2 = a^\top \bar y$ ($K \times 1$ times $1 \times d$, an outer product)
+#   and $\bar a = \bar y\, W_2^\top$ ($1 \times K$).
+# * The relu is elementwise: $\bar z = \bar a \odot m = (\bar y\, W_2^\top) \odot m$.
+# * $z = x W_1$ gives $\bar W_1 = x^\top \bar z$ ($d \times K$) and the message $\bar z\, W_1^\top$ for $x$.
 # * $x$ has two consumers, the product $x W_1$ and the final sum. It adds both messages:
 #
-# $$\bar x = \big((\delta\, W_2^\top) \odot m\big)\, W_1^\top + \delta .$$
+# $$\bar x = \big((\bar y\, W_2^\top) \odot m\big)\, W_1^\top + \bar y .$$
 #
-# In numpy: `dW2 = np.outer(a, delta)`, `dz = (delta @ W2.T) * (z > 0)`,
-# `dW1 = np.outer(x, dz)`, `dx = dz @ W1.T + delta`.
+# In numpy: `dW2 = np.outer(a, dy)`, `dz = (dy @ W2.T) * (z > 0)`,
+# `dW1 = np.outer(x, dz)`, `dx = dz @ W1.T + dy`.
 #
 # </details>
 #
 # Without the skip connection only the first term of $\bar x$ would remain.
 # The second term is the reason skip connections help deep networks:
-# whatever happens inside the block, $\delta$ reaches $x$ untouched.
+# whatever happens inside the block, $\bar y$ reaches $x$ untouched.
 
 # %% [markdown]
 # ## 3. Weight sharing
 #
 # Now let one square matrix $W \in \mathbb{R}^{d \times d}$ play both roles:
 #
-# $$h = x W, \qquad a = \mathrm{relu}(h), \qquad y = a W .$$
+# $$z = x W, \qquad a = \mathrm{relu}(z), \qquad y = a W .$$
 #
 # The graph has a single leaf $W$ with two consumers, the product $x W$ and the product $a W$,
 # so by the message-passing rule $\bar W$ is the sum of two messages.
 # A useful way to find them is to give the two uses different names,
-# $h = x W_b$ and $y = a W_a$,
+# $z = x W_b$ and $y = a W_a$,
 # compute the two gradients as if the weights were independent, and then add them.
 # The lecture's "small tweak to handle weight sharing" is exactly this sum.
 
@@ -369,25 +369,25 @@ def shared_weight_forward(x, W):
 #
 # Derive $\bar x$ and $\bar W$ for $y = \mathrm{relu}(x W)\, W$
 # with the rules of section 1 and the two names $W_a$, $W_b$ (shapes: $x$ is $1 \times d$, $W$ is $d \times d$),
-# then write `shared_weight_backward(x, W, delta)` returning `(dx, dW)`
-# for the upstream $\delta = \partial L / \partial y$,
+# then write `shared_weight_backward(x, W, dy)` returning `(dx, dW)`
+# for the upstream $\bar y = \partial L / \partial y$ (`dy`),
 # with the shapes and dtype of `x` and `W`.
 # Numpy only: autograd is switched off in the tests and in grading.
 # The worked derivation is below the test cell.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-shared-weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def shared_weight_backward(x, W, delta):
-    """Gradients of y = relu(x W) W given delta = dL/dy.
+def shared_weight_backward(x, W, dy):
+    """Gradients of y = relu(x W) W given dy = dL/dy.
 
-    x: (d,), W: (d, d), delta: (d,). Returns (dx, dW); dW adds both uses of W.
+    x: (d,), W: (d, d), dy: (d,). Returns (dx, dW); dW adds both uses of W.
     """
     ### BEGIN SOLUTION
-    h = x @ W
-    a = np.maximum(h, 0)
-    dW = np.outer(a, delta)
-    dh = (delta @ W.T) * (h > 0)
-    dW = dW + np.outer(x, dh)
-    dx = dh @ W.T
+    z = x @ W
+    a = np.maximum(z, 0)
+    dW = np.outer(a, dy)
+    dz = (dy @ W.T) * (z > 0)
+    dW = dW + np.outer(x, dz)
+    dx = dz @ W.T
     return dx, dW
     ### END SOLUTION
 
@@ -432,21 +432,21 @@ names = ("dx", "dW")
 with student.autograd_off():
     x = np.array([0.5, -1.0])
     W = np.array([[2.0, -1.0], [-1.0, 1.5]])
-    delta = np.array([1.0, -2.0])
-    call = "shared_weight_backward at x = [0.5, -1], W = [[2, -1], [-1, 1.5]], delta = [1, -2]"
-    dx, dW = arrays(student.shared_weight_backward(x, W, delta), call, names)
+    dy = np.array([1.0, -2.0])
+    call = "shared_weight_backward at x = [0.5, -1], W = [[2, -1], [-1, 1.5]], dy = [1, -2]"
+    dx, dW = arrays(student.shared_weight_backward(x, W, dy), call, names)
     expect_shape(dx, (2,), f"{call}: dx")
     expect_shape(dW, (2, 2), f"{call}: dW")
     assert np.allclose(dx, [8.0, -4.0], rtol=0, atol=1e-12), (
         f"{call}: dx must be [8, -4], got {show(dx)}")
-    h = x @ W
-    outer_use = np.outer(np.maximum(h, 0.0), delta)  # the message from y = a W
-    inner_use = np.outer(x, (delta @ W.T) * (h > 0))  # the message from h = x W
+    z = x @ W
+    outer_use = np.outer(np.maximum(z, 0.0), dy)  # the message from y = a W
+    inner_use = np.outer(x, (dy @ W.T) * (z > 0))  # the message from z = x W
     hint = ""
     if np.allclose(dW, inner_use, rtol=0, atol=1e-9):
-        hint = ": that is only the message from h = x W; add the one from y = a W"
+        hint = ": that is only the message from z = x W; add the one from y = a W"
     elif np.allclose(dW, outer_use, rtol=0, atol=1e-9):
-        hint = ": that is only the message from y = a W; add the one from h = x W"
+        hint = ": that is only the message from y = a W; add the one from z = x W"
     assert np.allclose(dW, [[4.0, -4.0], [-4.0, 0.0]], rtol=0, atol=1e-12), (
         f"{call}: dW must be [[4, -4], [-4, 0]], the sum of the messages from both uses of W, "
         f"got {show(dW)}{hint}")
@@ -458,9 +458,9 @@ with student.autograd_off():
             W = rng.normal(size=(d, d)).astype(dt)
             if np.min(np.abs(x @ W)) > 0.1:
                 break
-        delta = rng.normal(size=d).astype(dt)
+        dy = rng.normal(size=d).astype(dt)
         call = f"shared_weight_backward with d = {d} and {np.dtype(dt).name} inputs"
-        out = arrays(student.shared_weight_backward(x, W, delta), call, names)
+        out = arrays(student.shared_weight_backward(x, W, dy), call, names)
         for name, got, like in zip(names, out, (x, W)):
             expect_shape(got, like.shape, f"{call}: {name}")
             expect_dtype(got, dt, f"{call}: {name}")
@@ -472,14 +472,14 @@ with student.autograd_off():
 # %% [markdown]
 # <details><summary>Worked derivation</summary>
 #
-# From $y = a W_a$: the message $a^\top \delta$ for $W_a$ and $\bar a = \delta\, W^\top$.
-# Through the relu: $\bar h = (\delta\, W^\top) \odot \mathbb{1}[h > 0]$.
-# From $h = x W_b$: the message $x^\top \bar h$ for $W_b$ and $\bar x = \bar h\, W^\top$.
+# From $y = a W_a$: the message $a^\top \bar y$ for $W_a$ and $\bar a = \bar y\, W^\top$.
+# Through the relu: $\bar z = (\bar y\, W^\top) \odot \mathbb{1}[z > 0]$.
+# From $z = x W_b$: the message $x^\top \bar z$ for $W_b$ and $\bar x = \bar z\, W^\top$.
 # $W$ is both, so it adds the two messages:
 #
 # $$
-# \bar W = \underbrace{a^\top \delta}_{\text{from } y = a W}
-#   \; + \; \underbrace{x^\top \bar h}_{\text{from } h = x W} .
+# \bar W = \underbrace{a^\top \bar y}_{\text{from } y = a W}
+#   \; + \; \underbrace{x^\top \bar z}_{\text{from } z = x W} .
 # $$
 #
 # A common bug is to write the gradient of the second use over the first instead of adding to it.
@@ -493,12 +493,12 @@ with student.autograd_off():
 
 # %%
 rng = np.random.default_rng(13)
-x_np, W_np, delta_np = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
+x_np, W_np, dy_np = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
 W_t = mg.Tensor(W_np, requires_grad=True)
 y_t = (mg.Tensor(x_np) @ W_t).relu() @ W_t
-y_t.backward(delta_np)
+y_t.backward(dy_np)
 print("autograd dW:\n", W_t.grad)
-print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
+print("by hand dW:\n", shared_weight_backward(x_np, W_np, dy_np)[1])
 
 # %% [markdown]
 # ## 4. A parameterized program that fans out
@@ -506,11 +506,11 @@ print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
 # The lecture describes a neural network as a *parameterized program*:
 # a fixed program built from base functions $f_i$,
 # with weights that gradient descent is allowed to change.
-# The running example maps two inputs $P$ and $Q$ to one number:
+# The running example maps two inputs $p$ and $q$ to one number:
 #
 # ```
-# A = W0 * P
-# B = f0(A, Q)
+# A = W0 * p
+# B = f0(A, q)
 # C = W1 * B
 # D = W2 * B
 # E = f1(C)
@@ -532,7 +532,7 @@ print("by hand dW:\n", shared_weight_backward(x_np, W_np, delta_np)[1])
 # and the base functions
 #
 # $$
-# f_0(A, Q) = \tanh(A + Q), \quad f_1(C) = \sigma(C), \quad f_2(D) = \tanh(D),
+# f_0(A, q) = \tanh(A + q), \quad f_1(C) = \sigma(C), \quad f_2(D) = \tanh(D),
 # \quad f_3(E, F) = \textstyle\sum_k E_k F_k ,
 # $$
 #
@@ -843,16 +843,16 @@ mg.viz.draw_graph(R_show, rankdir="TB")
 
 # %% nbgrader={"grade": false, "grade_id": "a5-program-data", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def make_program_data(n, seed):
-    """Samples (P, Q, T) from the program with fixed teacher weights plus noise of std 0.01."""
+    """Samples (ps, qs, ts) from the program with fixed teacher weights plus noise of std 0.01."""
     teacher = np.random.default_rng(2718)
     W0 = teacher.normal(size=(2, 3))
     W1 = teacher.normal(size=(3, 2))
     W2 = teacher.normal(size=(3, 2))
     rng = np.random.default_rng(seed)
-    P = rng.normal(size=(n, 2))
-    Q = 0.5 * rng.normal(size=(n, 3))
-    T = np.array([program_value(W0, W1, W2, p, q) for p, q in zip(P, Q)])
-    return P, Q, T + 0.01 * rng.normal(size=n)
+    ps = rng.normal(size=(n, 2))
+    qs = 0.5 * rng.normal(size=(n, 3))
+    ts = np.array([program_value(W0, W1, W2, p, q) for p, q in zip(ps, qs)])
+    return ps, qs, ts + 0.01 * rng.normal(size=n)
 
 
 def init_program_weights(seed):
@@ -865,13 +865,13 @@ def init_program_weights(seed):
     )
 
 
-P_train, Q_train, T_train = make_program_data(64, seed=0)
-print(P_train.shape, Q_train.shape, T_train.shape)
+ps_train, qs_train, ts_train = make_program_data(64, seed=0)
+print(ps_train.shape, qs_train.shape, ts_train.shape)
 
 # %% [markdown]
 # ### Exercise 5 (2 points): the per-sample training loop
 #
-# Write `train_program(weights, P, Q, T, lr, epochs, progress=True)`.
+# Write `train_program(weights, ps, qs, ts, lr, epochs, progress=True)`.
 # `weights` is a tuple of three arrays `(W0, W1, W2)`; do not modify them, work on copies.
 # Each epoch runs the lecture's loop once over all samples, in order,
 # with `program_R` as the forward pass,
@@ -897,20 +897,20 @@ print(P_train.shape, Q_train.shape, T_train.shape)
 # as long as `program_R` returns a Tensor that `backward()` works on.
 
 # %% nbgrader={"grade": false, "grade_id": "a5-program-train", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def train_program(weights, P, Q, T, lr, epochs, progress=True):
+def train_program(weights, ps, qs, ts, lr, epochs, progress=True):
     """Full-batch gradient descent on the program, accumulating per-sample gradients.
 
     Returns (new_weights, losses): a tuple of three arrays and an array of shape (epochs,).
     """
     ### BEGIN SOLUTION
     Ws = [mg.Tensor(np.array(w, dtype=float), requires_grad=True) for w in weights]
-    n = len(T)
+    n = len(ts)
     losses = np.zeros(epochs)
     for epoch in trange(epochs, disable=not progress, desc="epochs"):
         for w in Ws:
             w.grad = None
         squared = 0.0
-        for p, q, t in zip(P, Q, T):
+        for p, q, t in zip(ps, qs, ts):
             R = program_R(*Ws, mg.Tensor(p), mg.Tensor(q))
             err = t - float(R.data)
             squared += err**2
@@ -927,11 +927,11 @@ def train_program(weights, P, Q, T, lr, epochs, progress=True):
 # resets the gradients every epoch, takes the right steps and reports the losses.
 start = init_program_weights(seed=1)
 start_copy = [w.copy() for w in start]
-P_small, Q_small, T_small = P_train[:16], Q_train[:16], T_train[:16]
+ps_small, qs_small, ts_small = ps_train[:16], qs_train[:16], ts_train[:16]
 call = "train_program on 16 samples with lr=0.3 for 2 epochs"
 
 with calls_to("minigrad.Tensor.backward") as seen:
-    out = attempt(call, train_program, start, P_small, Q_small, T_small, lr=0.3, epochs=2,
+    out = attempt(call, train_program, start, ps_small, qs_small, ts_small, lr=0.3, epochs=2,
                   progress=False)
 require("method", seen.count == 2 * 16, (
     f"{call} called backward() {seen.count} times; the exercise asks for the lecture's "
@@ -952,10 +952,10 @@ def loss_and_grads(weights):
     """The MSE of program_R over the samples and its gradients, from one summed graph."""
     Ws = [mg.Tensor(w, requires_grad=True) for w in weights]
     total = None
-    for p, q, t in zip(P_small, Q_small, T_small):
+    for p, q, t in zip(ps_small, qs_small, ts_small):
         diff = program_R(*Ws, mg.Tensor(p), mg.Tensor(q)) - t
         total = diff * diff if total is None else total + diff * diff
-    loss = total * (1.0 / len(T_small))
+    loss = total * (1.0 / len(ts_small))
     loss.backward()
     return float(loss.data), [w.grad for w in Ws]
 
@@ -980,10 +980,10 @@ expect_close(losses, [loss0, loss1], f"{call}: losses",
 print("train_program takes the right steps")
 
 ### BEGIN HIDDEN TESTS
-def own_grads(Ws, P, Q):
+def own_grads(Ws, ps, qs):
     """Each sample's R and (dR/dW0, dR/dW1, dR/dW2), by hand."""
     out = []
-    for p, q in zip(P, Q):
+    for p, q in zip(ps, qs):
         B = np.tanh(p @ Ws[0] + q)
         E = 1.0 / (1.0 + np.exp(-(B @ Ws[1])))
         F = np.tanh(B @ Ws[2])
@@ -995,10 +995,10 @@ def own_grads(Ws, P, Q):
 
 
 per_sample = student.kernel('''
-def per_sample(program_R, Ws, P, Q):
+def per_sample(program_R, Ws, ps, qs):
     """Each sample's R and the gradients of R.backward() at the weights Ws, fresh Tensors."""
     out = []
-    for p, q in zip(P, Q):
+    for p, q in zip(ps, qs):
         ts = [mg.Tensor(np.array(w), requires_grad=True) for w in Ws]
         R = program_R(*ts, mg.Tensor(np.array(p)), mg.Tensor(np.array(q)))
         R.backward()
@@ -1007,12 +1007,12 @@ def per_sample(program_R, Ws, P, Q):
 ''')
 
 
-def their_grads(Ws, P, Q):
+def their_grads(Ws, ps, qs):
     """Follow-through: each sample's R and dR/dW from the student's own program_R."""
-    return per_sample(student.program_R, [np.asarray(w) for w in Ws], P, Q)
+    return per_sample(student.program_R, [np.asarray(w) for w in Ws], ps, qs)
 
 
-def train_ref(weights, P, Q, T, lr, epochs, grads=own_grads, reset=True):
+def train_ref(weights, ps, qs, ts, lr, epochs, grads=own_grads, reset=True):
     """The lecture's loop: per-sample gradients accumulated, one step per epoch."""
     Ws = [np.array(w, dtype=float) for w in weights]
     G = [np.zeros_like(w) for w in Ws]
@@ -1021,35 +1021,35 @@ def train_ref(weights, P, Q, T, lr, epochs, grads=own_grads, reset=True):
         if reset:
             G = [np.zeros_like(w) for w in Ws]
         squared = 0.0
-        for (r, dR), t in zip(grads(Ws, P, Q), T):
+        for (r, dR), t in zip(grads(Ws, ps, qs), ts):
             err = t - r
             squared += err**2
             G = [g + err * np.asarray(d) for g, d in zip(G, dR)]
-        losses.append(squared / len(T))
-        Ws = [w - lr * (-2.0 / len(T)) * g for w, g in zip(Ws, G)]
+        losses.append(squared / len(ts))
+        Ws = [w - lr * (-2.0 / len(ts)) * g for w, g in zip(Ws, G)]
     return Ws, np.array(losses)
 
 
 def make_case(rng):
-    P = rng.normal(size=(12, 2))
-    Q = 0.5 * rng.normal(size=(12, 3))
-    T = rng.uniform(-0.5, 0.5, size=12)
+    ps = rng.normal(size=(12, 2))
+    qs = 0.5 * rng.normal(size=(12, 3))
+    ts = rng.uniform(-0.5, 0.5, size=12)
     start = tuple(0.4 * rng.normal(size=s) for s in ((2, 3), (3, 2), (3, 2)))
-    return start, P, Q, T
+    return start, ps, qs, ts
 
 
-def check_run(start, P, Q, T, lr, epochs, case):
+def check_run(start, ps, qs, ts, lr, epochs, case):
     """train_program's method, weights and losses; whether the judge's own program was the
     reference (else the student's program_R, followed through)."""
     call = f"train_program {case}"
     try:
         with student.counting("minigrad.Tensor.backward") as seen:
-            out = student.train_program(start, P, Q, T, lr=lr, epochs=epochs, progress=False)
+            out = student.train_program(start, ps, qs, ts, lr=lr, epochs=epochs, progress=False)
     except StudentError as exc:
         if exc.type_name == "NotImplementedError" and "program_R" not in exc.where:
             raise  # train_program itself is not written yet
         try:  # is it the program_R of exercise 4 that cannot be used?
-            their_grads(start, P[:1], Q[:1])
+            their_grads(start, ps[:1], qs[:1])
         except StudentError as why:
             got = ": ".join(t for t in (why.type_name, why.message) if t) or str(why)
             if why.type_name == "NotImplementedError":
@@ -1059,7 +1059,7 @@ def check_run(start, P, Q, T, lr, epochs, case):
                 "exercise 4, which must return a scalar Tensor that backward() works on; with "
                 f"it, program_R(...).backward() gives {got}") from None
         raise
-    n = epochs * len(T)
+    n = epochs * len(ts)
     require("method", seen.calls == n, (
         f"{call} called backward() {seen.calls} times; the exercise asks for the lecture's "
         f"per-sample loop: one R.backward(t_i - r_i) per sample and epoch, {n} calls in all"))
@@ -1078,11 +1078,11 @@ def check_run(start, P, Q, T, lr, epochs, case):
         return np.allclose(got_losses, ref_losses, rtol=1e-8, atol=1e-12) and all(
             np.allclose(g, r, rtol=1e-8, atol=1e-12) for g, r in zip(got_w, ref_w))
 
-    mine = train_ref(start, P, Q, T, lr, epochs)
+    mine = train_ref(start, ps, qs, ts, lr, epochs)
     if matches(mine):
         return got_losses, True
     try:  # follow-through: the steps that the student's own program_R gives
-        theirs = train_ref(start, P, Q, T, lr, epochs, grads=their_grads)
+        theirs = train_ref(start, ps, qs, ts, lr, epochs, grads=their_grads)
     except StudentError:
         theirs = None
     if theirs is not None and matches(theirs):
@@ -1091,7 +1091,7 @@ def check_run(start, P, Q, T, lr, epochs, case):
     if theirs is not None and not np.allclose(theirs[1], mine[1], rtol=1e-8, atol=1e-12):
         grads, ref_w, ref_losses = their_grads, theirs[0], theirs[1]
         note = " (with what your program_R from exercise 4 computes)"
-    kept = train_ref(start, P, Q, T, lr, epochs, grads=grads, reset=False)
+    kept = train_ref(start, ps, qs, ts, lr, epochs, grads=grads, reset=False)
     require("reset", not matches(kept), (
         f"{call}: the gradients of W0, W1, W2 in epoch 2 include epoch 1's: reset them "
         "(W.grad = None or zero_grad()) before each epoch's accumulation"))
@@ -1115,11 +1115,11 @@ if own:  # the judge's reference, pinned
         f"train_program {case}: losses[-1] must be 0.08059926393187755, got "
         f"{float(losses[-1])!r}")
 
-start, P, Q, T = make_case(np.random.default_rng(seed))
-check_run(start, P, Q, T, lr=0.5, epochs=4, case="on 12 random samples with lr=0.5 for 4 epochs")
+start, ps, qs, ts = make_case(np.random.default_rng(seed))
+check_run(start, ps, qs, ts, lr=0.5, epochs=4, case="on 12 random samples with lr=0.5 for 4 epochs")
 
 # the weights handed to train_program, read back after the call
-_, (after, *_) = student.train_program.inputs_after(start, P, Q, T, lr=0.5, epochs=2,
+_, (after, *_) = student.train_program.inputs_after(start, ps, qs, ts, lr=0.5, epochs=2,
                                                      progress=False)
 for i, (before, now) in enumerate(zip(start, after)):
     expect_unchanged(before, now, f"train_program on 12 random samples (W{i} of weights)")
@@ -1130,7 +1130,7 @@ for i, (before, now) in enumerate(zip(start, after)):
 
 # %%
 weights_fit, losses_fit = train_program(
-    init_program_weights(seed=6), P_train, Q_train, T_train, lr=1.0, epochs=150
+    init_program_weights(seed=6), ps_train, qs_train, ts_train, lr=1.0, epochs=150
 )
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(losses_fit)
@@ -1156,7 +1156,7 @@ print(f"loss: {losses_fit[0]:.4f} at the start, {losses_fit[-1]:.5f} after 150 e
 # with two attributes:
 # `fc1 = mg.nn.Linear(dim, hidden, seed=seed)` and
 # `fc2 = mg.nn.Linear(hidden, dim, seed=None if seed is None else seed + 1)`.
-# Its `forward(x)` takes a batch `x` of shape `(n, dim)` and returns `x + fc2(relu(fc1(x)))`.
+# Its `forward(x)` takes a batch `x` of shape `(N, dim)` and returns `x + fc2(relu(fc1(x)))`.
 # (A `mg.nn.Linear` layer computes `x @ W + b`; its parameters are the attributes `W` and `b`.)
 # So `fc1.W` has shape `(dim, hidden)`: it is the $W_1$ of section 2, and `fc2.W` is its $W_2$;
 # the block of section 2 is this one for a single row and without the biases.
@@ -1166,7 +1166,7 @@ print(f"loss: {losses_fit[0]:.4f} at the start, {losses_fit[-1]:.5f} after 150 e
 
 # %% nbgrader={"grade": false, "grade_id": "a5-residual-block", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class ResidualBlock(mg.nn.Module):
-    """y = x + fc2(relu(fc1(x))) on a batch x of shape (n, dim)."""
+    """y = x + fc2(relu(fc1(x))) on a batch x of shape (N, dim)."""
 
     def __init__(self, dim, hidden, seed=None):
         ### BEGIN SOLUTION
@@ -2024,8 +2024,8 @@ graphs[1]
 #
 # * Backpropagation is message passing: each node sums what its consumers send it and forwards
 #   its local transfer of that sum to its inputs, in reverse topological order.
-# * A skip connection adds $\delta$ to the input's gradient:
-#   $\bar x = \big((\delta\, W_2^\top) \odot \mathbb{1}[z > 0]\big)\, W_1^\top + \delta$.
+# * A skip connection adds the output's error signal $\bar y$ to the input's gradient:
+#   $\bar x = \big((\bar y\, W_2^\top) \odot \mathbb{1}[z > 0]\big)\, W_1^\top + \bar y$.
 # * A weight used twice receives two messages; its gradient is their sum.
 #   A value that fans out adds its messages the same way,
 #   and the lecture's loop accumulates per-sample gradients, which `backward()` does for us.

@@ -1,6 +1,6 @@
 """A sample submission for assignment 5 with eight typical mistakes, one per exercise.
 
-- Exercise 1: skip_block_backward drops the skip path's delta from dx.
+- Exercise 1: skip_block_backward drops the skip path's dy from dx.
 - Exercise 2: shared_weight_backward overwrites the first use's gradient with the second.
 - Exercise 4: program_R adds q after the first tanh instead of before it. train_program
   (exercise 5) calls program_R and is judged with what this program_R computes, so the
@@ -18,39 +18,39 @@ Every other answer cell keeps the solution, so the submission scores between zer
 
 BUGS = [
     {
-        "mistake": "skip_block_backward returns dz W1^T for dx and forgets the skip path's delta",
+        "mistake": "skip_block_backward returns dz W1^T for dx and forgets the skip path's dy",
         "cells": {
-            "a5-skip-backward": '''def skip_block_backward(x, W1, W2, delta):
-    """Gradients of y = relu(x W1) W2 + x given delta = dL/dy."""
+            "a5-skip-backward": '''def skip_block_backward(x, W1, W2, dy):
+    """Gradients of y = relu(x W1) W2 + x given dy = dL/dy."""
     z = x @ W1
     a = np.maximum(z, 0)
-    dW2 = np.outer(a, delta)
-    dz = (delta @ W2.T) * (z > 0)
+    dW2 = np.outer(a, dy)
+    dz = (dy @ W2.T) * (z > 0)
     dW1 = np.outer(x, dz)
     dx = dz @ W1.T
     return dx, dW1, dW2
 ''',
         },
         "loses": {"a5-skip-backward-test": 3.0},
-        "says": "that is dz W1^T alone, add delta for the skip path",
+        "says": "that is dz W1^T alone, add dy for the skip path",
     },
     {
         "mistake": "shared_weight_backward overwrites the gradient of the first use of W "
                    "with the second instead of adding them",
         "cells": {
-            "a5-shared-weight": '''def shared_weight_backward(x, W, delta):
-    """Gradients of y = relu(x W) W given delta = dL/dy."""
-    h = x @ W
-    a = np.maximum(h, 0)
-    dW = np.outer(a, delta)
-    dh = (delta @ W.T) * (h > 0)
-    dW = np.outer(x, dh)
-    dx = dh @ W.T
+            "a5-shared-weight": '''def shared_weight_backward(x, W, dy):
+    """Gradients of y = relu(x W) W given dy = dL/dy."""
+    z = x @ W
+    a = np.maximum(z, 0)
+    dW = np.outer(a, dy)
+    dz = (dy @ W.T) * (z > 0)
+    dW = np.outer(x, dz)
+    dx = dz @ W.T
     return dx, dW
 ''',
         },
         "loses": {"a5-shared-weight-test": 2.0},
-        "says": "that is only the message from h = x W; add the one from y = a W",
+        "says": "that is only the message from z = x W; add the one from y = a W",
     },
     {
         "mistake": "program_R computes B = tanh(p W0) + q instead of tanh(p W0 + q); "
@@ -71,14 +71,14 @@ BUGS = [
         "mistake": "train_program never resets the weights' gradients, so every epoch's step "
                    "also carries the gradients of all earlier epochs",
         "cells": {
-            "a5-program-train": '''def train_program(weights, P, Q, T, lr, epochs, progress=True):
+            "a5-program-train": '''def train_program(weights, ps, qs, ts, lr, epochs, progress=True):
     """Full-batch gradient descent on the program, accumulating per-sample gradients."""
     Ws = [mg.Tensor(np.array(w, dtype=float), requires_grad=True) for w in weights]
-    n = len(T)
+    n = len(ts)
     losses = np.zeros(epochs)
     for epoch in trange(epochs, disable=not progress, desc="epochs"):
         squared = 0.0
-        for p, q, t in zip(P, Q, T):
+        for p, q, t in zip(ps, qs, ts):
             R = program_R(*Ws, mg.Tensor(p), mg.Tensor(q))
             err = t - float(R.data)
             squared += err**2
