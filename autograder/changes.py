@@ -238,8 +238,11 @@ def grades_of(course: Course, pairs: list[tuple[str, str]]) -> dict[tuple[str, s
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
                 continue
+            # a cell never scored (the row nbgrader made with the submission, e.g. when
+            # `extend` or `grade` recorded a due date before the first grade) is no old grade
             points = {g.name: (float(g.score), float(g.max_score))
-                      for nb in submission.notebooks for g in nb.grades}
+                      for nb in submission.notebooks for g in nb.grades
+                      if g.auto_score is not None or g.manual_score is not None}
             folder = course.autograded_dir / student / assignment
             out[(assignment, student)] = Graded(points, _answers(folder))
     return out

@@ -410,13 +410,14 @@ class Lateness:
 
 def late_mark(lateness: Lateness | None, penalty: float) -> str:
     """What follows a score in a table: ' late 1d 2h -1', ' late' (the LMS's mark),
-    ' late?' (due, no time), or ''."""
+    ' late?' (due, with no time and no mark), or ''."""
     seconds = lateness.seconds_late if lateness else None
     if seconds:
         text = f" late {format_duration(seconds)}"
     elif (lateness and lateness.lms_late) or penalty:
         text = " late"
-    elif lateness and lateness.due is not None and seconds is None:
+    elif (lateness and lateness.due is not None and seconds is None
+          and lateness.lms_late is None):  # due, and neither a time nor an LMS's mark
         text = " late?"
     else:
         text = ""

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from traitlets.config import Config
 
+from autograder.changes import changes
 from autograder.cli import main
 from autograder.collect import LMS_RECORD, LmsRecord
 from autograder.config import GradingConfig
@@ -177,6 +178,8 @@ def test_lateness_without_a_time_is_never_on_time():
     assert canvas.label() == ("late by Canvas's mark (no submission time: no penalty "
                               "computed)")
     assert late_mark(canvas, 0) == " late"
+    on_time = Lateness(due, None, None, "canvas", False)  # Canvas marked it on time
+    assert on_time.label().startswith("on time by Canvas's mark") and late_mark(on_time, 0) == ""
     unknown = Lateness(due)
     assert unknown.label() == "lateness unknown (no submission time: no penalty computed)"
     assert late_mark(unknown, 0) == " late?"
@@ -284,6 +287,8 @@ def test_nbgrader_stores_the_policys_penalty(graded):
         ben = gb.find_submission(ASSIGNMENT, "ben")
         assert ben.extension == timedelta(days=2) and ben.total_seconds_late == 0
         assert gb.find_submission(ASSIGNMENT, "ann").total_seconds_late == DAY + 3600
+    # ben's extension made his submission row before his first grade: that grade is no regrade
+    assert changes(course.db_url(), student="ben") == []
 
 
 @pytest.mark.grading
