@@ -375,13 +375,13 @@ rejects("mse_loss", "reduction='max'", Yhat, Y, "max")
 # %% [markdown]
 # ## 2. Parameter gradients sum over the batch
 #
-# Take one affine layer $P = X W + b$ and suppose the loss has sent back
-# $\bar P = \partial L / \partial P$, of shape $(N, M)$, one row $\bar p_i$ per example.
+# Take one affine layer $Z = X W + b$ and suppose the loss has sent back
+# $\bar Z = \partial L / \partial Z$, of shape $(N, M)$, one row $\bar z_i$ per example.
 # For a single example, assignment 2 gave us
 #
-# $$\bar x_i = \bar p_i W^\top, \qquad
-# \bar W^{(i)} = x_i^\top \bar p_i \;\text{(an outer product)}, \qquad
-# \bar b^{(i)} = \bar p_i .$$
+# $$\bar x_i = \bar z_i W^\top, \qquad
+# \bar W^{(i)} = x_i^\top \bar z_i \;\text{(an outer product)}, \qquad
+# \bar b^{(i)} = \bar z_i .$$
 #
 # In a batch, the input rows $x_i$ are separate nodes, one per example,
 # so each gets its own gradient row.
@@ -393,14 +393,14 @@ rejects("mse_loss", "reduction='max'", Yhat, Y, "max")
 # as matrix expressions with no loop over examples.
 # A shape check catches most mistakes:
 # $\bar W$ must have the shape of $W$, and $\bar b$ the shape of $b$, whatever $N$ is.
-# (Hint: write entry $(j, k)$ of the sum of the $N$ outer products $x_i^\top \bar p_i$,
+# (Hint: write entry $(j, k)$ of the sum of the $N$ outer products $x_i^\top \bar z_i$,
 # and look for a matrix product.)
 
 # %% [markdown]
 # ### Exercise 2 (2 points): batched affine backward
 #
-# Write `affine_backward(dout, X, W)` for $P = X W + b$.
-# Given `dout` $= \bar P$ of shape $(N, M)$,
+# Write `affine_backward(dout, X, W)` for $Z = X W + b$.
+# Given `dout` $= \bar Z$ of shape $(N, M)$,
 # the input $X$ of shape $(N, D)$ and $W$ of shape $(D, M)$,
 # return the tuple `(dX, dW, db)` with shapes $(N, D)$, $(D, M)$ and $(M,)$.
 # No loop over examples.
@@ -408,9 +408,9 @@ rejects("mse_loss", "reduction='max'", Yhat, Y, "max")
 
 # %% nbgrader={"grade": false, "grade_id": "a3-affine-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def affine_backward(dout, X, W):
-    """Backward pass of P = X @ W + b for a batch.
+    """Backward pass of Z = X @ W + b for a batch.
 
-    dout: dL/dP, shape (N, M).  X: shape (N, D).  W: shape (D, M).
+    dout: dL/dZ, shape (N, M).  X: shape (N, D).  W: shape (D, M).
     Returns (dX, dW, db) with shapes (N, D), (D, M), (M,).
     """
     ### BEGIN SOLUTION
@@ -508,14 +508,14 @@ with student.autograd_off():
 # %% [markdown]
 # <details><summary>Worked derivation</summary>
 #
-# Each row gets its own gradient, $\bar x_i = \bar p_i W^\top$; stacked, $\bar X = \bar P W^\top$,
+# Each row gets its own gradient, $\bar x_i = \bar z_i W^\top$; stacked, $\bar X = \bar Z W^\top$,
 # with no sum.
 # The shared parameters add the contributions of all examples:
 #
-# $$\bar W = \sum_{i=1}^{N} x_i^\top \bar p_i = X^\top \bar P, \qquad
-# \bar b = \sum_{i=1}^{N} \bar p_i = \bar P\text{.sum(axis=0)} .$$
+# $$\bar W = \sum_{i=1}^{N} x_i^\top \bar z_i = X^\top \bar Z, \qquad
+# \bar b = \sum_{i=1}^{N} \bar z_i = \bar Z\text{.sum(axis=0)} .$$
 #
-# The matrix product $X^\top \bar P$ is exactly the sum of the $N$ outer products:
+# The matrix product $X^\top \bar Z$ is exactly the sum of the $N$ outer products:
 # entry $(j, k)$ of both is $\sum_i X_{ij} \bar P_{ik}$.
 # Shapes: $(D, N)(N, M) = (D, M)$, the shape of $W$.
 #
@@ -526,12 +526,12 @@ with student.autograd_off():
 # %%
 rng_demo = np.random.default_rng(3)
 X_demo = rng_demo.standard_normal((6, 3))
-dP_demo = rng_demo.standard_normal((6, 2))
+dZ_demo = rng_demo.standard_normal((6, 2))
 outer_sum = np.zeros((3, 2))
 for i in range(6):
-    outer_sum += np.outer(X_demo[i], dP_demo[i])
-print("sum of outer products == X.T @ dP:", np.allclose(outer_sum, X_demo.T @ dP_demo))
-print("bias gradient shape:", dP_demo.sum(axis=0).shape, "(the shape of b)")
+    outer_sum += np.outer(X_demo[i], dZ_demo[i])
+print("sum of outer products == X.T @ dZ:", np.allclose(outer_sum, X_demo.T @ dZ_demo))
+print("bias gradient shape:", dZ_demo.sum(axis=0).shape, "(the shape of b)")
 
 
 # %% [markdown]
@@ -2674,7 +2674,7 @@ print("dX summed over the batch:", np.round(dX_bn.sum(axis=0), 12))
 #
 # * A batch is a leading axis; the forward pass never mixes examples, except in batch normalisation.
 # * A parameter is shared by every example, so its gradient sums over the batch:
-#   $\bar W = X^\top \bar P$ and $\bar b = \bar P$ summed over axis 0.
+#   $\bar W = X^\top \bar Z$ and $\bar b = \bar Z$ summed over axis 0.
 #   Inputs get one gradient row per example and no sum.
 # * With a mean loss, $1/N$ enters once, at the top of the backward pass;
 #   the lecture's $-2/N$ is that factor times the derivative of $(t - R)^2$.
