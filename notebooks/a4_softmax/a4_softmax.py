@@ -943,9 +943,9 @@ with student.autograd_off(), \
 #
 # ### Exercise 7 (2 points): batched cross-entropy
 #
-# Forward pass: $L = \frac{1}{N} \sum_n -\log P_{n, y_n}$, a number, for $Z$ of shape $(N, k)$.
+# Forward pass: $L = \frac{1}{N} \sum_i -\log P_{i, y_i}$, a number, for $Z$ of shape $(N, k)$.
 # Derive $\bar{Z} = \partial L / \partial Z$, of shape $(N, k)$, from exercise 3:
-# which terms of the sum does row $n$ of $Z$ reach?
+# which terms of the sum does row $i$ of $Z$ reach?
 # Write the result with $P$, $Y$ and $N$.
 #
 # Then write `batched_cross_entropy(Z, y)` for logits `Z` of shape $(N, k)$ and integer labels `y`.
@@ -985,7 +985,7 @@ with autograd_off(), exercise_1_stand_in(), np.errstate(all="ignore"):
     loss, dZ = batched_cross_entropy(Z, y)
     loss32, dZ32 = batched_cross_entropy(Z.astype(np.float32), y)
     loss_big, _ = batched_cross_entropy(np.array([[1e5, -1e5], [-1e5, 1e5]]), np.array([0, 0]))
-per_example = [-np.log(np.exp(Z[n, y[n]]) / np.exp(Z[n]).sum()) for n in range(6)]
+per_example = [-np.log(np.exp(Z[i, y[i]]) / np.exp(Z[i]).sum()) for i in range(6)]
 expect_close(float(loss), np.mean(per_example), "batched_cross_entropy(Z, y): the mean loss",
              hint=f"The sum would be {np.sum(per_example):.6f}")
 dZ = expect_shape(dZ, Z.shape, "batched_cross_entropy(Z of shape (6, 4), y): dZ")
@@ -1066,8 +1066,8 @@ with student.autograd_off(), \
 # %% [markdown]
 # <details><summary>Worked derivation</summary>
 #
-# Row $n$ of $Z$ reaches only term $n$ of the sum,
-# so row $n$ of $\bar{Z}$ is that example's $p - e_{y_n}$ from exercise 3,
+# Row $i$ of $Z$ reaches only term $i$ of the sum,
+# so row $i$ of $\bar{Z}$ is that example's $p - e_{y_i}$ from exercise 3,
 # times the $\frac{1}{N}$ in front:
 #
 # $$\bar{Z} = \frac{1}{N}(P - Y).$$
@@ -1166,13 +1166,13 @@ assert costs["chain of primitives"] == (10, 6, 2) and costs["fused op"] == (1, 1
 # and returns one gradient per input of `forward`, `None` for inputs without one.
 # We call the op as `MyOp.apply(tensor, ...)`.
 #
-# Here is a worked example: the log-sum-exp of each row, $s_n = \log \sum_j e^{Z_{nj}}$.
-# Its gradient with respect to row $n$ is the softmax of that row,
-# so the backward multiplies each softmax row by the upstream gradient of $s_n$.
+# Here is a worked example: the log-sum-exp of each row, $s_i = \log \sum_j e^{Z_{ij}}$.
+# Its gradient with respect to row $i$ is the softmax of that row,
+# so the backward multiplies each softmax row by the upstream gradient of $s_i$.
 
 # %%
 class LogSumExp(mg.Function):
-    """s[n] = log sum_j exp(Z[n, j]); ds[n]/dZ[n, j] = softmax(Z[n])[j]."""
+    """s[i] = log sum_j exp(Z[i, j]); ds[i]/dZ[i, j] = softmax(Z[i])[j]."""
 
     @staticmethod
     def forward(ctx, Z):
@@ -1211,7 +1211,7 @@ print(gradcheck(lambda t: LogSumExp.apply(t), Z_t))
 
 # %% nbgrader={"grade": false, "grade_id": "a4-softmax-ce-function", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class SoftmaxCrossEntropy(mg.Function):
-    """Mean over the batch of -log softmax(logits)[n, labels[n]], as one op.
+    """Mean over the batch of -log softmax(logits)[i, labels[i]], as one op.
 
     Call as SoftmaxCrossEntropy.apply(logits_tensor, labels).
     The gradient with respect to the logits is grad_output * (P - Y) / N.

@@ -108,7 +108,7 @@ def log_softmax(z):
         "mistake": "SoftmaxCrossEntropy saves P - Y for its backward, without the 1/N",
         "cells": {
             "a4-softmax-ce-function": '''class SoftmaxCrossEntropy(mg.Function):
-    """Mean over the batch of -log softmax(logits)[n, labels[n]], as one op."""
+    """Mean over the batch of -log softmax(logits)[i, labels[i]], as one op."""
 
     @staticmethod
     def forward(ctx, logits, labels):
