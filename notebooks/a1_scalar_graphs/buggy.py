@@ -231,8 +231,8 @@ jacobian_reverse_sweeps = 1000''',
         if id(node) in visited:
             return
         visited.add(id(node))
-        for child in node._prev:
-            visit(child)
+        for operand in node._prev:
+            visit(operand)
         order.append(node)
 
     visit(root)
