@@ -425,6 +425,31 @@ def test_grade_grades_only_the_second_download(term):
                      rf"{term['points'][grade_id]:g}\s+{reason}$", log[-1]), log
 
 
+def test_grade_shows_the_late_scores(term):
+    """grade's table gives a late student's final score with how late and the penalty (the
+    Moodle one), or Canvas's late mark (no time, no penalty)."""
+    expected, total = _expected(term), _total(term)
+    first, _ = term["graded"]["first"]
+    _, seconds = _late(BY_ID["880012"])
+    want = expected["880012"]
+    assert (f"{want['final']:g}/{total:g} late {_duration(seconds)} -{want['penalty']:g}"
+            in first), first
+    assert not re.search(r"^880014\b.* late", first, re.M), first  # within the extension
+    second = term["graded"]["second"]
+    assert re.search(rf"^\s*48216\s.*\s{expected['48216']['final']:g}/{total:g} late\s",
+                     second, re.M), second
+
+
+def test_grade_shows_no_late_question_for_canvas_on_time(term):
+    """A Canvas submission has no time, but Canvas marked it on time: no 'late?' after its
+    score in grade's table."""
+    second = term["graded"]["second"]
+    final = _expected(term)["48217"]["final"]
+    found = re.search(rf"^\s*48217\s.*\s{final:g}/{_total(term):g}( late\S*)?\s", second,
+                      re.M)
+    assert found and found[1] is None, second
+
+
 @pytest.mark.parametrize("fmt", ["canvas", "moodle", "csv"])
 def test_export_names_the_students_not_graded(term, fmt):
     """Each export prints the failed and the missing student and counts every status."""
@@ -515,10 +540,6 @@ def test_csv_export_numbers(term):
         assert got["late_policy"] == RULE, row
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "grade: an extension granted before a student's first grade makes that grade a regrade "
-    "(apply_extensions creates the submission before graded_before reads it), so every "
-    "exercise is logged as 'regrade 0 -> points' and the export's note lists them"))
 def test_export_notes_say_what_changed_each_grade(term):
     """The csv's note and Moodle's status say, per student: the override with its reason,
     the written answers still to grade by hand, the lateness and its penalty by the policy
