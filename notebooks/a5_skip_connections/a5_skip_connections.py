@@ -1143,11 +1143,12 @@ print(f"loss: {losses_fit[0]:.4f} at the start, {losses_fit[-1]:.5f} after 150 e
 # %% [markdown]
 # ## 5. Residual networks
 #
-# A residual block wraps a small network $g$ and adds its input back: $y = x + g(x)$.
-# Its Jacobian is $I + \partial g / \partial x$, so a message passing backwards through it is
-# $\bar x = \bar y + \bar y\, \partial g / \partial x$.
-# Stack $L$ blocks and the message reaching the first one contains the term $\bar y$ itself,
-# plus corrections; in a plain network it is only the product of $L$ layer Jacobians,
+# A residual block wraps a small network $\mathcal{F}$, its branch,
+# and adds its input back: $y = x + \mathcal{F}(x)$.
+# Its Jacobian is $I + \partial \mathcal{F} / \partial x$, so a message passing backwards through it is
+# $\bar x = \bar y + \bar y\, \partial \mathcal{F} / \partial x$.
+# Stack $S$ blocks and the message reaching the first one contains the term $\bar y$ itself,
+# plus corrections; in a plain network it is only the product of $S$ layer Jacobians,
 # which can shrink or grow geometrically with depth.
 #
 # ### Exercise 6 (2 points): a residual block as a module
@@ -1738,7 +1739,7 @@ for key in keys:
 # * tanh: $\tanh'(0) = 1$, so $\rho = \sqrt{1/3} \approx 0.58$.
 # * relu: $\mathbb{E}[\mathrm{relu}'(z)^2] = 1/2$, so $\rho = \sqrt{1/6} \approx 0.41$.
 # * relu with He's weights: $\rho = \sqrt{2 \cdot 1/2} = 1$; that is how He chose the scale.
-# * residual: the message into a block's input is $\bar y + \bar y\, \partial g / \partial x$,
+# * residual: the message into a block's input is $\bar y + \bar y\, \partial \mathcal{F} / \partial x$,
 #   the upstream message itself plus a correction, so $\rho \approx 1$.
 #
 # </details>
@@ -1752,7 +1753,7 @@ for key in keys:
 # Return, as a float, the factor by which one layer multiplies the norm
 # on the way from the output towards the input:
 # the geometric mean of the ratios `norms[l] / norms[l + 1]`.
-# (The geometric mean, because the ratios multiply: $\rho^{L}$ is their product.)
+# (The geometric mean, because the ratios multiply: across $S$ layers their product is $\rho^{S}$.)
 
 # %% nbgrader={"grade": false, "grade_id": "a5-per-layer-factor", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def per_layer_factor(norms):
