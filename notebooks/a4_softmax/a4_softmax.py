@@ -840,7 +840,7 @@ def linear_softmax_backward(W, b, x, y):
     ### BEGIN SOLUTION
     z = x @ W + b
     _, dz = cross_entropy_single(z, y)
-    return np.outer(x, dz), dz, W @ dz
+    return np.outer(x, dz), dz, dz @ W.T
     ### END SOLUTION
 
 
@@ -900,7 +900,7 @@ with student.autograd_off(), \
     expect_close(db, want, f"{case}: db = dz = p - e_y", rtol=1e-10, atol=0.0)
     expect_close(dW, np.outer(x, want), f"{case}: dW = outer(x, dz), shaped like W (d, k)",
                  rtol=1e-10, atol=0.0)
-    expect_close(dx, [-0.3340658493952367, -0.4052473659348858], f"{case}: dx = W @ dz",
+    expect_close(dx, [-0.3340658493952367, -0.4052473659348858], f"{case}: dx = dz @ W.T",
                  rtol=1e-10, atol=0.0)
     for W, b, x, label in CASES[1:]:
         (d, k) = W.shape
@@ -922,7 +922,7 @@ with student.autograd_off(), \
 #   so $\bar{W}_{ij} = x_i \bar{z}_j$:
 #   the outer product $\bar{W} = x^\top \bar{z}$ (`np.outer(x, dz)`), of shape $(d, k)$ like $W$.
 # - Input: $x_i$ reaches every $z_j$ with weight $W_{ij}$, and the paths add:
-#   $\bar{x}_i = \sum_j W_{ij} \bar{z}_j$, that is $\bar{x} = \bar{z} W^\top$ (`W @ dz`), of shape $(d,)$.
+#   $\bar{x}_i = \sum_j W_{ij} \bar{z}_j$, that is $\bar{x} = \bar{z} W^\top$ (`dz @ W.T`), of shape $(d,)$.
 #
 # Here $\bar{z} = p - e_y$, from exercise 3.
 # In the notes' column convention the same results read

@@ -81,7 +81,7 @@ def log_softmax(z):
     """Gradients of L = -log softmax(x @ W + b)[y] for one example."""
     z = x @ W + b
     _, dz = cross_entropy_single(z, y)
-    return np.outer(dz, x), dz, W @ dz
+    return np.outer(dz, x), dz, dz @ W.T
 ''',
         },
         "loses": {"a4-linear-softmax-backward-test": 3.0},
