@@ -930,7 +930,7 @@ with student.autograd_off():
 # * $\bar W_2 = H^\top \bar{\hat Y}$, shape $(K, 1)$,
 #   and $\bar b_2 = \sum_i \bar{\hat Y}_{i,:}$, shape $(1,)$;
 # * $\bar H = \bar{\hat Y} W_2^\top$, shape $(N, K)$;
-# * $\bar Z = \bar H \odot [Z > 0]$, shape $(N, K)$;
+# * $\bar Z = \bar H \odot \mathbb{1}[Z > 0]$, shape $(N, K)$;
 # * $\bar W_1 = X^\top \bar Z$, shape $(D, K)$,
 #   and $\bar b_1 = \sum_i \bar Z_{i,:}$, shape $(K,)$.
 #
@@ -1206,7 +1206,7 @@ with student.autograd_off():
 #
 # $$\frac{\partial r}{\partial W_2} = h^\top \ \text{(shape } (K, 1)\text{)}, \quad
 # \frac{\partial r}{\partial b_2} = 1, \quad
-# \bar z = W_2[:, 0] \odot [z > 0], \quad
+# \bar z = W_2[:, 0] \odot \mathbb{1}[z > 0], \quad
 # \frac{\partial r}{\partial W_1} = x^\top \bar z \ \text{(an outer product)}, \quad
 # \frac{\partial r}{\partial b_1} = \bar z .$$
 #
@@ -2076,7 +2076,7 @@ with student.autograd_off():
 #
 # starting from $\bar H_{\text{out}}$ = `dout` and ending with $\bar X = \bar H_0$.
 # The derivatives, entry by entry:
-# $\mathrm{relu}'(z) = [z > 0]$;
+# $\mathrm{relu}'(z) = \mathbb{1}[z > 0]$;
 # $\tanh'(z) = 1 - \tanh^2 z$;
 # $\mathrm{sigmoid}'(z) = \mathrm{sigmoid}(z)\,(1 - \mathrm{sigmoid}(z))$;
 # the identity's is $1$.
