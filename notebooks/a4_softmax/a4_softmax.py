@@ -1684,7 +1684,8 @@ for name, hidden, lr, epochs, target in (("logistic regression", False, 0.02, 20
 # Now we train each model for longer and look at what it learned.
 # This time we use SGD with momentum and a little *weight decay*:
 # every step also shrinks each weight by a small fraction,
-# the gradient of the L2 penalty $\frac{\lambda}{2}\lVert w \rVert^2$ with $\lambda = 10^{-3}$.
+# the gradient of the L2 penalty $\lambda \Omega$,
+# with $\Omega = \tfrac{1}{2}\lVert w \rVert^2$ and $\lambda = 10^{-3}$.
 # Pixels that never carry ink then receive no gradient from the data
 # and their weights decay towards zero,
 # which makes the weight pictures further down much easier to read.
