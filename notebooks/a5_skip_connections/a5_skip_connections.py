@@ -873,6 +873,7 @@ print(ps_train.shape, qs_train.shape, ts_train.shape)
 #
 # Write `train_program(weights, ps, qs, ts, lr, epochs, progress=True)`.
 # `weights` is a tuple of three arrays `(W0, W1, W2)`; do not modify them, work on copies.
+# `ps` and `qs` hold the samples' $p_i$ and $q_i$ as rows, and `ts` their targets $t_i$.
 # Each epoch runs the lecture's loop once over all samples, in order,
 # with `program_R` as the forward pass,
 # then takes one gradient-descent step
