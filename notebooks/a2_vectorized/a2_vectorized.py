@@ -525,6 +525,7 @@ expect_close(got7, np.outer(x, v), "grad_weight_linear(random x (7,), v (5,))",
 # %% nbgrader={"grade": false, "grade_id": "a2-subgradient-splits", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # subgradient_splits: the set of letters of the candidates that are subgradients of the max
 # at x = (1, 3, 3)
+subgradient_splits = None
 ### BEGIN SOLUTION
 subgradient_splits = {"a", "b"}
 ### END SOLUTION

@@ -718,6 +718,7 @@ print("p - e_y              :", np.round(p_demo - np.eye(3)[y_demo], 6))
 
 # %% nbgrader={"grade": false, "grade_id": "a4-confident-mistake", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # (a) the limit of dL/dz at z = (0, 0, s), y = 0, as s grows without bound
+confident_mistake_limit = None
 ### BEGIN SOLUTION
 confident_mistake_limit = np.array([-1.0, 0.0, 1.0])
 ### END SOLUTION
@@ -742,6 +743,7 @@ expect_close(got, [-1.0, 0.0, 1.0],
 
 # %% nbgrader={"grade": false, "grade_id": "a4-saturation-reason", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # (b) one letter: "a", "b", "c" or "d"
+saturation_reason = None
 ### BEGIN SOLUTION
 saturation_reason = "c"
 ### END SOLUTION
