@@ -66,6 +66,7 @@
 # %% nbgrader={"grade": false, "grade_id": "a5-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import traceback
 
+from IPython.display import display
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm.auto import trange
@@ -2006,7 +2007,6 @@ for x, tol, max_steps in cases:
 # %%
 rng = np.random.default_rng(15)
 W_demo = mg.Tensor(0.8 * np.linalg.qr(rng.normal(size=(3, 3)))[0], requires_grad=True, name="W")
-graphs = []
 for scale in (0.5, 1.5):
     x_t = mg.Tensor(scale * np.array([1.0, -1.0, 0.5]), name="x")
     h_t, steps = shrink(x_t, W_demo, 0.1, 10)
@@ -2015,11 +2015,7 @@ for scale in (0.5, 1.5):
     W_demo.grad = None
     out_t.backward()
     print(f"scale {scale}: {steps} step(s), dL/dW summed over them:\n{W_demo.grad}")
-    graphs.append(mg.viz.draw_graph(out_t, rankdir="LR"))
-graphs[0]
-
-# %%
-graphs[1]
+    display(mg.viz.draw_graph(out_t, rankdir="LR"))
 
 # %% [markdown]
 # ## Summary
