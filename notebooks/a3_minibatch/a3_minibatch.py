@@ -2212,10 +2212,12 @@ for depth in (2, 8, 32):
 # On a GPU this, not the parameters, is usually what limits the batch size and the depth.
 #
 # > **Errata to the notes.** The slides on backpropagation and computational graphs
-# > say that backpropagation takes $O(m)$ time and $O(1)$ space for a graph of $m$ nodes.
+# > say that backpropagation takes time in proportion to the number of nodes of the graph
+# > and constant ($O(1)$) space.
 # > The time is right; the space is not.
 # > The backward pass needs values that the forward pass computed,
-# > so reverse mode keeps them until it has used them: $O(m)$ space, as measured above.
+# > so reverse mode keeps them until it has used them:
+# > space in proportion to the number of nodes, as measured above.
 # > Forward mode (the dual numbers of assignment 1) can drop each value once the next one is computed,
 # > but needs one pass per input.
 #
