@@ -243,8 +243,9 @@ print(value, dx, dy)
 # > The slides' forward-pass exercise announces $f(1, 0, 3)$ but computes $f(1, 0, -2) = 7$.
 # > They write the path rule as $\partial i / \partial j$ for a path from $i$ to $j$,
 # > which gives $\partial j / \partial i$.
-# > They also credit backpropagation with "$O(m)$ time and $O(1)$ space":
-# > the backward sweep needs the values of the forward pass, so it keeps $O(m)$ of them
+# > They also credit backpropagation with "$O(m)$ time and $O(1)$ space" for a graph of $m$ nodes:
+# > the backward sweep needs the values of the forward pass,
+# > so its space too grows in proportion to the number of nodes
 # > (assignment 3 measures that memory).
 #
 # ### Checking a gradient with finite differences
