@@ -18,9 +18,11 @@ each notebook was handed in. The gradebook is never read back for an expected va
 
 The class: two Canvas students with the same name (distinct user ids), and two Moodle ones;
 renamed notebooks (``A3_Minibatch (1).ipynb``); a Canvas LATE mark (no time: no penalty); a
-late Moodle submission; a late one within an extension; a notebook that cannot be read
-(failed: an empty score, never 0); an enrolled student who submitted nothing (missing:
-empty too); two identical notebooks (the top pair of the similarity report).
+late Moodle submission, one past the cut-off and one late within an extension; a notebook
+that cannot be read (failed: an empty score, never 0); an enrolled student who submitted
+nothing (missing: empty too); two identical notebooks (the top pair of the similarity
+report). Last, ``selfgrade`` checks that one of ``buggy.py``'s mistakes handed in alone
+costs only what ``buggy.py`` says.
 """
 
 from __future__ import annotations
