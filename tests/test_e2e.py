@@ -26,26 +26,23 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import time
 import traceback
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import labserver
 import nbformat
 import pytest
 from browser import CHROMIUM, CHROMIUM_FLAGS, KERNEL_IDLE
+from labserver import Server
 from nbconvert.filters import strip_ansi
 from readable import unreadable
 
 from autograder.build import build, notebook_sources
 from autograder.course import Course
-from autograder.lab import lab_command, lab_environment
 from autograder.release import release
 from autograder.samples import buggy_path, load_buggy, write_samples
 
@@ -164,70 +161,13 @@ def lab_course(tmp_path_factory):
     return course, notebooks
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """One JupyterLab server of the test."""
-
-    url: str
-    token: str
-    process: subprocess.Popen
-    log: Path
-
-
-def _launch_server(course: Course, home: Path) -> Server:
-    """Start JupyterLab on the release (``make lab``'s command), private settings and token."""
-    settings = home / "settings"
-    for plugin, values in {
-        # no news or update checks (no network here); every cell kept in the page
-        "@jupyterlab/apputils-extension/notification":
-            {"fetchNews": "false", "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():
-        path = settings / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    token = secrets.token_hex(16)
-    port = _free_port()
-    cmd = lab_command(course, port=port) + [
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.port_retries=0",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={home / 'workspaces'}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    env = lab_environment(course)
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("IPYTHONDIR", "ipython")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(home / sub)
-    log = home / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=str(course.course_dir), env=env,
-                                   stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    return Server(f"http://127.0.0.1:{port}", token, process, log)
-
-
-def _wait_for_server(server: Server) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"JupyterLab exited with {server.process.returncode}: {_tail(server.log)}")
-        try:
-            with urllib.request.urlopen(_api(server, "status"), timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"JupyterLab did not answer in {SERVER_START_SECONDS} s: "
-                       f"{_tail(server.log)}")
+LAB_SETTINGS = {
+    # no news or update checks (no network here); every cell kept in the page
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
+LAB_FLAGS = ["--LabApp.news_url=None",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
 
 
 def _api(server: Server, endpoint: str) -> str:
@@ -242,19 +182,6 @@ def _shut_down_kernels(server: Server) -> None:
         request = urllib.request.Request(_api(server, f"sessions/{session['id']}"),
                                          method="DELETE")
         with urllib.request.urlopen(request, timeout=60):
-            pass
-
-
-def _stop_server(server: Server) -> None:
-    """Stop the server we started and the kernels it started (its process group)."""
-    if server.process.poll() is None:
-        try:
-            os.killpg(server.process.pid, signal.SIGTERM)
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
-        except ProcessLookupError:
             pass
 
 
@@ -692,13 +619,14 @@ def e2e_run(lab_course, tmp_path_factory):
     servers: list[Server] = []
     try:
         homes = [tmp_path_factory.mktemp(f"lab-{i}") for i in range(min(LANES, len(notebooks)))]
-        servers = [_launch_server(course, home) for home in homes]
+        servers = [labserver.launch(course, home, settings=LAB_SETTINGS, extra=LAB_FLAGS)
+                   for home in homes]
         for server in servers:
-            _wait_for_server(server)
+            labserver.wait_until_up(server, SERVER_START_SECONDS)
         reports = asyncio.run(_drive_all(servers, notebooks, shots, readme, course.release_dir))
     finally:
         for server in servers:
-            _stop_server(server)
+            labserver.stop(server)
     readme_of = None
     if readme:  # the first notebook with a graph and a figure to show side by side
         shot = [label for label, r in sorted(reports.items()) if r.readme_width]

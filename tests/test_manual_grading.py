@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import jupytext
+import labserver
 import nbformat
 import pytest
 
@@ -144,36 +145,6 @@ def _submit(course: Course, student: str) -> None:
     nbformat.write(released, target / f"{ASSIGNMENT}.ipynb")
 
 
-def _formgrader(course: Course, home: Path):
-    """`make grade-ui`'s server on the course, with a private token, settings and runtime;
-    returns (base URL, headers, process, log path)."""
-    import secrets
-    import socket
-    import subprocess
-
-    from autograder.lab import lab_command, lab_environment
-
-    token = secrets.token_hex(16)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = lab_command(course, port=port, grader=True) + [
-        f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0",
-        f"--LabApp.user_settings_dir={home / 'settings'}",
-        f"--LabApp.workspaces_dir={home / 'workspaces'}"]
-    env = lab_environment(course, grader=True)
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("IPYTHONDIR", "ipython")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(home / sub)
-    log = home / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=str(course.course_dir), env=env,
-                                   stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    return f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}, process, log
-
-
 def _call(base: str, headers: dict, path: str, body: dict | None = None):
     """GET (or PUT ``body`` as JSON) a formgrader URL; the answer's JSON, or its text."""
     import json
@@ -187,20 +158,6 @@ def _call(base: str, headers: dict, path: str, body: dict | None = None):
         text = answer.read().decode()
     return json.loads(text) if answer.headers.get_content_type() == "application/json" \
         or text[:1] in "[{" else text
-
-
-def _wait(base: str, headers: dict, process, log: Path) -> None:
-    import time
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if _call(base, headers, "/formgrader/api/status") == {"status": True}:
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"formgrader did not answer in 90 s: {log.read_text()[-3000:]}")
 
 
 def _feedback_text(course: Course, student: str) -> str:
@@ -222,8 +179,6 @@ def test_a_written_answer_graded_in_formgrader_reaches_the_total_export_and_feed
     which said "graded by hand later" before and never shows the rubric; `report` counts
     the students still to grade by hand."""
     import csv
-    import os
-    import signal
 
     from autograder.cli import main
     from autograder.report import gradebook_table
@@ -241,9 +196,10 @@ def test_a_written_answer_graded_in_formgrader_reaches_the_total_export_and_feed
     pending = f"{ASSIGNMENT}: {{}} student(s) with answers to grade by hand"
     assert pending.format(3) in gradebook_table(course)  # ada, the solution and the buggy one
 
-    base, headers, process, log = _formgrader(course, tmp_path / "home")
+    server = labserver.launch(course, tmp_path / "home", grader=True)
+    base, headers = server.url, server.headers
     try:
-        _wait(base, headers, process, log)
+        labserver.wait_until_up(server, 90, "/formgrader/api/status")
         [notebook] = [n for n in _call(base, headers,
                                        f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/"
                                        f"{ASSIGNMENT}") if n["student"] == "ada"]
@@ -265,8 +221,7 @@ def test_a_written_answer_graded_in_formgrader_reaches_the_total_export_and_feed
                      if s["student"] == "ada"]
         assert (student["score"], student["max_score"]) == (5.0, 6.0)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        labserver.stop(server)
 
     with course.gradebook() as gb:
         submission = gb.find_submission(ASSIGNMENT, "ada")
