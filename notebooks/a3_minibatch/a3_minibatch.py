@@ -2002,18 +2002,28 @@ def _analytic(dout):
                          for _p, _g in (("W", _dW), ("b", _db))}}
 
 
-with autograd_off():
-    check_gradients(_net, {"X": _X, **{f"{_p}{_l}": _v for _l in range(4)
-                                       for _p, _v in (("W", _Ws[_l]), ("b", _bs[_l]))}},
-                    _analytic).assert_ok()
-    _W32 = [_W.astype(np.float32) for _W in _Ws]
-    _b32 = [_b.astype(np.float32) for _b in _bs]
-    _out32, _cache32 = deep_forward(_X.astype(np.float32), _W32, _b32, _acts)
-    _dX32, _grads32 = deep_backward(np.ones_like(_out32), _cache32, _W32, _acts)
-    for _l, (_dW, _db) in enumerate(_grads32):
-        expect_dtype(_dW, np.float32, f"deep_backward on float32 inputs: dW of layer {_l}")
-        expect_dtype(_db, np.float32, f"deep_backward on float32 inputs: db of layer {_l}")
-print("deep_backward agrees with finite differences")
+try:
+    with autograd_off():
+        check_gradients(_net, {"X": _X, **{f"{_p}{_l}": _v for _l in range(4)
+                                           for _p, _v in (("W", _Ws[_l]), ("b", _bs[_l]))}},
+                        _analytic).assert_ok()
+        _W32 = [_W.astype(np.float32) for _W in _Ws]
+        _b32 = [_b.astype(np.float32) for _b in _bs]
+        _out32, _cache32 = deep_forward(_X.astype(np.float32), _W32, _b32, _acts)
+        _dX32, _grads32 = deep_backward(np.ones_like(_out32), _cache32, _W32, _acts)
+        for _l, (_dW, _db) in enumerate(_grads32):
+            expect_dtype(_dW, np.float32, f"deep_backward on float32 inputs: dW of layer {_l}")
+            expect_dtype(_db, np.float32, f"deep_backward on float32 inputs: db of layer {_l}")
+except AssertionError as _exc:
+    # your deep_backward may call your affine_backward: when that one fails its own check,
+    # this cell says so instead of failing (the grader follows your affine_backward through)
+    _broken = [_n for _n in _earlier_broken() if _n.startswith("affine_backward")]
+    if not _broken or getattr(_exc, "function", "") == "deep_backward":
+        raise
+    print("deep_backward is not checked here, because affine_backward (exercise 2) fails its "
+          "own check: fix that first and run this cell again.")
+else:
+    print("deep_backward agrees with finite differences")
 ### BEGIN HIDDEN TESTS
 # Graded on its own: when the student's code calls affine_backward (exercise 2), the expected
 # values are also worked out with the student's own affine_backward (follow-through), and
