@@ -245,6 +245,22 @@ def check_table(checks: dict[str, AssignmentCheck]) -> str:
     return format_table(headers, rows)
 
 
+def _check_lone_bugs(course: Course, checks: dict[str, AssignmentCheck], say) -> None:
+    """Each mistake of buggy.py alone, judged in this process (seconds per mistake): it must
+    lose exactly its points (see :func:`autograder.judge.local.lone_bug_problems`)."""
+    from .judge.local import lone_bug_problems
+
+    sources = notebook_sources(course.notebooks_dir)
+    for name, chk in checks.items():
+        if chk.problems:
+            continue
+        start = time.perf_counter()
+        bugs = load_buggy(buggy_path(course.notebooks_dir, name)).bugs
+        chk.problems += lone_bug_problems(sources[name], bugs)
+        say(f"{name}: {len(bugs)} mistake(s) judged one at a time in "
+            f"{time.perf_counter() - start:.0f} s")
+
+
 def run_check(
     notebooks_dir: Path,
     assignments: list[str] | None = None,
@@ -273,6 +289,7 @@ def run_check(
             config = GradingConfig.read(course.course_dir)
         config = config.replace(db_url="")
         checks = prepare_assignments(course, wanted, say, force_release=True)
+        _check_lone_bugs(course, checks, say)
         tasks = _tasks_for(course, checks, validate=True)
         if tasks:
             _create_students(course)

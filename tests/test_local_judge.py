@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.judge.local import main, run_local, variant_cells
+from autograder.judge.local import lone_bug_problems, main, run_local, variant_cells
+from autograder.samples import Bug
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
@@ -88,3 +89,28 @@ def test_ipython_magics_are_skipped(tmp_path):
     py = _copy(tmp_path, lambda text: text.replace(
         "import math\n", "import math\n%matplotlib inline\n!echo hi\n"))
     assert sum(p for _, p, _ in run_local(py, "solution", say=lambda line: None)) == 5.0
+
+
+# cube's mistake also breaks exercise 2 (it shadows the math module exercise 2's test uses);
+# applied together with cube_grad's own mistake, that extra loss hides in exercise 2's 3 points
+SPILLING = Bug("cube takes |x| for one factor, and its cell shadows math",
+               {"f1-cube": "math = None\n\n\ndef cube(x):\n    return x * x * abs(x)\n"},
+               {"f1-cube-test": 2})
+OWN = Bug("cube_grad keeps the sign of x",
+          {"f1-cube-grad": "def cube_grad(x):\n    return 3.0 * x * abs(x)\n"},
+          {"f1-cube-grad-test": 3})
+
+
+def test_a_mistake_alone_must_lose_exactly_its_points():
+    """Applied one at a time, a mistake that also costs a later exercise is named with where
+    its points go; a mistake that keeps to its exercise passes; together both would pass."""
+    assert lone_bug_problems([PY], [OWN]) == []
+    [problem] = lone_bug_problems([PY], [SPILLING, OWN])
+    assert problem.startswith("buggy.py BUGS[0] (cube takes |x| for one factor, and its cell "
+                              "shadows math), applied alone, loses 3 in f1-cube-grad-test, 2 in "
+                              "f1-cube-test; buggy.py says 2 in f1-cube-test"), problem
+    assert problem.endswith("(f1-cube-grad-test: (visible test) AttributeError: 'NoneType' "
+                            "object has no attribute 'isclose')"), problem  # and why there
+    together = {gid: points for gid, points, _ in run_local(
+        PY, "buggy", buggy_cells={**SPILLING.cells, **OWN.cells}, say=lambda _: None)}
+    assert together == {"f1-cube-test": 0.0, "f1-cube-grad-test": 0.0}  # 5 lost, as declared

@@ -22,7 +22,7 @@ from pathlib import Path
 from .runner import Verdict, judge_block, seed_for
 from .student import Student, Transport
 
-__all__ = ["local_transport", "run_local", "variant_cells"]
+__all__ = ["local_transport", "lone_bug_problems", "run_local", "variant_cells"]
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?",
                        re.S | re.M)
@@ -113,6 +113,44 @@ def run_local(py_path: Path, variant: str = "solution", student_id: str = "local
             line += "\n      " + verdict.message.replace("\n", "\n      ")
         say(line)
     return results
+
+
+def lone_bug_problems(py_paths: list[Path], bugs) -> list[str]:
+    """Each mistake of ``bugs`` (:class:`autograder.samples.Bug`) applied alone to the
+    solution, judged here: a problem for each one that does not lose exactly the points its
+    ``loses`` says. The buggy sample applies every mistake at once, so one mistake's extra
+    loss in a later exercise can hide behind that exercise's own mistake; alone, it cannot."""
+    import warnings
+
+    def judged(cells=None) -> dict[str, tuple[float, str]]:
+        out = {}
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            for py_path in py_paths:
+                variant = "buggy" if cells else "solution"
+                for gid, points, verdict in run_local(py_path, variant, "local", cells,
+                                                      say=lambda _: None):
+                    out[gid] = (points, verdict.message)
+        return out
+
+    full = judged()
+    problems = []
+    for index, bug in enumerate(bugs):
+        got = judged(dict(bug.cells))
+        lost = {gid: full[gid][0] - points for gid, (points, _) in got.items()
+                if full[gid][0] - points > 1e-9}
+        want = {gid: float(points) for gid, points in bug.loses.items()}
+        if lost != want:
+            extra = "; ".join(f"{gid}: {got[gid][1][:200]}" for gid in lost if gid not in want)
+            problems.append(
+                f"buggy.py BUGS[{index}] ({bug.mistake[:60]}), applied alone, loses "
+                f"{_points(lost)}; buggy.py says {_points(want)}"
+                + (f" ({extra})" if extra else ""))
+    return problems
+
+
+def _points(lost: dict[str, float]) -> str:
+    return ", ".join(f"{v:g} in {gid}" for gid, v in sorted(lost.items())) or "nothing"
 
 
 def main(argv: list[str] | None = None) -> int:
