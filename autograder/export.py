@@ -220,7 +220,12 @@ def not_graded(rows: list[GradeRow]) -> list[GradeRow]:
 
 
 def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    """A number as an LMS reads it: no exponent, at most 6 decimals, no trailing zeros
+    (1024268 seconds stays 1024268, 3.2000000000000006 points is 3.2)."""
+    if value is None:
+        return ""
+    text = f"{round(float(value), 6):f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def write_csv(rows: list[GradeRow], path: Path) -> Path:

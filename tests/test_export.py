@@ -277,3 +277,13 @@ def test_export_command_errors(tmp_path, capsys, restore_environ):
     assert main(["export", "--format", "moodle", *args]) == 0
     assert sorted(p.name for p in course.reports_dir.glob("moodle-*.csv")) == [
         "moodle-a1_scalar_graphs.csv", "moodle-a2_vectorized.csv"]
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (1024268, "1024268"), (1024268.0, "1024268"), (3.2, "3.2"), (0.1 + 0.2, "0.3"),
+    (-0.0, "0"), (12.5, "12.5"), (2 / 3, "0.666667"), (None, "")])
+def test_numbers_are_written_as_an_lms_reads_them(value, text):
+    """No exponent (seconds late run to millions), no float noise, empty for no value."""
+    from autograder.export import _num
+
+    assert _num(value) == text
