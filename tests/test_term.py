@@ -271,11 +271,12 @@ def _term(tmp: Path) -> dict:
     student, grade_id, new, reason = OVERRIDE
     _ok("override", student, grade_id, new, "--reason", reason, *args)
 
-    # 4. export, the log, and similarity
+    # 4. the report, the exports, the log, and similarity
     reports = course.reports_dir
+    report = _ok("report", *args)
     exports = {fmt: _ok("export", "--format", fmt, *args) for fmt in ("canvas", "moodle", "csv")}
     return dict(course=course, work=work, points=points, written=written, spec=spec,
-                collected=collected, kept=kept, graded=graded, exports=exports,
+                collected=collected, kept=kept, graded=graded, report=report, exports=exports,
                 log=_ok("override", "--list", *args),
                 similarity=_ok("similarity", ASSIGNMENT, *args),
                 files={"canvas": reports / "canvas.csv",
@@ -453,6 +454,32 @@ def test_grade_shows_no_late_question_for_canvas_on_time(term):
     found = re.search(rf"^\s*48217\s.*\s{final:g}/{_total(term):g}( late\S*)?\s", second,
                       re.M)
     assert found and found[1] is None, second
+
+
+def test_report_gradebook_shows_final_scores_lateness_and_who_is_not_graded(term):
+    """report's gradebook: each student's final score with how late and the penalty (or
+    Canvas's mark), '*' while a written answer waits to be graded by hand, 'missing' and
+    'failed' with no total; and how many students wait for a grader."""
+    expected, total = _expected(term), _total(term)
+    rows = {}
+    for line in term["report"].splitlines():
+        found = re.fullmatch(r"\s*(\d+)\s{2}(.+?)\s{2,}(\S+)\s*", line)
+        if found and found[1] in BY_ID:
+            rows[found[1]] = (found[2], found[3])
+    want = {}
+    for s in STUDENTS:
+        w = expected[s.id]
+        if w["raw"] is None:
+            want[s.id] = (w["status"], "-")
+            continue
+        _, seconds = _late(s)
+        mark = (f" late {_duration(seconds)}" if seconds else " late" if s.late else "")
+        mark += f" -{w['penalty']:g}" if w["penalty"] else ""
+        pending = " *" if "answers to grade by hand" in w["note"] else ""
+        want[s.id] = (f"{w['final']:g}/{total:g}{mark}{pending}", f"{w['final']:g}/{total:g}")
+    assert rows == want, term["report"]
+    waiting = sum("answers to grade by hand" in (w["note"] or "") for w in expected.values())
+    assert f"{ASSIGNMENT}: {waiting} student(s) with answers to grade by hand" in term["report"]
 
 
 @pytest.mark.parametrize("fmt", ["canvas", "moodle", "csv"])
