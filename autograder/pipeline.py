@@ -257,7 +257,7 @@ def _check_lone_bugs(course: Course, checks: dict[str, AssignmentCheck], say) ->
         start = time.perf_counter()
         bugs = load_buggy(buggy_path(course.notebooks_dir, name)).bugs
         chk.problems += lone_bug_problems(sources[name], bugs)
-        say(f"{name}: {len(bugs)} mistake(s) judged one at a time in "
+        say(f"judged one at a time: the {len(bugs)} mistake(s) of {name}, in "
             f"{time.perf_counter() - start:.0f} s")
 
 
