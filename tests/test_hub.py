@@ -155,7 +155,7 @@ def _as_student(name: str, script: str) -> None:
 # --- a term in a real browser ---------------------------------------------------------------
 
 ASSIGNMENT = "a1_scalar_graphs"
-EXERCISE = "a1-relu-square-by-hand"  # the answer cell of Exercise 1 (3 of a1's 26 points)
+EXERCISE = "a1-relu-square-by-hand"  # the answer cell of one exercise of a1
 FEEDBACK_SECONDS = 180
 SHOT = ROOT / "docs" / "hub-assignment-list.png"  # rewritten with MINIGRAD_E2E_README_SHOT=1
 
@@ -298,8 +298,28 @@ def _points(feedback: str, heading: str) -> str:
 
 
 def _scored(feedback: str) -> tuple[str, str]:
-    """The notebook's total and Exercise 1's points on a feedback page."""
-    return _points(feedback, ASSIGNMENT), _points(feedback, "Exercise 1:")
+    """The notebook's total and EXERCISE's points on a feedback page."""
+    return _points(feedback, ASSIGNMENT), _points(feedback, _exercise()[0])
+
+
+def _exercise() -> tuple[str, float, float]:
+    """EXERCISE's heading on a feedback page ("Exercise 2:"), its points and the notebook's
+    (written answers included), read from the notebook's source."""
+    from autograder.build import notebook_sources
+    from autograder.exercises import exercises_of_source
+
+    [path] = notebook_sources(ROOT / "notebooks")[ASSIGNMENT]
+    exercises = exercises_of_source(path)
+    [mine] = [ex for ex in exercises if EXERCISE in ex.answers]
+    return (mine.label().split(":")[0] + ":", float(mine.points),
+            float(sum(ex.points for ex in exercises)))
+
+
+def _expected(earned: bool) -> tuple[str, str]:
+    """What _scored should read when the student answered EXERCISE right (or not at all)."""
+    _, points, total = _exercise()
+    got = points if earned else 0.0
+    return f"{got} / {total}", f"{got} / {points}"
 
 
 
@@ -364,9 +384,9 @@ def test_a_term_in_the_browser(hub, tmp_path):
             _fetch_and_submit(page2)
 
             served = _feedback_page(page1, hub, first)
-            assert _scored(served) == ("3.0 / 26.0", "3.0 / 3.0"), served[:3000]
+            assert _scored(served) == _expected(True), served[:3000]
             blank = _feedback_page(page2, hub, second)
-            assert _scored(blank) == ("0.0 / 26.0", "0.0 / 3.0"), blank[:3000]
+            assert _scored(blank) == _expected(False), blank[:3000]
             for text in (served, blank):
                 assert "### BEGIN HIDDEN TESTS" not in text
                 assert "Automatic feedback on your submission" in text, text[:1000]
@@ -391,7 +411,7 @@ def test_a_term_in_the_browser(hub, tmp_path):
             _as_student(INSTRUCTOR, script)
 
             final = _feedback_page(page1, hub, first)
-            assert _scored(final) == ("3.0 / 26.0", "3.0 / 3.0"), final[:3000]
+            assert _scored(final) == _expected(True), final[:3000]
             assert "Automatic feedback" not in final, "the instructor's feedback did not arrive"
             if os.environ.get("MINIGRAD_E2E_README_SHOT") == "1":
                 page1.locator(".lm-TabBar-tab", has_text="Assignments").click()
