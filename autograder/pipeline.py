@@ -347,7 +347,8 @@ def run_demo(
         feedback_files += sorted((course.feedback_dir).glob(f"*/{name}/*.html"))
     say("")
     say(gradebook_table(course))
-    say("(score/max per assignment; solution should be full, blank zero, buggy in between)")
+    say("(score/max per assignment: the solution scores every autograded point and its "
+        "written answers (*) wait for a grader; the blank scores zero, the buggy in between)")
     say("")
     if feedback_files:
         say(f"feedback ({len(feedback_files)} files) in {course.feedback_dir}, e.g.")
