@@ -134,7 +134,7 @@ def compare(course: Course, assignment: str, top: int = 10) -> Similarity:
         folder = course.submitted_dir / student / assignment
         code, why = _code(folder)
         if why:
-            skipped.append((student, why))
+            skipped.append((_label(student, folder), why))
         else:
             prints[_label(student, folder)] = _fingerprint(student, code, boilerplate)
 

@@ -622,7 +622,8 @@ def test_similarity_puts_the_identical_notebooks_on_top(term):
     matched, in the printed list and at the top of the HTML report."""
     printed = term["similarity"]
     assert "not compared: 48218: no submission" in printed
-    assert re.search(r"^not compared: 880013: a3_minibatch\.ipynb: truncated JSON", printed, re.M)
+    assert re.search(r"^not compared: 880013 \(Dee Ray\): a3_minibatch\.ipynb: truncated JSON",
+                     printed, re.M)
     pairs = re.findall(r"^\s+(\d+)%\s+(.+?) and (.+?)\s+\((\d+)% of .*, (\d+)% of",
                        printed, re.M)
     assert pairs[0] == ("100", "48213 (lovelaceada)", "48217 (obriensiobhán)", "100", "100"), \
