@@ -36,6 +36,7 @@ __all__ = [
     "display_url",
     "grading_environment",
     "kernel_python",
+    "nbgrader_steps",
     "normalize_db_url",
     "pick_assignments",
     "trusted_sys_path",
@@ -65,6 +66,20 @@ def pick_assignments(wanted, available, what: str, where, fix: str = "") -> list
             f"no {what} for {', '.join(missing) or 'any assignment'} in {where} "
             f"(found: {found}){hint}")
     return chosen
+
+
+def nbgrader_steps(cfg, converter, trait: str, swap: dict | None = None,
+                   last: tuple = ()) -> None:
+    """Set the preprocessor list ``trait`` of nbgrader's ``converter`` class in ``cfg``: the
+    course's own list (nbgrader's default when it sets none), each class of ``swap``
+    replaced by its value, and the classes of ``last`` moved or added to the end."""
+    section = cfg[converter.__name__]
+    if trait in section:
+        steps = list(section[trait])
+    else:
+        steps = converter.class_traits()[trait].default()
+    steps = [(swap or {}).get(p, p) for p in steps if p not in last]
+    section[trait] = steps + list(last)
 
 
 def _project_root() -> Path:

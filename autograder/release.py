@@ -20,7 +20,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .course import Course, PipelineError, pick_assignments
+from .course import Course, PipelineError, nbgrader_steps, pick_assignments
 
 __all__ = ["MANIFEST_NAME", "course_due", "edited_release", "release"]
 
@@ -57,21 +57,6 @@ def edited_release(course: Course, assignment: str) -> list[str]:
     return edited
 
 
-def _strip_rubrics(cfg) -> None:
-    """nbgrader's generate_assignment steps (the course's, else its defaults), then
-    StripRubric."""
-    from nbgrader.converters import GenerateAssignment
-
-    from .rubric import StripRubric
-
-    if "preprocessors" in cfg.GenerateAssignment:
-        steps = list(cfg.GenerateAssignment.preprocessors)
-    else:
-        steps = GenerateAssignment.class_traits()["preprocessors"].default()
-    cfg.GenerateAssignment.preprocessors = [p for p in steps if p is not StripRubric] + \
-        [StripRubric]
-
-
 def release(course: Course, assignments: list[str] | None = None, force: bool = False):
     """Generate the student version of each assignment; return [(assignment, what happened)].
 
@@ -85,7 +70,11 @@ def release(course: Course, assignments: list[str] | None = None, force: bool = 
     due = course_due(course)
     due_dates(course, due)  # a bad date stops the release before anything changes
     api = course.api()
-    _strip_rubrics(api.config)
+    from nbgrader.converters import GenerateAssignment
+
+    from .rubric import StripRubric
+
+    nbgrader_steps(api.config, GenerateAssignment, "preprocessors", last=(StripRubric,))
     manifest = _manifest(course)
     done = []
     for assignment in wanted:

@@ -105,7 +105,7 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
-    from .course import apply_grading_environment
+    from .course import apply_grading_environment, nbgrader_steps
     from .execute import JudgedExecute
     from .judge.seeds import read_seeds
     from .rubric import GraderRubric
@@ -117,13 +117,8 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
     staged = task.staged.submitted_dir if task.staged else ""
     if staged:
         cfg.CourseDirectory.submitted_directory = staged
-    if "autograde_preprocessors" in cfg.Autograde:
-        steps = list(cfg.Autograde.autograde_preprocessors)
-    else:
-        steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    cfg.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
-                                             for p in steps if p is not GraderRubric] + \
-        [GraderRubric]
+    nbgrader_steps(cfg, Autograde, "autograde_preprocessors", swap={Execute: JudgedExecute},
+                   last=(GraderRubric,))
     cfg.GraderRubric.source_dir = str(course.source_dir)
     coursedir = CourseDirectory(config=cfg)
     if task.exercises:  # only these get new scores; the other cells are kept as autograded
@@ -132,9 +127,8 @@ def _grading_api(course, record: TaskRecord, kernel_dir: Path):
 
         from .changes import SaveChosenGrades, graded_cells
 
-        cfg.Autograde.autograde_preprocessors = [
-            SaveChosenGrades if p is SaveAutoGrades else p
-            for p in cfg.Autograde.autograde_preprocessors]
+        nbgrader_steps(cfg, Autograde, "autograde_preprocessors",
+                       swap={SaveAutoGrades: SaveChosenGrades})
         cfg.SaveChosenGrades.grade_ids = list(task.exercises)
         cfg.SaveChosenGrades.kept_cells = graded_cells(Path(coursedir.format_path(
             coursedir.autograded_directory, task.student, task.assignment)))
