@@ -188,8 +188,9 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
                     notes.extend(c.note() for c in logged)
                     overridden = {c.grade_id for c in logged
                                   if c.kind is ChangeKind.OVERRIDE}
-                    if any(g.needs_manual_grade and g.name not in overridden
-                           for nb in submission.notebooks for g in nb.grades):
+                    by_hand = any(g.needs_manual_grade and g.name not in overridden
+                                  for nb in submission.notebooks for g in nb.grades)
+                    if by_hand:
                         notes.append("answers to grade by hand")
                     lateness = Lateness.of(submission, mine.get(assignment.name))
                     penalty = submission_penalty(policy, submission, lateness)
@@ -202,7 +203,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Gra
                         status=Standing.FLAGGED if flagged else Standing.GRADED,
                         score=float(submission.score), penalty=penalty,
                         timestamp=str(submission.timestamp or ""),
-                        manual="answers to grade by hand" in notes,
+                        manual=by_hand,
                         note="; ".join(notes), lateness=lateness, policy=rule, **common))
                 elif submitted:
                     rows.append(GradeRow(status=Standing.FAILED, score=None,

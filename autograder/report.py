@@ -254,18 +254,19 @@ def write_exercise_table(stats: list[ExerciseStats], out_dir: Path) -> Path:
 
 
 def score_distribution(
-    course: Course, assignments: list[str] | None = None
+    course: Course, assignments: list[str] | None = None, rows: list | None = None
 ) -> dict[str, tuple[list[float], float]]:
     """assignment -> (final score of each graded submission, sorted; the assignment's maximum).
 
     The final score is the one ``export`` writes (:func:`autograder.export.grade_rows`: after
-    overrides and manual grades, less the late penalty); students not graded are left out."""
+    overrides and manual grades, less the late penalty); students not graded are left out.
+    ``rows``: those grade rows, when the caller has them."""
     from .export import grade_rows
 
     with course.gradebook() as gb:
         out = {a.name: ([], float(a.max_score))
                for a in gradebook_assignments(course, gb, assignments)}
-    for row in grade_rows(course, assignments):
+    for row in rows if rows is not None else grade_rows(course, assignments):
         if row.assignment in out and row.score is not None:
             out[row.assignment][0].append(row.final)
     return {name: (sorted(scores), top) for name, (scores, top) in out.items()}
@@ -290,15 +291,14 @@ def histogram_counts(scores: list[float], top: float):
     return edges, counts
 
 
-def _standing_captions(course: Course, assignments: list[str] | None) -> dict[str, str]:
+def _standing_captions(rows: list) -> dict[str, str]:
     """assignment -> "not graded: 1 failed, 2 missing; 1 flagged" (counts that are not 0;
     flagged students are graded, so they are in the histogram)."""
     from collections import Counter
 
-    from .export import grade_rows
     from .grading import Standing
 
-    counts = Counter((r.assignment, r.status) for r in grade_rows(course, assignments))
+    counts = Counter((r.assignment, r.status) for r in rows)
     out = {}
     for assignment in sorted({a for a, _ in counts}):
         missed = [f"{counts[assignment, s]} {s}" for s in (Standing.FAILED, Standing.MISSING)
@@ -330,8 +330,11 @@ def write_histogram(
 
     captions: dict[str, str] = {}
     if distribution is None:
-        distribution = score_distribution(course, assignments)
-        captions = _standing_captions(course, assignments)
+        from .export import grade_rows
+
+        rows = grade_rows(course, assignments)  # read once, for the scores and the captions
+        distribution = score_distribution(course, assignments, rows)
+        captions = _standing_captions(rows)
     out_dir = Path(out_dir or course.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(distribution)

@@ -239,7 +239,7 @@ def test_report_lists_students_not_graded(graded, tmp_path, restore_environ):
     assert re.search(r"^cy\s+missing\s+-$", table, re.M), table
     assert re.search(rf"^eve\s+{scores['eve']:g}/5 flagged\s", table, re.M), table
     assert f"{ASSIGNMENT}: cy missing (nothing submitted)" in table.splitlines()
-    assert _standing_captions(course, None) == {
+    assert _standing_captions(grade_rows(course)) == {
         ASSIGNMENT: "not graded: 2 failed, 1 missing; 1 flagged"}
     grades_csv, _, _ = write_report(course, tmp_path)
     by_id = _by(_read(grades_csv), "student_id")
